@@ -1,0 +1,1 @@
+"""bags room of uav_traj_predictor (see docs/architecture.md)."""

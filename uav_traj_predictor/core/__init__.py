@@ -1,0 +1,1 @@
+"""core room of uav_traj_predictor (see docs/architecture.md)."""

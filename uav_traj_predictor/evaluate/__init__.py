@@ -1,0 +1,1 @@
+"""evaluate room of uav_traj_predictor (see docs/architecture.md)."""

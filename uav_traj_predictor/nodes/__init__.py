@@ -1,0 +1,1 @@
+"""nodes room of uav_traj_predictor (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""sim room of uav_traj_predictor (see docs/architecture.md)."""

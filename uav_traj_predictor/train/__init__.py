@@ -1,0 +1,1 @@
+"""train room of uav_traj_predictor (see docs/architecture.md)."""
