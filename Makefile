@@ -20,7 +20,7 @@ export PYTHONUNBUFFERED := 1
 PKG_SOURCES := setup.py setup.cfg package.xml $(shell find uav_traj_predictor kernels launch config msg models resource -type f -not -path '*/__pycache__/*' 2>/dev/null)
 PYTEST_ARGS ?=
 
-.PHONY: install demo test colcon-check clean help
+.PHONY: install develop demo test colcon-check clean help
 help:
 	@echo "make demo   - install, then run the live demo (simulator + predictor on loopback DDS)"
 	@echo "make test   - install, then run the test suite"
@@ -47,10 +47,20 @@ $(VENV)/.stamp-interfaces: $(VENV)/.stamp-venv CMakeLists.txt package.xml $(wild
 	touch $@
 
 $(VENV)/.stamp-package: $(VENV)/.stamp-interfaces $(PKG_SOURCES)
+	find $(SITE)/uav_traj_predictor -maxdepth 1 -type l -delete 2>/dev/null || true
 	$(PIP) install --no-deps --no-build-isolation --force-reinstall . 2>&1 | grep -v "is ignored" || true
 	rm -rf build/lib build/bdist* *.egg-info
-	$(VPY) -c "from uav_traj_predictor.msg import PredictedTrajectory; import uav_traj_predictor.kernels"
+	cd / && $(abspath $(VPY)) -c "from uav_traj_predictor.msg import PredictedTrajectory; import uav_traj_predictor.kernels"
 	touch $@
+
+# Developer mode (like colcon --symlink-install): the installed Python files become links to the
+# source tree, so edits are live without reinstalling. `make install` turns it back into copies.
+develop: $(VENV)/.stamp-package
+	rm -rf $(SITE)/uav_traj_predictor-*.dist-info
+	cd $(SITE)/uav_traj_predictor && for f in $(abspath uav_traj_predictor)/*; do \
+	  n=$$(basename $$f); [ "$$n" = __pycache__ ] || { rm -rf "$$n"; ln -s "$$f" "$$n"; }; done; \
+	  rm -rf kernels; ln -s $(abspath kernels) kernels
+	@echo "develop: $(SITE)/uav_traj_predictor now links to the source tree"
 
 demo: install
 	$(VENV)/bin/uav-traj demo
