@@ -1,0 +1,154 @@
+"""The package foundation: metadata, install layout, interfaces, DDS safety, colcon build."""
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from uav_traj_predictor import rosenv
+from uav_traj_predictor.resources import share_dir
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_package_xml_is_valid_format3():
+    from catkin_pkg.package import parse_package
+
+    root = ET.parse(REPO / "package.xml").getroot()
+    assert root.tag == "package" and root.get("format") == "3"
+    warnings = []
+    package = parse_package(str(REPO / "package.xml"), warnings=warnings)
+    package.validate(warnings=warnings)  # raises InvalidPackage on schema violations
+    assert warnings == [], warnings
+    assert package.name == "uav_traj_predictor"
+    assert package.get_build_type() == "ament_cmake"
+    declared = {d.name for d in package.exec_depends + package.build_depends + package.buildtool_depends}
+    for needed in ("rclpy", "nav_msgs", "geometry_msgs", "std_msgs", "visualization_msgs", "diagnostic_msgs",
+                   "builtin_interfaces", "rosidl_default_generators", "python3-numpy", "python3-scipy"):
+        assert needed in declared, f"package.xml does not declare {needed}"
+    assert "rosidl_interface_packages" in [g.name for g in package.member_of_groups]
+
+
+def test_share_directory_resolves_through_ament_index():
+    from ament_index_python.packages import get_package_share_directory
+
+    share = Path(get_package_share_directory("uav_traj_predictor"))
+    assert share == share_dir()
+    assert (share / "package.xml").is_file()
+    assert (share / "msg" / "PredictedTrajectory.msg").is_file()
+    assert (Path(sys.prefix) / "share/ament_index/resource_index/packages/uav_traj_predictor").is_file()
+
+
+def test_every_console_script_is_installed():
+    lines = (REPO / "resource" / "entry_points.txt").read_text().splitlines()
+    names = [line.split("=")[0].strip() for line in lines if "=" in line]
+    assert "uav-traj" in names and "predictor_node" in names
+    for name in names:
+        assert (Path(sys.executable).parent / name).is_file(), f"{name} is not installed in the venv"
+
+
+def test_cli_lists_subcommands_and_rejects_unknown(console_script):
+    out = subprocess.run([console_script("uav-traj"), "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "evaluate" in out.stdout
+    bad = subprocess.run([console_script("uav-traj"), "fly-to-the-moon"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "unknown subcommand" in bad.stderr
+
+
+def test_this_test_process_keeps_dds_on_loopback():
+    rosenv.check_loopback_dds()  # raises if the harness did not confine this process
+    assert os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
+    assert 1 <= int(os.environ["ROS_DOMAIN_ID"]) <= 100
+    assert "RMW_IMPLEMENTATION" not in os.environ and "ROS_LOCALHOST_ONLY" not in os.environ
+
+
+@pytest.mark.parametrize("change", [
+    {"ROS_AUTOMATIC_DISCOVERY_RANGE": None},
+    {"ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET"},
+    {"ROS_DOMAIN_ID": None},
+    {"ROS_DOMAIN_ID": "0"},
+    {"ROS_DOMAIN_ID": "150"},
+    {"RMW_IMPLEMENTATION": "rmw_cyclonedds_cpp"},
+    {"ROS_LOCALHOST_ONLY": "1"},
+])
+def test_rclpy_init_is_refused_without_loopback_settings(monkeypatch, change):
+    import rclpy
+
+    for name, value in change.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    with pytest.raises(rosenv.UnsafeDDSEnvironment):
+        rclpy.init()  # the conftest guard must stop this before any DDS participant exists
+    assert not rclpy.ok()
+
+
+def test_loopback_env_for_children_strips_unsafe_variables():
+    env = rosenv.loopback_env({"RMW_IMPLEMENTATION": "x", "ROS_LOCALHOST_ONLY": "1", "ROS_DOMAIN_ID": "0",
+                               "_ROS_WHEELS_BOOTSTRAP_COMPLETE": "1"})
+    rosenv.check_loopback_dds(env)
+    assert "_ROS_WHEELS_BOOTSTRAP_COMPLETE" not in env
+
+
+PUBLISHER = textwrap.dedent("""
+    import time, rclpy
+    from builtin_interfaces.msg import Duration
+    from geometry_msgs.msg import Point, Vector3
+    from uav_traj_predictor.msg import PredictedTrajectory
+    rclpy.init()
+    node = rclpy.create_node("test_traj_pub")
+    pub = node.create_publisher(PredictedTrajectory, "/test/predicted", 10)
+    msg = PredictedTrajectory(track_id="uav7", model_id="test", status=PredictedTrajectory.STATUS_TRACKING)
+    msg.header.frame_id = "map"
+    msg.time_step = Duration(sec=0, nanosec=100_000_000)
+    msg.positions = [Point(x=float(k), y=2.0 * k, z=1.0) for k in range(10)]
+    msg.position_std = [Vector3(x=0.1 * k, y=0.1 * k, z=0.05 * k) for k in range(10)]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        pub.publish(msg)
+        rclpy.spin_once(node, timeout_sec=0.1)
+    rclpy.shutdown()
+""")
+SUBSCRIBER = textwrap.dedent("""
+    import sys, rclpy
+    from uav_traj_predictor.msg import PredictedTrajectory
+    rclpy.init()
+    node = rclpy.create_node("test_traj_sub")
+    got = []
+    node.create_subscription(PredictedTrajectory, "/test/predicted", got.append, 10)
+    import time
+    deadline = time.monotonic() + 20
+    while not got and time.monotonic() < deadline:
+        rclpy.spin_once(node, timeout_sec=0.1)
+    m = got[0]
+    print(m.track_id, m.header.frame_id, len(m.positions), m.positions[3].y, m.position_std[9].z, m.time_step.nanosec)
+    rclpy.shutdown()
+""")
+
+
+@pytest.mark.ros
+def test_predicted_trajectory_crosses_processes_over_loopback_dds(ros_env):
+    pub = subprocess.Popen([sys.executable, "-c", PUBLISHER], env=ros_env, cwd="/",
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        sub = subprocess.run([sys.executable, "-c", SUBSCRIBER], env=ros_env, cwd="/",
+                             capture_output=True, text=True, timeout=60)
+    finally:
+        pub.terminate()
+        pub.wait(timeout=30)
+    assert sub.returncode == 0, sub.stderr
+    assert sub.stdout.split() == ["uav7", "map", "10", "6.0", "0.45", "100000000"]
+
+
+@pytest.mark.slow
+def test_colcon_builds_the_package_in_a_throwaway_workspace(tmp_path):
+    started = time.monotonic()
+    result = subprocess.run(["bash", str(REPO / "tools" / "colcon_check.sh"), str(tmp_path / "ws")],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "colcon install OK" in result.stdout
+    print(f"colcon build + import check: {time.monotonic() - started:.1f} s")
