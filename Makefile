@@ -36,7 +36,7 @@ $(VENV)/.stamp-venv: requirements.txt requirements-ros.txt
 
 $(VENV)/.stamp-interfaces: $(VENV)/.stamp-venv CMakeLists.txt package.xml $(wildcard msg/*.msg)
 	$(VPY) tools/fix_ros_wheel_cmake.py $(VENV)
-	rm -rf build/interfaces
+	rm -rf build/interfaces && mkdir -p build
 	cmake -S . -B build/interfaces -DINTERFACES_ONLY=ON -DBUILD_TESTING=OFF \
 	  -DCMAKE_INSTALL_PREFIX=$(abspath $(VENV)) -DPython3_EXECUTABLE=$(abspath $(VPY)) > build/cmake-configure.log 2>&1 \
 	  || (cat build/cmake-configure.log; exit 1)
