@@ -1,0 +1,175 @@
+"""Raw samples -> clean, uniformly resampled segments (the one definition the online resampler mirrors).
+
+Steps of `preprocess`: drop non-finite rows, sort by time (stable), drop repeated stamps (keep the
+first), split at gaps > max_gap, resample each segment onto t0 + k*dt (t0 = its first stamp, up to its
+last stamp) by linear interpolation on the raw stamps, then optionally a causal Savitzky-Golay filter.
+The arithmetic helpers here (`grid_count`, `interpolate`, `causal_savgol_coeffs`) are shared with
+`core.OnlineResampler` so the offline and online paths compute the same numbers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+from scipy.signal import savgol_coeffs
+
+SMOOTHINGS = (None, "savgol")
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """Grid rate (Hz), gap that splits segments (s) and the optional causal smoothing."""
+    rate: float = 10.0
+    max_gap: float = 0.2
+    smoothing: str | None = None
+    savgol_window: int = 5
+    savgol_order: int = 2
+
+    def __post_init__(self):
+        if not (np.isfinite(self.rate) and self.rate > 0):
+            raise ValueError(f"PreprocessConfig.rate must be a positive number of Hz, got {self.rate}")
+        if not (self.max_gap > 0):
+            raise ValueError(f"PreprocessConfig.max_gap must be > 0 s, got {self.max_gap}")
+        if self.smoothing not in SMOOTHINGS:
+            raise ValueError(f"PreprocessConfig.smoothing must be one of {SMOOTHINGS}, got {self.smoothing!r}")
+        if self.smoothing and not (0 <= self.savgol_order < self.savgol_window):
+            raise ValueError("PreprocessConfig needs 0 <= savgol_order < savgol_window, got "
+                             f"order {self.savgol_order}, window {self.savgol_window}")
+
+    @property
+    def dt(self) -> float:
+        return 1.0 / self.rate
+
+
+@dataclass
+class Segment:
+    """One gap-free stretch resampled onto a uniform grid: sample k is at t0 + k * dt."""
+    t0: float
+    dt: float
+    positions: np.ndarray          # (M, 3)
+    name: str = field(default="", compare=False)   # flight it came from
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    @property
+    def times(self) -> np.ndarray:
+        """(M,) grid stamps t0 + k * dt."""
+        return grid_times(self.t0, self.dt, len(self.positions))
+
+    @property
+    def velocities(self) -> np.ndarray:
+        """(M-1, 3) finite differences diff(positions) / dt; row k-1 is the velocity ending at sample k."""
+        return np.diff(self.positions, axis=0) / self.dt
+
+
+def grid_times(t0: float, dt: float, count: int) -> np.ndarray:
+    """The grid stamps t0 + k * dt, k = 0..count-1 (the single definition used everywhere)."""
+    return t0 + np.arange(count) * dt
+
+
+def grid_count(t0: float, t_last: float, dt: float) -> int:
+    """Number of grid stamps t0 + k*dt (k >= 0) that are <= t_last, decided by the exact comparison."""
+    count = int(np.floor((t_last - t0) / dt)) + 1
+    while t0 + count * dt <= t_last:
+        count += 1
+    while count > 0 and t0 + (count - 1) * dt > t_last:
+        count -= 1
+    return count
+
+
+def interpolate(t_a, p_a, t_b, p_b, g):
+    """Linear interpolation between raw samples (t_a, p_a) and (t_b, p_b) at stamps g (broadcasting)."""
+    w = (g - t_a) / (t_b - t_a)
+    return p_a + w * (p_b - p_a)
+
+
+def resample(t: np.ndarray, p: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Positions at grid `times` (within [t[0], t[-1]]) by linear interpolation on strictly increasing t.
+
+    A grid stamp g in (t[j], t[j+1]] uses the pair (j, j+1), the same pair the online resampler uses
+    when sample j+1 arrives; g == t[0] gives p[0].
+    """
+    if len(t) == 1:
+        return np.repeat(p[:1], len(times), axis=0)
+    j = np.clip(np.searchsorted(t, times, side="left") - 1, 0, len(t) - 2)
+    return interpolate(t[j, None], p[j], t[j + 1, None], p[j + 1], times[:, None])
+
+
+@lru_cache(maxsize=64)
+def causal_savgol_coeffs(window: int, order: int, available: int) -> np.ndarray:
+    """Dot-product weights of a causal Savitzky-Golay fit evaluated at the newest of its samples.
+
+    With fewer than `window` samples available (a segment's start), the fit uses the `available`
+    samples and order min(order, available - 1), which is the identity while the fit interpolates.
+    """
+    length = min(window, available)
+    coeffs = savgol_coeffs(length, min(order, length - 1), pos=length - 1, use="dot")
+    coeffs.setflags(write=False)
+    return coeffs
+
+
+def causal_smooth(positions: np.ndarray, window: int, order: int) -> np.ndarray:
+    """Causal Savitzky-Golay over grid positions: row k depends on rows k-window+1..k only."""
+    smoothed = np.empty_like(positions)
+    head = min(window - 1, len(positions))
+    for k in range(head):
+        smoothed[k] = causal_savgol_coeffs(window, order, k + 1) @ positions[: k + 1]
+    if len(positions) >= window:
+        windows = np.lib.stride_tricks.sliding_window_view(positions, window, axis=0)  # (M-w+1, 3, w)
+        smoothed[window - 1:] = windows @ causal_savgol_coeffs(window, order, window)
+    return smoothed
+
+
+def clean_samples(t, p) -> tuple[np.ndarray, np.ndarray]:
+    """Finite rows only, sorted by time (stable), repeated stamps dropped (the first one kept)."""
+    t = np.asarray(t, dtype=np.float64).reshape(-1)
+    p = np.asarray(p, dtype=np.float64)
+    if p.ndim != 2 or p.shape != (len(t), 3):
+        raise ValueError(f"preprocess expects t (N,) and p (N, 3), got {t.shape} and {p.shape}")
+    finite = np.isfinite(t) & np.isfinite(p).all(axis=1)
+    t, p = t[finite], p[finite]
+    order = np.argsort(t, kind="stable")
+    t, p = t[order], p[order]
+    first = np.diff(t, prepend=-np.inf) > 0
+    return t[first], p[first]
+
+
+def split_at_gaps(t: np.ndarray, max_gap: float) -> list[slice]:
+    """Slices of sorted stamps `t` with no step larger than max_gap."""
+    if len(t) == 0:
+        return []
+    cuts = np.flatnonzero(np.diff(t) > max_gap) + 1
+    bounds = np.concatenate(([0], cuts, [len(t)]))
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def resample_segment(t: np.ndarray, p: np.ndarray, cfg: PreprocessConfig, name: str = "") -> Segment | None:
+    """Grid one gap-free stretch of clean samples; None when it spans fewer than two grid stamps."""
+    count = grid_count(t[0], t[-1], cfg.dt)
+    if count < 2:
+        return None
+    positions = resample(t, p, grid_times(t[0], cfg.dt, count))
+    if cfg.smoothing == "savgol":
+        positions = causal_smooth(positions, cfg.savgol_window, cfg.savgol_order)
+    return Segment(t0=float(t[0]), dt=cfg.dt, positions=positions, name=name)
+
+
+def preprocess(t, p, cfg: PreprocessConfig = PreprocessConfig(), name: str = "") -> list[Segment]:
+    """Raw stamps (N,) and positions (N, 3), in any order and with bad rows -> uniform `Segment`s."""
+    t, p = clean_samples(t, p)
+    segments = (resample_segment(t[part], p[part], cfg, name) for part in split_at_gaps(t, cfg.max_gap))
+    return [segment for segment in segments if segment is not None]
+
+
+def segments_from_flight(flight, cfg: PreprocessConfig = PreprocessConfig()) -> list[Segment]:
+    """`preprocess` of one `Flight`, its segments named after the flight."""
+    return preprocess(flight.t, flight.p, cfg, name=flight.name)
+
+
+def load_segments(paths, cfg: PreprocessConfig = PreprocessConfig(), **read_options) -> list[Segment]:
+    """Read every flight under `paths` (see `read_flights`) and preprocess each into segments."""
+    from .readers import read_flights
+    return [segment for flight in read_flights(paths, **read_options)
+            for segment in segments_from_flight(flight, cfg)]
