@@ -32,7 +32,7 @@ class ReadReport:
         return sum(self.dropped.values())
 
 
-@dataclass
+@dataclass(eq=False)  # array fields: equality is identity
 class Flight:
     """One flight as read: stamps (s), world-frame ENU positions (m), optional velocities/quaternions."""
     name: str

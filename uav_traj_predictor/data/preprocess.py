@@ -8,7 +8,7 @@ The arithmetic helpers here (`grid_count`, `interpolate`, `causal_savgol_coeffs`
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -42,13 +42,13 @@ class PreprocessConfig:
         return 1.0 / self.rate
 
 
-@dataclass
+@dataclass(eq=False)  # array fields: equality is identity
 class Segment:
     """One gap-free stretch resampled onto a uniform grid: sample k is at t0 + k * dt."""
     t0: float
     dt: float
     positions: np.ndarray          # (M, 3)
-    name: str = field(default="", compare=False)   # flight it came from
+    name: str = ""                 # flight it came from
 
     def __len__(self) -> int:
         return len(self.positions)
