@@ -87,6 +87,7 @@ def apply_noise(name: str, rng: np.random.Generator, t, p, v, q):
         p_noisy[:, 2] += rng.standard_normal(len(t)) * pos_std    # vertical GNSS is worse
     v_noisy = v + rng.standard_normal(v.shape) * vel_std
     t_noisy = t + rng.standard_normal(len(t)) * model.jitter
+    t_noisy[0] = t[0]
     t_noisy = np.maximum.accumulate(t_noisy)                      # jitter never reorders samples
     keep = _dropout_mask(model, rng, t)
     info = dict(noise=name, pos_std=pos_std, vel_std=vel_std, dropped=int((~keep).sum()))

@@ -106,10 +106,17 @@ def random_rotation(rng: np.random.Generator, max_tilt: float = np.pi / 2) -> np
 
 
 def band_limited_noise(rng: np.random.Generator, n: int, dt: float, std: float, corr_time: float) -> np.ndarray:
-    """(n, 3) smooth random drift: white noise low-passed by a Gaussian of width corr_time, scaled to std."""
-    sigma = max(corr_time / dt, 1.0)
-    pad = int(4 * sigma)
-    noise = gaussian_filter1d(rng.standard_normal((n + 2 * pad, 3)), sigma, axis=0, mode="wrap")[pad:pad + n]
+    """(n, 3) smooth random drift with correlation time ~corr_time, scaled to std.
+
+    White noise on a coarse grid (corr_time / 4) is low-passed by a Gaussian of 4 coarse samples and
+    interpolated to dt by a cubic spline (C2, so it can be differentiated twice), which keeps the cost
+    independent of corr_time / dt.
+    """
+    coarse_dt = max(corr_time / 4.0, dt)
+    m = int(np.ceil(n * dt / coarse_dt)) + 2
+    pad = 16
+    coarse = gaussian_filter1d(rng.standard_normal((m + 2 * pad, 3)), 4.0, axis=0, mode="wrap")[pad:pad + m]
+    noise = CubicSpline(np.arange(m) * coarse_dt, coarse, axis=0)(np.arange(n) * dt)
     return noise * (std / max(noise.std(), 1e-12))
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 GRAVITY = 9.81
 
@@ -88,6 +87,30 @@ def _clip_norm(vec: np.ndarray, max_norm: np.ndarray) -> np.ndarray:
     return vec * scale[:, None]
 
 
+def _matrix_to_quaternion(rot: np.ndarray) -> np.ndarray:
+    """Rotation matrices (N, 3, 3) -> quaternions (N, 4) x, y, z, w with w >= 0 (Shepperd's method)."""
+    m = rot
+    diag = np.stack([m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]], axis=1)
+    trace = diag.sum(axis=1)
+    case = np.argmax(np.column_stack([trace, diag]), axis=1)
+    quat = np.empty((len(m), 4))
+    # each candidate is exact; the largest denominator is the numerically safe one
+    sel = case == 0
+    s = 2.0 * np.sqrt(1.0 + trace[sel])
+    quat[sel] = np.column_stack([(m[sel, 2, 1] - m[sel, 1, 2]) / s, (m[sel, 0, 2] - m[sel, 2, 0]) / s,
+                                 (m[sel, 1, 0] - m[sel, 0, 1]) / s, 0.25 * s])
+    for axis in range(3):
+        sel = case == axis + 1
+        i, j, k = axis, (axis + 1) % 3, (axis + 2) % 3
+        s = 2.0 * np.sqrt(np.maximum(1.0 + m[sel, i, i] - m[sel, j, j] - m[sel, k, k], 1e-12))
+        quat[sel, i] = 0.25 * s
+        quat[sel, j] = (m[sel, j, i] + m[sel, i, j]) / s
+        quat[sel, k] = (m[sel, k, i] + m[sel, i, k]) / s
+        quat[sel, 3] = (m[sel, k, j] - m[sel, j, k]) / s
+    quat *= np.where(quat[:, 3:] < 0, -1.0, 1.0)
+    return quat / np.linalg.norm(quat, axis=1, keepdims=True)
+
+
 def attitude_quaternions(thrust_dir: np.ndarray, yaw: np.ndarray) -> np.ndarray:
     """Quaternions (..., 4) as x, y, z, w of the body frame whose z axis is thrust_dir and heading is yaw."""
     b3 = thrust_dir.reshape(-1, 3)
@@ -96,7 +119,7 @@ def attitude_quaternions(thrust_dir: np.ndarray, yaw: np.ndarray) -> np.ndarray:
     b2 = np.cross(b3, heading)
     b2 /= np.linalg.norm(b2, axis=1, keepdims=True)
     b1 = np.cross(b2, b3)
-    quat = Rotation.from_matrix(np.stack([b1, b2, b3], axis=2)).as_quat()
+    quat = _matrix_to_quaternion(np.stack([b1, b2, b3], axis=2))
     return quat.reshape(thrust_dir.shape[:-1] + (4,))
 
 
