@@ -1,0 +1,89 @@
+"""`uav-traj evaluate PATH... --json OUT.json`: score the model and the baselines on flight files.
+
+Prints a table (pooled and per folder: windows, ADE, FDE, ADE0.5 per method), writes the JSON
+report (layout in evaluate.runner) and, with --plots, PNG figures. Errors in the input (missing or
+malformed files, unusable checkpoints) end with a one-line message and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from ..data import FlightFormatError
+from .methods import MethodUnavailable, build_methods
+from .protocol import Protocol
+from .report import format_report
+from .runner import evaluate_flights
+
+ERROR_STATUS = 2
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="uav-traj evaluate", description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("paths", nargs="+", metavar="PATH",
+                    help="flight files (TUM, EuRoC CSV, VECTOR CSV, ULog, rosbag2) or folders searched recursively")
+    ap.add_argument("--json", metavar="OUT.json", help="write the report here")
+    ap.add_argument("--checkpoint", help="model checkpoint (default: the package's default checkpoint)")
+    ap.add_argument("--vector", metavar="DIR", help="add every VECTOR velocity checkpoint (*.pth) in DIR")
+    ap.add_argument("--methods", nargs="+", metavar="NAME",
+                    help="methods to run (shell patterns allowed, e.g. 'vector:*mix*'); default: all available")
+    ap.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR")
+    ap.add_argument("--history", type=int, default=Protocol.history, help="velocities of history per window")
+    ap.add_argument("--horizon", type=int, default=Protocol.horizon, help="predicted grid steps")
+    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    return ap
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return run(args)
+    except (FlightFormatError, MethodUnavailable, ValueError, OSError) as err:
+        print(f"uav-traj evaluate: error: {err}", file=sys.stderr)
+        return ERROR_STATUS
+
+
+def run(args) -> int:
+    import torch
+    torch.set_num_threads(max(1, args.threads))
+    missing = [path for path in args.paths if not Path(path).exists()]
+    if missing:
+        raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
+    protocol = Protocol(history=args.history, horizon=args.horizon)
+    notes: list[str] = []
+    methods = build_methods(args.methods, protocol, checkpoint=args.checkpoint, vector_dir=args.vector, notes=notes)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if not methods:
+        raise MethodUnavailable("no method to evaluate")
+    examples = {} if args.plots else None
+    started = time.perf_counter()
+    report = evaluate_flights(args.paths, methods, protocol, progress=not args.quiet, examples=examples)
+    elapsed = time.perf_counter() - started
+    if not report["files"]:
+        raise FlightFormatError(f"no flight files found under {', '.join(args.paths)}")
+    print(format_report(report))
+    print(f"\n{len(report['files'])} files, {_pooled_windows(report)} windows, {len(methods)} methods "
+          f"in {elapsed:.1f} s")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=1))
+        print(f"report: {args.json}")
+    if args.plots:
+        from .plots import write_plots
+        written = write_plots(report, examples, args.plots)
+        print(f"plots: {', '.join(str(path) for path in written)}")
+    return 0
+
+
+def _pooled_windows(report: dict) -> int:
+    return max((entry.get("windows", 0) for entry in report["pooled"].values()), default=0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

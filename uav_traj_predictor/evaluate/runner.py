@@ -1,0 +1,182 @@
+"""Run methods over flights under the protocol and build the JSON report.
+
+Report layout (read by other tools):
+    {"protocol": {...}, "methods": {METHOD: description},
+     "pooled": {METHOD: summary}, "groups": {FOLDER: {METHOD: summary}}, "files": {FILE: {METHOD: summary}}}
+where a summary is `metrics.summarise` (windows, ade, fde, ade_0p5, err_by_step, [coverage_1sigma,
+coverage_2sigma, nll]) and pooled entries also carry `seconds` (prediction wall time).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from ..data import Flight, read_flight, segments_from_flight
+from ..data.readers import flight_paths
+from .methods import build_methods, describe
+from .metrics import WindowScores, score_windows, summarise
+from .protocol import Protocol, truth_windows, window_indices
+
+EXAMPLE_FRACTIONS = (0.2, 0.5, 0.8)   # where in a group's first segment the plotted windows sit
+
+
+def evaluate_flights(paths_or_flights, methods=None, protocol: Protocol = Protocol(), *,
+                     progress: bool = False, examples: dict | None = None,
+                     notes: list[str] | None = None) -> dict:
+    """Evaluate `methods` on flights and return the report dict (layout in the module docstring).
+
+    paths_or_flights: a path, or an iterable of paths (files, bag directories, folders searched
+    recursively) and/or in-memory `Flight`s. methods: {name: method}, a list of names/patterns for
+    `build_methods`, or None for every available method. Groups are the flight's parent folder
+    name. `examples`, when a dict, receives a few windows per group for plotting.
+    """
+    if not isinstance(methods, Mapping):
+        methods = build_methods(methods, protocol, notes=notes)
+    file_scores, file_groups = {}, {}
+    seconds = {name: 0.0 for name in methods}
+    for flight in _iter_flights(paths_or_flights, progress):
+        key = _unique_key(flight, file_scores)
+        file_groups[key] = flight_group(flight)
+        file_scores[key] = evaluate_flight(flight, methods, protocol, seconds,
+                                           examples.setdefault(file_groups[key], []) if examples is not None else None)
+    report = build_report(file_scores, file_groups, protocol, {name: describe(m) for name, m in methods.items()})
+    for name, spent in seconds.items():
+        report["pooled"][name]["seconds"] = round(spent, 3)
+    return report
+
+
+def evaluate_flight(flight: Flight, methods: Mapping, protocol: Protocol = Protocol(),
+                    seconds: dict | None = None, examples: list | None = None) -> dict[str, WindowScores]:
+    """WindowScores per method for one flight (all its segments' windows)."""
+    parts = {name: [] for name in methods}
+    for segment in segments_from_flight(flight, protocol.preprocess_config()):
+        indices = window_indices(len(segment), protocol)
+        if len(indices) == 0:
+            continue
+        truth = truth_windows(segment.positions, indices, protocol.horizon)
+        predictions = {}
+        for name, method in methods.items():
+            started = time.perf_counter()
+            prediction = method.predict_segment(segment)
+            if seconds is not None:
+                seconds[name] += time.perf_counter() - started
+            positions, std = _rows(prediction, name, len(segment), indices, protocol.horizon, flight)
+            parts[name].append(_score(positions, truth, std, name, flight))
+            predictions[name] = (positions, std)
+        if examples is not None and not examples:
+            examples.extend(_pick_examples(segment, indices, truth, predictions, protocol))
+    return {name: WindowScores.concat(chunks) if chunks else _no_windows(protocol)
+            for name, chunks in parts.items()}
+
+
+def build_report(file_scores: Mapping[str, Mapping[str, WindowScores]], file_groups: Mapping[str, str],
+                 protocol: Protocol = Protocol(), method_info: Mapping[str, str] | None = None) -> dict:
+    """Report dict from per-file WindowScores: files, groups (window-weighted) and pooled."""
+    short = protocol.short_steps
+    methods = list(method_info or next(iter(file_scores.values()), {}))
+    by_group: dict[str, list[str]] = {}
+    for key in file_scores:
+        by_group.setdefault(file_groups[key], []).append(key)
+
+    def pooled(keys):
+        return {name: summarise(WindowScores.concat([file_scores[k][name] for k in keys]), short)
+                for name in methods}
+    return {
+        "protocol": protocol.to_dict(),
+        "methods": dict(method_info or {name: name for name in methods}),
+        "pooled": pooled(list(file_scores)) if file_scores else {name: {"windows": 0} for name in methods},
+        "groups": {group: pooled(keys) for group, keys in sorted(by_group.items())},
+        "files": {key: {name: summarise(scores[name], short) for name in methods}
+                  for key, scores in file_scores.items()},
+    }
+
+
+def score_predictions(positions, indices, predicted, std=None, protocol: Protocol = Protocol()) -> dict:
+    """Score externally produced predictions with the evaluation metrics.
+
+    positions: (M, 3) grid positions of one segment (or a Segment); indices: (n,) grid indices k at
+    which the predictions were made; predicted: (n, >=H, 3) positions at k+1..k+H; std: same shape
+    or None. Only the first protocol.horizon steps are scored; every k needs k + H <= M - 1.
+    Returns the summary dict (see metrics.summarise); `score_prediction_windows` gives the
+    concatenable WindowScores instead.
+    """
+    return summarise(score_prediction_windows(positions, indices, predicted, std, protocol), protocol.short_steps)
+
+
+def score_prediction_windows(positions, indices, predicted, std=None, protocol: Protocol = Protocol()) -> WindowScores:
+    """WindowScores of externally produced predictions (arguments as for `score_predictions`)."""
+    grid = np.asarray(getattr(positions, "positions", positions), np.float64)
+    indices = np.asarray(indices, np.int64).reshape(-1)
+    horizon = protocol.horizon
+    predicted = np.asarray(predicted, np.float64)
+    if predicted.ndim != 3 or predicted.shape[0] != len(indices) or predicted.shape[1] < horizon:
+        raise ValueError(f"predicted positions must be (n={len(indices)}, >= {horizon}, 3), got {predicted.shape}")
+    if len(indices) and (indices.min() < 0 or indices.max() + horizon > len(grid) - 1):
+        raise ValueError(f"prediction indices must lie in [0, {len(grid) - 1 - horizon}] "
+                         f"for a {horizon}-step horizon on {len(grid)} grid positions")
+    std = None if std is None else np.asarray(std, np.float64)[:, :horizon]
+    return score_windows(predicted[:, :horizon], truth_windows(grid, indices, horizon), std)
+
+
+def flight_group(flight: Flight) -> str:
+    """Group of a flight: the name of the folder it came from (its own name when there is none)."""
+    parent = Path(flight.source).parent.name if flight.source else ""
+    return parent or flight.name or "flights"
+
+
+def _iter_flights(paths_or_flights, progress: bool):
+    items = [paths_or_flights] if isinstance(paths_or_flights, (str, Path, Flight)) else list(paths_or_flights)
+    expanded = []
+    for item in items:
+        expanded.extend([item] if isinstance(item, Flight) else flight_paths(item))
+    if progress:
+        from tqdm import tqdm
+        expanded = tqdm(expanded, desc="evaluate", unit="file")
+    for item in expanded:
+        yield item if isinstance(item, Flight) else read_flight(item)
+
+
+def _unique_key(flight: Flight, taken: Mapping) -> str:
+    key = flight.source or flight.name
+    if key in taken:
+        key = f"{key}:{flight.name}"
+    suffix = 2
+    base = key
+    while key in taken:
+        key, suffix = f"{base}#{suffix}", suffix + 1
+    return key
+
+
+def _rows(prediction, name: str, length: int, indices: np.ndarray, horizon: int, flight: Flight):
+    positions = np.asarray(prediction.positions)
+    if positions.ndim != 3 or positions.shape[0] != length or positions.shape[1] < horizon or positions.shape[2] != 3:
+        raise ValueError(f"{name} on {flight.source or flight.name}: predict_segment returned positions "
+                         f"{positions.shape}, expected ({length}, >= {horizon}, 3)")
+    std = None if prediction.std is None else np.asarray(prediction.std)[indices, :horizon]
+    return positions[indices, :horizon], std
+
+
+def _score(positions, truth, std, name: str, flight: Flight) -> WindowScores:
+    try:
+        return score_windows(positions, truth, std)
+    except ValueError as err:
+        raise ValueError(f"{name} on {flight.source or flight.name}: {err}") from None
+
+
+def _no_windows(protocol: Protocol) -> WindowScores:
+    return WindowScores(np.zeros((0, protocol.horizon)), None, None, None)
+
+
+def _pick_examples(segment, indices, truth, predictions, protocol) -> list[dict]:
+    """A few windows of one segment with history, truth and every method's prediction."""
+    picks = sorted({int(round(f * (len(indices) - 1))) for f in EXAMPLE_FRACTIONS})
+    return [{
+        "k": int(indices[i]),
+        "history": segment.positions[indices[i] - protocol.history: indices[i] + 1].copy(),
+        "truth": truth[i].copy(),
+        "predictions": {name: (pos[i].copy(), None if std is None else std[i].copy())
+                        for name, (pos, std) in predictions.items()},
+    } for i in picks]
