@@ -1,4 +1,7 @@
 """core room of uav_traj_predictor (see docs/architecture.md)."""
 from .resampler import OnlineResampler, ResamplerOutput
+from .prediction import FALLBACK_CV, TRACKING, WARMING_UP, Prediction, TrackEvent
+from .tracks import TickResult, TrackBank
 
 __all__ = ["OnlineResampler", "ResamplerOutput"]
+__all__ += ["FALLBACK_CV", "Prediction", "TRACKING", "TickResult", "TrackBank", "TrackEvent", "WARMING_UP"]

@@ -1,0 +1,161 @@
+"""core.TrackBank: batching, warm-up, resets on bad input, stale removal, equality with the bare predictor."""
+import numpy as np
+import pytest
+import torch
+
+from uav_traj_predictor.core import TRACKING, WARMING_UP, TrackBank
+from uav_traj_predictor.data import PreprocessConfig, preprocess
+from uav_traj_predictor.model import StreamingPredictor
+from uav_traj_predictor.model.checkpoint import save_checkpoint
+from uav_traj_predictor.model.network import Architecture, VelocityGRU
+
+MIN_HISTORY = 5
+HORIZON = 10
+DT = 0.1
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A small random-weight checkpoint (the tests check plumbing, not accuracy)."""
+    torch.manual_seed(0)
+    model = VelocityGRU(Architecture(hidden=16, head_hidden=16, horizon_steps=HORIZON))
+    meta = dict(model_id="test-random", rate=1 / DT, dt=DT, min_history=MIN_HISTORY, horizon_steps=HORIZON,
+                cv_std=[0.01 * (k + 1) for k in range(HORIZON)], training={}, metrics={})
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "random.pt", model, meta)
+
+
+def make_bank(checkpoint, max_gap=0.2, **options):
+    return TrackBank(StreamingPredictor(checkpoint), PreprocessConfig(rate=1 / DT, max_gap=max_gap), **options)
+
+
+def flight(seed, n=120, rate=50.0, t_start=100.0):
+    """A smooth curved flight sampled at `rate` Hz with slight stamp jitter."""
+    rng = np.random.default_rng(seed)
+    t = t_start + np.arange(n) / rate + rng.uniform(0, 0.002, n)
+    w, r = rng.uniform(0.3, 1.0), rng.uniform(2, 6)
+    p = np.column_stack([r * np.cos(w * t), r * np.sin(w * t), 2 + 0.3 * np.sin(0.5 * t)]) + rng.normal(0, 0.005, (n, 3))
+    return t, p
+
+
+def run(bank, streams, tick_every=1):
+    """Push the streams {track: (t, p)} merged in stamp order, ticking after every `tick_every` samples."""
+    samples = sorted((t[i], name, i) for name, (t, _) in streams.items() for i in range(len(t)))
+    out, events = {}, []
+    for count, (stamp, name, i) in enumerate(samples, 1):
+        bank.push(name, stamp, streams[name][1][i], now=stamp)
+        if count % tick_every == 0 or count == len(samples):
+            result = bank.tick()
+            events += result.events
+            for prediction in result.predictions:
+                out.setdefault(prediction.track_id, []).append(prediction)
+    return out, events
+
+
+def test_predictions_equal_running_the_predictor_over_the_same_grid_samples(checkpoint):
+    t, p = flight(1)
+    predictions, _ = run(make_bank(checkpoint), {"uav1": (t, p)})
+    (segment,) = preprocess(t, p, PreprocessConfig(rate=1 / DT))
+    reference = StreamingPredictor(checkpoint)
+    slot = reference.add_tracks(1)
+    expected = {}
+    for k in range(1, len(segment)):
+        reference.step(slot, segment.velocities[k - 1][None])
+        positions, velocities, std = reference.predict(slot, segment.positions[k][None])
+        expected[round(segment.times[k], 6)] = (positions[0], std[0], reference.status(slot)[0])
+    got = {round(pr.t0, 6): pr for pr in predictions["uav1"]}
+    assert got.keys() == expected.keys()
+    for t0, (positions, std, status) in expected.items():
+        np.testing.assert_array_equal(got[t0].positions, positions)
+        np.testing.assert_array_equal(got[t0].position_std, std)
+        assert got[t0].status == status
+    offline = reference.predict_segment(segment)   # the evaluation's sequence pass gives the same numbers
+    for k in range(MIN_HISTORY, len(segment)):
+        np.testing.assert_allclose(got[round(segment.times[k], 6)].positions, offline.positions[k], atol=1e-4)
+
+
+def test_batched_ticks_equal_one_bank_per_track_and_low_rate_input_advances_in_rounds(checkpoint):
+    streams = {f"uav{i}": flight(i, n=int(6 * rate), rate=rate) for i, rate in enumerate([50.0, 30.0, 7.0, 2.5])}
+    batched, _ = run(make_bank(checkpoint, max_gap=0.5), streams, tick_every=3)
+    for name, stream in streams.items():
+        alone, _ = run(make_bank(checkpoint, max_gap=0.5), {name: stream})
+        by_t0 = {round(pr.t0, 6): pr for pr in alone[name]}
+        for prediction in batched[name]:           # batched ticks skip intermediate predictions only
+            np.testing.assert_allclose(prediction.positions, by_t0[round(prediction.t0, 6)].positions, atol=1e-5)
+        assert batched[name][-1].t0 == alone[name][-1].t0
+    (segment,) = preprocess(*streams["uav3"], PreprocessConfig(rate=1 / DT, max_gap=0.5))
+    assert batched["uav3"][-1].history == len(segment) - 1    # 4 grid samples per 2.5 Hz input, all stepped
+
+
+def test_warm_up_is_flagged_constant_velocity_then_tracking(checkpoint):
+    t, p = flight(2)
+    predictions, _ = run(make_bank(checkpoint), {"uav1": (t, p)})
+    first = predictions["uav1"]
+    assert first[0].history == 1                     # no prediction from a single grid position
+    for prediction in first:
+        assert prediction.positions.shape == prediction.velocities.shape == (HORIZON, 3)
+        assert np.isfinite(prediction.positions).all() and np.isfinite(prediction.position_std).all()
+        np.testing.assert_allclose(prediction.times, prediction.t0 + DT * np.arange(1, HORIZON + 1))
+        assert prediction.status == (WARMING_UP if prediction.history < MIN_HISTORY else TRACKING)
+    warm = first[2]
+    velocity = warm.velocities[0]
+    np.testing.assert_allclose(np.diff(warm.positions, axis=0), np.tile(velocity * DT, (HORIZON - 1, 1)), atol=1e-12)
+    np.testing.assert_allclose(warm.position_std[:, 0], 0.01 * np.arange(1, HORIZON + 1))   # the CV error std
+    assert first[-1].model_id == "test-random"
+
+
+def reasons(events, kind):
+    return [(e.track_id, e.reason) for e in events if e.kind == kind]
+
+
+def test_each_bad_input_is_ignored_or_resets_with_its_reason(checkpoint):
+    bank = make_bank(checkpoint, max_speed=20.0)
+    t, p = flight(3, n=60)
+    for i in range(30):
+        bank.push("a", t[i], p[i])
+    history = bank.tick().predictions[-1].history
+    bank.push("a", t[29] + 0.01, [np.nan, 0, 0])        # non-finite
+    bank.push("a", t[29] + 0.01, [0, np.inf, 0])
+    bank.push("a", t[29], p[29])                        # duplicate stamp
+    bank.push("a", t[20], p[20])                        # older than the last sample (by < 1 s)
+    result = bank.tick()
+    assert reasons(result.events, "ignored") == [("a", "non_finite")] * 2 + [("a", "duplicate"), ("a", "out_of_order")]
+    assert result.predictions == [] and bank.tracks["a"].history == history   # nothing was fed
+    cases = [("gap", t[29] + 0.5, p[29]),
+             ("time_backwards", t[29] - 5.0, p[29]),
+             ("teleport", t[29] - 5.0 + 0.02, p[29] + [5.0, 0, 0])]     # 250 m/s
+    for reason, stamp, position in cases:
+        bank.push("a", stamp, position)
+        result = bank.tick()
+        assert reasons(result.events, "reset") == [("a", reason)]
+        assert result.predictions == [] and bank.tracks["a"].history == 0
+        assert bank.tracks["a"].last_reset == reason
+    bank.push("a", t[29] - 5.0 + 0.12, p[29] + [5.01, 0, 0])   # the stream goes on from the new segment
+    (prediction,) = bank.tick().predictions
+    assert prediction.status == WARMING_UP and prediction.history == 1
+    np.testing.assert_allclose(prediction.velocities[0], [0.1, 0, 0], atol=1e-9)
+
+
+def test_stale_tracks_are_dropped_and_their_slots_reused(checkpoint):
+    bank = make_bank(checkpoint, track_timeout=1.0)
+    for name, t0 in (("a", 0.0), ("b", 0.0)):
+        bank.push(name, t0, [0, 0, 1], now=10.0)
+    bank.push("b", 0.1, [0.1, 0, 1], now=10.8)
+    slot_a = bank.tracks["a"].slot
+    assert reasons(bank.tick(now=10.9).events, "dropped") == []
+    result = bank.tick(now=11.5)
+    assert reasons(result.events, "dropped") == [("a", "timeout")]
+    assert "a" not in bank and "b" in bank
+    assert slot_a in bank.predictor.add_tracks(1)      # the freed predictor slot is handed out again
+    assert reasons(bank.tick(now=12.0).events, "dropped") == [("b", "timeout")] and len(bank) == 0
+
+
+def test_configuration_errors_are_clear(checkpoint):
+    predictor = StreamingPredictor(checkpoint)
+    with pytest.raises(ValueError, match="grid rate 20 Hz differs from the checkpoint's 10 Hz"):
+        TrackBank(predictor, PreprocessConfig(rate=20.0))
+    with pytest.raises(ValueError, match="horizon_steps must be in 1..10"):
+        TrackBank(predictor, horizon_steps=11)
+    short = TrackBank(predictor, horizon_steps=4)
+    t, p = flight(4, n=20)
+    predictions, _ = run(short, {"x": (t, p)})
+    assert {pr.positions.shape for pr in predictions["x"]} == {(4, 3)}

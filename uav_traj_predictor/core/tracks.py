@@ -1,0 +1,224 @@
+"""`TrackBank`: many tracks (vehicles) over one `StreamingPredictor`, batched per tick.
+
+The single prediction path shared by the ROS node, the bag replay and the offline evaluation::
+
+    bank = TrackBank(StreamingPredictor(), PreprocessConfig(rate=10.0))
+    bank.push("uav1", stamp, position)          # raw samples, any track, any order of tracks
+    result = bank.tick(now)                     # -> TickResult(predictions, events)
+
+`push` runs the track's `OnlineResampler` (O(1)) and queues the grid samples it completes; nothing
+touches the network there. `tick` drops stale tracks (freeing their predictor slots), resets the
+predictor state of tracks whose stream broke, advances every track by its queued grid velocities in
+batched `predictor.step` calls (round r steps every track that has an r-th new velocity), then
+predicts for all advanced tracks in one batched `predictor.predict` call.
+
+Bad input never raises: non-finite samples and duplicate / slightly out-of-order stamps are ignored,
+gaps, time jumping back and teleports (implied speed > max_speed) reset the track; each is reported
+as a `TrackEvent`. A track makes no prediction before it has one grid velocity; until it has the
+model's `min_history` velocities its predictions are constant velocity flagged "warming_up".
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..data.preprocess import PreprocessConfig
+from .prediction import (EVENT_DROPPED, EVENT_IGNORED, EVENT_NEW, EVENT_RESET, REASON_TELEPORT,
+                         REASON_TIMEOUT, STATUSES, Prediction, TrackEvent)
+from .resampler import RESET_MANUAL, OnlineResampler
+
+
+@dataclass
+class Track:
+    """Per-track state: resampler, predictor slot and the grid samples queued since the last tick."""
+    track_id: str
+    slot: int
+    resampler: OnlineResampler
+    last_seen: float                         # `now` of the newest push (node clock), for the timeout
+    history: int = 0                         # velocities stepped into the predictor since the reset
+    needs_reset: bool = False                # predictor state must be zeroed before the next step
+    queued_velocities: list = field(default_factory=list)
+    queued_samples: int = 0                  # grid samples queued (the first of a segment has no velocity)
+    last_grid_stamp: float | None = None
+    last_grid_position: np.ndarray | None = None
+    status: str | None = None                # status of the latest prediction (None: none yet)
+    last_reset: str | None = None
+    resets: Counter = field(default_factory=Counter)
+    ignored: Counter = field(default_factory=Counter)
+    samples: int = 0                         # raw samples pushed
+    predictions: int = 0
+
+
+@dataclass
+class TickResult:
+    predictions: list[Prediction]
+    events: list[TrackEvent]
+
+
+class TrackBank:
+    """Per-track resampling + batched streaming prediction (see module doc)."""
+
+    def __init__(self, predictor, preprocess_cfg: PreprocessConfig | None = None, track_timeout: float = 2.0,
+                 max_speed: float = 60.0, horizon_steps: int | None = None, max_backwards: float = 1.0):
+        self.predictor = predictor
+        self.cfg = preprocess_cfg if preprocess_cfg is not None else PreprocessConfig(rate=predictor.rate)
+        if not np.isclose(self.cfg.rate, predictor.rate, rtol=1e-9, atol=0.0):
+            raise ValueError(f"grid rate {self.cfg.rate:g} Hz differs from the checkpoint's {predictor.rate:g} Hz "
+                             f"(model {predictor.model_id}): the model only works on its training grid")
+        self.dt = 1.0 / predictor.rate
+        self.horizon_steps = predictor.horizon_steps if horizon_steps is None else int(horizon_steps)
+        if not 1 <= self.horizon_steps <= predictor.horizon_steps:
+            raise ValueError(f"horizon_steps must be in 1..{predictor.horizon_steps} (the checkpoint's horizon), "
+                             f"got {horizon_steps}")
+        if not (track_timeout > 0 and max_speed > 0 and max_backwards > 0):
+            raise ValueError("track_timeout, max_speed and max_backwards must be positive, got "
+                             f"{track_timeout}, {max_speed}, {max_backwards}")
+        self.track_timeout = float(track_timeout)
+        self.max_speed = float(max_speed)
+        self.max_backwards = float(max_backwards)
+        self.tracks: dict[str, Track] = {}
+        self._events: list[TrackEvent] = []
+        self._latest_now = -np.inf
+
+    # ---- input -------------------------------------------------------------------------------
+    def push(self, track_id: str, stamp: float, position, now: float | None = None) -> int:
+        """Queue one raw sample of `track_id` (created on first use); returns the grid samples it completed.
+
+        `now` is the receive time on the caller's clock for the track timeout (default: the stamp).
+        """
+        now = float(stamp) if now is None else float(now)
+        track = self.tracks.get(track_id) or self._add(track_id, now)
+        track.samples += 1
+        if np.isfinite(now):
+            track.last_seen = max(track.last_seen, now)
+            self._latest_now = max(self._latest_now, now)
+        teleport = self._is_teleport(track.resampler, stamp, position)
+        if teleport:
+            track.resampler.reset()
+        out = track.resampler.push(stamp, position)
+        if out.ignored:
+            track.ignored[out.ignored] += 1
+            self._events.append(TrackEvent(track_id, EVENT_IGNORED, out.ignored, float(stamp)))
+        if out.reset:
+            reason = REASON_TELEPORT if teleport and out.reset == RESET_MANUAL else out.reset
+            self._reset(track, reason, float(stamp))
+        if len(out):
+            velocities = out.velocities[np.isfinite(out.velocities).all(axis=1)]
+            track.queued_velocities.extend(velocities)
+            track.queued_samples += len(out)
+            track.last_grid_stamp = float(out.stamps[-1])
+            track.last_grid_position = out.positions[-1]
+        return len(out)
+
+    def _add(self, track_id: str, now: float) -> Track:
+        slot = int(self.predictor.add_tracks(1)[0])
+        resampler = OnlineResampler(self.cfg, max_backwards=self.max_backwards)
+        track = Track(track_id, slot, resampler, last_seen=now if np.isfinite(now) else -np.inf)
+        self.tracks[track_id] = track
+        self._events.append(TrackEvent(track_id, EVENT_NEW))
+        return track
+
+    def _is_teleport(self, resampler: OnlineResampler, stamp, position) -> bool:
+        """Implied speed from the last accepted raw sample above max_speed (within one segment)."""
+        if resampler.last_stamp is None:
+            return False
+        step = float(stamp) - resampler.last_stamp
+        if not (0 < step <= self.cfg.max_gap):
+            return False
+        position = np.asarray(position, np.float64)
+        if not np.isfinite(position).all():
+            return False                                 # the resampler ignores it as non-finite
+        return bool(np.linalg.norm(position - resampler.last_raw) > self.max_speed * step)
+
+    def _reset(self, track: Track, reason: str, stamp: float | None) -> None:
+        track.needs_reset = True
+        track.history = 0
+        track.queued_velocities.clear()
+        track.queued_samples = 0
+        track.last_grid_stamp = track.last_grid_position = None
+        track.status = None
+        track.last_reset = reason
+        track.resets[reason] += 1
+        self._events.append(TrackEvent(track.track_id, EVENT_RESET, reason, stamp))
+
+    # ---- tick ----------------------------------------------------------------------------------
+    def tick(self, now: float | None = None) -> TickResult:
+        """Drop stale tracks, advance all tracks with queued grid samples, predict for them (batched).
+
+        `now` (caller's clock, default: the newest `now` pushed) decides the track timeout.
+        """
+        now = self._latest_now if now is None else float(now)
+        self._drop_stale(now)
+        due = [track for track in self.tracks.values() if track.queued_samples]
+        self._apply_resets(due)
+        self._step_rounds(due)
+        predictions = self._predict([track for track in due if track.history > 0])
+        for track in due:
+            track.queued_samples = 0
+        events, self._events = self._events, []
+        return TickResult(predictions, events)
+
+    def _drop_stale(self, now: float) -> None:
+        stale = [track for track in self.tracks.values() if now - track.last_seen > self.track_timeout]
+        if stale:
+            self.predictor.remove_tracks(np.array([track.slot for track in stale]))
+        for track in stale:
+            del self.tracks[track.track_id]
+            self._events.append(TrackEvent(track.track_id, EVENT_DROPPED, REASON_TIMEOUT))
+
+    def _apply_resets(self, due: list[Track]) -> None:
+        resetting = [track for track in self.tracks.values() if track.needs_reset]
+        if resetting:
+            self.predictor.reset(np.array([track.slot for track in resetting]))
+        for track in resetting:
+            track.needs_reset = False
+
+    def _step_rounds(self, due: list[Track]) -> None:
+        """Round r steps every track that has an r-th queued velocity, all in one batched call."""
+        pending = [track for track in due if track.queued_velocities]
+        round_index = 0
+        while pending:
+            slots = np.array([track.slot for track in pending])
+            velocities = np.array([track.queued_velocities[round_index] for track in pending])
+            self.predictor.step(slots, velocities)
+            for track in pending:
+                track.history += 1
+            round_index += 1
+            pending = [track for track in pending if len(track.queued_velocities) > round_index]
+        for track in due:
+            track.queued_velocities.clear()
+
+    def _predict(self, tracks: list[Track]) -> list[Prediction]:
+        if not tracks:
+            return []
+        slots = np.array([track.slot for track in tracks])
+        last = np.array([track.last_grid_position for track in tracks])
+        positions, velocities, std = self.predictor.predict(slots, last)
+        statuses = self.predictor.status(slots)
+        horizon, model_id = self.horizon_steps, self.predictor.model_id
+        predictions = []
+        for row, track in enumerate(tracks):
+            status = statuses[row] if statuses[row] in STATUSES else str(statuses[row])
+            track.status = status
+            track.predictions += 1
+            predictions.append(Prediction(
+                track_id=track.track_id, t0=track.last_grid_stamp, dt=self.dt,
+                positions=positions[row, :horizon], velocities=velocities[row, :horizon],
+                position_std=None if std is None else std[row, :horizon], status=status,
+                model_id=model_id, history=track.history))
+        return predictions
+
+    # ---- management ----------------------------------------------------------------------------
+    def remove(self, track_id: str) -> None:
+        """Forget a track now and free its predictor slot (no event)."""
+        track = self.tracks.pop(track_id, None)
+        if track is not None:
+            self.predictor.remove_tracks(np.array([track.slot]))
+
+    def __len__(self) -> int:
+        return len(self.tracks)
+
+    def __contains__(self, track_id: str) -> bool:
+        return track_id in self.tracks
