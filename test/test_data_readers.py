@@ -62,6 +62,21 @@ def test_bad_tum_files_raise_naming_the_file(tmp_path, content, message):
     assert str(path) in str(err.value)
 
 
+def test_first_line_with_numbers_is_data_not_a_header(tmp_path):
+    flight = read_flight(write(tmp_path, "a.txt", "oops 1 2 3 0 0 0 1\n" + tum_text(5).split("\n", 1)[1]))
+    assert len(flight) == 5 and flight.report.dropped == {"malformed line": 1}
+    assert "line 1" in flight.report.notes[0]
+    headed = read_flight(write(tmp_path, "b.txt", "timestamp tx ty tz qx qy qz qw\n" + tum_text(5).split("\n", 1)[1]))
+    assert len(headed) == 5 and not headed.report.dropped
+
+
+def test_detected_format_still_reports_garbage(tmp_path):
+    with pytest.raises(FlightFormatError, match="garbage.txt: binary"):
+        read_flight(write(tmp_path, "garbage.txt", bytes(range(256)) * 4))
+    with pytest.raises(FlightFormatError, match="expected at least 8 columns"):
+        read_flight(write(tmp_path, "four.txt", "1 2 3 4\n2 3 4 5\n"))
+
+
 def test_missing_file_raises(tmp_path):
     with pytest.raises(FlightFormatError, match="no such file"):
         read_flight(tmp_path / "nope.txt")

@@ -64,7 +64,7 @@ def _data_lines(text: str) -> list[tuple[int, str]]:
 def read_table(path: Path, min_columns: int, delimiter: str | None = None) -> Table:
     """Read a numeric table with at least `min_columns` columns.
 
-    `#` lines are comments; a first data line that is not numeric is taken as the header (names
+    `#` lines are comments; a first data line without any number is taken as the header (names
     returned). Lines that fail to parse or have another column count than the bulk of the file are
     dropped and counted in the report ("malformed line", "wrong column count"). Raises
     FlightFormatError (naming file and line) when no usable row remains.
@@ -72,7 +72,7 @@ def read_table(path: Path, min_columns: int, delimiter: str | None = None) -> Ta
     text = read_text(path)
     lines = _data_lines(text)
     header = None
-    if lines and not all(_is_number(tok) for tok in _split(lines[0][1], delimiter)[:1]):
+    if lines and not any(_is_number(tok) for tok in _split(lines[0][1], delimiter)):
         header = [tok.lstrip("#").strip() for tok in _split(lines[0][1], delimiter)]
         lines = lines[1:]
     if not lines:
