@@ -89,6 +89,11 @@ def test_reasons_for_bad_samples_and_resets():
     assert resampler.push(1.06, [0, 0, 0]).reset == "manual"
 
 
+def test_wrong_position_shape_is_a_clear_error():
+    with pytest.raises(ValueError, match="3-vector"):
+        OnlineResampler().push(0.0, [1.0, 2.0])
+
+
 def test_ignored_samples_do_not_disturb_the_grid():
     stamps, positions = clean_stream(7, n=200)
     resampler = OnlineResampler()

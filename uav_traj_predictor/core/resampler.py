@@ -93,7 +93,10 @@ class OnlineResampler:
     def push(self, stamp: float, position) -> ResamplerOutput:
         """Consume one raw sample; return the grid samples it completes (and any reset/ignore reason)."""
         stamp = float(stamp)
-        position = np.asarray(position, dtype=np.float64).reshape(3)
+        position = np.asarray(position, dtype=np.float64)
+        if position.size != 3:
+            raise ValueError(f"OnlineResampler.push expects a 3-vector position, got shape {position.shape}")
+        position = position.reshape(3)
         if not (np.isfinite(stamp) and np.isfinite(position).all()):
             return ResamplerOutput(ignored=IGNORED_NON_FINITE, segment=self.segment)
         if self.t0 is None:
