@@ -1,0 +1,187 @@
+"""Backend choice and the public GRU API the predictor calls.
+
+backend: "auto" (Triton on CUDA tensors, else the fastest CPU path), "triton", "torch", "numpy",
+"cpu" (the fastest CPU path). The CPU choice comes from bench/kernels.py (figures in kernels/README.md).
+Inputs may be numpy arrays or torch tensors; results come back in the same kind as `x`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import cpu
+from .weights import GRUWeights
+
+BACKENDS = ("auto", "triton", "torch", "numpy", "cpu")
+# Fastest CPU path per call kind, measured with bench/kernels.py at 1-1000 tracks, hidden 64-128.
+CPU_STEP_TORCH_FROM = 10**9   # tracks advanced per call from which torch beats numpy (never, measured)
+CPU_SEQUENCE = "torch"
+
+
+def _is_cuda(x) -> bool:
+    return isinstance(x, torch.Tensor) and x.is_cuda
+
+
+def resolve_backend(backend: str, on_cuda: bool, kind: str = "step", n: int = 1) -> str:
+    """The concrete backend ("triton" | "torch" | "numpy") for a call of `kind` over n rows."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "auto" and on_cuda:
+        return "triton"
+    if backend in ("auto", "cpu"):
+        if kind == "sequence":
+            return CPU_SEQUENCE
+        return "torch" if n >= CPU_STEP_TORCH_FROM else "numpy"
+    return backend
+
+
+def _as_tensor(a, device=None) -> torch.Tensor:
+    t = a if isinstance(a, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+    return t.to(device) if device is not None else t
+
+
+def _like_input(result, x):
+    """Convert a result back to the kind (numpy / torch) of the caller's input."""
+    if isinstance(x, torch.Tensor):
+        return torch.from_numpy(result) if isinstance(result, np.ndarray) else result
+    return result if isinstance(result, np.ndarray) else result.detach().cpu().numpy()
+
+
+def gru_sequence(x, weights: GRUWeights, h0=None, backend: str = "auto", dtype: torch.dtype | None = None,
+                 allow_tf32: bool = True):
+    """Multi-layer GRU forward: x (B, T, I) -> (out (B, T, H), h_n (L, B, H)), fp32 results.
+
+    `dtype` (Triton only) casts the weights (fp32/fp16/bf16, fp32 accumulation); `allow_tf32`
+    lets fp32 weights use TF32 tensor cores on the GPU (as cuDNN does by default).
+    """
+    if getattr(x, "ndim", None) != 3 or x.shape[2] != weights.input_size:
+        raise ValueError(f"x must be (B, T, {weights.input_size}), got {tuple(getattr(x, 'shape', ()))}")
+    name = resolve_backend(backend, _is_cuda(x), "sequence", x.shape[0])
+    if name == "numpy":
+        xn = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
+        h0n = h0.detach().cpu().numpy() if isinstance(h0, torch.Tensor) else h0
+        out, h_n = cpu.gru_sequence_numpy(xn, weights, h0n)
+    elif name == "torch":
+        out, h_n = cpu.gru_sequence_torch(_as_tensor(x), weights, None if h0 is None else _as_tensor(h0))
+    else:
+        from .gru_sequence import gru_sequence_triton
+        xt = _as_tensor(x)
+        out, h_n = gru_sequence_triton(xt, weights, None if h0 is None else _as_tensor(h0, xt.device),
+                                       dtype=dtype, allow_tf32=allow_tf32)
+    return _like_input(out, x), _like_input(h_n, x)
+
+
+def gru_step(x, h, weights: GRUWeights, index=None, backend: str = "auto", out=None,
+             dtype: torch.dtype | None = None, allow_tf32: bool = True):
+    """Advance tracks one step, in place on `h` (L, N, H) float32: x (n, I) for the rows in `index`
+    (n,) (unique), or for all N rows without it. Returns the top layer's new h (n, H) (into `out`).
+
+    `h` decides the path: a numpy array runs numpy, a CPU tensor torch (or numpy/triton when named),
+    a CUDA tensor Triton (auto).
+    """
+    n = x.shape[0]
+    name = resolve_backend(backend, _is_cuda(h), "step", n)
+    if name == "triton":
+        from .gru_step import gru_step_triton
+        return gru_step_triton(_as_tensor(x, h.device), h, weights, index=index, out=out, dtype=dtype,
+                               allow_tf32=allow_tf32)
+    if isinstance(h, np.ndarray):
+        xs = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, np.float32)
+        idx = index.cpu().numpy() if isinstance(index, torch.Tensor) else index
+        if name == "torch":  # run torch on views of the numpy state (shared memory)
+            return _like_input(cpu.gru_step_cpu(torch.from_numpy(xs), torch.from_numpy(h),
+                                                cpu.torch_layers(weights), cpu.TorchCell(),
+                                                None if idx is None else torch.as_tensor(idx),
+                                                None if out is None else _as_tensor(out)), x)
+        return _like_input(cpu.gru_step_cpu(xs, h, cpu.numpy_layers(weights), cpu.NumpyCell(), idx, out), x)
+    if name == "numpy":  # CPU tensor state: numpy works on shared-memory views
+        hn = h.numpy()
+        idx = index.numpy() if isinstance(index, torch.Tensor) else index
+        res = cpu.gru_step_cpu(np.asarray(_as_tensor(x).numpy(), np.float32), hn, cpu.numpy_layers(weights),
+                               cpu.NumpyCell(), idx, None if out is None else out.numpy())
+        return _like_input(res, x)
+    res = cpu.gru_step_cpu(_as_tensor(x, h.device), h, cpu.torch_layers(weights, h.device), cpu.TorchCell(),
+                           index, out)
+    return _like_input(res, x)
+
+
+class GRUStepper:
+    """Stateful streaming GRU over a bank of tracks: state (L, capacity, H) float32 on `device`.
+
+    step(x (n, I), index (n,)) advances the tracks in `index` one sample each, in place, and returns
+    their top-layer h (n, H) in the kind of `x` (numpy or torch). Capacity grows on demand.
+    On CUDA (backend "triton"), pass device tensors (and `out`) for a sync-free, allocation-free call
+    that a CUDA graph can capture; indices must then be valid (not checked, to avoid a host sync).
+    """
+
+    def __init__(self, weights: GRUWeights, capacity: int = 64, backend: str = "auto", device="cpu",
+                 dtype: torch.dtype | None = None, allow_tf32: bool = True):
+        self.weights = weights
+        self.device = torch.device(device)
+        self.backend = resolve_backend(backend, self.device.type == "cuda", "step", capacity)
+        if self.backend == "triton" and self.device.type != "cuda":
+            from .triton_common import interpreting
+            if not interpreting():
+                raise ValueError("backend 'triton' needs a CUDA device (or TRITON_INTERPRET=1)")
+        if self.backend == "numpy" and self.device.type != "cpu":
+            raise ValueError(f"backend 'numpy' runs on the CPU, not {self.device}")
+        self.dtype, self.allow_tf32 = dtype, allow_tf32
+        shape = (weights.num_layers, max(1, int(capacity)), weights.hidden_size)
+        self.state = (np.zeros(shape, np.float32) if self.backend == "numpy"
+                      else torch.zeros(shape, dtype=torch.float32, device=self.device))
+        if self.backend == "numpy":
+            self._layers, self._cell = cpu.numpy_layers(weights), cpu.NumpyCell()
+        elif self.backend == "torch":
+            self._layers, self._cell = cpu.torch_layers(weights, self.device), cpu.TorchCell()
+
+    @property
+    def capacity(self) -> int:
+        return self.state.shape[1]
+
+    def ensure_capacity(self, capacity: int) -> None:
+        """Grow the state to hold at least `capacity` tracks (doubling; existing rows kept)."""
+        if capacity <= self.capacity:
+            return
+        new_cap = max(int(capacity), 2 * self.capacity)
+        shape = (self.state.shape[0], new_cap, self.state.shape[2])
+        grown = (np.zeros(shape, np.float32) if isinstance(self.state, np.ndarray)
+                 else torch.zeros(shape, dtype=torch.float32, device=self.device))
+        grown[:, :self.capacity] = self.state
+        self.state = grown
+
+    def _index(self, index):
+        """Index in the state's kind; host-side indices are bounds-checked (device ones are trusted)."""
+        if isinstance(index, torch.Tensor) and index.device.type != "cpu":
+            return index
+        idx = np.asarray(index.cpu().numpy() if isinstance(index, torch.Tensor) else index, dtype=np.int64)
+        if idx.ndim != 1:
+            raise ValueError(f"index must be 1-D, got shape {idx.shape}")
+        if idx.size and (idx.min() < 0 or idx.max() >= self.capacity):
+            raise IndexError(f"track index out of range [0, {self.capacity}): min {idx.min()}, max {idx.max()}")
+        if self.backend == "numpy":
+            return idx
+        return torch.from_numpy(idx).to(self.device, non_blocking=True)
+
+    def step(self, x, index, out=None):
+        """Advance the tracks in `index` (n,) by one input row each (x (n, I)); returns top h (n, H)."""
+        idx = self._index(index)
+        if x.shape[0] != idx.shape[0] or x.shape[-1] != self.weights.input_size:
+            raise ValueError(f"x must be ({idx.shape[0]}, {self.weights.input_size}), got {tuple(x.shape)}")
+        if self.backend == "numpy":
+            xs = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
+            res = cpu.gru_step_cpu(np.asarray(xs, np.float32), self.state, self._layers, self._cell, idx, out)
+        elif self.backend == "torch":
+            xs = _as_tensor(x, self.device).float()
+            res = cpu.gru_step_cpu(xs, self.state, self._layers, self._cell, idx, out)
+        else:
+            from .gru_step import gru_step_triton
+            res = gru_step_triton(_as_tensor(x, self.device), self.state, self.weights, index=idx, out=out,
+                                  dtype=self.dtype, allow_tf32=self.allow_tf32)
+        return _like_input(res, x)
+
+    def reset(self, index=None) -> None:
+        """Zero the hidden state of the tracks in `index` (all when None)."""
+        if index is None:
+            self.state[...] = 0
+        else:
+            self.state[:, self._index(index)] = 0

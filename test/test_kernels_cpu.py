@@ -1,0 +1,130 @@
+"""CPU paths (numpy, torch), the dispatcher and GRUStepper vs torch.nn.GRU."""
+import numpy as np
+import pytest
+import torch
+
+from uav_traj_predictor.kernels import GRUStepper, GRUWeights, gru_sequence, gru_step, resolve_backend
+
+SHAPES = [(3, 32, 1, 1, 1), (3, 64, 1, 7, 20), (8, 128, 2, 5, 6), (6, 32, 3, 3, 11), (3, 96, 2, 13, 4),
+          (5, 64, 3, 1, 9), (3, 256, 1, 2, 3)]
+
+
+def _setup(i, h, layers, b, t, seed=0):
+    torch.manual_seed(seed)
+    gru = torch.nn.GRU(i, h, layers, batch_first=True)
+    x, h0 = torch.randn(b, t, i), torch.randn(layers, b, h)
+    with torch.no_grad():
+        out, h_n = gru(x, h0)
+    return GRUWeights.from_module(gru), x, h0, out, h_n
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "cpu"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_sequence_matches_torch_gru(backend, shape):
+    w, x, h0, expect_out, expect_h = _setup(*shape)
+    out, h_n = gru_sequence(x, w, h0, backend=backend)
+    assert isinstance(out, torch.Tensor) and out.shape == expect_out.shape
+    torch.testing.assert_close(out, expect_out, atol=1e-5, rtol=0)
+    torch.testing.assert_close(h_n, expect_h, atol=1e-5, rtol=0)
+
+
+def test_sequence_numpy_in_numpy_out_and_zero_h0():
+    w, x, _, _, _ = _setup(3, 32, 2, 4, 5)
+    out, h_n = gru_sequence(x.numpy(), w, backend="numpy")
+    assert isinstance(out, np.ndarray) and out.dtype == np.float32
+    ref_out, ref_h = gru_sequence(x, w, backend="torch")
+    np.testing.assert_allclose(out, ref_out.numpy(), atol=1e-5)
+    np.testing.assert_allclose(h_n, ref_h.numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("shape", [(3, 64, 1, 5, 8), (3, 32, 3, 3, 6), (8, 128, 2, 1, 4)])
+def test_stepper_streaming_equals_sequence(backend, shape):
+    w, x, h0, expect_out, expect_h = _setup(*shape)
+    stepper = GRUStepper(w, capacity=2, backend=backend)
+    b = x.shape[0]
+    idx = np.arange(b)
+    stepper.ensure_capacity(b)
+    stepper.state[:, :b] = h0.numpy() if backend == "numpy" else h0
+    for t in range(x.shape[1]):
+        top = stepper.step(x[:, t], idx)
+        torch.testing.assert_close(top, expect_out[:, t], atol=1e-5, rtol=0)
+    state = torch.as_tensor(stepper.state[:, :b])
+    torch.testing.assert_close(state, expect_h, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_index_advances_only_named_tracks(backend):
+    w, x, _, _, _ = _setup(3, 32, 2, 6, 3)
+    stepper = GRUStepper(w, capacity=10, backend=backend)
+    stepper.step(np.random.default_rng(0).normal(size=(10, 3)).astype(np.float32), np.arange(10))
+    before = torch.as_tensor(stepper.state).clone().numpy()
+    idx = np.array([7, 2, 5])
+    xs = np.random.default_rng(1).normal(size=(3, 3)).astype(np.float32)
+    top = stepper.step(xs, idx)
+    after = torch.as_tensor(stepper.state).numpy()
+    untouched = np.setdiff1d(np.arange(10), idx)
+    assert np.array_equal(after[:, untouched], before[:, untouched])
+    assert not np.allclose(after[:, idx], before[:, idx])
+    # same as advancing those tracks alone, in the given order
+    h = torch.from_numpy(before[:, idx].copy())
+    expect = gru_step(torch.from_numpy(xs), h, w, backend="torch")
+    np.testing.assert_allclose(top, expect.numpy(), atol=1e-6)
+    np.testing.assert_allclose(after[:, idx], h.numpy(), atol=1e-6)
+
+
+def test_stepper_reset_growth_and_errors():
+    w, _, _, _, _ = _setup(3, 32, 1, 1, 1)
+    stepper = GRUStepper(w, capacity=2, backend="numpy")
+    stepper.step(np.ones((2, 3), np.float32), [0, 1])
+    kept = stepper.state[:, :2].copy()
+    stepper.ensure_capacity(5)
+    assert stepper.capacity >= 5 and np.array_equal(stepper.state[:, :2], kept)
+    assert not stepper.state[:, 2:].any()
+    stepper.reset([1])
+    assert not stepper.state[:, 1].any() and np.array_equal(stepper.state[:, 0], kept[:, 0])
+    with pytest.raises(IndexError, match="out of range"):
+        stepper.step(np.ones((1, 3), np.float32), [stepper.capacity])
+    with pytest.raises(ValueError, match="x must be"):
+        stepper.step(np.ones((2, 4), np.float32), [0, 1])
+    stepper.reset()
+    assert not stepper.state.any()
+
+
+def test_functional_step_all_rows_in_place_numpy_and_torch():
+    w, x, h0, expect_out, expect_h = _setup(3, 64, 2, 4, 1)
+    h_np = h0.numpy().copy()
+    top = gru_step(x[:, 0].numpy(), h_np, w)  # auto on a numpy state: fastest CPU path
+    np.testing.assert_allclose(top, expect_out[:, 0].numpy(), atol=1e-5)
+    np.testing.assert_allclose(h_np, expect_h.numpy(), atol=1e-5)
+    h_t = h0.clone()
+    out = torch.empty(4, 64)
+    res = gru_step(x[:, 0], h_t, w, backend="torch", out=out)
+    assert res.data_ptr() == out.data_ptr()
+    torch.testing.assert_close(h_t, expect_h, atol=1e-5, rtol=0)
+
+
+def test_backend_resolution():
+    assert resolve_backend("auto", on_cuda=True) == "triton"
+    assert resolve_backend("auto", on_cuda=False) in ("numpy", "torch")
+    assert resolve_backend("cpu", on_cuda=True) in ("numpy", "torch")
+    assert resolve_backend("numpy", on_cuda=False) == "numpy"
+    with pytest.raises(ValueError, match="backend must be one of"):
+        resolve_backend("cuda", on_cuda=False)
+
+
+def test_triton_backend_on_cpu_tensors_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    w, x, _, _, _ = _setup(3, 32, 1, 2, 2)
+    with pytest.raises(ValueError, match="needs CUDA"):
+        gru_sequence(x, w, backend="triton")
+    with pytest.raises(ValueError, match="needs a CUDA device"):
+        GRUStepper(w, backend="triton")
+
+
+def test_half_weights_run_on_cpu_in_fp32():
+    w, x, h0, _, _ = _setup(3, 32, 1, 3, 4)
+    half = w.to(dtype=torch.float16)
+    out, _ = gru_sequence(x, half, h0, backend="numpy")
+    ref, _ = gru_sequence(x, half.to(dtype=torch.float32), h0, backend="torch")
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=0)
