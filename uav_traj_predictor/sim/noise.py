@@ -3,7 +3,7 @@
 | model | position noise | bias drift | stamps | dropouts | typical rate |
 |---|---|---|---|---|---|
 | none | - | - | exact | - | any |
-| mocap | white 0.3-2 mm | - | jitter 0.05 ms | - | 100-200 Hz |
+| mocap | white 0.1-1 mm | - | jitter 0.05 ms | - | 100-200 Hz |
 | vio | white 0.5-2 cm | random walk 2-10 mm/sqrt(s) (drift) | jitter 1 ms | 0.1-1 s, every ~30-120 s | 10-50 Hz |
 | gnss | white 1-3 cm (z x2) | Ornstein-Uhlenbeck 2-10 cm, 30-120 s | jitter 3 ms | 0.2-2 s, every ~20-60 s | 5-20 Hz |
 
@@ -32,7 +32,7 @@ class NoiseModel:
 
 NOISE_MODELS: dict[str, NoiseModel] = {m.name: m for m in [
     NoiseModel("none", 100.0, (0, 0), (0, 0), None, (0, 0), 0.0, (), ()),
-    NoiseModel("mocap", 100.0, (3e-4, 2e-3), (0.01, 0.01), None, (0, 0), 5e-5, (), ()),
+    NoiseModel("mocap", 100.0, (1e-4, 1e-3), (0.01, 0.01), None, (0, 0), 5e-5, (), ()),
     NoiseModel("vio", 30.0, (5e-3, 2e-2), (0.02, 0.05), "random_walk", (2e-3, 1e-2), 1e-3, (30, 120), (0.1, 1.0)),
     NoiseModel("gnss", 10.0, (1e-2, 3e-2), (0.03, 0.08), "ou", (0.02, 0.1), 3e-3, (20, 60), (0.2, 2.0)),
 ]}

@@ -2,12 +2,14 @@
 
 | profile | used by | thrust/weight | tilt max | tilt lag | speed limit |
 |---|---|---|---|---|---|
-| standard | vector, waypoints, clover | 1.8-3.0 | 30-50 deg | 0.05-0.12 s | 12 m/s |
+| standard | vector, waypoints | 1.8-3.0 | 35-55 deg | 0.05-0.12 s | 12 m/s |
+| agile | clover (Blackbird's mocap-room quad) | 2.5-4.0 | 45-65 deg | 0.03-0.07 s | 10 m/s |
 | racing | racing | 3.5-6.0 | 65-80 deg | 0.02-0.05 s | 25 m/s |
 | indoor | hover_dash | 1.6-2.5 | 20-35 deg | 0.06-0.15 s | 3-4 m/s |
 
 Wind: outdoor mean 0-5 m/s (random heading) with Ornstein-Uhlenbeck gusts (std 0-1.5 m/s, correlation
-0.5-5 s, vertical a third); indoor no mean wind and gusts <= 0.3 m/s. Racing is indoor or outdoor 50/50.
+0.5-5 s, vertical a third); indoor (indoor, agile) no mean wind and gusts <= 0.3 m/s. Racing is indoor
+or outdoor 50/50.
 """
 from __future__ import annotations
 
@@ -20,8 +22,10 @@ _COMMON = dict(tau_thrust=(0.02, 0.05), tau_yaw=(0.2, 0.5), yaw_rate_max_deg=(60
                vel_max_up=(3, 5), vel_max_down=(2, 4), thrust_min_ratio=(0.05, 0.15))
 
 VEHICLE_PROFILES: dict[str, dict[str, tuple[float, float]]] = {
-    "standard": dict(_COMMON, thrust_to_weight=(1.8, 3.0), tilt_max_deg=(30, 50), tau_att=(0.05, 0.12),
+    "standard": dict(_COMMON, thrust_to_weight=(1.8, 3.0), tilt_max_deg=(35, 55), tau_att=(0.05, 0.12),
                      vel_max_xy=(12, 12)),
+    "agile": dict(_COMMON, thrust_to_weight=(2.5, 4.0), tilt_max_deg=(45, 65), tau_att=(0.03, 0.07),
+                  kp_pos=(1.0, 2.0), kp_vel=(2.5, 4.5), vel_max_xy=(10, 10)),
     "racing": dict(_COMMON, thrust_to_weight=(3.5, 6.0), tilt_max_deg=(65, 80), tau_att=(0.02, 0.05),
                    tau_thrust=(0.01, 0.03), tau_yaw=(0.05, 0.15), yaw_rate_max_deg=(300, 600), drag=(0.1, 0.3),
                    kp_pos=(1.5, 3.0), kp_vel=(3.0, 6.0), ki_vel=(0.3, 1.0), kd_vel=(0.0, 0.1),
@@ -30,7 +34,7 @@ VEHICLE_PROFILES: dict[str, dict[str, tuple[float, float]]] = {
                    drag=(0.2, 0.5), kp_pos=(0.8, 1.5), kp_vel=(1.5, 3.0), vel_max_xy=(3, 4),
                    vel_max_up=(1.5, 2), vel_max_down=(1, 1.5)),
 }
-WIND_PROFILES = {"standard": "outdoor", "racing": "either", "indoor": "indoor"}
+WIND_PROFILES = {"standard": "outdoor", "agile": "indoor", "racing": "either", "indoor": "indoor"}
 
 
 def draw_vehicle(rng: np.random.Generator, profile: str) -> VehicleParams:

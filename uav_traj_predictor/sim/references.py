@@ -8,7 +8,7 @@ numpy Generator. Every family chains several manoeuvres within one flight and st
 | vector | VECTOR's PX4/Gazebo data: circles and figure-8s on random planes, r 1-15 m, w 0.5-3 rad/s, alt 5-10 m, capped to flyable speed/accel | 1-10 m/s |
 | waypoints | random waypoints, rest-to-rest minimum-jerk moves with hovers or pass-through splines | 0.3-8 m/s |
 | racing | laps through random 3D gates at the limit of speed / lateral accel (human FPV, UZH-FPV-like) | 4-20 m/s, <= 20 m/s^2 |
-| hover_dash | indoor hover, slow moves, dashes and stops with drift (EuRoC-like) | 0.2-1.5 m/s |
+| hover_dash | indoor hover, slow moves and meanders, dashes and stops with drift (EuRoC-like) | 0.2-1.5 m/s |
 | clover | rose ("clover") and Lissajous patterns flown yaw-forward (Blackbird-like) | 0.5-7 m/s |
 
 Use::
@@ -133,21 +133,28 @@ def _build_waypoints(rng, duration, dt):
     z_lo, z_hi = 1.0, rng.uniform(3, 15)
     a_max = rng.uniform(1.5, 6)
 
-    def draw_point():
-        return np.array([rng.uniform(-half, half), rng.uniform(-half, half), rng.uniform(z_lo, z_hi)])
+    def draw_point(near=None, reach=None):
+        point = np.array([rng.uniform(-half, half), rng.uniform(-half, half), rng.uniform(z_lo, z_hi)])
+        if near is None or np.linalg.norm(point - near) <= reach:
+            return point
+        return near + (point - near) * reach / np.linalg.norm(point - near)
 
     current = draw_point()
     pieces = [paths.hold(current, rng.uniform(0.5, 2), dt)]
     while _elapsed(pieces, dt) < duration:
         speed = _loguniform(rng, 0.3, 8)
+        reach = speed * rng.uniform(3, 20)          # no leg takes much longer than 20 s
         if rng.random() < 0.5:    # rest-to-rest minimum-jerk move, maybe a hover
-            target = draw_point()
+            target = draw_point(current, reach)
             span = np.linalg.norm(target - current)
             pieces.append(paths.min_jerk(current, target, paths.min_jerk_duration(span, speed, a_max), dt))
             if rng.random() < 0.5:
                 pieces.append(paths.hold(target, rng.uniform(0.5, 4), dt))
         else:                     # pass-through spline over a few waypoints, speed-profiled
-            knots = np.vstack([current] + [draw_point() for _ in range(rng.integers(2, 6))])
+            knots = [current]
+            for _ in range(rng.integers(2, 6)):
+                knots.append(draw_point(knots[-1], reach))
+            knots = np.vstack(knots)
             pieces.append(paths.timed_path(paths.open_spline(knots), dt, speed, a_max, 0.7 * a_max))
         current = pieces[-1][-1]
     return _concat(pieces), str(rng.choice(["fixed", "forward", "wander"])), 0.1, dict(half_extent=half, a_max=a_max)
@@ -156,7 +163,7 @@ def _build_waypoints(rng, duration, dt):
 # ------------------------------------------------------------------------------------------ racing
 def _build_racing(rng, duration, dt):
     n_gates = int(rng.integers(4, 11))
-    radius = _loguniform(rng, 3, 25)
+    radius = _loguniform(rng, 4, 30)
     aspect = rng.uniform(0.4, 1.0)
     angles = np.sort(rng.uniform(0, 2 * np.pi, n_gates))
     radii = radius * rng.uniform(0.5, 1.5, n_gates)
@@ -164,7 +171,7 @@ def _build_racing(rng, duration, dt):
     gates = np.column_stack([radii * np.cos(angles), aspect * radii * np.sin(angles), z])
     if rng.random() < 0.3:        # crossing tracks with hairpins
         gates = gates[rng.permutation(n_gates)]
-    v_max, a_lat, a_lon = rng.uniform(6, 20), rng.uniform(8, 20), rng.uniform(6, 15)
+    v_max, a_lat, a_lon = _loguniform(rng, 5, 20), _loguniform(rng, 4, 20), _loguniform(rng, 3, 12)
     lap = paths.closed_spline(gates)
     lap_length = np.linalg.norm(np.diff(lap, axis=0), axis=1).sum()
     n_laps = int(np.ceil(duration * 0.6 * v_max / lap_length)) + 1
@@ -177,7 +184,7 @@ def _build_racing(rng, duration, dt):
     joined = _concat(pieces)
     joined += paths.band_limited_noise(rng, len(joined), dt, rng.uniform(0.05, 0.3), 0.7)   # pilot wobble
     info = dict(gates=n_gates, track_radius=radius, v_max=v_max, a_lat=a_lat, a_lon=a_lon, lap_length=lap_length)
-    return joined, "forward", 0.08, info
+    return joined, "forward", 0.15, info
 
 
 # ------------------------------------------------------------------------------------------ hover_dash
@@ -192,9 +199,17 @@ def _build_hover_dash(rng, duration, dt):
     current = draw_point(np.zeros(3), half)
     pieces = [paths.hold(current, rng.uniform(0.5, 3), dt)]
     while _elapsed(pieces, dt) < duration:
-        kind = rng.choice(["hover", "move", "dash"], p=[0.3, 0.5, 0.2])
+        kind = rng.choice(["hover", "move", "wander", "dash"], p=[0.2, 0.3, 0.3, 0.2])
         if kind == "hover":
-            pieces.append(paths.hold(current, rng.uniform(1, 6), dt))
+            pieces.append(paths.hold(current, rng.uniform(0.5, 4), dt))
+            continue
+        if kind == "wander":    # slow curvy meander through nearby points
+            knots = [current]
+            for _ in range(rng.integers(2, 5)):
+                knots.append(draw_point(knots[-1], 1.5))
+            pieces.append(paths.timed_path(paths.open_spline(np.vstack(knots)), dt, rng.uniform(0.3, 1.5),
+                                           rng.uniform(0.5, 2.0), 1.0))
+            current = pieces[-1][-1]
             continue
         if kind == "move":
             target, speed, accel = draw_point(current, 2.0), rng.uniform(0.2, 1.0), 1.0
@@ -214,7 +229,7 @@ def _clover_curve(rng) -> tuple[np.ndarray, str]:
     theta = np.linspace(0, 2 * np.pi, 4001)[:-1]
     if rng.random() < 0.6:
         petals_k = int(rng.choice([2, 3]))
-        size = rng.uniform(1.5, 5)
+        size = rng.uniform(1.0, 5)
         r = size * np.cos(petals_k * theta)
         curve = np.column_stack([r * np.cos(theta), r * np.sin(theta), rng.uniform(0, 0.3) * np.sin(2 * theta)])
         return curve, f"rose{petals_k}"
@@ -229,7 +244,7 @@ def _clover_curve(rng) -> tuple[np.ndarray, str]:
 def _build_clover(rng, duration, dt):
     curve, shape = _clover_curve(rng)
     curve = curve + [0.0, 0.0, rng.uniform(1.0, 3.0)]
-    v_max, a_lat, a_lon = rng.uniform(0.5, 7), rng.uniform(2, 10), rng.uniform(2, 6)
+    v_max, a_lat, a_lon = rng.uniform(0.5, 7), rng.uniform(2, 12), rng.uniform(2, 8)
     loop_length = np.linalg.norm(np.diff(curve, axis=0), axis=1).sum()
     n_loops = int(np.ceil(duration * v_max / max(loop_length, 0.5))) + 1
     course = np.vstack([curve] * n_loops + [curve[:1]])
@@ -243,7 +258,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in [
     Family("waypoints", _build_waypoints, "standard", "random waypoints: minimum-jerk moves, hovers, splines"),
     Family("racing", _build_racing, "racing", "aggressive laps through random 3D gates (UZH-FPV-like)"),
     Family("hover_dash", _build_hover_dash, "indoor", "indoor hover / slow moves / dashes and stops (EuRoC-like)"),
-    Family("clover", _build_clover, "standard", "rose and Lissajous patterns, yaw-forward (Blackbird-like)"),
+    Family("clover", _build_clover, "agile", "rose and Lissajous patterns, yaw-forward (Blackbird-like)"),
 ]}
 
 
@@ -280,11 +295,13 @@ class ReferenceGenerator:
         check_families([family])
         if not duration_s > 0 or not dt > 0:
             raise ValueError(f"duration_s and dt must be positive, got {duration_s}, {dt}")
-        raw, yaw_mode, smooth_s, info = FAMILIES[family].build(self.rng, duration_s, dt)
+        # build past the end so that smoothing and differences do not see an artificial stop there
+        raw, yaw_mode, smooth_s, info = FAMILIES[family].build(self.rng, duration_s + 1.0, dt)
         n = int(round(duration_s / dt)) + 1
-        if len(raw) < n:
-            raw = np.vstack([raw, np.tile(raw[-1], (n - len(raw), 1))])
-        p, v, a = paths.finish_reference(raw[:n], dt, smooth_s)
+        margin = n + int(round(1.0 / dt))
+        if len(raw) < margin:
+            raw = np.vstack([raw, np.tile(raw[-1], (margin - len(raw), 1))])
+        p, v, a = (x[:n] for x in paths.finish_reference(raw[:margin], dt, smooth_s))
         yaw = _yaw_profile(yaw_mode, v, dt, self.rng)
         info = dict(info, yaw=yaw_mode)
         return Reference(family=family, dt=dt, p=p, v=v, a=a, yaw=yaw, info=info)

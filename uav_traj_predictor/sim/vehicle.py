@@ -115,10 +115,11 @@ def attitude_quaternions(thrust_dir: np.ndarray, yaw: np.ndarray) -> np.ndarray:
     """Quaternions (..., 4) as x, y, z, w of the body frame whose z axis is thrust_dir and heading is yaw."""
     b3 = thrust_dir.reshape(-1, 3)
     psi = yaw.reshape(-1)
-    heading = np.stack([np.cos(psi), np.sin(psi), np.zeros_like(psi)], axis=1)
-    b2 = np.cross(b3, heading)
-    b2 /= np.linalg.norm(b2, axis=1, keepdims=True)
-    b1 = np.cross(b2, b3)
+    # PX4 ControlMath::bodyzToAttitude: body x in the vertical plane of the heading
+    y_course = np.stack([-np.sin(psi), np.cos(psi), np.zeros_like(psi)], axis=1)
+    b1 = np.cross(y_course, b3)
+    b1 /= np.linalg.norm(b1, axis=1, keepdims=True)
+    b2 = np.cross(b3, b1)
     quat = _matrix_to_quaternion(np.stack([b1, b2, b3], axis=2))
     return quat.reshape(thrust_dir.shape[:-1] + (4,))
 
