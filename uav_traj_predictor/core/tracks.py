@@ -101,9 +101,10 @@ class TrackBank:
         if out.ignored:
             track.ignored[out.ignored] += 1
             self._events.append(TrackEvent(track_id, EVENT_IGNORED, out.ignored, float(stamp)))
-        if out.reset:
-            reason = REASON_TELEPORT if teleport and out.reset == RESET_MANUAL else out.reset
-            self._reset(track, reason, float(stamp))
+        if teleport and out.reset == RESET_MANUAL:
+            self._reset(track, REASON_TELEPORT, float(stamp))
+        elif out.reset and out.reset != RESET_MANUAL:    # a manual one was reported by reset()
+            self._reset(track, out.reset, float(stamp))
         if len(out):
             velocities = out.velocities[np.isfinite(out.velocities).all(axis=1)]
             track.queued_velocities.extend(velocities)
@@ -211,6 +212,13 @@ class TrackBank:
         return predictions
 
     # ---- management ----------------------------------------------------------------------------
+    def reset(self, track_id: str, reason: str) -> None:
+        """Drop a track's history (e.g. its frame changed); reported as a reset event with `reason`."""
+        track = self.tracks.get(track_id)
+        if track is not None:
+            track.resampler.reset()
+            self._reset(track, reason, None)
+
     def remove(self, track_id: str) -> None:
         """Forget a track now and free its predictor slot (no event)."""
         track = self.tracks.pop(track_id, None)

@@ -1,0 +1,112 @@
+"""Conversions between ROS messages and the core's numbers: stamps, Path, PredictedTrajectory, markers.
+
+Stamps are float seconds in the core (float64 keeps ~0.2 us at epoch times); messages get them split
+into sec/nanosec. A prediction's Path holds exactly H poses stamped t0 + k dt (k = 1..H) in the
+frame of the input, so RViz and consumers see where the vehicle is expected to be and when.
+"""
+from __future__ import annotations
+
+import colorsys
+import math
+import zlib
+
+import numpy as np
+from builtin_interfaces.msg import Duration, Time
+from geometry_msgs.msg import Point, PoseStamped, Vector3
+from nav_msgs.msg import Path
+from std_msgs.msg import ColorRGBA, Header
+from visualization_msgs.msg import Marker
+
+from ..core.prediction import FALLBACK_CV, TRACKING, WARMING_UP, Prediction
+from ..msg import PredictedTrajectory
+
+STATUS_CODES = {TRACKING: PredictedTrajectory.STATUS_TRACKING, WARMING_UP: PredictedTrajectory.STATUS_WARMING_UP,
+                FALLBACK_CV: PredictedTrajectory.STATUS_FALLBACK_CV}
+CV_MODEL_ID = "cv"       # model_id published while the constant-velocity fallback produced the numbers
+
+
+def to_seconds(stamp) -> float:
+    """builtin_interfaces/Time (or Duration) -> float seconds."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def to_time(seconds: float) -> Time:
+    """float seconds (>= 0) -> builtin_interfaces/Time, nanoseconds rounded and carried."""
+    sec = math.floor(seconds)
+    nanosec = int(round((seconds - sec) * 1e9))
+    if nanosec >= 1_000_000_000:
+        sec, nanosec = sec + 1, nanosec - 1_000_000_000
+    return Time(sec=int(sec), nanosec=nanosec)
+
+
+def to_duration(seconds: float) -> Duration:
+    stamp = to_time(seconds)
+    return Duration(sec=stamp.sec, nanosec=stamp.nanosec)
+
+
+def path_message(prediction: Prediction, frame_id: str) -> Path:
+    """nav_msgs/Path: H poses at t0 + k dt (k = 1..H), orientation identity."""
+    path = Path(header=Header(stamp=to_time(prediction.t0), frame_id=frame_id))
+    poses = []
+    for stamp, (x, y, z) in zip(prediction.times, prediction.positions.tolist()):
+        pose = PoseStamped(header=Header(stamp=to_time(stamp), frame_id=frame_id))
+        pose.pose.position = Point(x=x, y=y, z=z)
+        poses.append(pose)
+    path.poses = poses
+    return path
+
+
+def trajectory_message(prediction: Prediction, frame_id: str) -> PredictedTrajectory:
+    """uav_traj_predictor/PredictedTrajectory with std, status, model id, horizon start and step."""
+    msg = PredictedTrajectory(track_id=prediction.track_id, status=STATUS_CODES[prediction.status],
+                              model_id=prediction.model_id if prediction.status == TRACKING else CV_MODEL_ID)
+    msg.header = Header(stamp=to_time(prediction.t0), frame_id=frame_id)
+    msg.horizon_start = to_time(prediction.t0 + prediction.dt)
+    msg.time_step = to_duration(prediction.dt)
+    msg.positions = [Point(x=x, y=y, z=z) for x, y, z in prediction.positions.tolist()]
+    msg.velocities = [Vector3(x=x, y=y, z=z) for x, y, z in prediction.velocities.tolist()]
+    std = prediction.position_std
+    msg.calibrated = std is not None
+    std = np.zeros_like(prediction.positions) if std is None else std
+    msg.position_std = [Vector3(x=x, y=y, z=z) for x, y, z in std.tolist()]
+    return msg
+
+
+def track_colour(track_id: str, alpha: float = 1.0) -> ColorRGBA:
+    """A stable, distinct colour per track id (hue from a CRC of the id)."""
+    hue = (zlib.crc32(track_id.encode()) % 360) / 360.0
+    r, g, b = colorsys.hsv_to_rgb(hue, 0.85, 0.95)
+    return ColorRGBA(r=r, g=g, b=b, a=alpha)
+
+
+def prediction_markers(prediction: Prediction, frame_id: str, lifetime: float) -> list[Marker]:
+    """LINE_STRIP from the current grid position through the horizon + one SPHERE ellipsoid per step
+    (diameters 2 sigma per axis). Namespace = track id, ids 0 (line) and 1..H (ellipsoids)."""
+    header = Header(stamp=to_time(prediction.t0), frame_id=frame_id)
+    tracking = prediction.status == TRACKING
+    start = prediction.positions[0] - prediction.velocities[0] * prediction.dt
+    line = Marker(header=header, ns=prediction.track_id, id=0, type=Marker.LINE_STRIP, action=Marker.ADD,
+                  color=track_colour(prediction.track_id, 1.0 if tracking else 0.4),
+                  lifetime=to_duration(lifetime))
+    line.pose.orientation.w = 1.0
+    line.scale.x = 0.05
+    line.points = [Point(x=x, y=y, z=z) for x, y, z in np.vstack([start, prediction.positions]).tolist()]
+    markers = [line]
+    if prediction.position_std is None:
+        return markers
+    colour = track_colour(prediction.track_id, 0.25)
+    for k, ((x, y, z), (sx, sy, sz)) in enumerate(zip(prediction.positions.tolist(),
+                                                     prediction.position_std.tolist()), start=1):
+        sphere = Marker(header=header, ns=prediction.track_id, id=k, type=Marker.SPHERE, action=Marker.ADD,
+                        color=colour, lifetime=to_duration(lifetime))
+        sphere.pose.position = Point(x=x, y=y, z=z)
+        sphere.pose.orientation.w = 1.0
+        sphere.scale = Vector3(x=max(2 * sx, 0.02), y=max(2 * sy, 0.02), z=max(2 * sz, 0.02))
+        markers.append(sphere)
+    return markers
+
+
+def delete_markers(track_id: str, horizon_steps: int, frame_id: str) -> list[Marker]:
+    """DELETE for the line and every ellipsoid of a track that was dropped."""
+    return [Marker(header=Header(frame_id=frame_id), ns=track_id, id=k, action=Marker.DELETE)
+            for k in range(horizon_steps + 1)]

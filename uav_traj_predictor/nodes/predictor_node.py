@@ -1,0 +1,339 @@
+"""predictor_node: odometry (or poses) of any number of vehicles in, predicted trajectories out.
+
+A thin rclpy adapter over `core.TrackBank` (all prediction logic lives in the core, so the node, the
+bag replay and the offline evaluation give identical numbers for the same samples).
+
+Inputs: nav_msgs/Odometry (`input_type: odometry`) or geometry_msgs/PoseStamped (`pose`) on the topics in
+`odom_topics` and/or every topic matching `odom_topic_regex` (the graph is re-scanned every
+`discovery_period` s), sensor-data QoS. Each topic is one track; only the position (in header.frame_id)
+and header.stamp are used: the twist is ignored, the core derives velocities from grid positions.
+Outputs per track, in the namespace of the input topic (/uav1/odom -> /uav1/...): `predicted_path`
+(nav_msgs/Path, H poses stamped t0 + k dt) and `predicted_trajectory` (PredictedTrajectory with std,
+status and model id); on `predicted_markers` one MarkerArray for all tracks (line + 2-sigma
+ellipsoids, DELETE for dropped tracks), on /diagnostics per-track state, input rates, latency, drops.
+
+Messages are batched: each subscription callback only queues its sample (O(1)); a guard condition runs
+one core tick after every burst of callbacks, so tracks due together are stepped and predicted in one
+batched call. A housekeeping timer ticks too, so stale tracks are dropped without new input.
+"""
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import PoseStamped
+from nav_msgs.msg import Odometry, Path
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
+from visualization_msgs.msg import MarkerArray
+
+from ..core import TrackBank
+from ..core.prediction import EVENT_DROPPED, EVENT_IGNORED, EVENT_RESET, TRACKING
+from ..data.preprocess import PreprocessConfig
+from ..msg import PredictedTrajectory
+from . import messages
+from .params import ConfigError, Param, check, declare
+
+INPUT_TYPES = {"odometry": (Odometry, "nav_msgs/msg/Odometry"), "pose": (PoseStamped, "geometry_msgs/msg/PoseStamped")}
+IGNORED_ZERO_STAMP = "zero_stamp"
+IGNORED_FRAME = "frame_mismatch"
+RESET_FRAME_CHANGED = "frame_changed"
+
+PARAMETERS = [
+    Param("checkpoint", "", "Model checkpoint file; empty = the checkpoint shipped with the package."),
+    Param("backend", "auto", "GRU kernel backend.", choices=("auto", "torch", "numpy", "triton")),
+    Param("device", "cpu", "Device for the GRU state and kernels (cpu, cuda, cuda:N)."),
+    Param("grid_rate", 0.0, "Grid rate in Hz; 0 = the checkpoint's. Any other value must equal it.", 0.0, 1000.0),
+    Param("max_gap", 0.2, "Input gap (s) that resets a track.", 0.001, 60.0),
+    Param("smoothing", "none", "Causal smoothing of grid positions (must match training).", choices=("none", "savgol")),
+    Param("horizon_steps", 0, "Published horizon steps; 0 = the checkpoint's, at most the checkpoint's.", 0, 1000,
+          read_only=False),
+    Param("track_timeout", 2.0, "Drop a track after this many seconds (node clock) without input.", 0.01, 3600.0,
+          read_only=False),
+    Param("max_speed", 60.0, "Implied speed (m/s) between two samples above which a track resets (teleport).",
+          0.1, 10000.0, read_only=False),
+    Param("input_type", "odometry", "Input message type.", choices=tuple(INPUT_TYPES)),
+    Param("odom_topics", Parameter.Type.STRING_ARRAY, "Input topics, one track each."),
+    Param("odom_topic_regex", "", "Also subscribe to every topic whose full name matches this regex."),
+    Param("discovery_period", 2.0, "Seconds between graph scans for odom_topic_regex.", 0.1, 3600.0),
+    Param("output_frame", "", "Required input frame (REP-105 map/odom); empty = publish in each input's frame. "
+          "Inputs in another frame are ignored with a diagnostic (no tf lookups)."),
+    Param("publish_path", True, "Publish nav_msgs/Path per track.", read_only=False),
+    Param("publish_markers", True, "Publish the MarkerArray.", read_only=False),
+    Param("marker_rate", 5.0, "MarkerArray publishing rate (Hz).", 0.1, 100.0),
+    Param("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", 0.1, 60.0),
+    Param("qos_depth", 10, "Depth of the output publishers' queues.", 1, 1000),
+]
+
+
+@dataclass
+class Input:
+    """One subscribed topic (= one track) and its publishers."""
+    topic: str
+    track_id: str
+    path_pub: object
+    trajectory_pub: object
+    frame_id: str = ""
+    received: int = 0
+    received_at_report: int = 0
+    arrivals: deque = field(default_factory=deque)   # perf_counter of messages waiting for a prediction
+
+
+def track_names(topic: str) -> tuple[str, str]:
+    """(namespace, track id) of an input topic: /uav1/odom -> ("/uav1", "uav1"); /odom -> ("", "odom")."""
+    namespace = topic.rsplit("/", 1)[0]
+    return namespace, (namespace.strip("/") or topic.strip("/"))
+
+
+class PredictorNode(Node):
+    """Subscriptions -> TrackBank.push; guard condition / timer -> TrackBank.tick -> publishers."""
+
+    def __init__(self, **node_options):
+        super().__init__("predictor_node", **node_options)
+        self.config = declare(self, PARAMETERS)
+        self.bank = self._make_bank(self.config)
+        self.message_type, self.type_name = INPUT_TYPES[self.config["input_type"]]
+        try:
+            self.topic_pattern = re.compile(self.config["odom_topic_regex"]) if self.config["odom_topic_regex"] else None
+        except re.error as error:
+            raise ConfigError(f"parameter 'odom_topic_regex' is not a valid regex: {error}") from None
+        if not self.config["odom_topics"] and self.topic_pattern is None:
+            raise ConfigError("no input: set 'odom_topics' (list of topics) and/or 'odom_topic_regex'")
+        self.inputs: dict[str, Input] = {}
+        self.by_track: dict[str, Input] = {}
+        self.latest = {}                     # track id -> latest Prediction (for the markers)
+        self.stats = Counter()               # resets / ignored / dropped totals by reason
+        self.latencies = deque(maxlen=2000)  # receive -> published, seconds (perf_counter)
+        self.tick_seconds = deque(maxlen=2000)
+        self.tick_due = False
+        qos = self.config["qos_depth"]
+        self.marker_pub = self.create_publisher(MarkerArray, "predicted_markers", qos)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", qos)
+        self.tick_guard = self.create_guard_condition(self._on_tick_due)
+        self.create_timer(min(0.25, self.config["track_timeout"] / 2), self._housekeeping)
+        self.create_timer(1.0 / self.config["marker_rate"], self._publish_markers)
+        self.create_timer(self.config["diagnostics_period"], self._publish_diagnostics)
+        for topic in self.config["odom_topics"]:
+            self._subscribe(self.resolve_topic_name(topic))
+        if self.topic_pattern is not None:
+            self._discover()
+            self.create_timer(self.config["discovery_period"], self._discover)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.diagnostics_period_start = time.monotonic()
+        self.get_logger().info(
+            f"predicting {self.bank.horizon_steps} steps of {self.bank.dt:g} s with model "
+            f"{self.bank.predictor.model_id} ({self.config['backend']}); inputs {sorted(self.inputs) or 'by discovery'}")
+
+    # ---- set-up ---------------------------------------------------------------------------------
+    def _make_bank(self, config: dict) -> TrackBank:
+        from ..model import CheckpointError, StreamingPredictor
+        try:
+            predictor = StreamingPredictor(config["checkpoint"] or None, backend=config["backend"],
+                                           device=config["device"])
+        except (CheckpointError, ValueError, RuntimeError, ImportError) as error:
+            raise ConfigError(f"cannot load the predictor (checkpoint {config['checkpoint'] or 'shipped default'!r}, "
+                              f"backend {config['backend']!r}, device {config['device']!r}): {error}") from None
+        rate = config["grid_rate"] or predictor.rate
+        smoothing = None if config["smoothing"] == "none" else config["smoothing"]
+        try:
+            return TrackBank(predictor, PreprocessConfig(rate=rate, max_gap=config["max_gap"], smoothing=smoothing),
+                             track_timeout=config["track_timeout"], max_speed=config["max_speed"],
+                             horizon_steps=config["horizon_steps"] or None)
+        except ValueError as error:
+            raise ConfigError(f"parameter 'grid_rate'/'horizon_steps': {error}") from None
+
+    def _subscribe(self, topic: str) -> None:
+        if topic in self.inputs:
+            return
+        namespace, track_id = track_names(topic)
+        if track_id in self.by_track:
+            self.get_logger().error(f"{topic}: track id '{track_id}' already used by {self.by_track[track_id].topic}; "
+                                    "not subscribed")
+            return
+        depth = self.config["qos_depth"]
+        entry = Input(topic, track_id, self.create_publisher(Path, f"{namespace}/predicted_path", depth),
+                      self.create_publisher(PredictedTrajectory, f"{namespace}/predicted_trajectory", depth))
+        self.inputs[topic] = self.by_track[track_id] = entry
+        self.create_subscription(self.message_type, topic, partial(self._on_message, entry), qos_profile_sensor_data)
+        self.get_logger().info(f"track '{track_id}': {topic} -> {namespace}/predicted_path, "
+                               f"{namespace}/predicted_trajectory")
+
+    def _discover(self) -> None:
+        for name, types in self.get_topic_names_and_types():
+            if self.type_name in types and self.topic_pattern.fullmatch(name) and name not in self.inputs:
+                self._subscribe(name)
+
+    # ---- input ----------------------------------------------------------------------------------
+    def _on_message(self, entry: Input, msg) -> None:
+        arrived = time.perf_counter()
+        entry.received += 1
+        header = msg.header
+        stamp = messages.to_seconds(header.stamp)
+        if stamp == 0.0:
+            return self._ignore(entry, IGNORED_ZERO_STAMP)
+        required = self.config["output_frame"]
+        if required and header.frame_id != required:
+            return self._ignore(entry, IGNORED_FRAME)
+        if entry.frame_id and header.frame_id != entry.frame_id:
+            self.bank.reset(entry.track_id, RESET_FRAME_CHANGED)
+        entry.frame_id = header.frame_id
+        p = msg.pose.pose.position if self.message_type is Odometry else msg.pose.position
+        now = self.get_clock().now().nanoseconds * 1e-9
+        if self.bank.push(entry.track_id, stamp, (p.x, p.y, p.z), now=now):
+            entry.arrivals.append(arrived)
+            if not self.tick_due:
+                self.tick_due = True
+                self.tick_guard.trigger()
+
+    def _ignore(self, entry: Input, reason: str) -> None:
+        self.stats[f"ignored.{reason}"] += 1
+        track = self.bank.tracks.get(entry.track_id)
+        if track is not None:
+            track.ignored[reason] += 1
+
+    # ---- tick and outputs -----------------------------------------------------------------------
+    def _on_tick_due(self) -> None:
+        self.tick_due = False
+        self._tick()
+
+    def _housekeeping(self) -> None:
+        self._tick()
+
+    def _tick(self) -> None:
+        started = time.perf_counter()
+        result = self.bank.tick(now=self.get_clock().now().nanoseconds * 1e-9)
+        self.tick_seconds.append(time.perf_counter() - started)
+        for prediction in result.predictions:
+            self._publish(prediction)
+        for event in result.events:
+            self._on_event(event)
+
+    def _publish(self, prediction) -> None:
+        entry = self.by_track[prediction.track_id]
+        if self.config["publish_path"]:
+            entry.path_pub.publish(messages.path_message(prediction, entry.frame_id))
+        entry.trajectory_pub.publish(messages.trajectory_message(prediction, entry.frame_id))
+        self.latest[prediction.track_id] = prediction
+        done = time.perf_counter()
+        while entry.arrivals:
+            self.latencies.append(done - entry.arrivals.popleft())
+
+    def _on_event(self, event) -> None:
+        if event.kind in (EVENT_RESET, EVENT_IGNORED, EVENT_DROPPED):
+            self.stats[f"{event.kind}.{event.reason}"] += 1
+        entry = self.by_track.get(event.track_id)
+        if entry is None:
+            return
+        if event.kind == EVENT_RESET:
+            entry.arrivals.clear()
+            self.latest.pop(event.track_id, None)
+        if event.kind == EVENT_DROPPED:
+            entry.arrivals.clear()
+            self.latest.pop(event.track_id, None)
+            self.get_logger().info(f"track '{event.track_id}' dropped: no input for {self.bank.track_timeout:g} s")
+            if self.config["publish_markers"]:
+                self.marker_pub.publish(MarkerArray(markers=messages.delete_markers(
+                    event.track_id, self.bank.predictor.horizon_steps, entry.frame_id)))
+
+    def _publish_markers(self) -> None:
+        if not (self.config["publish_markers"] and self.latest):
+            return
+        lifetime = max(1.0, 3.0 / self.config["marker_rate"])
+        markers = [marker for track_id, prediction in self.latest.items()
+                   for marker in messages.prediction_markers(prediction, self.by_track[track_id].frame_id, lifetime)]
+        self.marker_pub.publish(MarkerArray(markers=markers))
+
+    def _publish_diagnostics(self) -> None:
+        now = time.monotonic()
+        period, self.diagnostics_period_start = now - self.diagnostics_period_start, now
+        array = DiagnosticArray()
+        array.header.stamp = self.get_clock().now().to_msg()
+        array.status = [self._node_status()] + [self._track_status(entry, period) for entry in self.inputs.values()]
+        self.diagnostics_pub.publish(array)
+
+    def _node_status(self) -> DiagnosticStatus:
+        latency = np.percentile(self.latencies, [50, 99]) * 1e3 if self.latencies else (np.nan, np.nan)
+        tick = np.percentile(self.tick_seconds, [50, 99]) * 1e3 if self.tick_seconds else (np.nan, np.nan)
+        values = {"tracks": len(self.bank), "inputs": len(self.inputs), "model_id": self.bank.predictor.model_id,
+                  "backend": self.config["backend"], "latency_p50_ms": f"{latency[0]:.3f}",
+                  "latency_p99_ms": f"{latency[1]:.3f}", "tick_p50_ms": f"{tick[0]:.3f}",
+                  "tick_p99_ms": f"{tick[1]:.3f}", **{k: v for k, v in sorted(self.stats.items())}}
+        return DiagnosticStatus(level=DiagnosticStatus.OK, name="predictor_node", hardware_id=self.get_name(),
+                                message=f"{len(self.bank)} tracks", values=_key_values(values))
+
+    def _track_status(self, entry: Input, period: float) -> DiagnosticStatus:
+        rate = (entry.received - entry.received_at_report) / max(period, 1e-9)
+        entry.received_at_report = entry.received
+        track = self.bank.tracks.get(entry.track_id)
+        name = f"predictor_node: {entry.track_id}"
+        if track is None:
+            return DiagnosticStatus(level=DiagnosticStatus.STALE, name=name, hardware_id=entry.topic,
+                                    message="no track (no input or timed out)",
+                                    values=_key_values({"input_rate_hz": f"{rate:.2f}", "received": entry.received}))
+        state = track.status or ("reset: " + track.last_reset if track.last_reset else "waiting for grid samples")
+        level = DiagnosticStatus.OK if track.status == TRACKING else DiagnosticStatus.WARN
+        values = {"state": state, "input_rate_hz": f"{rate:.2f}", "received": entry.received, "samples": track.samples,
+                  "history": track.history, "predictions": track.predictions, "frame_id": entry.frame_id,
+                  "last_reset": track.last_reset or "", **{f"resets.{k}": v for k, v in track.resets.items()},
+                  **{f"ignored.{k}": v for k, v in track.ignored.items()}}
+        return DiagnosticStatus(level=level, name=name, hardware_id=entry.topic, message=state,
+                                values=_key_values(values))
+
+    # ---- runtime parameter changes --------------------------------------------------------------
+    def _on_set_parameters(self, parameters) -> SetParametersResult:
+        try:
+            for parameter in parameters:
+                check(PARAMETERS, parameter.name, parameter.value)
+                if parameter.name == "horizon_steps" and parameter.value > self.bank.predictor.horizon_steps:
+                    raise ConfigError(f"horizon_steps {parameter.value} exceeds the checkpoint's "
+                                      f"{self.bank.predictor.horizon_steps}")
+        except ConfigError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        for parameter in parameters:
+            self.config[parameter.name] = parameter.value
+            if parameter.name == "horizon_steps":
+                self.bank.horizon_steps = parameter.value or self.bank.predictor.horizon_steps
+            elif parameter.name in ("track_timeout", "max_speed"):
+                setattr(self.bank, parameter.name, float(parameter.value))
+        return SetParametersResult(successful=True)
+
+
+def _key_values(values: dict) -> list[KeyValue]:
+    return [KeyValue(key=str(k), value=str(v)) for k, v in values.items()]
+
+
+def main(args=None) -> int:
+    """Console script `predictor_node` (accepts --ros-args -p name:=value / --params-file)."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = PredictorNode()
+        rclpy.spin(node)
+    except ConfigError as error:
+        print(f"predictor_node: configuration error: {error}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except Exception:
+        if rclpy.ok():
+            raise
+        # SIGINT/SIGTERM arrived while starting: the context is gone, which is a clean stop
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

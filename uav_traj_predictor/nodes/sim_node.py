@@ -1,0 +1,153 @@
+"""sim_node: N simulated quadrotors flying random references, published as nav_msgs/Odometry.
+
+The embedded `sim.QuadrotorSim` (PX4-like cascaded controller) is stepped in real time by a wall timer
+at `rate` Hz; every vehicle follows a random reference from `sim.ReferenceGenerator` (a new one is drawn
+when it ends), offset by `spacing` metres along x so the vehicles do not overlap. Odometry as real
+odometry publishes it (REP-105): pose in the world frame `frame_id` ("map" or "odom"), twist in the
+body frame `child_frame_id` ("base_link"), optional Gaussian position noise. With `publish_clock`, the
+node publishes /clock (rosgraph_msgs/Clock) and stamps with that simulated time (for use_sim_time).
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import rclpy
+from nav_msgs.msg import Odometry
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
+from rosgraph_msgs.msg import Clock
+from scipy.spatial.transform import Rotation
+
+from . import messages
+from .params import ConfigError, Param, declare
+
+PARAMETERS = [
+    Param("num_vehicles", 3, "Number of simulated vehicles.", 1, 1000),
+    Param("topic_pattern", "/uav{i}/odom", "Odometry topic of vehicle i (1-based); must contain {i}."),
+    Param("rate", 50.0, "Simulation and publishing rate (Hz).", 1.0, 1000.0),
+    Param("position_noise", 0.0, "Standard deviation of the Gaussian position noise (m).", 0.0, 10.0),
+    Param("frame_id", "map", "World frame of the pose (REP-105).", choices=("map", "odom", "world")),
+    Param("child_frame_id", "base_link", "Body frame of the twist (REP-105)."),
+    Param("publish_clock", False, "Publish /clock and stamp with simulated time (for use_sim_time)."),
+    Param("seed", 0, "Random seed of the references, vehicles and noise.", 0, 2**31 - 1),
+    Param("families", Parameter.Type.STRING_ARRAY, "Reference families to draw from; empty = all."),
+    Param("reference_duration", 120.0, "Length of each random reference (s); a new one follows.", 5.0, 3600.0),
+    Param("spacing", 30.0, "Offset between vehicles along x (m).", 0.0, 10000.0),
+]
+
+
+class SimNode(Node):
+    """Timer -> QuadrotorSim.step -> one Odometry per vehicle (+ /clock)."""
+
+    def __init__(self, **node_options):
+        super().__init__("sim_node", **node_options)
+        from ..sim.references import ReferenceGenerator, check_families
+        from ..sim.vehicle import QuadrotorSim
+        self.config = config = declare(self, PARAMETERS)
+        if "{i}" not in config["topic_pattern"]:
+            raise ConfigError(f"parameter 'topic_pattern' = {config['topic_pattern']!r} must contain '{{i}}'")
+        try:
+            self.families = check_families(config["families"] or None)
+        except ValueError as error:
+            raise ConfigError(f"parameter 'families': {error}") from None
+        n, self.dt = config["num_vehicles"], 1.0 / config["rate"]
+        self.rng = np.random.default_rng(config["seed"])
+        self.references = ReferenceGenerator(self.rng)
+        self.sim = QuadrotorSim(n_vehicles=n, seed=config["seed"])
+        self.offsets = np.column_stack([config["spacing"] * np.arange(n), np.zeros(n), np.zeros(n)])
+        self.plans = [self._new_reference() for _ in range(n)]
+        self.started = np.zeros(n)                   # sim time at which each reference started
+        self.sim.reset(np.arange(n), position=np.array([plan.p[0] for plan in self.plans]) + self.offsets)
+        self.sim_time = 0.0
+        self.last_wall = None
+        self.publishers_ = [self.create_publisher(Odometry, config["topic_pattern"].format(i=i + 1),
+                                                  qos_profile_sensor_data) for i in range(n)]
+        self.clock_pub = self.create_publisher(Clock, "/clock", 10) if config["publish_clock"] else None
+        self.create_timer(self.dt, self._step)
+        self.get_logger().info(f"{n} vehicles at {config['rate']:g} Hz on {config['topic_pattern']} "
+                               f"(frame {config['frame_id']}, families {', '.join(self.families)})")
+
+    def _new_reference(self):
+        return self.references.draw_random(self.config["reference_duration"], dt=0.02, families=self.families)
+
+    def _setpoints(self):
+        n = self.sim.n
+        position, velocity, accel, yaw = np.zeros((n, 3)), np.zeros((n, 3)), np.zeros((n, 3)), np.zeros(n)
+        for i, plan in enumerate(self.plans):
+            elapsed = self.sim_time - self.started[i]
+            if elapsed > plan.duration:                 # fly on to a new reference from where it ended
+                shift = plan.p[-1]
+                self.plans[i] = plan = self._new_reference()
+                self.offsets[i] += shift - plan.p[0]
+                self.started[i], elapsed = self.sim_time, 0.0
+            p, v, a, psi = plan.sample(elapsed)
+            position[i], velocity[i], accel[i], yaw[i] = p + self.offsets[i], v, a, psi
+        return position, velocity, accel, yaw
+
+    def _step(self) -> None:
+        """Advance by the wall time since the last step (so motion matches the stamps), or by exactly one
+        period in /clock mode, then publish every vehicle's odometry."""
+        now = self.get_clock().now()
+        step = self.dt
+        if self.clock_pub is None and self.last_wall is not None:
+            step = min(max((now - self.last_wall).nanoseconds * 1e-9, 1e-4), 5 * self.dt)
+        self.last_wall = now
+        self.sim.set_setpoints(*self._setpoints())
+        self.sim.step(step)
+        self.sim_time += step
+        if self.clock_pub is not None:
+            stamp = messages.to_time(self.sim_time)
+            self.clock_pub.publish(Clock(clock=stamp))
+        else:
+            stamp = now.to_msg()
+        positions, velocities, quaternions = self.sim.state()
+        noise = self.config["position_noise"]
+        if noise > 0:
+            positions = positions + self.rng.normal(0.0, noise, positions.shape)
+        body_velocities = Rotation.from_quat(quaternions).inv().apply(velocities)
+        for i, publisher in enumerate(self.publishers_):
+            publisher.publish(self._odometry(stamp, positions[i], quaternions[i], body_velocities[i], noise))
+
+    def _odometry(self, stamp, position, quaternion, body_velocity, noise) -> Odometry:
+        msg = Odometry()
+        msg.header.stamp = stamp
+        msg.header.frame_id = self.config["frame_id"]
+        msg.child_frame_id = self.config["child_frame_id"]
+        pose = msg.pose.pose
+        pose.position.x, pose.position.y, pose.position.z = position.tolist()
+        o = pose.orientation
+        o.x, o.y, o.z, o.w = quaternion.tolist()
+        msg.twist.twist.linear.x, msg.twist.twist.linear.y, msg.twist.twist.linear.z = body_velocity.tolist()
+        variance = max(noise, 1e-3) ** 2
+        msg.pose.covariance[0] = msg.pose.covariance[7] = msg.pose.covariance[14] = variance
+        return msg
+
+
+def main(args=None) -> int:
+    """Console script `sim_node` (accepts --ros-args -p name:=value / --params-file)."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = SimNode()
+        rclpy.spin(node)
+    except ConfigError as error:
+        print(f"sim_node: configuration error: {error}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except Exception:
+        if rclpy.ok():
+            raise
+        # SIGINT/SIGTERM arrived while starting: the context is gone, which is a clean stop
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
