@@ -134,13 +134,17 @@ def cmd_eval(args) -> int:
 
     import torch
 
-    from .evaluate import evaluate_bag
+    from ..evaluate.methods import MethodUnavailable
+    from .replay_eval import evaluate_bag
     torch.set_num_threads(max(1, args.threads))
     notes: list[str] = []
     examples = {} if args.plots else None
-    report = evaluate_bag(args.bag, odom_topics=args.odom_topic, checkpoint=args.checkpoint,
-                          vector_dir=args.vector, methods=args.methods,
-                          predictions_topic=args.predictions_topic, notes=notes, examples=examples)
+    try:
+        report = evaluate_bag(args.bag, odom_topics=args.odom_topic, checkpoint=args.checkpoint,
+                              vector_dir=args.vector, methods=args.methods,
+                              predictions_topic=args.predictions_topic, notes=notes, examples=examples)
+    except MethodUnavailable as err:
+        raise CommandError(str(err)) from None
     from ..evaluate.report import format_report
     for note in notes:
         print(f"note: {note}", file=sys.stderr)

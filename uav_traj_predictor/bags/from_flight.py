@@ -81,7 +81,7 @@ def odometry_messages(flight, frame_id: str = "map", child_frame_id: str = "base
     quats = flight.q if flight.q is not None else np.tile(IDENTITY_QUATERNION, (len(flight.t), 1))
     zeros36 = np.zeros(36)
     for i, stamp in enumerate(stamps):
-        sec, nanosec = divmod(int(stamp), 1_000_000_000)
+        sec, nanosec = divmod(int(stamp), 1_000_000_000)   # stamps_ns keeps the fraction exact
         p, q, v = flight.p[i], quats[i], velocity[i]
         pose = geo["Pose"](position=geo["Point"](x=p[0], y=p[1], z=p[2]),
                            orientation=geo["Quaternion"](x=q[0], y=q[1], z=q[2], w=q[3]))
@@ -103,7 +103,10 @@ def stamps_ns(flight) -> np.ndarray:
         first = int(np.flatnonzero(t < 0)[0])
         raise FlightToBagError(f"{flight.source}: sample {first} has a negative stamp ({t[first]} s); "
                                "bag times must be >= 0")
-    return np.round(t * 1e9).astype(np.int64)
+    # Split first: t * 1e9 in float64 would lose up to ~100 ns at epoch-sized stamps (1.4e18 ns).
+    seconds = np.floor(t)
+    nanoseconds = np.round((t - seconds) * 1e9).astype(np.int64)
+    return seconds.astype(np.int64) * 1_000_000_000 + nanoseconds
 
 
 def write_flights_bag(flights, out, topic: str = "/odom", storage: str = "mcap",
