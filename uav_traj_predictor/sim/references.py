@@ -205,10 +205,10 @@ def _build_hover_dash(rng, duration, dt):
             continue
         if kind == "wander":    # slow curvy meander through nearby points
             knots = [current]
-            for _ in range(rng.integers(2, 5)):
-                knots.append(draw_point(knots[-1], 1.5))
+            for _ in range(rng.integers(3, 7)):
+                knots.append(draw_point(knots[-1], 1.2))
             pieces.append(paths.timed_path(paths.open_spline(np.vstack(knots)), dt, rng.uniform(0.3, 1.5),
-                                           rng.uniform(0.5, 2.0), 1.0))
+                                           rng.uniform(0.5, 2.5), 1.0))
             current = pieces[-1][-1]
             continue
         if kind == "move":
