@@ -189,6 +189,6 @@ def test_burst_of_ten_times_the_rate_keeps_queues_bounded(predictor):
     track = bank.tracks["a"]
     assert len(track.queued_velocities) <= 10.0 * predictor.rate + 1
     result = bank.tick(t)
-    assert len(result.predictions) == 1 and result.predictions[0].history == round(t / 0.1)   # 100 grid samples, 99 velocities
+    assert len(result.predictions) == 1 and result.predictions[0].history == int(t * predictor.rate)  # grid 0..9.9 s: 99 velocities
     assert not track.queued_velocities and track.queued_samples == 0
     bank.remove("a")
