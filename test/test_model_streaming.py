@@ -1,0 +1,115 @@
+"""StreamingPredictor: stepping equals the sequence path, warm-up fallback, track bookkeeping."""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from test_model_checkpoint import make_checkpoint
+from uav_traj_predictor.model import FALLBACK_CV, TRACKING, WARMING_UP, StreamingPredictor
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    path, _ = make_checkpoint(tmp_path_factory.mktemp("ckpt") / "m.pt", hidden=24, layers=2)
+    return path
+
+
+def flight(rng, count=120):
+    acc = rng.normal(size=(count, 3)) * 2.0
+    return np.cumsum(np.cumsum(acc, axis=0) * 0.1, axis=0) * 0.1 + rng.uniform(-100, 100, 3)
+
+
+def stream(predictor, positions):
+    """Predictions made by stepping one track sample by sample (NaN rows before min_history)."""
+    index = predictor.add_tracks(1)
+    out = np.full((len(positions), predictor.horizon_steps, 3), np.nan)
+    std = np.full_like(out, np.nan)
+    statuses = []
+    for k in range(1, len(positions)):
+        predictor.step(index, (positions[k] - positions[k - 1])[None] / predictor.dt)
+        pos, vel, sd = predictor.predict(index, positions[k][None])
+        statuses.append(predictor.status(index)[0])
+        if statuses[-1] == TRACKING:
+            out[k], std[k] = pos[0], sd[0]
+    predictor.remove_tracks(index)
+    return out, std, statuses
+
+
+def test_stepping_equals_segment_prediction(checkpoint):
+    rng = np.random.default_rng(1)
+    predictor = StreamingPredictor(checkpoint)
+    positions = flight(rng)
+    streamed, streamed_std, statuses = stream(predictor, positions)
+    offline = predictor.predict_segment(SimpleNamespace(positions=positions))
+    assert offline.positions.shape == (len(positions), 10, 3)
+    np.testing.assert_array_equal(np.isnan(offline.positions), np.isnan(streamed))
+    np.testing.assert_allclose(offline.positions, streamed, atol=1e-5, equal_nan=True)
+    np.testing.assert_allclose(offline.std, streamed_std, rtol=1e-4, atol=1e-6, equal_nan=True)
+    assert statuses[:19] == [WARMING_UP] * 19 and set(statuses[19:]) == {TRACKING}
+    assert np.isnan(offline.positions[:20]).all() and np.isfinite(offline.positions[20:]).all()
+
+
+def test_warming_up_is_constant_velocity_with_cv_std(checkpoint):
+    predictor = StreamingPredictor(checkpoint)
+    index = predictor.add_tracks(1)
+    velocity = np.array([[1.0, -2.0, 0.5]])
+    for _ in range(5):
+        predictor.step(index, velocity)
+    positions, velocities, std = predictor.predict(index, np.array([[3.0, 4.0, 5.0]]))
+    steps = np.arange(1, 11)[:, None] * 0.1
+    np.testing.assert_allclose(positions[0], [3.0, 4.0, 5.0] + velocity * steps)
+    np.testing.assert_allclose(velocities[0], np.repeat(velocity, 10, axis=0))
+    np.testing.assert_allclose(std[0], 0.01)
+    assert predictor.status(index) == [WARMING_UP]
+
+
+def test_batched_tracks_match_single_tracks_and_offset_invariance(checkpoint):
+    rng = np.random.default_rng(2)
+    predictor = StreamingPredictor(checkpoint, capacity=2)
+    flights = [flight(rng, 40) for _ in range(5)]
+    indices = predictor.add_tracks(5)                    # grows past the initial capacity
+    for k in range(1, 40):
+        velocities = np.stack([(f[k] - f[k - 1]) / 0.1 for f in flights])
+        predictor.step(indices, velocities)
+    batched, _, _ = predictor.predict(indices, np.stack([f[-1] for f in flights]))
+    for i, positions in enumerate(flights):
+        single, _, _ = stream(StreamingPredictor(checkpoint), positions)
+        np.testing.assert_allclose(batched[i], single[-1], atol=1e-5)
+        shifted, _, _ = stream(StreamingPredictor(checkpoint), positions + [1000.0, -500.0, 20.0])
+        np.testing.assert_allclose(shifted[-1] - [1000.0, -500.0, 20.0], single[-1], atol=1e-4)
+
+
+def test_reset_remove_and_errors(checkpoint):
+    predictor = StreamingPredictor(checkpoint)
+    a, b = predictor.add_tracks(2)
+    for _ in range(25):
+        predictor.step([a, b], np.ones((2, 3)))
+    assert predictor.history([a, b]).tolist() == [25, 25]
+    predictor.reset([a])
+    assert predictor.history([a, b]).tolist() == [0, 25]
+    predictor.predict([a, b], np.zeros((2, 3)))
+    assert predictor.status([a, b]) == [WARMING_UP, TRACKING]
+    predictor.remove_tracks([b])
+    with pytest.raises(IndexError):
+        predictor.step([b], np.ones((1, 3)))
+    with pytest.raises(ValueError, match="non-finite"):
+        predictor.step([a], np.array([[np.nan, 0, 0]]))
+    assert predictor.add_tracks(1).tolist() == [b]        # freed slot reused, fresh state
+    assert predictor.history([b]).tolist() == [0]
+
+
+def test_non_finite_network_output_falls_back_to_cv(checkpoint):
+    predictor = StreamingPredictor(checkpoint, min_history=1)
+    predictor._b2[:] = np.nan                              # a broken head must never leak garbage
+    index = predictor.add_tracks(1)
+    predictor.step(index, np.array([[1.0, 0.0, 0.0]]))
+    positions, _, std = predictor.predict(index, np.zeros((1, 3)))
+    assert predictor.status(index) == [FALLBACK_CV]
+    np.testing.assert_allclose(positions[0, :, 0], np.arange(1, 11) * 0.1)
+    assert np.isfinite(std).all()
+
+
+def test_short_segment_gives_all_nan(checkpoint):
+    predictor = StreamingPredictor(checkpoint)
+    result = predictor.predict_segment(SimpleNamespace(positions=np.zeros((15, 3))))
+    assert result.positions.shape == (15, 10, 3) and np.isnan(result.positions).all()

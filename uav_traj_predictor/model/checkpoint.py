@@ -1,0 +1,141 @@
+"""Checkpoints: a plain dict of tensors, strings and numbers (no pickled objects) with all metadata.
+
+Layout (format 1):
+    {"format": "uav_traj_predictor.velocity_gru", "format_version": 1,
+     "state_dict": {name: tensor}, "meta": {...}}
+`meta` holds: model_id, rate, dt, min_history, horizon_steps, architecture (dict), normalisation
+(velocity_scale, residual_scale), std_calibration, cv_std, training (data description, config, command,
+seed), metrics, created. `load_checkpoint` refuses anything else with a `CheckpointError`.
+"""
+from __future__ import annotations
+
+import math
+import pickle
+import sys
+import zipfile
+from pathlib import Path
+
+import torch
+
+from .network import Architecture, VelocityGRU
+
+FORMAT = "uav_traj_predictor.velocity_gru"
+FORMAT_VERSION = 1
+PACKAGE = "uav_traj_predictor"
+DEFAULT_CHECKPOINT = "default.pt"
+REQUIRED_META = ("model_id", "rate", "dt", "min_history", "horizon_steps", "architecture", "cv_std",
+                 "training", "metrics")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, corrupt, or does not match this code; the message names the file."""
+
+
+def default_checkpoint_path() -> Path:
+    """The shipped default checkpoint: installed share dir (ament index, then sys.prefix), else source tree."""
+    candidates = []
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        candidates.append(Path(get_package_share_directory(PACKAGE)) / "models" / DEFAULT_CHECKPOINT)
+    except Exception:  # not installed through ament / ament_index missing: try the other places
+        pass
+    candidates.append(Path(sys.prefix) / "share" / PACKAGE / "models" / DEFAULT_CHECKPOINT)
+    candidates.append(Path(__file__).resolve().parents[2] / "models" / DEFAULT_CHECKPOINT)
+    for path in candidates:
+        if path.is_file():
+            return path
+    return candidates[-1]
+
+
+def save_checkpoint(path, model: VelocityGRU, meta: dict) -> Path:
+    """Write `model` and `meta` (plain values only) to `path`; the model's buffers are mirrored in meta."""
+    path = Path(path)
+    meta = dict(meta)
+    meta["architecture"] = model.arch.to_dict()
+    meta["horizon_steps"] = model.arch.horizon_steps
+    meta["normalisation"] = {"velocity_scale": model.velocity_scale.tolist(),
+                             "residual_scale": model.residual_scale.tolist()}
+    meta["std_calibration"] = model.std_calibration.tolist()
+    missing = [key for key in REQUIRED_META if key not in meta]
+    if missing:
+        raise CheckpointError(f"{path}: refusing to save without metadata {missing}")
+    state = {key: value.detach().cpu().clone() for key, value in model.state_dict().items()}
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "state_dict": state, "meta": meta}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+    return path
+
+
+def _read(path: Path) -> dict:
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(f"{path}: carries objects other than tensors/strings/numbers "
+                              f"(refused by weights_only loading): {str(error).splitlines()[0]}") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as error:
+        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({type(error).__name__}: "
+                              f"{str(error).splitlines()[0] if str(error) else 'no detail'})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a {FORMAT} checkpoint (no 'format' key of that value)")
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: format version {payload.get('format_version')!r}, "
+                              f"this code reads {FORMAT_VERSION}")
+    for key, kind in (("state_dict", dict), ("meta", dict)):
+        if not isinstance(payload.get(key), kind):
+            raise CheckpointError(f"{path}: missing or malformed '{key}'")
+    missing = [key for key in REQUIRED_META if key not in payload["meta"]]
+    if missing:
+        raise CheckpointError(f"{path}: missing metadata {missing}")
+    return payload
+
+
+def _check_meta(path: Path, meta: dict, arch: Architecture) -> None:
+    rate, dt = float(meta["rate"]), float(meta["dt"])
+    if not (rate > 0 and math.isclose(dt, 1.0 / rate, rel_tol=1e-9)):
+        raise CheckpointError(f"{path}: inconsistent grid rate {rate} Hz and dt {dt} s")
+    if int(meta["horizon_steps"]) != arch.horizon_steps:
+        raise CheckpointError(f"{path}: horizon_steps {meta['horizon_steps']} != architecture "
+                              f"{arch.horizon_steps}")
+    if int(meta["min_history"]) < 1:
+        raise CheckpointError(f"{path}: min_history must be >= 1, got {meta['min_history']}")
+    if len(meta["cv_std"]) != arch.horizon_steps:
+        raise CheckpointError(f"{path}: cv_std has {len(meta['cv_std'])} entries, expected "
+                              f"{arch.horizon_steps}")
+
+
+def load_checkpoint(path=None):
+    """Load a checkpoint -> (VelocityGRU in eval mode, meta dict). None loads the shipped default.
+
+    Raises `CheckpointError` naming the file and the problem for missing, truncated or foreign files,
+    pickled objects, wrong keys or shapes, and missing or inconsistent metadata.
+    """
+    path = Path(path) if path is not None else default_checkpoint_path()
+    payload = _read(path)
+    meta = payload["meta"]
+    try:
+        arch = Architecture.from_dict(meta["architecture"])
+    except (KeyError, TypeError) as error:
+        raise CheckpointError(f"{path}: malformed architecture metadata ({error})") from None
+    _check_meta(path, meta, arch)
+    model = VelocityGRU(arch)
+    state = payload["state_dict"]
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(f"{path}: state_dict keys do not match the architecture "
+                              f"(missing {missing}, unexpected {unexpected})")
+    for key, tensor in expected.items():
+        value = state[key]
+        if not isinstance(value, torch.Tensor) or value.shape != tensor.shape:
+            shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            raise CheckpointError(f"{path}: '{key}' has shape {shape}, expected {tuple(tensor.shape)}")
+        if not torch.isfinite(value).all():
+            raise CheckpointError(f"{path}: '{key}' holds non-finite values")
+    model.load_state_dict(state)
+    model.eval()
+    return model, meta

@@ -1,0 +1,97 @@
+"""The streaming velocity GRU: a stateful encoder over normalised world-frame velocities and a one-shot
+horizon head that predicts the residual to constant-velocity extrapolation plus a per-step log-std.
+
+Positions for horizon step j (1..H) made at grid index k are
+    p_{k+j} = p_k + j * dt * v_k + residual_j * residual_scale_j
+with v_k = (p_k - p_{k-1}) / dt the last grid velocity, so the network never sees absolute positions
+(position-offset invariance by construction). Heading invariance comes from random yaw augmentation.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+LOG_STD_MIN, LOG_STD_MAX = -7.0, 5.0
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Shape of the network; stored in every checkpoint."""
+    input_features: int = 3          # normalised velocity (vx, vy, vz)
+    hidden: int = 96
+    layers: int = 1
+    head_hidden: int = 128
+    horizon_steps: int = 10
+    head: str = "cv_residual_mlp"    # one-shot residual to constant velocity + per-step per-axis log-std
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Architecture":
+        return cls(**{key: values[key] for key in cls.__dataclass_fields__})
+
+
+class VelocityGRU(nn.Module):
+    """GRU encoder over normalised velocities + MLP head (mean residual and log-std per step and axis).
+
+    Buffers hold the normalisation so a checkpoint is self-contained:
+    `velocity_scale` (3,) divides input velocities; `residual_scale` (H,) multiplies the head's residual
+    output (metres); `std_calibration` (H,) multiplies predicted stds (fitted after training).
+    """
+
+    def __init__(self, arch: Architecture):
+        super().__init__()
+        self.arch = arch
+        self.gru = nn.GRU(arch.input_features, arch.hidden, arch.layers, batch_first=True)
+        self.head = nn.Sequential(nn.Linear(arch.hidden, arch.head_hidden), nn.Tanh(),
+                                  nn.Linear(arch.head_hidden, 2 * 3 * arch.horizon_steps))
+        horizon = arch.horizon_steps
+        self.register_buffer("velocity_scale", torch.ones(3))
+        self.register_buffer("residual_scale", torch.ones(horizon))
+        self.register_buffer("std_calibration", torch.ones(horizon))
+
+    def encode(self, velocities: torch.Tensor, h0: torch.Tensor | None = None):
+        """Run the GRU over raw velocities (B, T, 3) m/s -> (hidden per step (B, T, hidden), h_n)."""
+        return self.gru(velocities / self.velocity_scale, h0)
+
+    def decode(self, hidden: torch.Tensor):
+        """Head on top-layer hidden states (..., hidden) -> (residual m (..., H, 3), log_std (..., H, 3)).
+
+        `log_std` is the raw (uncalibrated) log of the per-axis std in metres.
+        """
+        out = self.head(hidden).unflatten(-1, (2, self.arch.horizon_steps, 3))
+        scale = self.residual_scale[:, None]
+        residual = out[..., 0, :, :] * scale
+        log_std = out[..., 1, :, :].clamp(LOG_STD_MIN, LOG_STD_MAX) + torch.log(scale)
+        return residual, log_std
+
+    def forward(self, velocities: torch.Tensor, h0: torch.Tensor | None = None):
+        hidden, _ = self.encode(velocities, h0)
+        return self.decode(hidden)
+
+
+def cv_offsets(velocity: torch.Tensor | np.ndarray, horizon: int, dt: float):
+    """Constant-velocity displacement j * dt * v for j = 1..H: (..., 3) -> (..., H, 3)."""
+    steps = np.arange(1, horizon + 1, dtype=np.float64) * dt
+    if isinstance(velocity, torch.Tensor):
+        steps_t = torch.as_tensor(steps, dtype=velocity.dtype, device=velocity.device)
+        return velocity[..., None, :] * steps_t[:, None]
+    return velocity[..., None, :] * steps[:, None]
+
+
+def residual_targets(positions: torch.Tensor, horizon: int, dt: float):
+    """Training targets from grid positions (B, T+1, 3): for each k in 1..T-H the future residual.
+
+    Returns (velocities (B, T, 3), residual (B, T-H, H, 3)) where residual[:, k-1] belongs to the prediction
+    made after velocity k (grid index k): p_{k+j} - p_k - j dt v_k.
+    """
+    velocities = (positions[:, 1:] - positions[:, :-1]) / dt
+    count = positions.shape[1] - 1 - horizon
+    futures = torch.stack([positions[:, 1 + j:1 + j + count] for j in range(1, horizon + 1)], dim=2)
+    base = positions[:, 1:1 + count, None, :]
+    residual = futures - base - cv_offsets(velocities[:, :count], horizon, dt)
+    return velocities, residual

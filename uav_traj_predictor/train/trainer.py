@@ -1,0 +1,172 @@
+"""Many-to-many training of the streaming velocity GRU, validation by flight, std calibration.
+
+One GRU pass over a chunk of grid velocities yields a horizon prediction at every step; the loss
+(mean 3D error of the residual to constant velocity, plus Gaussian NLL on the detached mean for the
+log-std) covers every step with at least `loss_from` velocities of history.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+import time
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from ..model.network import Architecture, VelocityGRU, residual_targets
+from .datasets import Augment, sample_chunks
+
+COVERAGE_1SIGMA = 0.6827
+
+
+def fit_normalisation(model: VelocityGRU, flights: list[np.ndarray], dt: float) -> None:
+    """Set velocity and residual scales from training flights (RMS; x and y share a scale: yaw symmetry)."""
+    horizon = model.arch.horizon_steps
+    velocities = np.concatenate([np.diff(f, axis=0) / dt for f in flights])
+    horizontal = math.sqrt(float(np.mean(velocities[:, :2] ** 2)))
+    vertical = max(math.sqrt(float(np.mean(velocities[:, 2] ** 2))), 0.1)
+    model.velocity_scale.copy_(torch.tensor([horizontal, horizontal, vertical]))
+    sums, count = np.zeros(horizon), 0
+    for flight in flights:
+        if len(flight) <= horizon + 1:
+            continue
+        _, residual = residual_targets(torch.from_numpy(flight[None]), horizon, dt)
+        sums += (residual[0] ** 2).mean(dim=(0, 2)).numpy() * residual.shape[1]
+        count += residual.shape[1]
+    model.residual_scale.copy_(torch.from_numpy(np.maximum(np.sqrt(sums / max(count, 1)), 1e-3)).float())
+
+
+def chunk_loss(model, chunk: torch.Tensor, dt: float, loss_from: int, nll_weight: float):
+    """(loss, mean 3D error m) over every prediction with >= loss_from velocities in the chunk."""
+    core = model.module if hasattr(model, "module") else model
+    velocities, target = residual_targets(chunk, core.arch.horizon_steps, dt)
+    residual, log_std = model(velocities)
+    count = target.shape[1]
+    residual, log_std = residual[:, loss_from - 1:count], log_std[:, loss_from - 1:count]
+    target = target[:, loss_from - 1:]
+    error = residual - target
+    ade = error.norm(dim=-1).mean()
+    nll = (0.5 * (error.detach() / log_std.exp()) ** 2 + log_std).mean()
+    return ade + nll_weight * nll, ade
+
+
+@torch.no_grad()
+def predict_flights(model: VelocityGRU, flights: list[np.ndarray], dt: float, min_history: int):
+    """Protocol windows (k >= min_history, k + H <= M - 1) of every flight:
+    (model errors (N, H, 3), raw model std (N, H, 3), constant-velocity errors (N, H, 3))."""
+    horizon = model.arch.horizon_steps
+    errors, stds, cv_errors = [], [], []
+    for flight in flights:
+        if len(flight) < min_history + horizon + 1:
+            continue
+        positions = torch.from_numpy(flight[None].astype(np.float64) - flight[0]).float()
+        velocities, target = residual_targets(positions, horizon, dt)
+        residual, log_std = model(velocities)
+        rows = slice(min_history - 1, target.shape[1])
+        errors.append((residual[0, rows] - target[0, rows]).numpy())
+        stds.append((log_std[0, rows].exp() * model.std_calibration[:, None]).numpy())
+        cv_errors.append(-target[0, rows].numpy())
+    return np.concatenate(errors), np.concatenate(stds), np.concatenate(cv_errors)
+
+
+def summarise(errors, stds, cv_errors) -> dict:
+    """ADE, FDE, constant-velocity ADE and 1/2-sigma per-axis coverage of protocol windows."""
+    z = np.abs(errors) / stds
+    return {"windows": int(len(errors)), "ade": float(np.linalg.norm(errors, axis=-1).mean()),
+            "fde": float(np.linalg.norm(errors[:, -1], axis=-1).mean()),
+            "cv_ade": float(np.linalg.norm(cv_errors, axis=-1).mean()),
+            "coverage_1sigma": float((z <= 1).mean()), "coverage_2sigma": float((z <= 2).mean())}
+
+
+def calibrate(model: VelocityGRU, flights: list[np.ndarray], dt: float, min_history: int) -> tuple[dict, list]:
+    """Per-step std scale so 1-sigma per-axis coverage is 68.27% on `flights`; returns (metrics, cv_std).
+
+    cv_std (per step, metres) is the 68.27% quantile of constant-velocity per-axis errors: the std the
+    predictor reports while it falls back to constant velocity.
+    """
+    model.std_calibration.fill_(1.0)
+    errors, stds, cv_errors = predict_flights(model, flights, dt, min_history)
+    scale = np.quantile(np.abs(errors) / stds, COVERAGE_1SIGMA, axis=(0, 2))
+    model.std_calibration.copy_(torch.from_numpy(scale).float())
+    cv_std = np.quantile(np.abs(cv_errors), COVERAGE_1SIGMA, axis=(0, 2))
+    return summarise(errors, stds * scale[None, :, None], cv_errors), [float(x) for x in cv_std]
+
+
+def model_id(model: VelocityGRU) -> str:
+    digest = hashlib.sha256()
+    for tensor in model.state_dict().values():
+        digest.update(tensor.detach().cpu().numpy().tobytes())
+    arch = model.arch
+    return f"vgru-{arch.hidden}x{arch.layers}-h{arch.horizon_steps}-{digest.hexdigest()[:10]}"
+
+
+def _rank_world():
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def fit(cfg: dict, train_flights, val_flights, init: VelocityGRU | None = None, progress: bool = True):
+    """Train a model with the config's optimisation section; returns (best model, history list).
+
+    Under torch.distributed each rank samples its own chunks (seeded by rank) and gradients are averaged
+    by DistributedDataParallel; validation runs identically on every rank, so early stopping agrees.
+    """
+    rank, world = _rank_world()
+    dt = 1.0 / cfg["rate"]
+    opt_cfg = cfg["optim"]
+    torch.manual_seed(cfg["seed"])
+    if init is None:
+        model = VelocityGRU(Architecture.from_dict({**Architecture().to_dict(), **cfg["model"],
+                                                    "horizon_steps": cfg["horizon_steps"]}))
+        fit_normalisation(model, train_flights, dt)
+    else:
+        model = copy.deepcopy(init)
+    model.train()
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    optimiser = torch.optim.Adam(net.parameters(), lr=opt_cfg["lr"], weight_decay=opt_cfg.get("weight_decay", 0))
+    epochs, steps = opt_cfg["epochs"], opt_cfg["steps_per_epoch"]
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=opt_cfg["lr"], total_steps=epochs * steps,
+                                                   pct_start=0.05)
+    rng = np.random.default_rng([cfg["seed"], rank])
+    augment = Augment.from_dict(cfg.get("augment"))
+    batch = max(1, opt_cfg["batch_size"] // world)
+    length = opt_cfg["chunk_steps"] + cfg["horizon_steps"] + 1
+    best, best_ade, stale, history = copy.deepcopy(model.state_dict()), math.inf, 0, []
+    bar = tqdm(total=epochs * steps, disable=not progress or rank != 0, desc="train", unit="step")
+    for epoch in range(epochs):
+        start, running = time.perf_counter(), []
+        for _ in range(steps):
+            chunk = sample_chunks(train_flights, batch, length, rng, augment)
+            loss, ade = chunk_loss(net, chunk, dt, opt_cfg["loss_from"], opt_cfg["nll_weight"])
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), opt_cfg["grad_clip"])
+            optimiser.step()
+            schedule.step()
+            running.append(ade.item())
+            bar.update(1)
+            bar.set_postfix(ade=f"{np.mean(running[-20:]):.4f}")
+        model.eval()
+        val = summarise(*predict_flights(model, val_flights, dt, cfg["min_history"]))
+        model.train()
+        history.append({"epoch": epoch + 1, "train_ade": float(np.mean(running)), "val_ade": val["ade"],
+                        "val_cv_ade": val["cv_ade"], "seconds": time.perf_counter() - start})
+        if rank == 0:
+            bar.write(f"epoch {epoch + 1}: train ADE {np.mean(running):.4f}  val ADE {val['ade']:.4f} "
+                      f"(CV {val['cv_ade']:.4f})")
+        if val["ade"] < best_ade - 1e-5:
+            best, best_ade, stale = copy.deepcopy(model.state_dict()), val["ade"], 0
+        else:
+            stale += 1
+            if stale >= opt_cfg["patience"]:
+                if rank == 0:
+                    bar.write(f"early stop: no validation gain for {stale} epochs")
+                break
+    bar.close()
+    model.load_state_dict(best)
+    model.eval()
+    return model, history
