@@ -135,6 +135,16 @@ def test_each_bad_input_is_ignored_or_resets_with_its_reason(checkpoint):
     np.testing.assert_allclose(prediction.velocities[0], [0.1, 0, 0], atol=1e-9)
 
 
+def test_grid_overflow_resets_instead_of_publishing_inf(checkpoint):
+    bank = TrackBank(StreamingPredictor(checkpoint), PreprocessConfig(rate=1 / DT, smoothing="savgol"))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(12):
+            bank.push("huge", k * 0.05, [1.7e308, -1.7e308, 1.7e308])
+        result = bank.tick()
+    assert all(np.isfinite(pr.positions).all() for pr in result.predictions)
+    assert ("huge", "non_finite") in reasons(result.events, "reset")
+
+
 def test_stale_tracks_are_dropped_and_their_slots_reused(checkpoint):
     bank = make_bank(checkpoint, track_timeout=1.0)
     for name, t0 in (("a", 0.0), ("b", 0.0)):

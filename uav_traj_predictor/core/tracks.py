@@ -27,7 +27,7 @@ import numpy as np
 from ..data.preprocess import PreprocessConfig
 from .prediction import (EVENT_DROPPED, EVENT_IGNORED, EVENT_NEW, EVENT_RESET, REASON_TELEPORT,
                          REASON_TIMEOUT, STATUSES, Prediction, TrackEvent)
-from .resampler import RESET_MANUAL, OnlineResampler
+from .resampler import IGNORED_NON_FINITE, RESET_MANUAL, OnlineResampler
 
 
 @dataclass
@@ -105,8 +105,11 @@ class TrackBank:
             self._reset(track, REASON_TELEPORT, float(stamp))
         elif out.reset and out.reset != RESET_MANUAL:    # a manual one was reported by reset()
             self._reset(track, out.reset, float(stamp))
-        if len(out):
-            velocities = out.velocities[np.isfinite(out.velocities).all(axis=1)]
+        if len(out) and not self._finite(out):
+            self._reset(track, IGNORED_NON_FINITE, float(stamp))   # overflow in the grid arithmetic
+            track.resampler.reset()
+        elif len(out):
+            velocities = out.velocities[np.isfinite(out.velocities).all(axis=1)]   # NaN: a segment's first
             track.queued_velocities.extend(velocities)
             track.queued_samples += len(out)
             track.last_grid_stamp = float(out.stamps[-1])
@@ -121,6 +124,12 @@ class TrackBank:
         self._events.append(TrackEvent(track_id, EVENT_NEW))
         return track
 
+    @staticmethod
+    def _finite(out) -> bool:
+        """Grid positions and velocities finite (the first velocity of a new segment is NaN by design)."""
+        velocities = out.velocities[1:] if np.isnan(out.velocities[0]).all() else out.velocities
+        return bool(np.isfinite(out.positions).all() and np.isfinite(velocities).all())
+
     def _is_teleport(self, resampler: OnlineResampler, stamp, position) -> bool:
         """Implied speed from the last accepted raw sample above max_speed (within one segment)."""
         if resampler.last_stamp is None:
@@ -131,7 +140,8 @@ class TrackBank:
         position = np.asarray(position, np.float64)
         if not np.isfinite(position).all():
             return False                                 # the resampler ignores it as non-finite
-        return bool(np.linalg.norm(position - resampler.last_raw) > self.max_speed * step)
+        with np.errstate(over="ignore", invalid="ignore"):      # |p| near float max: inf distance, a jump
+            return bool(np.linalg.norm(position - resampler.last_raw) > self.max_speed * step)
 
     def _reset(self, track: Track, reason: str, stamp: float | None) -> None:
         track.needs_reset = True
