@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .vehicle import GRAVITY, VehicleParams
+from .vehicle import GRAVITY, GUST_AXIS_SCALE, VehicleParams
 
 _COMMON = dict(tau_thrust=(0.02, 0.05), tau_yaw=(0.2, 0.5), yaw_rate_max_deg=(60, 180), drag=(0.1, 0.4),
                kp_pos=(0.8, 1.5), kp_vel=(1.8, 3.5), ki_vel=(0.2, 0.8), kd_vel=(0.0, 0.2),
@@ -68,5 +68,4 @@ def gust_series(rng: np.random.Generator, n: int, dt: float, gust_std: float, gu
     white = rng.standard_normal((n, 3)) * gust_std * np.sqrt(1 - decay ** 2)
     white[0] = rng.standard_normal(3) * gust_std     # start in the stationary distribution
     gusts = lfilter([1.0], [1.0, -decay], white, axis=0)
-    gusts[:, 2] /= 3.0
-    return gusts
+    return gusts * GUST_AXIS_SCALE

@@ -26,6 +26,8 @@ import numpy as np
 
 from . import paths
 
+MIN_ALTITUDE = 0.3   # m, references never go lower
+
 
 @dataclass
 class Reference:
@@ -301,6 +303,7 @@ class ReferenceGenerator:
         margin = n + int(round(1.0 / dt))
         if len(raw) < margin:
             raw = np.vstack([raw, np.tile(raw[-1], (margin - len(raw), 1))])
+        raw[:, 2] = np.maximum(raw[:, 2], MIN_ALTITUDE)
         p, v, a = (x[:n] for x in paths.finish_reference(raw[:margin], dt, smooth_s))
         yaw = _yaw_profile(yaw_mode, v, dt, self.rng)
         info = dict(info, yaw=yaw_mode)

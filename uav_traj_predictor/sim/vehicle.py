@@ -22,6 +22,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 GRAVITY = 9.81
+GUST_AXIS_SCALE = np.array([1.0, 1.0, 1.0 / 3.0])   # vertical gusts are weaker
 
 
 @dataclass
@@ -216,7 +217,7 @@ class QuadrotorSim:
         decay = np.exp(-h / self.gust_tau)[:, None]
         noise_scale = (self.gust_std * np.sqrt(1.0 - decay[:, 0] ** 2))[:, None]
         self.gust = self.gust * decay + noise_scale * self.rng.standard_normal((self.n, 3))
-        return self.gust
+        return self.gust * GUST_AXIS_SCALE
 
     def physics_step(self, h: float, wind: np.ndarray) -> None:
         f_cmd, dir_cmd = self._control(h)
