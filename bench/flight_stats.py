@@ -17,38 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from uav_traj_predictor.data import preprocess, read_flights
+from uav_traj_predictor.data import read_flights
 from uav_traj_predictor.sim import FAMILIES, generate_flights
+from uav_traj_predictor.sim.stats import QUANTITIES, pooled_motion
 
 REPO = Path(__file__).resolve().parents[1]
 FLIGHTS = REPO.parent / "shared" / "flights"
 REAL_GROUPS = ("euroc", "uzh_fpv", "blackbird")
-QUANTITIES = (("speed", "m/s"), ("accel", "m/s^2"), ("jerk", "m/s^3"), ("curvature", "1/m"))
-MIN_SPEED_FOR_CURVATURE = 0.5
-
-
-def grid_motion(t: np.ndarray, p: np.ndarray) -> dict[str, np.ndarray]:
-    """Speed, acceleration, jerk and curvature samples on the 10 Hz grid of one flight."""
-    out = {name: [] for name, _ in QUANTITIES}
-    for seg in preprocess(t, p):
-        if len(seg.positions) < 5:
-            continue
-        v = np.diff(seg.positions, axis=0) / seg.dt
-        a = np.diff(v, axis=0) / seg.dt
-        j = np.diff(a, axis=0) / seg.dt
-        v_mid = 0.5 * (v[1:] + v[:-1])            # velocity at the acceleration's sample
-        speed_mid = np.linalg.norm(v_mid, axis=1)
-        fast = speed_mid > MIN_SPEED_FOR_CURVATURE
-        out["speed"].append(np.linalg.norm(v, axis=1))
-        out["accel"].append(np.linalg.norm(a, axis=1))
-        out["jerk"].append(np.linalg.norm(j, axis=1))
-        out["curvature"].append(np.linalg.norm(np.cross(v_mid[fast], a[fast]), axis=1) / speed_mid[fast] ** 3)
-    return {k: np.concatenate(v) if v else np.zeros(0) for k, v in out.items()}
-
-
-def pooled(flights) -> dict[str, np.ndarray]:
-    parts = [grid_motion(f.t, f.p) for f in flights]
-    return {name: np.concatenate([p[name] for p in parts]) for name, _ in QUANTITIES}
 
 
 def summary(values: np.ndarray) -> str:
@@ -104,11 +79,11 @@ def main() -> int:
         return 1
     groups = {}
     for group in REAL_GROUPS:
-        groups[f"real {group}"] = pooled(read_flights(FLIGHTS / group))
+        groups[f"real {group}"] = pooled_motion(read_flights(FLIGHTS / group))
     sim_all = []
     for name in FAMILIES:
         flights = generate_flights(args.flights, args.duration, seed=args.seed, families=[name], noise="mocap")
-        groups[f"sim {name}"] = pooled(flights)
+        groups[f"sim {name}"] = pooled_motion(flights)
         sim_all.append(groups[f"sim {name}"])
     groups["sim all"] = {k: np.concatenate([g[k] for g in sim_all]) for k, _ in QUANTITIES}
     print(f"# {os.path.basename(__file__)} --flights {args.flights} --duration {args.duration:g} --seed {args.seed}")
