@@ -117,11 +117,10 @@ def _build_vector(rng, duration, dt):
         rotation = paths.random_rotation(rng, max_tilt)
         ramp, loops = rng.uniform(1, 3), rng.integers(1, 4)
         cruise = max(0.0, 2 * np.pi * loops / omega_fly - ramp)
-        n = int(round((2 * ramp + cruise) / dt))
-        t = np.arange(1, n + 1) * dt
-        rate = omega_fly * np.clip(np.minimum(t, 2 * ramp + cruise - t) / ramp, 0, 1) ** 2 * \
-            (3 - 2 * np.clip(np.minimum(t, 2 * ramp + cruise - t) / ramp, 0, 1))
-        theta = np.cumsum(rate) * dt
+        total = 2 * ramp + cruise
+        t = np.arange(1, int(round(total / dt)) + 1) * dt
+        ramp_in_out = np.clip(np.minimum(t, total - t) / ramp, 0.0, 1.0)
+        theta = np.cumsum(omega_fly * ramp_in_out ** 2 * (3 - 2 * ramp_in_out)) * dt   # smoothstep w ramps
         pieces.append(current + radius * _unit_shape(kind, theta) @ rotation.T)
         current = pieces[-1][-1]
         pieces.append(paths.hold(current, rng.uniform(0, 2), dt))

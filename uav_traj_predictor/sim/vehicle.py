@@ -155,22 +155,20 @@ class QuadrotorSim:
         self.gust_std = np.zeros(self.n) if gust_std is None else np.broadcast_to(np.asarray(gust_std, float), (self.n,)).copy()
         self.gust_tau = np.full(self.n, 2.0) if gust_tau is None else np.broadcast_to(np.asarray(gust_tau, float), (self.n,)).copy()
         self.time = 0.0
-        self.reset(np.arange(self.n), position=np.zeros(3))
+        n = self.n
+        self.p, self.v, self.a = np.zeros((n, 3)), np.zeros((n, 3)), np.zeros((n, 3))
+        self.thrust_dir = np.tile([0.0, 0.0, 1.0], (n, 1))
+        self.thrust = np.full(n, GRAVITY)
+        self.yaw = np.zeros(n)
+        self.vel_integral = np.zeros((n, 3))
+        self.gust = np.zeros((n, 3))
+        self.sp_p, self.sp_v, self.sp_a = np.zeros((n, 3)), np.zeros((n, 3)), np.zeros((n, 3))
+        self.sp_yaw = np.zeros(n)
 
     # ----------------------------------------------------------------------------------- commands
     def reset(self, index, position, velocity=None, yaw=None) -> None:
         """Place vehicle(s) `index` at rest (hovering) at `position`; the setpoint becomes that hover."""
         idx = np.atleast_1d(np.asarray(index, dtype=int))
-        if not hasattr(self, "p"):
-            n = self.n
-            self.p, self.v, self.a = np.zeros((n, 3)), np.zeros((n, 3)), np.zeros((n, 3))
-            self.thrust_dir = np.tile([0.0, 0.0, 1.0], (n, 1))
-            self.thrust = np.full(n, GRAVITY)
-            self.yaw = np.zeros(n)
-            self.vel_integral = np.zeros((n, 3))
-            self.gust = np.zeros((n, 3))
-            self.sp_p, self.sp_v, self.sp_a = np.zeros((n, 3)), np.zeros((n, 3)), np.zeros((n, 3))
-            self.sp_yaw = np.zeros(n)
         self.p[idx] = np.asarray(position, float)
         self.v[idx] = 0.0 if velocity is None else np.asarray(velocity, float)
         self.a[idx] = 0.0
