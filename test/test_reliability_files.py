@@ -1,0 +1,306 @@
+"""Untrusted files (issue 9): checkpoints, configs, flight files and bags from outside must be refused
+with a clear one-line error and a non-zero exit, never run code and never end in a bare traceback.
+
+The CLIs are called in-process through their `main(argv)` (exit status and stderr as the console script
+would give them: an escaping exception is a traceback) except where the process itself matters
+(`predictor_node`), which runs as real children on loopback DDS.
+"""
+import contextlib
+import io
+import pickle
+import subprocess
+import traceback
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from uav_traj_predictor.model import Architecture, CheckpointError, VelocityGRU, load_checkpoint, save_checkpoint
+
+REPO = Path(__file__).resolve().parents[1]
+ERROR_LINE = "error"
+
+
+class Opaque:
+    """A user object: a checkpoint carrying it must be refused (weights_only)."""
+
+
+class MarkerPayload:
+    """Unpickling this creates a marker file: proof that loading executed code from the file."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+# ---- helpers --------------------------------------------------------------------------------------
+def tiny_checkpoint(path: Path, hidden=8, horizon=10) -> Path:
+    torch.manual_seed(0)
+    model = VelocityGRU(Architecture(hidden=hidden, layers=1, head_hidden=8, horizon_steps=horizon))
+    meta = {"model_id": "untrusted-test", "rate": 10.0, "dt": 0.1, "min_history": 5, "cv_std": [0.05] * horizon,
+            "training": {"data": "none"}, "metrics": {}}
+    return save_checkpoint(path, model, meta)
+
+
+def write_tum(path: Path, seconds=12.0, rate=50.0) -> Path:
+    t = np.arange(0.0, seconds, 1.0 / rate)
+    p = np.column_stack([np.sin(0.5 * t), np.cos(0.5 * t), 0.1 * t])
+    rows = np.column_stack([t, p, np.zeros((len(t), 3)), np.ones(len(t))])
+    np.savetxt(path, rows, fmt="%.6f")
+    return path
+
+
+def run_main(main, argv):
+    """(exit status, stderr) of a CLI `main(argv)` as its console script would end: an escaping exception
+    prints a traceback (status 1), SystemExit(str) prints the string (status 1)."""
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        try:
+            code = main(argv)
+        except SystemExit as stop:
+            code = stop.code
+            if isinstance(code, str):
+                print(code, file=err)
+                code = 1
+        except Exception:  # noqa: BLE001 - what the user would see
+            traceback.print_exc(file=err)
+            code = 1
+    return code, err.getvalue()
+
+
+def assert_clear_failure(code, stderr, *needles):
+    assert code not in (0, None), f"exit status {code}; stderr: {stderr}"
+    assert "Traceback" not in stderr, f"a traceback instead of a clear message:\n{stderr}"
+    assert stderr.strip(), "no message at all"
+    for needle in needles:
+        assert needle in stderr, f"{needle!r} not in the message: {stderr}"
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Good and bad checkpoints, a marker path, a good flight."""
+    folder = tmp_path_factory.mktemp("untrusted")
+    good = tiny_checkpoint(folder / "good.pt")
+    marker = folder / "MARKER_CREATED_BY_PICKLE"
+    bad = {}
+    torch.save({"format": "uav_traj_predictor.velocity_gru", "format_version": 1, "state_dict": {},
+                "meta": {"model_id": "x"}, "extra": Opaque()}, folder / "custom_class.pt")
+    bad["custom_class"] = folder / "custom_class.pt"
+    (folder / "reduce_raw.pt").write_bytes(pickle.dumps({"format": "x", "payload": MarkerPayload(marker)}))
+    bad["reduce_raw_pickle"] = folder / "reduce_raw.pt"
+    torch.save({"format": "x", "payload": MarkerPayload(marker)}, folder / "reduce_torch.pt")
+    bad["reduce_torch_zip"] = folder / "reduce_torch.pt"
+    assert not marker.exists(), "the test itself must not create the marker"
+    data = good.read_bytes()
+    (folder / "truncated.pt").write_bytes(data[: len(data) // 2])
+    bad["truncated"] = folder / "truncated.pt"
+    (folder / "garbage.pt").write_bytes(np.random.default_rng(0).bytes(4096))
+    bad["garbage"] = folder / "garbage.pt"
+    (folder / "empty.pt").write_bytes(b"")
+    bad["empty"] = folder / "empty.pt"
+    payload = torch.load(good, weights_only=True)                  # mismatched: shapes of a bigger net
+    payload["meta"]["architecture"]["hidden"] = 16
+    torch.save(payload, folder / "mismatched.pt")
+    bad["mismatched"] = folder / "mismatched.pt"
+    payload = torch.load(good, weights_only=True)
+    payload["state_dict"]["head.0.weight"] = torch.full_like(payload["state_dict"]["head.0.weight"], float("nan"))
+    torch.save(payload, folder / "nan_weights.pt")
+    bad["nan_weights"] = folder / "nan_weights.pt"
+    return {"folder": folder, "good": good, "marker": marker, "bad": bad,
+            "flight": write_tum(folder / "flight.txt")}
+
+
+BAD_CHECKPOINTS = ["custom_class", "reduce_raw_pickle", "reduce_torch_zip", "truncated", "garbage", "empty",
+                   "mismatched", "nan_weights"]
+
+
+# ---- checkpoints ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", BAD_CHECKPOINTS)
+def test_load_checkpoint_refuses_untrusted_files(files, kind):
+    path = files["bad"][kind]
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(path)
+    message = str(error.value)
+    assert str(path) in message and "\n" not in message.split(": ", 1)[0]
+    if kind in ("custom_class", "reduce_raw_pickle", "reduce_torch_zip"):
+        assert "objects other than tensors" in message
+    assert not files["marker"].exists(), "loading executed a pickled payload"
+
+
+def test_checkpoint_loading_uses_weights_only(files, monkeypatch):
+    seen = []
+    original = torch.load
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("weights_only"))
+        return original(*args, **kwargs)
+    monkeypatch.setattr(torch, "load", spy)
+    load_checkpoint(files["good"])
+    assert seen == [True]
+
+
+@pytest.mark.parametrize("kind", ["reduce_torch_zip", "truncated", "mismatched"])
+def test_evaluate_cli_refuses_bad_checkpoint(files, kind):
+    from uav_traj_predictor.evaluate.cli import main
+    code, stderr = run_main(main, [str(files["flight"]), "--methods", "model", "--quiet",
+                                   "--checkpoint", str(files["bad"][kind])])
+    assert_clear_failure(code, stderr, str(files["bad"][kind]))
+    assert stderr.lstrip().startswith("uav-traj evaluate: error:")
+    assert not files["marker"].exists()
+
+
+def test_train_init_refuses_pickled_checkpoint_without_running_it(files, tmp_path):
+    from uav_traj_predictor.train.cli import main
+    code, stderr = run_main(main, ["--config", str(REPO / "config" / "train_tiny.yaml"), "--out", str(tmp_path),
+                                   "--quiet", "--epochs", "1", "--init", str(files["bad"]["reduce_torch_zip"])])
+    assert code not in (0, None) and "objects other than tensors" in stderr
+    assert not files["marker"].exists() and not list(tmp_path.glob("*.pt"))
+
+
+@pytest.mark.xfail(strict=True, reason="known issue R3 (docs/reliability.md): uav-traj train --init does not catch "
+                                       "CheckpointError; the clear message comes only as the last line of a traceback")
+def test_train_init_bad_checkpoint_has_no_traceback(files, tmp_path):
+    from uav_traj_predictor.train.cli import main
+    code, stderr = run_main(main, ["--config", str(REPO / "config" / "train_tiny.yaml"), "--out", str(tmp_path),
+                                   "--quiet", "--epochs", "1", "--init", str(files["bad"]["truncated"])])
+    assert_clear_failure(code, stderr, str(files["bad"]["truncated"]))
+
+
+# ---- configs ---------------------------------------------------------------------------------------
+def train_config(tmp_path, **changes) -> Path:
+    cfg = yaml.safe_load((REPO / "config" / "train_tiny.yaml").read_text())
+    cfg.update(changes)
+    path = tmp_path / "train.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.mark.parametrize("text, needle", [("seed: [unclosed\n", "cannot read config"),
+                                          ("- just\n- a list\n", "lacks"),
+                                          ("seed: 0\nrate: 10.0\n", "lacks")])
+def test_train_refuses_unreadable_or_incomplete_config(tmp_path, text, needle):
+    from uav_traj_predictor.train.cli import main
+    (tmp_path / "train.yaml").write_text(text)
+    code, stderr = run_main(main, ["--config", str(tmp_path / "train.yaml"), "--out", str(tmp_path), "--quiet"])
+    assert_clear_failure(code, stderr, needle, "train.yaml")
+
+
+@pytest.mark.xfail(strict=True, reason="known issue R2 (docs/reliability.md): uav-traj train does not validate the "
+                                       "types of config values; e.g. rate: 'fast' ends in a TypeError traceback")
+@pytest.mark.parametrize("changes", [{"rate": "fast"}, {"model": "big"}, {"seed": [1]}])
+def test_train_refuses_wrong_types_clearly(tmp_path, changes):
+    from uav_traj_predictor.train.cli import main
+    code, stderr = run_main(main, ["--config", str(train_config(tmp_path, **changes)), "--out", str(tmp_path),
+                                   "--quiet", "--epochs", "1"])
+    assert_clear_failure(code, stderr, next(iter(changes)))
+
+
+# ---- flight files ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("content, needle", [
+    ("1 2 3\nhello world\n", "line 1"),
+    ("", "empty"),
+    ("# only a comment\n", "no numeric rows"),
+    ("\x00\x01\x02binary\xff\n", "binary"),
+])
+def test_evaluate_refuses_malformed_flight_files(tmp_path, content, needle):
+    from uav_traj_predictor.evaluate.cli import main
+    path = tmp_path / "flight.txt"
+    path.write_bytes(content.encode("utf-8", "surrogateescape") if isinstance(content, str) else content)
+    code, stderr = run_main(main, [str(path), "--methods", "cv", "--quiet"])
+    assert_clear_failure(code, stderr, "flight.txt", needle)
+
+
+@pytest.mark.xfail(strict=True, reason="known issue R5 (docs/reliability.md): a flight file whose rows are all "
+                                       "non-finite gives exit 0 and a 0-window report with no message naming it")
+def test_evaluate_flight_with_only_non_finite_rows_is_reported(tmp_path):
+    from uav_traj_predictor.evaluate.cli import main
+    path = tmp_path / "flight.txt"
+    path.write_text("0 nan nan nan 0 0 0 1\n1 inf 0 0 0 0 0 1\n")
+    code, stderr = run_main(main, [str(path), "--methods", "cv", "--quiet"])
+    assert "flight.txt" in stderr and "non-finite" in stderr, stderr
+
+
+def test_evaluate_missing_path(tmp_path):
+    from uav_traj_predictor.evaluate.cli import main
+    code, stderr = run_main(main, [str(tmp_path / "nope.txt"), "--methods", "cv", "--quiet"])
+    assert_clear_failure(code, stderr, "nope.txt")
+
+
+# ---- bags ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def bag(files):
+    from uav_traj_predictor.bags.from_flight import write_flights_bag
+    from uav_traj_predictor.data import read_flight
+    out = files["folder"] / "bag"
+    write_flights_bag([read_flight(files["flight"])], out, topic="/uav1/odom")
+    return out
+
+
+def bag_eval(bag_path, tmp_path, *extra):
+    from uav_traj_predictor.bags.cli import main
+    return run_main(main, ["eval", str(bag_path), "--json", str(tmp_path / "report.json"), *extra])
+
+
+def test_bag_eval_refuses_pickled_checkpoint(files, bag, tmp_path):
+    code, stderr = bag_eval(bag, tmp_path, "--methods", "model", "--checkpoint",
+                            str(files["bad"]["reduce_torch_zip"]))
+    assert_clear_failure(code, stderr, "objects other than tensors")
+    assert not files["marker"].exists() and not (tmp_path / "report.json").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated_storage", "garbage_metadata", "no_storage", "not_a_bag"])
+def test_bag_eval_refuses_damaged_bags(bag, tmp_path, damage):
+    import shutil
+    broken = tmp_path / "broken"
+    shutil.copytree(bag, broken)
+    storage = next(p for p in broken.iterdir() if p.suffix in (".mcap", ".db3"))
+    if damage == "truncated_storage":
+        storage.write_bytes(storage.read_bytes()[: storage.stat().st_size // 3])
+    elif damage == "garbage_metadata":
+        (broken / "metadata.yaml").write_text("rosbag2_bagfile_information: [\x00 not yaml")
+    elif damage == "no_storage":
+        storage.unlink()
+    else:
+        shutil.rmtree(broken)
+        broken.mkdir()
+        (broken / "notes.txt").write_text("hello")
+    code, stderr = bag_eval(broken, tmp_path, "--methods", "cv")
+    assert_clear_failure(code, stderr, "uav-traj bag eval: error:")
+
+
+# ---- predictor_node --------------------------------------------------------------------------------
+def run_node(console_script, ros_env, *ros_args, timeout=60):
+    return subprocess.run([console_script("predictor_node"), "--ros-args", *ros_args], env=ros_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.ros
+def test_predictor_node_refuses_pickled_checkpoint(files, console_script, ros_env):
+    result = run_node(console_script, ros_env, "-p", f"checkpoint:={files['bad']['reduce_torch_zip']}",
+                      "-p", "odom_topics:=[/uav1/odom]")
+    assert_clear_failure(result.returncode, result.stderr, "configuration error", "objects other than tensors")
+    assert not files["marker"].exists()
+
+
+@pytest.mark.ros
+def test_predictor_node_refuses_wrong_parameter_types(files, console_script, ros_env, tmp_path):
+    params = tmp_path / "predictor.yaml"
+    params.write_text("predictor_node:\n  ros__parameters:\n    track_timeout: soon\n"
+                      "    odom_topics: ['/uav1/odom']\n")
+    result = run_node(console_script, ros_env, "-p", f"checkpoint:={files['good']}", "--params-file", str(params))
+    assert_clear_failure(result.returncode, result.stderr, "track_timeout")
+
+
+@pytest.mark.ros
+@pytest.mark.xfail(strict=True, reason="known issue R4 (docs/reliability.md): predictor_node does not catch the "
+                                       "RCLError of rclpy.init for an unparsable --params-file; rcl logs a generic "
+                                       "'Failed to parse global arguments' line, then a Python traceback")
+def test_predictor_node_malformed_params_file_has_clear_message(files, console_script, ros_env, tmp_path):
+    params = tmp_path / "predictor.yaml"
+    params.write_text("predictor_node:\n  ros__parameters: [unclosed\n")
+    result = run_node(console_script, ros_env, "-p", f"checkpoint:={files['good']}", "--params-file", str(params))
+    assert_clear_failure(result.returncode, result.stderr, "predictor.yaml")
