@@ -88,40 +88,26 @@ def _clip_norm(vec: np.ndarray, max_norm: np.ndarray) -> np.ndarray:
     return vec * scale[:, None]
 
 
-def _matrix_to_quaternion(rot: np.ndarray) -> np.ndarray:
-    """Rotation matrices (N, 3, 3) -> quaternions (N, 4) x, y, z, w with w >= 0 (Shepperd's method)."""
-    m = rot
-    diag = np.stack([m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]], axis=1)
-    trace = diag.sum(axis=1)
-    case = np.argmax(np.column_stack([trace, diag]), axis=1)
-    quat = np.empty((len(m), 4))
-    # each candidate is exact; the largest denominator is the numerically safe one
-    sel = case == 0
-    s = 2.0 * np.sqrt(1.0 + trace[sel])
-    quat[sel] = np.column_stack([(m[sel, 2, 1] - m[sel, 1, 2]) / s, (m[sel, 0, 2] - m[sel, 2, 0]) / s,
-                                 (m[sel, 1, 0] - m[sel, 0, 1]) / s, 0.25 * s])
-    for axis in range(3):
-        sel = case == axis + 1
-        i, j, k = axis, (axis + 1) % 3, (axis + 2) % 3
-        s = 2.0 * np.sqrt(np.maximum(1.0 + m[sel, i, i] - m[sel, j, j] - m[sel, k, k], 1e-12))
-        quat[sel, i] = 0.25 * s
-        quat[sel, j] = (m[sel, j, i] + m[sel, i, j]) / s
-        quat[sel, k] = (m[sel, k, i] + m[sel, i, k]) / s
-        quat[sel, 3] = (m[sel, k, j] - m[sel, j, k]) / s
-    quat *= np.where(quat[:, 3:] < 0, -1.0, 1.0)
-    return quat / np.linalg.norm(quat, axis=1, keepdims=True)
-
-
 def attitude_quaternions(thrust_dir: np.ndarray, yaw: np.ndarray) -> np.ndarray:
-    """Quaternions (..., 4) as x, y, z, w of the body frame whose z axis is thrust_dir and heading is yaw."""
+    """Quaternions (..., 4) as x, y, z, w (w >= 0) of the body frame whose z axis is thrust_dir, heading yaw.
+
+    PX4's `bodyzToAttitude` convention (body x in the vertical plane of the heading) is exactly the
+    ZYX Euler rotation Rz(yaw) Ry(pitch) Rx(roll) with pitch and roll read from the thrust direction
+    expressed in the heading frame, so the quaternion has a closed form (cheap for millions of rows).
+    """
     b3 = thrust_dir.reshape(-1, 3)
     psi = yaw.reshape(-1)
-    # PX4 ControlMath::bodyzToAttitude: body x in the vertical plane of the heading
-    y_course = np.stack([-np.sin(psi), np.cos(psi), np.zeros_like(psi)], axis=1)
-    b1 = np.cross(y_course, b3)
-    b1 /= np.linalg.norm(b1, axis=1, keepdims=True)
-    b2 = np.cross(b3, b1)
-    quat = _matrix_to_quaternion(np.stack([b1, b2, b3], axis=2))
+    c, s = np.cos(psi), np.sin(psi)
+    b3_x = c * b3[:, 0] + s * b3[:, 1]              # thrust direction in the heading frame
+    b3_y = -s * b3[:, 0] + c * b3[:, 1]
+    pitch = np.arctan2(b3_x, b3[:, 2])
+    roll = np.arcsin(np.clip(-b3_y, -1.0, 1.0))
+    cy, sy = np.cos(psi / 2), np.sin(psi / 2)
+    cp, sp = np.cos(pitch / 2), np.sin(pitch / 2)
+    cr, sr = np.cos(roll / 2), np.sin(roll / 2)
+    quat = np.stack([sr * cp * cy - cr * sp * sy, cr * sp * cy + sr * cp * sy,
+                     cr * cp * sy - sr * sp * cy, cr * cp * cy + sr * sp * sy], axis=1)
+    quat *= np.where(quat[:, 3:] < 0, -1.0, 1.0)
     return quat.reshape(thrust_dir.shape[:-1] + (4,))
 
 
