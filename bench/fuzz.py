@@ -82,6 +82,7 @@ class Counts:
     new_tracks: int = 0
     exceptions: Counter = field(default_factory=Counter)
     violations: Counter = field(default_factory=Counter)
+    failure_context: Counter = field(default_factory=Counter)   # (failure, smoothing, float-max input?) -> cases
     operations_by_kind: Counter = field(default_factory=Counter)
     failures: list = field(default_factory=list)     # (case seed/ops, traceback text), first few only
 
@@ -280,6 +281,13 @@ class CaseRunner:
                 self._violation("queue_not_drained", f"{track_id} still has queued samples after tick")
 
 
+def uses_float_max(operations) -> bool:
+    """Whether a case pushes positions of magnitude 1.7e308 (float64 maximum)."""
+    index = EXTREME_POSITIONS.index(1.7e308) if 1.7e308 in EXTREME_POSITIONS else -1
+    return any(kind == "extreme_position" and int(value * len(EXTREME_POSITIONS)) == index
+               for kind, _, value in operations)
+
+
 def failure_of(predictor, operations, seed: int, smoothing: str | None) -> str | None:
     """The violation name or exception type one case ends with (None if it passes); counts discarded."""
     runner = CaseRunner(predictor, Counts(), smoothing=smoothing)
@@ -335,6 +343,7 @@ def run_cases(predictor, cases: int, seed: int, max_ops: int, tracks: int, count
                 runner.bank.remove(track_id)
             text = traceback.format_exc()
         kind = failure_of(predictor, operations, case_seed, smoothing)
+        counts.failure_context[(kind, smoothing or "none", uses_float_max(operations))] += 1
         if len(counts.failures) < keep_failures and kind not in seen:
             seen.add(kind)
             minimal = shrink(predictor, operations, case_seed, smoothing)
@@ -357,6 +366,9 @@ def report(counts: Counts, elapsed: float) -> str:
         f"exceptions escaped: {sum(counts.exceptions.values())} ({fmt(counts.exceptions)})",
         f"invariant violations: {sum(counts.violations.values())} ({fmt(counts.violations)})",
     ]
+    for (kind, smoothing, float_max), cases in sorted(counts.failure_context.items()):
+        lines.append(f"  failing cases: {cases} x {kind} (smoothing {smoothing}, "
+                     f"{'with' if float_max else 'without'} 1.7e308 positions)")
     for case_seed, smoothing, operations, text in counts.failures:
         lines += [f"--- failing case: seed {case_seed}, smoothing {smoothing}, shrunk to {operations}",
                   text.rstrip()[-2000:]]
