@@ -82,6 +82,9 @@ def _simulate_batch(rngs, indices, names, n_steps, dt, substeps, seed, noise):
     refs = [s[0] for s in setups]
     # time-major stacks so that each step reads contiguous (flights, 3) slices
     ref_p, ref_v, ref_a = (np.ascontiguousarray(np.stack([getattr(r, k) for r in refs], axis=1)) for k in "pva")
+    position_only = [j for j, r in enumerate(refs) if r.position_only]
+    ref_v[:, position_only] = 0.0
+    ref_a[:, position_only] = 0.0
     ref_yaw = np.ascontiguousarray(np.stack([r.yaw for r in refs], axis=1))
     wind = np.ascontiguousarray(np.stack([s[2] for s in setups], axis=1))
     sim = QuadrotorSim(len(rngs), seed=None, params=VehicleParams.stack([s[1] for s in setups]), max_substep=dt)

@@ -5,7 +5,7 @@ numpy Generator. Every family chains several manoeuvres within one flight and st
 
 | family | models | typical speed |
 |---|---|---|
-| vector | VECTOR's PX4/Gazebo data: circles and figure-8s on random planes, r 1-15 m, w 0.5-3 rad/s, alt 5-10 m, capped to flyable speed/accel | 1-10 m/s |
+| vector | VECTOR's PX4/Gazebo data: circles and figure-8s on random planes, r 1-15 m, w 0.5-3 rad/s, alt 5-10 m, capped to flyable speed/accel; 30 % flown from position setpoints only (`Reference.position_only`) | 1-10 m/s |
 | waypoints | random waypoints, rest-to-rest minimum-jerk moves with hovers or pass-through splines | 0.3-8 m/s |
 | racing | laps through random 3D gates at the limit of speed / lateral accel (human FPV, UZH-FPV-like) | 4-20 m/s, <= 20 m/s^2 |
 | hover_dash | indoor hover, slow moves and meanders, dashes and stops with drift (EuRoC-like) | 0.2-1.5 m/s |
@@ -39,6 +39,11 @@ class Reference:
     a: np.ndarray
     yaw: np.ndarray
     info: dict = field(default_factory=dict)
+
+    @property
+    def position_only(self) -> bool:
+        """True when this reference is meant to be flown from position setpoints alone (no feed-forward)."""
+        return self.info.get("feedforward") == "position"
 
     @property
     def t(self) -> np.ndarray:
@@ -125,7 +130,9 @@ def _build_vector(rng, duration, dt):
         current = pieces[-1][-1]
         pieces.append(paths.hold(current, rng.uniform(0, 2), dt))
         shapes.append(dict(shape=kind, radius=round(radius, 3), omega=round(omega, 3), omega_flown=round(omega_fly, 3)))
-    return _concat(pieces), "fixed", 0.05, dict(v_cap=v_cap, a_cap=a_cap, shapes=shapes)
+    # MAVROS position-only setpoints (no feed-forward: PX4 lags and cuts the shapes) in some flights
+    feedforward = "position" if rng.random() < 0.3 else "full"
+    return _concat(pieces), "fixed", 0.05, dict(v_cap=v_cap, a_cap=a_cap, feedforward=feedforward, shapes=shapes)
 
 
 # ------------------------------------------------------------------------------------------ waypoints
