@@ -129,10 +129,18 @@ class GRUStepper:
         shape = (weights.num_layers, max(1, int(capacity)), weights.hidden_size)
         self.state = (np.zeros(shape, np.float32) if self.backend == "numpy"
                       else torch.zeros(shape, dtype=torch.float32, device=self.device))
+        self._workspace = None
         if self.backend == "numpy":
             self._layers, self._cell = cpu.numpy_layers(weights), cpu.NumpyCell()
         elif self.backend == "torch":
             self._layers, self._cell = cpu.torch_layers(weights, self.device), cpu.TorchCell()
+        else:
+            self._make_workspace()
+
+    def _make_workspace(self):
+        from .gru_step import step_workspace
+        self._workspace = step_workspace(self.weights.num_layers, self.capacity, self.weights.hidden_size,
+                                         self.device)
 
     @property
     def capacity(self) -> int:
@@ -148,9 +156,13 @@ class GRUStepper:
                  else torch.zeros(shape, dtype=torch.float32, device=self.device))
         grown[:, :self.capacity] = self.state
         self.state = grown
+        if self.backend == "triton":
+            self._make_workspace()
 
     def _index(self, index):
         """Index in the state's kind; host-side indices are bounds-checked (device ones are trusted)."""
+        if index is None:
+            index = np.arange(self.capacity)
         if isinstance(index, torch.Tensor) and index.device.type != "cpu":
             return index
         idx = np.asarray(index.cpu().numpy() if isinstance(index, torch.Tensor) else index, dtype=np.int64)
@@ -162,8 +174,10 @@ class GRUStepper:
             return idx
         return torch.from_numpy(idx).to(self.device, non_blocking=True)
 
-    def step(self, x, index, out=None):
-        """Advance the tracks in `index` (n,) by one input row each (x (n, I)); returns top h (n, H)."""
+    def step(self, x, index=None, out=None):
+        """Advance the tracks in `index` (n,) by one input row each (x (n, I)); returns top h (n, H).
+
+        index None means every track (n == capacity)."""
         idx = self._index(index)
         if x.shape[0] != idx.shape[0] or x.shape[-1] != self.weights.input_size:
             raise ValueError(f"x must be ({idx.shape[0]}, {self.weights.input_size}), got {tuple(x.shape)}")
@@ -176,7 +190,7 @@ class GRUStepper:
         else:
             from .gru_step import gru_step_triton
             res = gru_step_triton(_as_tensor(x, self.device), self.state, self.weights, index=idx, out=out,
-                                  dtype=self.dtype, allow_tf32=self.allow_tf32)
+                                  dtype=self.dtype, allow_tf32=self.allow_tf32, workspace=self._workspace)
         return _like_input(res, x)
 
     def reset(self, index=None) -> None:

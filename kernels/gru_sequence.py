@@ -1,7 +1,7 @@
 """Fused GRU sequence forward in Triton: all T steps of one layer in one launch.
 
 One program owns BLOCK_B batch rows (ragged last block masked) and loops over time with its hidden
-state in fp32 registers; layer 0's small input projection is fused (tl.dot on the zero-padded input).
+state in fp32 registers; layer 0's small input projection is fused (IN <= 16 rank-1 fp32 updates, exact).
 Weights are loaded once per program when they fit on chip (`resident`), else each gate tile is
 re-read from L2 right before its matmul every step. Layers run one launch each: for layers > 0 the
 input projection of the previous layer's whole output sequence is one cuBLAS matmul (B*T, H) x (H, 3H)
@@ -13,8 +13,8 @@ import torch
 import triton
 import triton.language as tl
 
-from .triton_common import (dot_precision, input_gates, input_gates_streamed, interpreting, launch_config,
-                            load_input_gates, load_layer_biases, packed_for, recurrent_update,
+from .triton_common import (dot_precision, input_gate, interpreting, launch_config,
+                            load_layer_biases, packed_for, recurrent_update,
                             recurrent_update_streamed, weight_tile)
 from .weights import GRUWeights
 
@@ -23,16 +23,14 @@ from .weights import GRUWeights
 def gru_sequence_layer_kernel(
         x_ptr, h0_ptr, out_ptr, hn_ptr, wi_ptr, wh_ptr, b_ptr,
         B, T, stride_xb, stride_xt, stride_ob, stride_ot, w_step,
-        IN: tl.constexpr, IP: tl.constexpr, H: tl.constexpr, HP: tl.constexpr,
+        IN: tl.constexpr, H: tl.constexpr, HP: tl.constexpr,
         BLOCK_B: tl.constexpr, RESIDENT: tl.constexpr, HAS_H0: tl.constexpr, GATES_IN: tl.constexpr,
         PRECISION: tl.constexpr):
     """One layer over T steps. x is the input (B, T, IN), or with GATES_IN its projection (B, T, 3H)."""
     rows = (tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)).to(tl.int64)
     row_ok = rows < B
     hcols = tl.arange(0, HP)
-    icols = tl.arange(0, IP)
     h_mask = row_ok[:, None] & (hcols[None, :] < H)
-    x_mask = row_ok[:, None] & (icols[None, :] < IN)
     state_offs = rows[:, None] * H + hcols[None, :]
     if HAS_H0:
         h = tl.load(h0_ptr + state_offs, mask=h_mask, other=0.0).to(tl.float32)
@@ -41,25 +39,19 @@ def gru_sequence_layer_kernel(
     b_r, b_z, b_in, b_hn = load_layer_biases(b_ptr, HP)
     if RESIDENT:
         w_hr, w_hz, w_hn = weight_tile(wh_ptr, 0, HP, HP), weight_tile(wh_ptr, 1, HP, HP), weight_tile(wh_ptr, 2, HP, HP)
-        if not GATES_IN:
-            w_ir, w_iz, w_in = weight_tile(wi_ptr, 0, IP, HP), weight_tile(wi_ptr, 1, IP, HP), weight_tile(wi_ptr, 2, IP, HP)
-    x_row = x_ptr + rows[:, None] * stride_xb + icols[None, :]
+    x_row = x_ptr + rows * stride_xb
     g_row = x_ptr + rows[:, None] * stride_xb + hcols[None, :]
     o_row = out_ptr + rows[:, None] * stride_ob + hcols[None, :]
     for t in range(T):
-        if GATES_IN:
-            i_r, i_z, i_n = load_input_gates(g_row + t * stride_xt, h_mask, H)
-        else:
-            x = tl.load(x_row + t * stride_xt, mask=x_mask, other=0.0).to(tl.float32)
-            if RESIDENT:
-                i_r, i_z, i_n = input_gates(x, w_ir, w_iz, w_in, PRECISION)
-            else:
-                i_r, i_z, i_n = input_gates_streamed(x, wi_ptr, t * w_step, IP, HP, PRECISION)
+        x_t, g_t, off = x_row + t * stride_xt, g_row + t * stride_xt, t * w_step
         if RESIDENT:
+            i_r = input_gate(x_t, g_t, row_ok, h_mask, wi_ptr, off, 0, GATES_IN, IN, H, HP)
+            i_z = input_gate(x_t, g_t, row_ok, h_mask, wi_ptr, off, 1, GATES_IN, IN, H, HP)
+            i_n = input_gate(x_t, g_t, row_ok, h_mask, wi_ptr, off, 2, GATES_IN, IN, H, HP)
             h = recurrent_update(i_r, i_z, i_n, h, w_hr, w_hz, w_hn, b_r, b_z, b_in, b_hn, PRECISION)
         else:
-            h = recurrent_update_streamed(i_r, i_z, i_n, h, wh_ptr, b_r, b_z, b_in, b_hn, t * w_step,
-                                          HP, PRECISION)
+            h = recurrent_update_streamed(x_t, g_t, row_ok, h_mask, wi_ptr, h, wh_ptr, b_r, b_z, b_in, b_hn,
+                                          off, GATES_IN, IN, H, HP, PRECISION)
         tl.store(o_row + t * stride_ot, h, mask=h_mask)
     tl.store(hn_ptr + state_offs, h, mask=h_mask)
 
@@ -77,7 +69,7 @@ def gru_sequence_triton(x: torch.Tensor, weights: GRUWeights, h0: torch.Tensor |
     `dtype` casts the weights (default: theirs; fp32/fp16/bf16), accumulation is fp32 throughout.
     """
     check_triton_device(x)
-    packed = packed_for(weights, x.device, dtype)
+    packed = packed_for(weights, x.device, dtype, allow_tf32)
     b, t, _ = x.shape
     hidden, hp = packed.hidden, packed.hidden_pad
     h_n = torch.empty(len(packed.layers), b, hidden, dtype=torch.float32, device=x.device)
@@ -89,12 +81,12 @@ def gru_sequence_triton(x: torch.Tensor, weights: GRUWeights, h0: torch.Tensor |
         out = torch.empty(b, t, hidden, dtype=torch.float32, device=x.device)
         if layer.gates_in:  # input projection of the whole sequence: one matmul
             layer_in = (layer_in.reshape(b * t, -1) @ layer.wi_full).view(b, t, 3 * hidden)
-        cfg = launch_config("sequence", 0 if layer.gates_in else layer.in_pad, hp, packed.dtype)
+        cfg = launch_config("sequence", hp, packed.dtype)
         if b > 0:
             gru_sequence_layer_kernel[(triton.cdiv(b, cfg.block),)](
                 layer_in, h0[k] if h0 is not None else h_n, out, h_n[k], layer.wi, layer.wh, layer.b,
                 b, t, layer_in.stride(0), layer_in.stride(1), out.stride(0), out.stride(1), 0,
-                IN=layer.in_size, IP=layer.in_pad, H=hidden, HP=hp, BLOCK_B=cfg.block,
+                IN=layer.in_size, H=hidden, HP=hp, BLOCK_B=cfg.block,
                 RESIDENT=cfg.resident, HAS_H0=h0 is not None, GATES_IN=layer.gates_in,
                 PRECISION=precision, num_warps=cfg.num_warps)
         layer_in = out

@@ -2,7 +2,7 @@
 
 State lives on the device as (L, capacity, H) fp32. An optional index (n,) long names the state rows
 that advance (unique; others untouched). One launch per layer: layer 0 fuses its small input
-projection; layer l > 0 reads W_ih h_{l-1} from one gather + matmul over the rows layer l-1 just
+projection (IN <= 16 rank-1 fp32 updates); layer l > 0 reads W_ih h_{l-1} from one gather + matmul over the rows layer l-1 just
 updated (so its kernel holds only W_hh). A persistent grid (a few programs per SM) walks tiles of
 BLOCK_N tracks so resident weights are loaded once per program, not once per tile.
 No host sync and no allocation when `out` is given: capturable in a CUDA graph.
@@ -16,9 +16,8 @@ import triton
 import triton.language as tl
 
 from .gru_sequence import check_triton_device
-from .triton_common import (dot_precision, input_gates, input_gates_streamed, launch_config, load_input_gates,
-                            load_layer_biases, packed_for, recurrent_update, recurrent_update_streamed,
-                            weight_tile)
+from .triton_common import (dot_precision, input_gate, launch_config, load_layer_biases, packed_for,
+                            recurrent_update, recurrent_update_streamed, weight_tile)
 from .weights import GRUWeights
 
 PROGRAMS_PER_SM = 2
@@ -28,18 +27,15 @@ PROGRAMS_PER_SM = 2
 def gru_step_layer_kernel(
         x_ptr, state_ptr, idx_ptr, out_ptr, wi_ptr, wh_ptr, b_ptr,
         n, stride_x, stride_out, w_step,
-        IN: tl.constexpr, IP: tl.constexpr, H: tl.constexpr, HP: tl.constexpr,
+        IN: tl.constexpr, H: tl.constexpr, HP: tl.constexpr,
         BLOCK_N: tl.constexpr, RESIDENT: tl.constexpr, HAS_INDEX: tl.constexpr,
         GATES_IN: tl.constexpr, HAS_OUT: tl.constexpr, PRECISION: tl.constexpr):
     """One layer, one step for n tracks. x row r is track r's input (n, IN), or with GATES_IN its
     input projection (n, 3H); state row index[r] (or r) advances in place."""
     hcols = tl.arange(0, HP)
-    icols = tl.arange(0, IP)
     b_r, b_z, b_in, b_hn = load_layer_biases(b_ptr, HP)
     if RESIDENT:
         w_hr, w_hz, w_hn = weight_tile(wh_ptr, 0, HP, HP), weight_tile(wh_ptr, 1, HP, HP), weight_tile(wh_ptr, 2, HP, HP)
-        if not GATES_IN:
-            w_ir, w_iz, w_in = weight_tile(wi_ptr, 0, IP, HP), weight_tile(wi_ptr, 1, IP, HP), weight_tile(wi_ptr, 2, IP, HP)
     for tile in range(tl.program_id(0), tl.cdiv(n, BLOCK_N), tl.num_programs(0)):
         rows = tl.arange(0, BLOCK_N).to(tl.int64) + tile * BLOCK_N
         row_ok = rows < n
@@ -48,22 +44,19 @@ def gru_step_layer_kernel(
             slots = tl.load(idx_ptr + rows, mask=row_ok, other=0).to(tl.int64)
         else:
             slots = rows
-        if GATES_IN:
-            i_r, i_z, i_n = load_input_gates(x_ptr + rows[:, None] * stride_x + hcols[None, :], h_mask, H)
-        else:
-            x = tl.load(x_ptr + rows[:, None] * stride_x + icols[None, :],
-                        mask=row_ok[:, None] & (icols[None, :] < IN), other=0.0).to(tl.float32)
-            if RESIDENT:
-                i_r, i_z, i_n = input_gates(x, w_ir, w_iz, w_in, PRECISION)
-            else:
-                i_r, i_z, i_n = input_gates_streamed(x, wi_ptr, tile * w_step, IP, HP, PRECISION)
+        x_t = x_ptr + rows * stride_x
+        g_t = x_ptr + rows[:, None] * stride_x + hcols[None, :]
+        off = tile * w_step
         h_ptrs = state_ptr + slots[:, None] * H + hcols[None, :]
         h = tl.load(h_ptrs, mask=h_mask, other=0.0)
         if RESIDENT:
+            i_r = input_gate(x_t, g_t, row_ok, h_mask, wi_ptr, off, 0, GATES_IN, IN, H, HP)
+            i_z = input_gate(x_t, g_t, row_ok, h_mask, wi_ptr, off, 1, GATES_IN, IN, H, HP)
+            i_n = input_gate(x_t, g_t, row_ok, h_mask, wi_ptr, off, 2, GATES_IN, IN, H, HP)
             h = recurrent_update(i_r, i_z, i_n, h, w_hr, w_hz, w_hn, b_r, b_z, b_in, b_hn, PRECISION)
         else:
-            h = recurrent_update_streamed(i_r, i_z, i_n, h, wh_ptr, b_r, b_z, b_in, b_hn, tile * w_step,
-                                          HP, PRECISION)
+            h = recurrent_update_streamed(x_t, g_t, row_ok, h_mask, wi_ptr, h, wh_ptr, b_r, b_z, b_in, b_hn,
+                                          off, GATES_IN, IN, H, HP, PRECISION)
         tl.store(h_ptrs, h, mask=h_mask)
         if HAS_OUT:
             tl.store(out_ptr + rows[:, None] * stride_out + hcols[None, :], h, mask=h_mask)
@@ -101,7 +94,7 @@ def gru_step_triton(x: torch.Tensor, state: torch.Tensor, weights: GRUWeights,
     check_triton_device(x)
     if state.dtype != torch.float32 or not state.is_contiguous():
         raise ValueError("state must be a contiguous float32 tensor (L, N, H)")
-    packed = packed_for(weights, state.device, dtype)
+    packed = packed_for(weights, state.device, dtype, allow_tf32)
     n, hidden, hp = x.shape[0], packed.hidden, packed.hidden_pad
     if out is None:
         out = torch.empty(n, hidden, dtype=torch.float32, device=state.device)
@@ -121,12 +114,12 @@ def gru_step_triton(x: torch.Tensor, state: torch.Tensor, weights: GRUWeights,
             else:
                 torch.index_select(state[k - 1], 0, index, out=rows)
             layer_x = torch.mm(rows, layer.wi_full, out=gates)
-        cfg = launch_config("step", 0 if layer.gates_in else layer.in_pad, hp, packed.dtype)
+        cfg = launch_config("step", hp, packed.dtype)
         grid = (_grid_size(triton.cdiv(n, cfg.block), state.device),)
         gru_step_layer_kernel[grid](
             layer_x, state[k], index if index is not None else state, out, layer.wi, layer.wh, layer.b,
             n, layer_x.stride(0), out.stride(0), 0,
-            IN=layer.in_size, IP=layer.in_pad, H=hidden, HP=hp, BLOCK_N=cfg.block,
+            IN=layer.in_size, H=hidden, HP=hp, BLOCK_N=cfg.block,
             RESIDENT=cfg.resident, HAS_INDEX=index is not None, GATES_IN=layer.gates_in,
             HAS_OUT=k == len(packed.layers) - 1, PRECISION=precision, num_warps=cfg.num_warps)
     return out
