@@ -16,7 +16,7 @@ from uav_traj_predictor.data import Flight, ReadReport
 
 from . import profiles
 from .noise import apply_noise, check_noise
-from .references import FAMILIES, ReferenceGenerator, check_families
+from .references import FAMILIES, Reference, ReferenceGenerator, check_families
 from .vehicle import QuadrotorSim, VehicleParams, attitude_quaternions
 
 MIN_PHYSICS_RATE = 100.0
@@ -77,43 +77,52 @@ def _draw_flight_setup(rng, names, duration_s, dt):
     return reference, vehicle, wind["mean"] + gusts, wind
 
 
-def _simulate_batch(rngs, indices, names, n_steps, dt, substeps, seed, noise):
-    setups = [_draw_flight_setup(rng, names, n_steps * dt, dt) for rng in rngs]
-    refs = [s[0] for s in setups]
-    # time-major stacks so that each step reads contiguous (flights, 3) slices
-    ref_p, ref_v, ref_a = (np.ascontiguousarray(np.stack([getattr(r, k) for r in refs], axis=1)) for k in "pva")
+def _stack_time_major(arrays: list[np.ndarray]) -> np.ndarray:
+    """(T, ...) arrays of each flight -> one contiguous (T, flights, ...) array: a step reads one slice."""
+    return np.ascontiguousarray(np.stack(arrays, axis=1))
+
+
+def _fly(sim: QuadrotorSim, refs: list[Reference], wind: np.ndarray, n_steps: int, dt: float, substeps: int):
+    """Step all vehicles along their references; returns (p, v, thrust_dir, yaw) recorded every substeps."""
+    ref_p, ref_v, ref_a, ref_yaw = (_stack_time_major([getattr(r, k) for r in refs]) for k in ("p", "v", "a", "yaw"))
     position_only = [j for j, r in enumerate(refs) if r.position_only]
     ref_v[:, position_only] = 0.0
     ref_a[:, position_only] = 0.0
-    ref_yaw = np.ascontiguousarray(np.stack([r.yaw for r in refs], axis=1))
-    wind = np.ascontiguousarray(np.stack([s[2] for s in setups], axis=1))
-    sim = QuadrotorSim(len(rngs), seed=None, params=VehicleParams.stack([s[1] for s in setups]), max_substep=dt)
-    sim.reset(np.arange(len(rngs)), position=ref_p[0])
+    sim.reset(np.arange(sim.n), position=ref_p[0])
     sim.yaw = ref_yaw[0].copy()
-    record = range(0, n_steps + 1, substeps)
-    rec_p, rec_v = np.empty((len(record), len(rngs), 3)), np.empty((len(record), len(rngs), 3))
-    rec_dir, rec_yaw = np.empty((len(record), len(rngs), 3)), np.empty((len(record), len(rngs)))
-    row = 0
+    n_rec = n_steps // substeps + 1
+    rec_p, rec_v, rec_dir = (np.empty((n_rec, sim.n, 3)) for _ in range(3))
+    rec_yaw = np.empty((n_rec, sim.n))
     for k in range(n_steps + 1):
         if k % substeps == 0:
+            row = k // substeps
             rec_p[row], rec_v[row], rec_dir[row], rec_yaw[row] = sim.p, sim.v, sim.thrust_dir, sim.yaw
-            row += 1
-        if k == n_steps:
-            break
-        sim.set_setpoints(ref_p[k], ref_v[k], ref_a[k], ref_yaw[k])
-        sim.physics_step(dt, wind[k])
-    t = np.arange(len(record)) * dt * substeps
+        if k < n_steps:
+            sim.set_setpoints(ref_p[k], ref_v[k], ref_a[k], ref_yaw[k])
+            sim.physics_step(dt, wind[k])
+    return rec_p, rec_v, rec_dir, rec_yaw
+
+
+def _simulate_batch(rngs, indices, names, n_steps, dt, substeps, seed, noise):
+    setups = [_draw_flight_setup(rng, names, n_steps * dt, dt) for rng in rngs]
+    refs = [s[0] for s in setups]
+    sim = QuadrotorSim(len(rngs), seed=None, params=VehicleParams.stack([s[1] for s in setups]), max_substep=dt)
+    rec_p, rec_v, rec_dir, rec_yaw = _fly(sim, refs, _stack_time_major([s[2] for s in setups]), n_steps, dt, substeps)
+    t = np.arange(len(rec_p)) * dt * substeps
     quats = attitude_quaternions(rec_dir, rec_yaw)
     out = []
     for j, (rng, index) in enumerate(zip(rngs, indices)):
-        tn, pn, vn, qn, noise_info = apply_noise(noise, rng, t, rec_p[:, j], rec_v[:, j], quats[:, j])
+        p, v, q = (np.ascontiguousarray(x[:, j]) for x in (rec_p, rec_v, quats))
+        tn, pn, vn, qn, noise_info = apply_noise(noise, rng, t.copy(), p, v, q)
         family = refs[j].family
-        name = f"sim_s{seed}_{index:05d}_{family}"
-        flight = Flight(name=name, source=f"sim:seed={seed},index={index},family={family},noise={noise}",
-                        t=tn, p=pn, v=vn, q=qn, report=ReadReport(kept=len(tn)))
-        info = dict(reference=refs[j].info, wind=dict(mean=setups[j][3]["mean"].round(3).tolist(),
-                    gust_std=setups[j][3]["gust_std"], gust_tau=setups[j][3]["gust_tau"]),
-                    vehicle={k: float(np.asarray(v)[0]) for k, v in vars(setups[j][1]).items()}, noise=noise_info,
-                    max_tracking_error=float(np.linalg.norm(rec_p[:, j] - ref_p[::substeps, j], axis=1).max()))
+        flight = Flight(name=f"sim_s{seed}_{index:05d}_{family}", t=tn, p=pn, v=vn, q=qn,
+                        source=f"sim:seed={seed},index={index},family={family},noise={noise}",
+                        report=ReadReport(kept=len(tn)))
+        wind = setups[j][3]
+        info = dict(reference=refs[j].info, noise=noise_info,
+                    wind=dict(mean=wind["mean"].round(3).tolist(), gust_std=wind["gust_std"],
+                              gust_tau=wind["gust_tau"]),
+                    vehicle={k: float(np.asarray(val)[0]) for k, val in vars(setups[j][1]).items()},
+                    max_tracking_error=float(np.linalg.norm(p - refs[j].p[::substeps], axis=1).max()))
         out.append(SimulatedFlight(flight=flight, family=family, info=info))
     return out

@@ -137,9 +137,11 @@ class QuadrotorSim:
         self.params.validate()
         self.rng = np.random.default_rng(seed)
         self.max_substep = float(max_substep)
-        self.wind_mean = np.zeros((self.n, 3)) if wind_mean is None else np.asarray(wind_mean, float).reshape(self.n, 3)
-        self.gust_std = np.zeros(self.n) if gust_std is None else np.broadcast_to(np.asarray(gust_std, float), (self.n,)).copy()
-        self.gust_tau = np.full(self.n, 2.0) if gust_tau is None else np.broadcast_to(np.asarray(gust_tau, float), (self.n,)).copy()
+        self.wind_mean = np.broadcast_to(np.asarray(0.0 if wind_mean is None else wind_mean, float), (self.n, 3)).copy()
+        self.gust_std = self._per_vehicle(0.0 if gust_std is None else gust_std)
+        self.gust_tau = self._per_vehicle(2.0 if gust_tau is None else gust_tau)
+        if np.any(self.gust_tau <= 0) or np.any(self.gust_std < 0):
+            raise ValueError("gust_tau must be positive and gust_std non-negative")
         self.time = 0.0
         n = self.n
         self.p, self.v, self.a = np.zeros((n, 3)), np.zeros((n, 3)), np.zeros((n, 3))
@@ -150,6 +152,9 @@ class QuadrotorSim:
         self.gust = np.zeros((n, 3))
         self.sp_p, self.sp_v, self.sp_a = np.zeros((n, 3)), np.zeros((n, 3)), np.zeros((n, 3))
         self.sp_yaw = np.zeros(n)
+
+    def _per_vehicle(self, value) -> np.ndarray:
+        return np.broadcast_to(np.asarray(value, float), (self.n,)).copy()
 
     # ----------------------------------------------------------------------------------- commands
     def reset(self, index, position, velocity=None, yaw=None) -> None:
