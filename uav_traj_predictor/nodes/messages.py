@@ -1,7 +1,7 @@
 """Conversions between ROS messages and the core's numbers: stamps, Path, PredictedTrajectory, markers.
 
 Stamps are float seconds in the core (float64 keeps ~0.2 us at epoch times); messages get them split
-into sec/nanosec. A prediction's Path holds exactly H poses stamped t0 + k dt (k = 1..H) in the
+into sec/nanosec, and the future steps are offset from t0 in exact integer nanoseconds. A prediction's Path holds exactly H poses stamped t0 + k dt (k = 1..H) in the
 frame of the input, so RViz and consumers see where the vehicle is expected to be and when.
 """
 from __future__ import annotations
@@ -39,6 +39,12 @@ def to_time(seconds: float) -> Time:
     return Time(sec=int(sec), nanosec=nanosec)
 
 
+def shifted(stamp: Time, nanoseconds: int) -> Time:
+    """stamp + an integer number of nanoseconds, exactly (no float rounding at epoch magnitudes)."""
+    total = stamp.sec * 1_000_000_000 + stamp.nanosec + int(nanoseconds)
+    return Time(sec=total // 1_000_000_000, nanosec=total % 1_000_000_000)
+
+
 def to_duration(seconds: float) -> Duration:
     stamp = to_time(seconds)
     return Duration(sec=stamp.sec, nanosec=stamp.nanosec)
@@ -46,10 +52,12 @@ def to_duration(seconds: float) -> Duration:
 
 def path_message(prediction: Prediction, frame_id: str) -> Path:
     """nav_msgs/Path: H poses at t0 + k dt (k = 1..H), orientation identity."""
-    path = Path(header=Header(stamp=to_time(prediction.t0), frame_id=frame_id))
+    origin = to_time(prediction.t0)
+    step = int(round(prediction.dt * 1e9))
+    path = Path(header=Header(stamp=origin, frame_id=frame_id))
     poses = []
-    for stamp, (x, y, z) in zip(prediction.times, prediction.positions.tolist()):
-        pose = PoseStamped(header=Header(stamp=to_time(stamp), frame_id=frame_id))
+    for k, (x, y, z) in enumerate(prediction.positions.tolist(), start=1):
+        pose = PoseStamped(header=Header(stamp=shifted(origin, k * step), frame_id=frame_id))
         pose.pose.position = Point(x=x, y=y, z=z)
         poses.append(pose)
     path.poses = poses
@@ -61,8 +69,8 @@ def trajectory_message(prediction: Prediction, frame_id: str) -> PredictedTrajec
     msg = PredictedTrajectory(track_id=prediction.track_id, status=STATUS_CODES[prediction.status],
                               model_id=prediction.model_id if prediction.status == TRACKING else CV_MODEL_ID)
     msg.header = Header(stamp=to_time(prediction.t0), frame_id=frame_id)
-    msg.horizon_start = to_time(prediction.t0 + prediction.dt)
     msg.time_step = to_duration(prediction.dt)
+    msg.horizon_start = shifted(msg.header.stamp, int(round(prediction.dt * 1e9)))
     msg.positions = [Point(x=x, y=y, z=z) for x, y, z in prediction.positions.tolist()]
     msg.velocities = [Vector3(x=x, y=y, z=z) for x, y, z in prediction.velocities.tolist()]
     std = prediction.position_std

@@ -5,7 +5,7 @@ bag replay and the offline evaluation give identical numbers for the same sample
 
 Inputs: nav_msgs/Odometry (`input_type: odometry`) or geometry_msgs/PoseStamped (`pose`) on the topics in
 `odom_topics` and/or every topic matching `odom_topic_regex` (the graph is re-scanned every
-`discovery_period` s), sensor-data QoS. Each topic is one track; only the position (in header.frame_id)
+`discovery_period` s), sensor-data QoS (best effort) with a deep history (`input_depth`). Each topic is one track; only the position (in header.frame_id)
 and header.stamp are used: the twist is ignored, the core derives velocities from grid positions.
 Outputs per track, in the namespace of the input topic (/uav1/odom -> /uav1/...): `predicted_path`
 (nav_msgs/Path, H poses stamped t0 + k dt) and `predicted_trajectory` (PredictedTrajectory with std,
@@ -34,7 +34,7 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from visualization_msgs.msg import MarkerArray
 
 from ..core import TrackBank
@@ -73,6 +73,8 @@ PARAMETERS = [
     Param("marker_rate", 5.0, "MarkerArray publishing rate (Hz).", 0.1, 100.0),
     Param("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", 0.1, 60.0),
     Param("qos_depth", 10, "Depth of the output publishers' queues.", 1, 1000),
+    Param("input_depth", 50, "History depth of the (best-effort, sensor-data) input subscriptions: deep "
+          "enough that a burst after a stall is not dropped (a dropped stretch would look like a gap).", 1, 10000),
 ]
 
 
@@ -101,7 +103,6 @@ class PredictorNode(Node):
     def __init__(self, **node_options):
         super().__init__("predictor_node", **node_options)
         self.config = declare(self, PARAMETERS)
-        self.bank = self._make_bank(self.config)
         self.message_type, self.type_name = INPUT_TYPES[self.config["input_type"]]
         try:
             self.topic_pattern = re.compile(self.config["odom_topic_regex"]) if self.config["odom_topic_regex"] else None
@@ -109,6 +110,7 @@ class PredictorNode(Node):
             raise ConfigError(f"parameter 'odom_topic_regex' is not a valid regex: {error}") from None
         if not self.config["odom_topics"] and self.topic_pattern is None:
             raise ConfigError("no input: set 'odom_topics' (list of topics) and/or 'odom_topic_regex'")
+        self.bank = self._make_bank(self.config)
         self.inputs: dict[str, Input] = {}
         self.by_track: dict[str, Input] = {}
         self.latest = {}                     # track id -> latest Prediction (for the markers)
@@ -164,7 +166,9 @@ class PredictorNode(Node):
         entry = Input(topic, track_id, self.create_publisher(Path, f"{namespace}/predicted_path", depth),
                       self.create_publisher(PredictedTrajectory, f"{namespace}/predicted_trajectory", depth))
         self.inputs[topic] = self.by_track[track_id] = entry
-        self.create_subscription(self.message_type, topic, partial(self._on_message, entry), qos_profile_sensor_data)
+        qos = QoSProfile(depth=self.config["input_depth"], reliability=qos_profile_sensor_data.reliability,
+                         durability=qos_profile_sensor_data.durability, history=qos_profile_sensor_data.history)
+        self.create_subscription(self.message_type, topic, partial(self._on_message, entry), qos)
         self.get_logger().info(f"track '{track_id}': {topic} -> {namespace}/predicted_path, "
                                f"{namespace}/predicted_trajectory")
 

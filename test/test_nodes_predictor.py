@@ -1,0 +1,295 @@
+"""predictor_node across processes over loopback DDS: outputs, bad input, discovery, timeout, parameters.
+
+One predictor_node process serves the whole scenario (DDS processes are slow to start); this test
+process publishes crafted odometry with rclpy and records every output.
+"""
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from uav_traj_predictor import rosenv
+
+pytestmark = pytest.mark.ros
+
+HORIZON, MIN_HISTORY, DT = 10, 5, 0.1
+RATE = 20.0   # odometry rate of the crafted streams
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A small random-weight checkpoint: the tests check plumbing, not accuracy."""
+    from uav_traj_predictor.model.checkpoint import save_checkpoint
+    from uav_traj_predictor.model.network import Architecture, VelocityGRU
+    torch.manual_seed(0)
+    model = VelocityGRU(Architecture(hidden=16, head_hidden=16, horizon_steps=HORIZON))
+    meta = dict(model_id="test-random", rate=1 / DT, dt=DT, min_history=MIN_HISTORY, horizon_steps=HORIZON,
+                cv_std=[0.01 * (k + 1) for k in range(HORIZON)], training={}, metrics={})
+    return str(save_checkpoint(tmp_path_factory.mktemp("ckpt") / "random.pt", model, meta))
+
+
+def start(tmp_path, name, *ros_args):
+    """Start an installed console script on this session's loopback DDS domain, output to a log file."""
+    env = rosenv.loopback_env(domain_id=int(os.environ["ROS_DOMAIN_ID"]))
+    log = open(tmp_path / f"{name}.log", "w+")
+    return subprocess.Popen([str(Path(sys.executable).parent / name), "--ros-args", *ros_args], env=env, cwd=tmp_path,
+                            stdout=log, stderr=subprocess.STDOUT, text=True), log
+
+
+def stop(process, log, timeout=20):
+    process.send_signal(signal.SIGTERM)
+    code = process.wait(timeout=timeout)
+    log.seek(0)
+    return code, log.read()
+
+
+# ---- parameter validation ---------------------------------------------------------------------
+BAD_CONFIGS = {
+    "grid_rate": (["-p", "grid_rate:=20.0"], "grid rate 20 Hz differs from the checkpoint's 10 Hz"),
+    "choice": (["-p", "backend:=gpu"], "parameter 'backend' = 'gpu' is not one of"),
+    "range": (["-p", "track_timeout:=-1.0"], "parameter 'track_timeout'"),
+    "type": (["-p", "max_gap:=abc"], "parameter 'max_gap'"),
+    "regex": (["-p", "odom_topic_regex:=(["], "'odom_topic_regex' is not a valid regex"),
+    "typo": (["-p", "trak_timeout:=1.0"], "unknown parameter(s) ['trak_timeout']"),
+    "no_input": ([], "no input: set 'odom_topics'"),
+    "checkpoint": (["-p", "checkpoint:=/nonexistent/model.pt"], "/nonexistent/model.pt: no such checkpoint file"),
+}
+
+
+def test_wrong_parameters_are_refused_with_a_clear_message(checkpoint):
+    """Each bad configuration raises ConfigError naming the parameter (nodes built in this process)."""
+    import rclpy
+
+    from uav_traj_predictor.nodes.params import ConfigError
+    from uav_traj_predictor.nodes.predictor_node import PredictorNode
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        for case, (args, message) in BAD_CONFIGS.items():
+            inputs = [] if case == "no_input" else ["-p", "odom_topics:=['/uav1/odom']"]
+            cli = ["--ros-args", "-p", f"checkpoint:={checkpoint}", *inputs, *args]
+            with pytest.raises(ConfigError) as error:
+                PredictorNode(context=context, cli_args=cli)
+            assert message in str(error.value), (case, str(error.value))
+    finally:
+        rclpy.try_shutdown(context=context)
+
+
+def test_wrong_parameter_exits_the_console_script_non_zero(console_script, ros_env, tmp_path):
+    run = subprocess.run([console_script("predictor_node"), "--ros-args", "-p", "track_timeout:=-1.0"],
+                         env=ros_env, cwd=tmp_path, capture_output=True, text=True, timeout=90)
+    assert run.returncode == 2, run.stderr
+    assert "predictor_node: configuration error: parameter 'track_timeout'" in run.stderr
+    assert "[0.01, 3600.0]" in run.stderr and "Traceback" not in run.stderr
+
+
+# ---- the live scenario ------------------------------------------------------------------------
+class Scenario:
+    """Crafted odometry publishers and recorders of every output, in this test process."""
+
+    def __init__(self, context, tracks):
+        import rclpy
+        from diagnostic_msgs.msg import DiagnosticArray
+        from nav_msgs.msg import Odometry, Path
+        from rclpy.qos import qos_profile_sensor_data
+        from visualization_msgs.msg import MarkerArray
+
+        from uav_traj_predictor.msg import PredictedTrajectory
+        self.rclpy, self.Odometry = rclpy, Odometry
+        self.node = rclpy.create_node("scenario", context=context)
+        self.executor = rclpy.executors.SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.node)
+        self.pubs = {name: self.node.create_publisher(Odometry, f"/{name}/odom", qos_profile_sensor_data)
+                     for name in tracks}
+        self.trajectories = {name: [] for name in tracks}
+        self.paths = {name: [] for name in tracks}
+        for name in tracks:
+            self.node.create_subscription(PredictedTrajectory, f"/{name}/predicted_trajectory",
+                                          self.trajectories[name].append, 100)
+            self.node.create_subscription(Path, f"/{name}/predicted_path", self.paths[name].append, 100)
+        self.markers, self.diagnostics = [], []
+        self.node.create_subscription(MarkerArray, "/predicted_markers", self.markers.append, 100)
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 100)
+
+    def publish(self, name, stamp, position, frame="map"):
+        msg = self.Odometry()
+        sec = math.floor(stamp)
+        msg.header.stamp.sec, msg.header.stamp.nanosec = int(sec), int(round((stamp - sec) * 1e9)) % 1_000_000_000
+        msg.header.frame_id = frame
+        msg.child_frame_id = "base_link"
+        msg.pose.pose.position.x, msg.pose.pose.position.y, msg.pose.pose.position.z = map(float, position)
+        msg.pose.pose.orientation.w = 1.0
+        self.pubs[name].publish(msg)
+
+    def spin(self, seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.executor.spin_once(timeout_sec=0.01)
+
+    def spin_until(self, condition, timeout):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and not condition():
+            self.executor.spin_once(timeout_sec=0.05)
+        return condition()
+
+    def set_parameter_async(self, name, value):
+        """Request a parameter change without blocking the publishing loop; returns the future."""
+        from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+        from rcl_interfaces.srv import SetParameters
+        request = SetParameters.Request(parameters=[Parameter(name=name, value=ParameterValue(
+            type=ParameterType.PARAMETER_INTEGER, integer_value=value))])
+        return self.parameter_client.call_async(request)
+
+    def last_diagnostics(self):
+        return {s.name: (s.message, {kv.key: kv.value for kv in s.values}) for s in self.diagnostics[-1].status}
+
+
+def circle(t, radius=3.0, omega=0.8, offset=(0.0, 0.0, 2.0)):
+    return np.array([radius * math.cos(omega * t), radius * math.sin(omega * t), 0.0]) + offset
+
+
+@pytest.fixture(scope="module")
+def scenario_run(checkpoint, tmp_path_factory):
+    """Run predictor_node and the whole scripted scenario once; tests below assert on the recordings."""
+    import rclpy
+    tmp = tmp_path_factory.mktemp("predictor")
+    node, log = start(tmp, "predictor_node",
+                      "-p", f"checkpoint:={checkpoint}", "-p", "odom_topics:=['/t1/odom', '/t2/odom', '/bad/odom']",
+                      "-p", "odom_topic_regex:=/disc[0-9]+/odom", "-p", "discovery_period:=0.3",
+                      "-p", "track_timeout:=1.0", "-p", "max_speed:=20.0", "-p", "marker_rate:=10.0",
+                      "-p", "diagnostics_period:=0.5")
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        sc = Scenario(context, ["t1", "t2", "bad", "disc1"])
+        ready = sc.spin_until(lambda: all(p.get_subscription_count() > 0 for p in sc.pubs.values()), 60)
+        assert ready, "predictor_node did not subscribe to every input within 60 s"
+        from rcl_interfaces.srv import SetParameters
+        sc.parameter_client = sc.node.create_client(SetParameters, "/predictor_node/set_parameters")
+        assert sc.parameter_client.wait_for_service(timeout_sec=30)
+        start_wall = time.time()
+        bad_offset, bad_shift, steps = 0.0, np.zeros(3), int(5.0 * RATE)
+        for k in range(steps):
+            t = k / RATE                 # regular stamps: a stalled test process cannot fake a gap
+            now = start_wall + t
+            sc.publish("t1", now, circle(t))
+            if t < 2.5:                                           # then silent: dropped after 1 s
+                sc.publish("t2", now, circle(t, 5.0, -0.5), frame="odom")
+            sc.publish("disc1", now, circle(t, 1.0, 1.5))
+            stamp = 1000.0 + k / RATE + bad_offset
+            if k == 40:
+                sc.publish("bad", stamp, [math.nan, 0.0, 1.0])          # non-finite
+            elif k == 41:
+                sc.publish("bad", 1000.0 + 39 / RATE, circle(39 / RATE))  # duplicate stamp
+            elif k == 42:
+                sc.publish("bad", stamp - 0.3, circle(k / RATE))       # out of order
+            elif k == 43:
+                sc.publish("bad", 0.0, circle(k / RATE))               # zero stamp
+            else:
+                if k == 45:
+                    bad_offset += 0.5                                   # gap
+                if k == 60:
+                    bad_shift = np.array([50.0, 0.0, 0.0])              # teleport: 1000 m/s
+                if k == 75:
+                    bad_offset -= 10.0                                  # clock jumps back
+                sc.publish("bad", 1000.0 + k / RATE + bad_offset, circle(k / RATE) + bad_shift)
+            if k == 60:
+                rejected = sc.set_parameter_async("horizon_steps", HORIZON + 5)
+                accepted = sc.set_parameter_async("horizon_steps", 4)
+            sc.spin(max(0.0, start_wall + (k + 1) / RATE - time.time()))
+        sc.final_diagnostics = sc.last_diagnostics()    # before the tracks time out
+        sc.spin(1.0)
+        assert sc.spin_until(lambda: rejected.done() and accepted.done(), 30)
+        sc.rejected, sc.accepted = rejected.result().results[0], accepted.result().results[0]
+        yield sc
+    finally:
+        code, output = stop(node, log)
+        rclpy.try_shutdown(context=context)
+    assert code == 0, output
+    assert "Traceback" not in output, output
+
+
+def stamp(msg_time):
+    return msg_time.sec + msg_time.nanosec * 1e-9
+
+
+def nanoseconds(msg_time):
+    return msg_time.sec * 1_000_000_000 + msg_time.nanosec
+
+
+DT_NS = 100_000_000
+
+
+def test_every_vehicle_gets_future_stamped_bounded_predictions_in_its_frame(scenario_run):
+    sc = scenario_run
+    for name, frame in (("t1", "map"), ("t2", "odom"), ("disc1", "map")):
+        trajectories, paths = sc.trajectories[name], sc.paths[name]
+        assert len(trajectories) >= 15 and len(paths) >= 15, name
+        for msg in trajectories:
+            t0, step = stamp(msg.header.stamp), stamp(msg.time_step)
+            assert msg.header.frame_id == frame and msg.track_id == name
+            assert step == pytest.approx(DT) and nanoseconds(msg.horizon_start) == nanoseconds(msg.header.stamp) + DT_NS
+            assert len(msg.positions) == len(msg.velocities) == len(msg.position_std) in (HORIZON, 4)
+            assert msg.calibrated and all(math.isfinite(p.x) and math.isfinite(s.z)
+                                          for p, s in zip(msg.positions, msg.position_std))
+        t0s = np.array([stamp(m.header.stamp) for m in trajectories])
+        steps = np.diff(t0s) / DT       # one per grid step; a burst that arrives together gives only the newest
+        assert np.allclose(steps, np.round(steps), atol=1e-5) and steps.min() > 0.5, f"{name}: {steps}"
+        assert np.mean(np.round(steps) == 1) > 0.8, f"{name}: too many skipped grid steps {steps}"
+        for path in paths:
+            poses = [nanoseconds(p.header.stamp) - nanoseconds(path.header.stamp) for p in path.poses]
+            assert path.header.frame_id == frame and len(poses) in (HORIZON, 4)
+            assert poses == [DT_NS * k for k in range(1, len(poses) + 1)]      # future, spaced by dt exactly
+        statuses = [m.status for m in trajectories]
+        assert statuses[0] == 1 and statuses[-1] == 0           # warming up (CV), then tracking
+        assert [m.model_id for m in trajectories][:2] == ["cv", "cv"] and trajectories[-1].model_id == "test-random"
+
+
+def test_discovered_topic_is_a_track(scenario_run):
+    assert scenario_run.trajectories["disc1"], "the regex-discovered /disc1/odom gave no predictions"
+
+
+def test_runtime_horizon_change_is_validated_and_applied(scenario_run):
+    sc = scenario_run
+    assert not sc.rejected.successful and "exceeds the checkpoint's 10" in sc.rejected.reason
+    assert sc.accepted.successful
+    assert len(sc.trajectories["t1"][-1].positions) == 4 and len(sc.paths["t1"][-1].poses) == 4
+
+
+def test_bad_input_resets_or_is_ignored_and_never_published(scenario_run):
+    sc = scenario_run
+    trajectories = sc.trajectories["bad"]
+    assert trajectories
+    for msg in trajectories:
+        assert all(math.isfinite(v) for p in msg.positions for v in (p.x, p.y, p.z))
+        assert max(abs(p.x) for p in msg.positions) < 80          # nothing extrapolated across the teleport
+    _, values = sc.final_diagnostics["predictor_node: bad"]
+    for key in ("resets.gap", "resets.teleport", "resets.time_backwards", "ignored.non_finite",
+                "ignored.duplicate", "ignored.out_of_order", "ignored.zero_stamp"):
+        assert int(values.get(key, 0)) >= 1, (key, values)
+    statuses = [m.status for m in trajectories]
+    restarts = sum(1 for a, b in zip(statuses, statuses[1:]) if a == 0 and b == 1)
+    assert restarts >= 3, statuses                            # tracking -> warming up after each reset
+
+
+def test_silent_track_times_out_markers_deleted_and_diagnostics_report_it(scenario_run):
+    sc = scenario_run
+    from visualization_msgs.msg import Marker
+    markers = [m for array in sc.markers for m in array.markers]
+    t1 = [m for m in markers if m.ns == "t1" and m.action == Marker.ADD]
+    assert {Marker.LINE_STRIP, Marker.SPHERE} <= {m.type for m in t1}
+    assert any(m.ns == "t2" and m.action == Marker.DELETE for m in markers)
+    diagnostics = sc.final_diagnostics
+    assert diagnostics["predictor_node: t2"][0].startswith("no track")
+    assert diagnostics["predictor_node: t1"][0] == "tracking"
+    node = diagnostics["predictor_node"][1]
+    assert int(node["dropped.timeout"]) >= 1 and float(node["latency_p99_ms"]) > 0
+    last_t2 = stamp(sc.trajectories["t2"][-1].header.stamp)
+    assert last_t2 < stamp(sc.trajectories["t1"][-1].header.stamp) - 1.5
