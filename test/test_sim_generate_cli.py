@@ -83,3 +83,13 @@ def test_console_script_reports_error_and_exit_status(tmp_path, console_script):
                            "--out", str(tmp_path / "o")], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "--flights" in proc.stderr
+
+
+def test_same_seed_writes_identical_files(tmp_path):
+    for name in ("a", "b"):
+        assert main(["--flights", "2", "--duration", "2", "--out", str(tmp_path / name), "--seed", "9",
+                     "--noise", "vio"]) == 0
+    files = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert files == sorted(p.name for p in (tmp_path / "b").iterdir()) and len(files) == 3
+    for name in files:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
