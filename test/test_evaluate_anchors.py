@@ -25,9 +25,13 @@ def report():
         if not needed.is_dir():
             pytest.skip(f"{needed} not found (the shared data folder beside the checkout)")
     import torch
-    torch.set_num_threads(2)
-    methods = build_methods(["cv", "ca", "kf", VECTOR], Protocol(), vector_dir=vector)
-    return evaluate_flights(flights, methods)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)           # one thread is fastest on a shared 2-core machine
+    try:
+        methods = build_methods(["cv", "ca", "kf", VECTOR], Protocol(), vector_dir=vector)
+        return evaluate_flights(flights, methods)
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("folder", sorted(WINDOWS))

@@ -105,6 +105,7 @@ def test_cli_on_generated_tum_files(tmp_path, capsys):
     report = json.loads(out.read_text())
     assert report["pooled"]["cv"]["windows"] == 2 * (121 - 30)
     assert "== pooled ==" in printed and "== sim ==" in printed and "ADE0.5" in printed
+    assert "== ADE (m) summary ==" in printed
     assert report["pooled"]["ca"]["ade"] < report["pooled"]["cv"]["ade"]      # a helix curves
     assert sorted(f.name for f in (tmp_path / "plots").iterdir()) == ["error_vs_horizon.png", "examples_sim.png"]
 

@@ -34,7 +34,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR")
     ap.add_argument("--history", type=int, default=Protocol.history, help="velocities of history per window")
     ap.add_argument("--horizon", type=int, default=Protocol.horizon, help="predicted grid steps")
-    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch CPU threads (1 is fastest on a shared machine; see docs/evaluation.md)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     return ap
 

@@ -1,6 +1,8 @@
 """Readable text tables of an evaluation report (pooled, then one block per group)."""
 from __future__ import annotations
 
+from .methods import VECTOR_PREFIX
+
 COLUMNS = (("windows", "windows", "{:d}"), ("ade", "ADE m", "{:.3f}"), ("fde", "FDE m", "{:.3f}"),
            ("ade_0p5", "ADE0.5 m", "{:.3f}"), ("coverage_1sigma", "cov1s", "{:.2f}"),
            ("coverage_2sigma", "cov2s", "{:.2f}"), ("nll", "NLL", "{:.2f}"))
@@ -17,7 +19,34 @@ def format_block(title: str, entries: dict) -> str:
 
 
 def format_report(report: dict) -> str:
-    """Pooled table followed by a table per group (folder)."""
+    """Pooled table, a table per group (folder), then the ADE summary (`format_summary`)."""
     blocks = [format_block("pooled", report["pooled"])]
     blocks += [format_block(group, entries) for group, entries in report["groups"].items()]
-    return "\n\n".join(blocks)
+    return "\n\n".join(blocks + [format_summary(report)])
+
+
+def vector_sets(names) -> dict[str, list[str]]:
+    """VECTOR method names grouped by training set (`vector:<set>__<name>` -> <set>)."""
+    sets: dict[str, list[str]] = {}
+    for name in names:
+        if name.startswith(VECTOR_PREFIX):
+            sets.setdefault(name[len(VECTOR_PREFIX):].split("__")[0], []).append(name)
+    return sets
+
+
+def format_summary(report: dict) -> str:
+    """ADE per scope (pooled and each group): every non-VECTOR method and, per VECTOR training set,
+    its best checkpoint in that scope (the issue's anchor table)."""
+    methods = list(report["pooled"])
+    plain = [name for name in methods if not name.startswith(VECTOR_PREFIX)]
+    sets = vector_sets(methods)
+    heads = plain + [f"best {name}" for name in sets]
+    width = max(len(scope) for scope in ["scope", *report["groups"]])
+    lines = ["== ADE (m) summary ==", f"{'scope':<{width}}  {'windows':>8}  " + "  ".join(f"{h:>{max(8, len(h))}}" for h in heads)]
+    for scope, entries in [*report["groups"].items(), ("pooled", report["pooled"])]:
+        values = [entries[name].get("ade") for name in plain]
+        values += [min((entries[name].get("ade", float("inf")) for name in names), default=None) for names in sets.values()]
+        windows = max((entry.get("windows", 0) for entry in entries.values()), default=0)
+        cells = ["-" if v is None or v == float("inf") else f"{v:.3f}" for v in values]
+        lines.append(f"{scope:<{width}}  {windows:>8}  " + "  ".join(f"{c:>{max(8, len(h))}}" for c, h in zip(cells, heads)))
+    return "\n".join(lines)
