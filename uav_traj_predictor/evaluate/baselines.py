@@ -90,7 +90,8 @@ class KalmanCA:
         states = _filter_states(p, _transition(dt), gains)                # (M, 3 states, 3 axes)
         steps = _extrapolators(dt, self.horizon)                          # (H, 3) rows of F^j
         positions = np.einsum("hs,msa->mha", steps, states)
-        variance = np.einsum("hs,mst,ht->mh", steps, covariances, steps) + _process_spread(dt, self.horizon, self.params)
+        variance = np.einsum("hs,mst,ht->mh", steps, covariances, steps)
+        variance += _process_spread(dt, self.horizon, self.params)
         std = np.repeat(np.sqrt(variance)[:, :, None], 3, axis=2)
         return SegmentPrediction(positions, std)
 

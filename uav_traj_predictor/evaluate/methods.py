@@ -45,7 +45,8 @@ class ModelMethod:
         except ValueError:                       # CheckpointError: already a clear message
             raise
         except Exception as err:                 # torch raises many types on corrupt files
-            raise MethodUnavailable(f"model: cannot load checkpoint {checkpoint}: {type(err).__name__}: {err}") from None
+            raise MethodUnavailable(f"model: cannot load checkpoint {checkpoint}: "
+                                    f"{type(err).__name__}: {err}") from None
         self.horizon = protocol.horizon
         found = (self.predictor.horizon_steps, self.predictor.min_history, self.predictor.rate)
         if found[0] < protocol.horizon or found[1] > protocol.history or abs(found[2] - protocol.rate) > 1e-9:

@@ -35,18 +35,22 @@ def vector_sets(names) -> dict[str, list[str]]:
 
 
 def format_summary(report: dict) -> str:
-    """ADE per scope (pooled and each group): every non-VECTOR method and, per VECTOR training set,
-    its best checkpoint in that scope (the issue's anchor table)."""
+    """ADE per scope (each group, then pooled): every non-VECTOR method and, per VECTOR training set,
+    its best checkpoint in that scope (the layout of the issue's anchor table)."""
     methods = list(report["pooled"])
     plain = [name for name in methods if not name.startswith(VECTOR_PREFIX)]
     sets = vector_sets(methods)
-    heads = plain + [f"best {name}" for name in sets]
-    width = max(len(scope) for scope in ["scope", *report["groups"]])
-    lines = ["== ADE (m) summary ==", f"{'scope':<{width}}  {'windows':>8}  " + "  ".join(f"{h:>{max(8, len(h))}}" for h in heads)]
+    heads = ["windows", *plain, *(f"best {name}" for name in sets)]
+    rows = []
     for scope, entries in [*report["groups"].items(), ("pooled", report["pooled"])]:
-        values = [entries[name].get("ade") for name in plain]
-        values += [min((entries[name].get("ade", float("inf")) for name in names), default=None) for names in sets.values()]
+        ades = [entries[name].get("ade") for name in plain]
+        ades += [min((entries[name]["ade"] for name in names if "ade" in entries[name]), default=None)
+                 for names in sets.values()]
         windows = max((entry.get("windows", 0) for entry in entries.values()), default=0)
-        cells = ["-" if v is None or v == float("inf") else f"{v:.3f}" for v in values]
-        lines.append(f"{scope:<{width}}  {windows:>8}  " + "  ".join(f"{c:>{max(8, len(h))}}" for c, h in zip(cells, heads)))
-    return "\n".join(lines)
+        rows.append([scope, str(windows), *("-" if ade is None else f"{ade:.3f}" for ade in ades)])
+    first = max(len(row[0]) for row in rows + [["scope"]])
+    widths = [max(8, len(head)) for head in heads]
+
+    def line(cells):
+        return f"{cells[0]:<{first}}  " + "  ".join(f"{cell:>{width}}" for cell, width in zip(cells[1:], widths))
+    return "\n".join(["== ADE (m) summary ==", line(["scope", *heads]), *map(line, rows)])

@@ -9,7 +9,7 @@ coverage_2sigma, nll]) and pooled entries also carry `seconds` (prediction wall 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -38,10 +38,10 @@ def evaluate_flights(paths_or_flights, methods=None, protocol: Protocol = Protoc
     file_scores, file_groups = {}, {}
     seconds = {name: 0.0 for name in methods}
     for flight in _iter_flights(paths_or_flights, progress):
-        key = _unique_key(flight, file_scores)
-        file_groups[key] = flight_group(flight)
-        file_scores[key] = evaluate_flight(flight, methods, protocol, seconds,
-                                           examples.setdefault(file_groups[key], []) if examples is not None else None)
+        key, group = _unique_key(flight, file_scores), flight_group(flight)
+        group_examples = None if examples is None else examples.setdefault(group, [])
+        file_groups[key] = group
+        file_scores[key] = evaluate_flight(flight, methods, protocol, seconds, group_examples)
     report = build_report(file_scores, file_groups, protocol, {name: describe(m) for name, m in methods.items()})
     for name, spent in seconds.items():
         report["pooled"][name]["seconds"] = round(spent, 3)
@@ -140,11 +140,11 @@ def _iter_flights(paths_or_flights, progress: bool):
 
 
 def _unique_key(flight: Flight, taken: Mapping) -> str:
+    """The flight's source path; ":name" then "#2", "#3", ... appended while already taken."""
     key = flight.source or flight.name
     if key in taken:
         key = f"{key}:{flight.name}"
-    suffix = 2
-    base = key
+    base, suffix = key, 2
     while key in taken:
         key, suffix = f"{base}#{suffix}", suffix + 1
     return key
