@@ -164,3 +164,30 @@ def test_build_methods_names_patterns_and_missing_model(fake_vector_dir, monkeyp
         build_methods(["vector:*"])
     with pytest.raises(MethodUnavailable, match="unknown method 'lstm'"):
         build_methods(["lstm"])
+
+
+class FakePredictor:
+    """Stands in for model.StreamingPredictor: CV plus 0.01 m, std 0.02, 12 steps."""
+    horizon_steps, min_history, rate, model_id = 12, 20, 10.0, "fake"
+
+    def __init__(self, checkpoint=None, **options):
+        self.checkpoint = checkpoint
+
+    def predict_segment(self, segment):
+        p = segment.positions
+        out = np.full((len(p), 12, 3), np.nan)
+        out[1:] = p[1:, None] + (p[1:] - p[:-1])[:, None] * np.arange(1, 13)[None, :, None] + 0.01
+        return methods_module.SegmentPrediction(out, np.full(out.shape, 0.02))
+
+
+def test_model_method_adapts_the_streaming_predictor(monkeypatch):
+    import uav_traj_predictor.model as model_room
+    monkeypatch.setattr(model_room, "StreamingPredictor", FakePredictor)
+    built = build_methods(["model", "cv"], checkpoint="some.pt")
+    prediction = built["model"].predict_segment(LINE)
+    assert prediction.positions.shape == prediction.std.shape == (len(LINE), 10, 3)
+    k = window_indices(len(LINE))
+    np.testing.assert_allclose(prediction.positions[k], built["cv"].predict_segment(LINE).positions[k] + 0.01)
+    monkeypatch.setattr(FakePredictor, "min_history", 30)
+    with pytest.raises(MethodUnavailable, match="does not fit the protocol"):
+        build_methods(["model"], checkpoint="some.pt")

@@ -123,3 +123,16 @@ def test_cli_bad_input_is_a_clear_error(tmp_path, capsys):
     assert evaluate_main([str(garbage), "--checkpoint", str(garbage), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "checkpoint" in err and "Traceback" not in err
+
+
+def test_model_with_the_default_checkpoint_when_it_loads():
+    from uav_traj_predictor.evaluate.methods import MethodUnavailable
+    try:
+        methods = build_methods(["model"])
+    except MethodUnavailable as err:
+        pytest.skip(f"no usable default checkpoint yet: {err}")
+    t, p = helix(8.0)
+    report = evaluate_flights([flight("h", t, p)], methods)
+    model = report["pooled"]["model"]
+    assert model["windows"] == 81 - 30
+    assert np.isfinite(model["ade"]) and 0 <= model["coverage_1sigma"] <= model["coverage_2sigma"] <= 1
