@@ -1,0 +1,155 @@
+"""Ground-truth recording of a data-generation run: rosbag2 (mcap), per-trajectory TUM files, dataset card.
+
+Layout of the output directory::
+
+    bag/                    rosbag2, mcap storage, metadata v9:
+                              /datagen/odometry  nav_msgs/msg/Odometry  every commander tick (ENU, frame "world",
+                                                 child "base_link", twist in the child frame as REP 105 says)
+                              /datagen/markers   std_msgs/msg/String    "start <id> <family>", "end <id>",
+                                                 "abort <id> <reason>"
+    trajectories/traj_<id>_<family>.tum   `t x y z qx qy qz qw vx vy vz` (world-frame velocity as extra
+                                          columns, read with read_flight(path, extra_columns=True))
+    card.yaml               seed, configuration, vehicle, per-trajectory family, adaptation, tracking errors
+
+Bag stamps are the backend clock in nanoseconds (simulated time from 0 for the embedded simulator,
+wall-clock time for PX4).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import yaml
+from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
+
+from .backend import VehicleState
+
+ODOMETRY_TOPIC = "/datagen/odometry"
+MARKER_TOPIC = "/datagen/markers"
+WORLD_FRAME, BODY_FRAME = "world", "base_link"
+_INFINITE = QosTime(9223372036, 854775807)
+
+
+def _qos(reliable: bool, transient_local: bool, depth: int) -> Qos:
+    return Qos(history=QosHistory.KEEP_LAST, depth=depth,
+               reliability=QosReliability.RELIABLE if reliable else QosReliability.BEST_EFFORT,
+               durability=QosDurability.TRANSIENT_LOCAL if transient_local else QosDurability.VOLATILE,
+               deadline=_INFINITE, lifespan=_INFINITE, liveliness=QosLiveliness.AUTOMATIC,
+               liveliness_lease_duration=_INFINITE, avoid_ros_namespace_conventions=False)
+
+
+def _plain(value):
+    """numpy scalars / arrays inside nested dicts and lists -> plain Python (for YAML)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class DatasetRecorder:
+    """Writes what the commander reports into `out_dir` (see module docstring). Use as a context manager."""
+
+    def __init__(self, out_dir, card: dict):
+        self.out_dir = Path(out_dir)
+        self.bag_dir = self.out_dir / "bag"
+        self.tum_dir = self.out_dir / "trajectories"
+        if self.bag_dir.exists():
+            raise FileExistsError(f"{self.bag_dir} already exists: choose another --out or remove it")
+        self.tum_dir.mkdir(parents=True, exist_ok=True)
+        self.card = dict(card, trajectories=[])
+        self.store = get_typestore(Stores.ROS2_JAZZY)
+        self.writer = Writer(self.bag_dir, version=9, storage_plugin=StoragePlugin.MCAP)
+        self.writer.open()
+        self.odom_conn = self.writer.add_connection(ODOMETRY_TOPIC, "nav_msgs/msg/Odometry", typestore=self.store,
+                                                    offered_qos_profiles=[_qos(True, False, 10)])
+        self.marker_conn = self.writer.add_connection(MARKER_TOPIC, "std_msgs/msg/String", typestore=self.store,
+                                                      offered_qos_profiles=[_qos(True, True, 100)])
+        self.counts = {ODOMETRY_TOPIC: 0, MARKER_TOPIC: 0}
+        self.closed = False
+
+    # ----------------------------------------------------------------------------------- commander API
+    def odometry(self, state: VehicleState) -> None:
+        """One ground-truth sample on /datagen/odometry."""
+        self.writer.write(self.odom_conn, _nanoseconds(state.t), self._odometry_cdr(state))
+        self.counts[ODOMETRY_TOPIC] += 1
+
+    def mark(self, t: float, text: str) -> None:
+        """A trajectory boundary on /datagen/markers."""
+        message = self.store.types["std_msgs/msg/String"](data=text)
+        self.writer.write(self.marker_conn, _nanoseconds(t), self.store.serialize_cdr(message, "std_msgs/msg/String"))
+        self.counts[MARKER_TOPIC] += 1
+
+    def trajectory(self, record) -> None:
+        """A completed trajectory: its TUM file and its card entry."""
+        path = self.tum_dir / f"traj_{record.index:04d}_{record.family}.tum"
+        stats = record.stats
+        header = (f"datagen trajectory {record.index} family {record.family} attempts {record.attempts}\n"
+                  f"tracking error rmse {stats['rmse_m']} m, max {stats['max_m']} m\n"
+                  "timestamp tx ty tz qx qy qz qw vx vy vz (ENU world, s, m, m/s)")
+        table = np.column_stack([record.t, record.p, record.q, record.v])
+        np.savetxt(path, table, fmt="%.6f", header=header)
+        reference = record.planned.reference
+        self.card["trajectories"].append(_plain(dict(
+            index=record.index, family=record.family, file=str(path.relative_to(self.out_dir)),
+            attempts=record.attempts, start_s=round(float(record.t[0]), 3), tracking=stats,
+            reference=dict(info=reference.info, duration_s=round(reference.duration, 3),
+                           **record.planned.adaptation))))
+
+    # ----------------------------------------------------------------------------------- closing
+    def close(self, result=None) -> Path:
+        """Finish the bag and write card.yaml (with the run's outcome when given); returns its path."""
+        if not self.closed:
+            self.writer.close()
+            self.closed = True
+        if result is not None:
+            self.card["outcome"] = _plain(dict(
+                final_state=result.final_state.value, flown=len(result.flown), skipped=result.skipped,
+                errors=result.errors, messages=self.counts,
+                transitions=[f"{t:.2f} {state.value}" for t, state in result.transitions]))
+        path = self.out_dir / "card.yaml"
+        path.write_text(yaml.safe_dump(_plain(self.card), sort_keys=False))
+        return path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if not self.closed:
+            self.writer.close()
+            self.closed = True
+
+    def _odometry_cdr(self, state: VehicleState) -> bytes:
+        types = self.store.types
+        sec, nanosec = divmod(_nanoseconds(state.t), 1_000_000_000)
+        header = types["std_msgs/msg/Header"](stamp=types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec),
+                                              frame_id=WORLD_FRAME)
+        point, quaternion, vector = (types[f"geometry_msgs/msg/{name}"] for name in ("Point", "Quaternion", "Vector3"))
+        body_velocity = _rotate_to_body(np.asarray(state.q, float), np.asarray(state.v, float))
+        pose = types["geometry_msgs/msg/PoseWithCovariance"](
+            pose=types["geometry_msgs/msg/Pose"](position=point(*map(float, state.p)),
+                                                 orientation=quaternion(*map(float, state.q))),
+            covariance=np.zeros(36))
+        twist = types["geometry_msgs/msg/TwistWithCovariance"](
+            twist=types["geometry_msgs/msg/Twist"](linear=vector(*map(float, body_velocity)),
+                                                   angular=vector(0.0, 0.0, 0.0)),
+            covariance=np.zeros(36))
+        message = types["nav_msgs/msg/Odometry"](header=header, child_frame_id=BODY_FRAME, pose=pose, twist=twist)
+        return self.store.serialize_cdr(message, "nav_msgs/msg/Odometry")
+
+
+def _nanoseconds(t: float) -> int:
+    return int(round(t * 1e9))
+
+
+def _rotate_to_body(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """World vector v expressed in the body frame of unit quaternion q (x, y, z, w)."""
+    u, w = -q[:3], q[3]             # the inverse rotation
+    t = 2.0 * np.cross(u, v)
+    return v + w * t + np.cross(u, t)

@@ -1,0 +1,48 @@
+"""One data-generation run: plan the references, fly them with the commander, record, write the card."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .backend import VehicleBackend
+from .commander import Commander, RunResult
+from .config import DatagenConfig
+from .plan import plan_trajectories
+from .recorder import DatasetRecorder
+
+
+@dataclass
+class DatagenOutput:
+    result: RunResult
+    out_dir: Path
+    card: Path
+
+
+def make_backend(name: str, config: DatagenConfig) -> VehicleBackend:
+    """The backend named "sim" (embedded simulator) or "px4" (PX4 through MAVSDK) per `config`."""
+    if name == "sim":
+        from .sim_backend import EmbeddedSimBackend
+        vehicle = dict(config.vehicle)
+        return EmbeddedSimBackend(seed=config.seed, profile=vehicle.pop("profile", "default"), **vehicle)
+    if name == "px4":
+        from .mavsdk_backend import MavsdkBackend
+        return MavsdkBackend(**config.px4)
+    raise ValueError(f"unknown backend {name!r}; expected 'sim' or 'px4'")
+
+
+def run_datagen(config: DatagenConfig, backend: VehicleBackend, out_dir=None, backend_name: str = "") -> DatagenOutput:
+    """Fly `config.trajectories` references on `backend`, recording into out_dir (default config.out_dir)."""
+    out_dir = Path(out_dir or config.out_dir)
+    plan = plan_trajectories(config)
+    card = dict(dataset="uav_traj_predictor datagen", seed=config.seed, backend=backend_name,
+                vehicle=dict(description=backend.description, params=getattr(backend, "params", None),
+                             wind=getattr(backend, "wind", None)),
+                config=config.to_dict())
+    recorder = DatasetRecorder(out_dir, card)
+    try:
+        result = Commander(backend, config, plan, recorder).run()
+    finally:
+        backend.close()
+        recorder.__exit__(None, None, None)
+    card_path = recorder.close(result)
+    return DatagenOutput(result=result, out_dir=out_dir, card=card_path)
