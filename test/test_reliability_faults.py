@@ -1,0 +1,157 @@
+"""Faults across processes (issue 9): real predictor_node + publisher children on loopback DDS.
+
+Scenarios (bench/soak.py's building blocks: its own publisher role with exact counts, the shipped
+config/predictor.yaml, a /diagnostics monitor in this process, psutil for the predictor's memory):
+  * a vehicle goes silent -> its track is dropped after track_timeout (reported, no longer tracked);
+  * the publisher is SIGKILLed and restarted -> the tracks come back and predict again;
+  * the restarted publisher sends a burst of 10x the nominal rate -> memory stays flat, predictions go on;
+  * the predictor is SIGKILLed and restarted -> clean start, tracks resume; a clean stop (SIGINT) leaves no
+    /dev/shm Fast DDS file; what a SIGKILL leaves behind is recorded (known issue R7).
+"""
+import importlib.util
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = sys.modules.setdefault(name, importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(module)
+    return module
+
+
+soak = _load("bench_soak", REPO / "bench" / "soak.py")
+fuzz = _load("bench_fuzz", REPO / "bench" / "fuzz.py")
+FAST = ("-p", "track_timeout:=1.0", "-p", "diagnostics_period:=0.5")
+STARTUP = 60.0          # generous: CI machines are shared
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return fuzz.make_tiny_checkpoint(tmp_path_factory.mktemp("faults") / "tiny.pt")
+
+
+@pytest.fixture
+def env(ros_env):
+    return soak.child_env(domain_id=int(ros_env["ROS_DOMAIN_ID"]))
+
+
+@pytest.fixture
+def monitor():
+    monitor = soak.DiagnosticsMonitor()
+    yield monitor
+    monitor.close()
+
+
+@pytest.fixture
+def children():
+    started = []
+    yield started
+    for child in started:
+        soak.stop(child, signal.SIGKILL if child.poll() is None else signal.SIGINT, timeout=5)
+
+
+SHM_RECORD = {}
+
+
+def live(snapshot, track):
+    """Whether `track` is a live track in the node's diagnostics (a dropped one has no history)."""
+    values = snapshot.tracks.get(track, {}) if snapshot else {}
+    return "history" in values
+
+
+def predictions(snapshot, track) -> int:
+    return int(snapshot.tracks.get(track, {}).get("predictions", 0)) if snapshot else 0
+
+
+def wait(monitor, condition, seconds, what):
+    assert monitor.spin_for(seconds, until=lambda m: m.latest is not None and condition(m.latest)), \
+        f"timed out after {seconds:g} s waiting for {what}; last diagnostics: {monitor.latest}"
+    return monitor.latest
+
+
+def test_silence_publisher_restart_and_burst(checkpoint, env, monitor, children, tmp_path):
+    import psutil
+    predictor = soak.start_predictor(env, checkpoint, tmp_path / "predictor.log", *FAST)
+    children.append(predictor)
+    wait(monitor, lambda s: True, STARTUP, "the predictor's first diagnostics")
+    first = soak.start_publisher(env, tmp_path / "publisher1.log", 3, 20.0, "--silent", "3@4")
+    children.append(first)
+    wait(monitor, lambda s: all(predictions(s, f"uav{i}") > 0 for i in (1, 2, 3)), STARTUP, "3 tracks predicting")
+
+    # vehicle 3 goes silent after 4 s: dropped after the 1 s timeout, the others keep going
+    state = wait(monitor, lambda s: not live(s, "uav3") and s.node.get("dropped.timeout", 0) >= 1, 20, "uav3 dropped")
+    assert live(state, "uav1") and live(state, "uav2") and state.node["tracks"] == 2
+
+    # the publisher is killed: every track times out; a new publisher brings them back
+    soak.stop(first, signal.SIGKILL)
+    wait(monitor, lambda s: s.node["tracks"] == 0, 15, "all tracks dropped after the publisher died")
+    before = {i: predictions(monitor.latest, f"uav{i}") for i in (1, 2)}
+    second = soak.start_publisher(env, tmp_path / "publisher2.log", 2, 20.0, "--burst", "5", "3", "10")
+    children.append(second)
+    wait(monitor, lambda s: all(live(s, f"uav{i}") and predictions(s, f"uav{i}") > before[i] for i in (1, 2)),
+         STARTUP, "tracks resuming after the publisher restart")
+    resumed_at = monitor.latest
+    process = psutil.Process(predictor.pid)
+    rss_before = process.memory_info().rss
+    rss_peak = rss_before
+
+    def track_peak(m):
+        nonlocal rss_peak
+        rss_peak = max(rss_peak, process.memory_info().rss)
+        return False
+    monitor.spin_for(11.0, until=track_peak)          # covers the 3 s burst (5..8 s after the restart) and after
+    end = monitor.latest
+    published = soak.stop(second) == 0 and soak.published_counts(tmp_path / "publisher2.log")
+    received = sum(end.tracks[f"uav{i}"]["received"] - resumed_at.tracks[f"uav{i}"]["received"] for i in (1, 2))
+    assert published and sum(published.values()) > 2 * 20 * 11, f"the burst did not happen: {published}"
+    assert received > 2 * 20 * 6, f"only {received} messages reached the node around the burst"
+    assert (rss_peak - rss_before) / rss_before < 0.05, f"RSS grew {rss_before} -> {rss_peak} bytes in the burst"
+    assert all(predictions(end, f"uav{i}") > predictions(resumed_at, f"uav{i}") for i in (1, 2))
+    assert soak.stop(predictor) == 0
+
+
+def test_predictor_sigkill_and_restart(checkpoint, env, monitor, children, tmp_path):
+    publisher = soak.start_publisher(env, tmp_path / "publisher.log", 2, 20.0)
+    children.append(publisher)
+    first = soak.start_predictor(env, checkpoint, tmp_path / "predictor1.log", *FAST)
+    children.append(first)
+    wait(monitor, lambda s: all(predictions(s, f"uav{i}") > 0 for i in (1, 2)), STARTUP, "first predictor predicting")
+    killed_files = soak.shm_files_of(first.pid)
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    SHM_RECORD["left_after_sigkill"] = sorted(f for f in killed_files if (soak.SHM / f).exists())
+
+    monitor.snapshots.clear()
+    second = soak.start_predictor(env, checkpoint, tmp_path / "predictor2.log", *FAST)
+    children.append(second)
+    state = wait(monitor, lambda s: all(predictions(s, f"uav{i}") > 0 for i in (1, 2)), STARTUP,
+                 "restarted predictor predicting")
+    assert all(state.tracks[f"uav{i}"]["resets.gap"] == 0 if "resets.gap" in state.tracks[f"uav{i}"] else True
+               for i in (1, 2)), "a fresh predictor has no history to reset"
+    own_files = soak.shm_files_of(second.pid)
+    assert soak.stop(second) == 0
+    left = sorted(f for f in own_files - set(killed_files) if (soak.SHM / f).exists()
+                  and not f.startswith("fastrtps_port"))
+    assert not left, f"a cleanly stopped predictor left /dev/shm files: {left}"
+
+
+@pytest.mark.xfail(strict=True, reason="known issue R7 (docs/reliability.md): under ROS_AUTOMATIC_DISCOVERY_RANGE="
+                                       "LOCALHOST rmw_fastrtps adds the shared-memory transport (FASTDDS_BUILTIN_"
+                                       "TRANSPORTS=UDPv4 does not remove it), so a SIGKILLed node leaves its "
+                                       "/dev/shm/fastrtps_* segment; recovery: `fastdds shm clean`")
+def test_sigkilled_predictor_leaves_no_shared_memory():
+    if "left_after_sigkill" not in SHM_RECORD:
+        pytest.skip("test_predictor_sigkill_and_restart did not run")
+    try:
+        assert SHM_RECORD["left_after_sigkill"] == []
+    finally:   # the documented recovery; it removes only segments no live process holds
+        subprocess.run([soak.script("fastdds"), "shm", "clean"], capture_output=True, timeout=60)
