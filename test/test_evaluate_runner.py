@@ -136,3 +136,10 @@ def test_model_with_the_default_checkpoint_when_it_loads():
     model = report["pooled"]["model"]
     assert model["windows"] == 81 - 30
     assert np.isfinite(model["ade"]) and 0 <= model["coverage_1sigma"] <= model["coverage_2sigma"] <= 1
+
+
+def test_cli_warns_when_no_window_fits(tmp_path, capsys):
+    t, p = helix(2.5)                                           # 26 grid samples < 31
+    write_tum(tmp_path / "short.txt", t, p)
+    assert evaluate_main([str(tmp_path / "short.txt"), "--methods", "cv", "--quiet"]) == 0
+    assert "no windows" in capsys.readouterr().err

@@ -69,6 +69,9 @@ def run(args) -> int:
     if not report["files"]:
         raise FlightFormatError(f"no flight files found under {', '.join(args.paths)}")
     print(format_report(report))
+    if _pooled_windows(report) == 0:
+        print(f"warning: no windows: every segment is shorter than history + horizon + 1 = "
+              f"{protocol.history + protocol.horizon + 1} grid samples", file=sys.stderr)
     print(f"\n{len(report['files'])} files, {_pooled_windows(report)} windows, {len(methods)} methods "
           f"in {elapsed:.1f} s")
     if args.json:

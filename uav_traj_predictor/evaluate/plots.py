@@ -24,7 +24,8 @@ def plot_error_vs_horizon(report: dict, path) -> Path:
                 axis.plot(steps, summary["err_by_step"], marker=".", label=_short(name))
         axis.set(title=f"{title} ({_windows(entries)} windows)", xlabel="lead time [s]", ylabel="mean 3D error [m]")
         axis.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7)
+    if axes[0][0].get_legend_handles_labels()[0]:
+        axes[0][0].legend(fontsize=7)
     return _save(fig, path)
 
 
