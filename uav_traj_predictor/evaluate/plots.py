@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -55,13 +56,14 @@ def write_plots(report: dict, examples: dict, folder) -> list[Path]:
 
 def _draw_window(axis, window: dict, shown: list[str]) -> None:
     history, truth = window["history"], window["truth"]
+    now = history[-1:, :2]                       # every future path starts at p_k
     axis.plot(history[:, 0], history[:, 1], color="0.6", marker=".", label="history")
-    axis.plot(truth[:, 0], truth[:, 1], color="k", marker="o", markersize=3, label="truth")
+    axis.plot(*np.vstack([now, truth[:, :2]]).T, color="k", marker="o", markersize=3, label="truth")
     for name in shown:
         if name not in window["predictions"]:
             continue
         positions, std = window["predictions"][name]
-        line, = axis.plot(positions[:, 0], positions[:, 1], marker=".", label=_short(name))
+        line, = axis.plot(*np.vstack([now, positions[:, :2]]).T, marker=".", label=_short(name))
         if std is not None:
             for centre, sigma in zip(positions, std):
                 axis.add_patch(Ellipse(centre[:2], 2 * sigma[0], 2 * sigma[1], color=line.get_color(), alpha=0.12))
