@@ -317,14 +317,15 @@ def summarise_window(snapshots: list, start: float, end: float, rss_mb: float, t
 
 def soak(seconds: float, vehicles: int = 100, rate: float = 20.0, window: float = 60.0, warmup: float | None = None,
          publisher: str = "own", checkpoint: Path | None = None, out: Path | None = None, echo=print) -> dict:
-    """Run the soak; returns the figures (see module doc). Children are always stopped."""
+    """Run the soak; returns the figures (see module doc). Children are always stopped.
+
+    This process must already be on loopback DDS (`rosenv.use_loopback_dds()`); children join its domain.
+    """
     import psutil
     folder = Path(out or tempfile.mkdtemp(prefix="soak_"))
     folder.mkdir(parents=True, exist_ok=True)
     checkpoint = checkpoint or default_checkpoint(folder)
-    env = child_env()
-    os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE")})
-    os.environ.update(DDS_ENV)
+    env = child_env(domain_id=int(os.environ["ROS_DOMAIN_ID"]))     # the monitor's (this process's) domain
     warmup = min(60.0, seconds / 3) if warmup is None else warmup
     shm_before = shm_segments()
     predictor = start_predictor(env, checkpoint, folder / "predictor.log")
@@ -437,6 +438,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, help="folder for the children's logs (default: a temp folder)")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args(argv)
+    from uav_traj_predictor import rosenv
+    rosenv.use_loopback_dds()                    # this process (the monitor) and its children share one domain
     try:
         result = soak(args.minutes * 60, args.vehicles, args.rate, args.window, args.warmup, args.publisher,
                       args.checkpoint, args.out)
