@@ -10,10 +10,13 @@ class Opaque:
     """A pickled user object a checkpoint must never carry."""
 
 
-def make_checkpoint(path, hidden=8, layers=1, horizon=10, seed=0):
+def make_checkpoint(path, hidden=8, layers=1, horizon=10, seed=0, features=6):
     torch.manual_seed(seed)
-    model = VelocityGRU(Architecture(hidden=hidden, layers=layers, head_hidden=8, horizon_steps=horizon))
+    model = VelocityGRU(Architecture(input_features=features, hidden=hidden, layers=layers, head_hidden=8,
+                                     horizon_steps=horizon))
     model.velocity_scale.copy_(torch.tensor([2.0, 2.0, 0.5]))
+    model.accel_scale.copy_(torch.tensor([3.0, 3.0, 1.5]))
+    model.residual_scale.copy_(torch.linspace(0.01, 0.3, horizon))
     meta = {"model_id": "test", "rate": 10.0, "dt": 0.1, "min_history": 20, "cv_std": [0.01] * horizon,
             "training": {"data": "none"}, "metrics": {}}
     return save_checkpoint(path, model, meta), model

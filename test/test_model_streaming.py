@@ -8,9 +8,10 @@ from test_model_checkpoint import make_checkpoint
 from uav_traj_predictor.model import FALLBACK_CV, TRACKING, WARMING_UP, StreamingPredictor
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    path, _ = make_checkpoint(tmp_path_factory.mktemp("ckpt") / "m.pt", hidden=24, layers=2)
+@pytest.fixture(scope="module", params=[6, 3], ids=["velocity+accel", "velocity"])
+def checkpoint(tmp_path_factory, request):
+    path, _ = make_checkpoint(tmp_path_factory.mktemp("ckpt") / "m.pt", hidden=24, layers=2,
+                              features=request.param)
     return path
 
 

@@ -65,7 +65,8 @@ def test_ddp_two_cpu_processes_on_gloo(tmp_path):
     torchrun = Path(sys.executable).parent / "torchrun"
     command = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "uav_traj_predictor.train.cli",
                "--config", str(TINY), "--out", str(tmp_path), "--quiet"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=REPO)
+    # run outside the repo root: there `-m` would import the source tree, which lacks the installed kernels
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     model, meta = load_checkpoint(tmp_path / "model.pt")
     assert meta["training"]["world_size"] == 2

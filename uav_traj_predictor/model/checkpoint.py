@@ -4,7 +4,7 @@ Layout (format 1):
     {"format": "uav_traj_predictor.velocity_gru", "format_version": 1,
      "state_dict": {name: tensor}, "meta": {...}}
 `meta` holds: model_id, rate, dt, min_history, horizon_steps, architecture (dict), normalisation
-(velocity_scale, residual_scale), std_calibration, cv_std, training (data description, config, command,
+(velocity_scale, accel_scale, residual_scale), std_calibration, cv_std, training (data description, config, command,
 seed), metrics, created. `load_checkpoint` refuses anything else with a `CheckpointError`.
 """
 from __future__ import annotations
@@ -54,6 +54,7 @@ def save_checkpoint(path, model: VelocityGRU, meta: dict) -> Path:
     meta["architecture"] = model.arch.to_dict()
     meta["horizon_steps"] = model.arch.horizon_steps
     meta["normalisation"] = {"velocity_scale": model.velocity_scale.tolist(),
+                             "accel_scale": model.accel_scale.tolist(),
                              "residual_scale": model.residual_scale.tolist()}
     meta["std_calibration"] = model.std_calibration.tolist()
     missing = [key for key in REQUIRED_META if key not in meta]

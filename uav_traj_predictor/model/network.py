@@ -20,7 +20,7 @@ LOG_STD_MIN, LOG_STD_MAX = -7.0, 5.0
 @dataclass(frozen=True)
 class Architecture:
     """Shape of the network; stored in every checkpoint."""
-    input_features: int = 3          # normalised velocity (vx, vy, vz)
+    input_features: int = 6          # 3: normalised velocity; 6: velocity and its last difference (accel.)
     hidden: int = 96
     layers: int = 1
     head_hidden: int = 128
@@ -39,24 +39,36 @@ class VelocityGRU(nn.Module):
     """GRU encoder over normalised velocities + MLP head (mean residual and log-std per step and axis).
 
     Buffers hold the normalisation so a checkpoint is self-contained:
-    `velocity_scale` (3,) divides input velocities; `residual_scale` (H,) multiplies the head's residual
+    `velocity_scale` (3,) divides input velocities, `accel_scale` (3,) the acceleration features
+    (v_k - v_{k-1}) / dt (zero for a track's first velocity); `residual_scale` (H,) multiplies the head's residual
     output (metres); `std_calibration` (H,) multiplies predicted stds (fitted after training).
     """
 
     def __init__(self, arch: Architecture):
         super().__init__()
+        if arch.input_features not in (3, 6):
+            raise ValueError(f"input_features must be 3 or 6, got {arch.input_features}")
         self.arch = arch
         self.gru = nn.GRU(arch.input_features, arch.hidden, arch.layers, batch_first=True)
         self.head = nn.Sequential(nn.Linear(arch.hidden, arch.head_hidden), nn.Tanh(),
                                   nn.Linear(arch.head_hidden, 2 * 3 * arch.horizon_steps))
         horizon = arch.horizon_steps
         self.register_buffer("velocity_scale", torch.ones(3))
+        self.register_buffer("accel_scale", torch.ones(3))
         self.register_buffer("residual_scale", torch.ones(horizon))
         self.register_buffer("std_calibration", torch.ones(horizon))
 
-    def encode(self, velocities: torch.Tensor, h0: torch.Tensor | None = None):
+    def features(self, velocities: torch.Tensor, dt: float) -> torch.Tensor:
+        """Network inputs for raw velocities (B, T, 3) m/s seen from a track's start (the streaming view)."""
+        scaled = velocities * (1.0 / self.velocity_scale)
+        if self.arch.input_features == 3:
+            return scaled
+        accel = torch.diff(velocities, dim=1, prepend=velocities[:, :1]) * (1.0 / (dt * self.accel_scale))
+        return torch.cat([scaled, accel], dim=-1)
+
+    def encode(self, velocities: torch.Tensor, dt: float, h0: torch.Tensor | None = None):
         """Run the GRU over raw velocities (B, T, 3) m/s -> (hidden per step (B, T, hidden), h_n)."""
-        return self.gru(velocities / self.velocity_scale, h0)
+        return self.gru(self.features(velocities, dt), h0)
 
     def decode(self, hidden: torch.Tensor):
         """Head on top-layer hidden states (..., hidden) -> (residual m (..., H, 3), log_std (..., H, 3)).
@@ -69,8 +81,8 @@ class VelocityGRU(nn.Module):
         log_std = out[..., 1, :, :].clamp(LOG_STD_MIN, LOG_STD_MAX) + torch.log(scale)
         return residual, log_std
 
-    def forward(self, velocities: torch.Tensor, h0: torch.Tensor | None = None):
-        hidden, _ = self.encode(velocities, h0)
+    def forward(self, velocities: torch.Tensor, dt: float, h0: torch.Tensor | None = None):
+        hidden, _ = self.encode(velocities, dt, h0)
         return self.decode(hidden)
 
 

@@ -46,7 +46,9 @@ class StreamingPredictor:
         self._b1 = first.bias.detach().numpy().astype(np.float32)
         self._w2 = last.weight.detach().numpy().T.astype(np.float32).copy()
         self._b2 = last.bias.detach().numpy().astype(np.float32)
-        self._inv_velocity_scale = (1.0 / model.velocity_scale.numpy()).astype(np.float32)
+        self._inv_velocity_scale = (1.0 / model.velocity_scale).numpy().astype(np.float32)
+        self._inv_accel_scale = (1.0 / (self.dt * model.accel_scale)).numpy().astype(np.float32)
+        self._accel_inputs = model.arch.input_features == 6
         self._residual_scale = model.residual_scale.numpy().astype(np.float64)[:, None]
         self._log_residual_scale = np.log(self._residual_scale)
         self._calibration = model.std_calibration.numpy().astype(np.float64)[:, None]
@@ -60,7 +62,7 @@ class StreamingPredictor:
 
     def _grow(self, capacity: int) -> None:
         old = self.capacity
-        self._stepper.resize(capacity)
+        self._stepper.ensure_capacity(capacity)
 
         def extend(array, fill):
             out = np.full((capacity,) + array.shape[1:], fill, dtype=array.dtype)
@@ -119,10 +121,18 @@ class StreamingPredictor:
         velocities = np.asarray(velocities, np.float64).reshape(len(indices), 3)
         if not np.isfinite(velocities).all():
             raise ValueError("step(): non-finite velocity; reset the track instead of feeding it")
-        self._top[indices] = self._stepper.step((velocities * self._inv_velocity_scale).astype(np.float32),
-                                                indices)
+        self._top[indices] = self._stepper.step(self._features(indices, velocities), indices)
         self._last_velocity[indices] = velocities
         self._count[indices] += 1
+
+    def _features(self, indices, velocities: np.ndarray) -> np.ndarray:
+        current = velocities.astype(np.float32)
+        scaled = current * self._inv_velocity_scale
+        if not self._accel_inputs:
+            return scaled
+        previous = np.where((self._count[indices] > 0)[:, None], self._last_velocity[indices], velocities)
+        accel = (current - previous.astype(np.float32)) * self._inv_accel_scale
+        return np.concatenate([scaled, accel], axis=1)
 
     def _head(self, top: np.ndarray):
         out = np.tanh(top @ self._w1 + self._b1) @ self._w2 + self._b2
@@ -167,9 +177,8 @@ class StreamingPredictor:
         std = np.full((count, horizon, 3), np.nan)
         if count > self.min_history:
             velocities = np.diff(positions, axis=0) / self.dt
-            scaled = torch.from_numpy((velocities * self._inv_velocity_scale).astype(np.float32))
             with torch.no_grad():
-                top, _ = self.model.gru(scaled[None])
+                top, _ = self.model.encode(torch.from_numpy(velocities.astype(np.float32))[None], self.dt)
             residual, model_std = self._head(top[0].numpy())
             rows = np.arange(self.min_history, count)          # grid index k uses velocities[:k]
             cv = positions[rows, None, :] + velocities[rows - 1, None, :] * self._steps_dt

@@ -23,12 +23,16 @@ COVERAGE_1SIGMA = 0.6827
 
 
 def fit_normalisation(model: VelocityGRU, flights: list[np.ndarray], dt: float) -> None:
-    """Set velocity and residual scales from training flights (RMS; x and y share a scale: yaw symmetry)."""
+    """Set velocity, acceleration and residual scales from training flights (RMS; x and y share a scale)."""
     horizon = model.arch.horizon_steps
     velocities = np.concatenate([np.diff(f, axis=0) / dt for f in flights])
     horizontal = math.sqrt(float(np.mean(velocities[:, :2] ** 2)))
     vertical = max(math.sqrt(float(np.mean(velocities[:, 2] ** 2))), 0.1)
     model.velocity_scale.copy_(torch.tensor([horizontal, horizontal, vertical]))
+    accel = np.concatenate([np.diff(f, n=2, axis=0) / dt ** 2 for f in flights])
+    horizontal = math.sqrt(float(np.mean(accel[:, :2] ** 2)))
+    vertical = max(math.sqrt(float(np.mean(accel[:, 2] ** 2))), 0.1)
+    model.accel_scale.copy_(torch.tensor([horizontal, horizontal, vertical]))
     sums, count = np.zeros(horizon), 0
     for flight in flights:
         if len(flight) <= horizon + 1:
@@ -39,18 +43,29 @@ def fit_normalisation(model: VelocityGRU, flights: list[np.ndarray], dt: float) 
     model.residual_scale.copy_(torch.from_numpy(np.maximum(np.sqrt(sums / max(count, 1)), 1e-3)).float())
 
 
-def chunk_loss(model, chunk: torch.Tensor, dt: float, loss_from: int, nll_weight: float):
-    """(loss, mean 3D error m) over every prediction with >= loss_from velocities in the chunk."""
+def chunk_loss(model, chunk: torch.Tensor, dt: float, loss_from: int, nll_weight: float,
+               relative_floor: float = 0.0):
+    """(loss, mean 3D error m) over every prediction with >= loss_from velocities in the chunk.
+
+    With `relative_floor` > 0 each chunk's 3D error is divided by (its constant-velocity ADE + floor),
+    normalised over the batch, so slow flights weigh as much as fast ones (relative improvement over CV).
+    """
     core = model.module if hasattr(model, "module") else model
     velocities, target = residual_targets(chunk, core.arch.horizon_steps, dt)
-    residual, log_std = model(velocities)
+    residual, log_std = model(velocities, dt)
     count = target.shape[1]
     residual, log_std = residual[:, loss_from - 1:count], log_std[:, loss_from - 1:count]
     target = target[:, loss_from - 1:]
     error = residual - target
-    ade = error.norm(dim=-1).mean()
+    distance = error.norm(dim=-1).mean(dim=(1, 2))
+    ade = distance.mean()
+    if relative_floor > 0:
+        weight = 1.0 / (target.norm(dim=-1).mean(dim=(1, 2)) + relative_floor)
+        fit_term = (distance * weight / weight.mean()).mean()
+    else:
+        fit_term = ade
     nll = (0.5 * (error.detach() / log_std.exp()) ** 2 + log_std).mean()
-    return ade + nll_weight * nll, ade
+    return fit_term + nll_weight * nll, ade
 
 
 @torch.no_grad()
@@ -64,7 +79,7 @@ def predict_flights(model: VelocityGRU, flights: list[np.ndarray], dt: float, mi
             continue
         positions = torch.from_numpy(flight[None].astype(np.float64) - flight[0]).float()
         velocities, target = residual_targets(positions, horizon, dt)
-        residual, log_std = model(velocities)
+        residual, log_std = model(velocities, dt)
         rows = slice(min_history - 1, target.shape[1])
         errors.append((residual[0, rows] - target[0, rows]).numpy())
         stds.append((log_std[0, rows].exp() * model.std_calibration[:, None]).numpy())
@@ -141,7 +156,8 @@ def fit(cfg: dict, train_flights, val_flights, init: VelocityGRU | None = None, 
         start, running = time.perf_counter(), []
         for _ in range(steps):
             chunk = sample_chunks(train_flights, batch, length, rng, augment)
-            loss, ade = chunk_loss(net, chunk, dt, opt_cfg["loss_from"], opt_cfg["nll_weight"])
+            loss, ade = chunk_loss(net, chunk, dt, opt_cfg["loss_from"], opt_cfg["nll_weight"],
+                                   opt_cfg.get("relative_floor", 0.0))
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), opt_cfg["grad_clip"])
