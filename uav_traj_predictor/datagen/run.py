@@ -26,7 +26,7 @@ def make_backend(name: str, config: DatagenConfig) -> VehicleBackend:
         return EmbeddedSimBackend(seed=config.seed, profile=vehicle.pop("profile", "default"), **vehicle)
     if name == "px4":
         from .mavsdk_backend import MavsdkBackend
-        return MavsdkBackend(**config.px4)
+        return MavsdkBackend(**dict(dict(setpoint_rate=config.setpoint_rate), **config.px4))
     raise ValueError(f"unknown backend {name!r}; expected 'sim' or 'px4'")
 
 
