@@ -1,11 +1,13 @@
 """CPU GRU paths (numpy and torch): sequence forward and the in-place streaming step.
 
-The torch path runs on whatever device its tensors are on (on CUDA: the eager PyTorch baseline).
+The torch paths run on whatever device their tensors are on.
 
-Both use one fused gate matmul per layer and step: [x | h] (n, I+H) @ W (I+H, 4H) + b gives
-[r_pre | z_pre | W_in x + b_in | W_hn h + b_hn], so b_hn stays inside r ⊙ (...). The sequence paths
-instead project the whole input sequence at once (one big matmul) and do one h @ W_hh matmul per step.
-Weights are float32 copies built once per weights object (cached); work buffers are reused.
+numpy: one fused gate matmul per layer and step: [x | h] (n, I+H) @ W (I+H, 4H) + b gives
+[r_pre | z_pre | W_in x + b_in | W_hn h + b_hn], so b_hn stays inside r ⊙ (...); the sequence projects
+the whole input sequence at once (one big matmul) and does one h @ W_hh matmul per step. float32
+weights built once per weights object (cached); work buffers are reused. Fastest for a few tracks.
+torch: torch's fused GRU ops (torch.nn.GRU for sequences, torch.gru_cell for steps), faster than
+numpy from some tens of tracks (vectorised gate functions; figures in kernels/README.md).
 """
 from __future__ import annotations
 
@@ -70,8 +72,10 @@ class NumpyCell:
     def __init__(self):
         self._xh = self._g = None
 
-    def __call__(self, layer: CpuLayer, x: np.ndarray, h: np.ndarray, out: np.ndarray) -> np.ndarray:
+    def __call__(self, layer: CpuLayer, x: np.ndarray, h: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         n, i = x.shape
+        if out is None:
+            out = np.empty_like(h)
         hid = h.shape[1]
         if self._xh is None or self._xh.shape[0] < n or self._xh.shape[1] != i + hid:
             self._xh = np.empty((max(n, 1), i + hid), np.float32)
@@ -125,75 +129,81 @@ def gru_sequence_numpy(x: np.ndarray, weights: GRUWeights, h0: np.ndarray | None
 
 
 # ----------------------------------------------------------------------------------------- torch
-class TorchCell:
-    """torch twin of NumpyCell (float32, no autograd; runs on the tensors' device)."""
+# torch's own fused GRU ops measured faster on the CPU than a hand-written torch loop (bench/kernels.py):
+# the sequence runs torch.nn.GRU (aten/oneDNN), the step torch.gru_cell per layer (vectorised gates).
+def torch_layers(weights: GRUWeights, device="cpu") -> tuple[tuple[torch.Tensor, ...], ...]:
+    """(w_ih, w_hh, b_ih, b_hh) float32 per layer on `device`, torch.gru_cell's argument order."""
+    device = torch.device(device)
+    return weights.packed(("torch", str(device)), lambda w: tuple(
+        tuple(t.detach().to(device, torch.float32).contiguous() for t in (l.w_ih, l.w_hh, l.b_ih, l.b_hh))
+        for l in w.layers))
 
-    def __init__(self):
-        self._xh = self._g = None
+
+def torch_gru_module(weights: GRUWeights, device="cpu") -> torch.nn.GRU:
+    """A float32 torch.nn.GRU holding `weights` (cached), for the sequence path."""
+    device = torch.device(device)
+
+    def build(w):
+        gru = torch.nn.GRU(w.input_size, w.hidden_size, w.num_layers, batch_first=True)
+        with torch.no_grad():
+            for k, params in enumerate(torch_layers(w, device)):
+                for name, t in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), params):
+                    getattr(gru, f"{name}_l{k}").copy_(t)
+        return gru.to(device).eval().requires_grad_(False)
+    return weights.packed(("torch-gru", str(device)), build)
+
+
+class TorchCell:
+    """One layer's step with torch.gru_cell (float32, no autograd, on the tensors' device)."""
 
     @torch.no_grad()
-    def __call__(self, layer: CpuLayer, x: torch.Tensor, h: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        n, i = x.shape
-        hid = h.shape[1]
-        if self._xh is None or self._xh.shape[0] < n or self._xh.shape[1] != i + hid:
-            self._xh = torch.empty(max(n, 1), i + hid, device=h.device)
-            self._g = torch.empty(max(n, 1), 4 * hid, device=h.device)
-        xh, g = self._xh[:n], self._g[:n]
-        xh[:, :i] = x
-        xh[:, i:] = h
-        torch.addmm(layer.b_step, xh, layer.w_step, out=g)
-        rz = g[:, :2 * hid]
-        torch.sigmoid(rz, out=rz)
-        n_gate = g[:, 2 * hid:3 * hid]
-        n_gate.addcmul_(rz[:, :hid], g[:, 3 * hid:]).tanh_()
-        torch.sub(h, n_gate, out=out)
-        return out.mul_(rz[:, hid:]).add_(n_gate)
+    def __call__(self, layer, x: torch.Tensor, h: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        new_h = torch.gru_cell(x, h, *layer)
+        return new_h if out is None else out.copy_(new_h)
 
 
 @torch.no_grad()
 def gru_sequence_torch(x: torch.Tensor, weights: GRUWeights, h0: torch.Tensor | None = None):
-    """Multi-layer GRU over x (B, T, I) -> (out (B, T, H), h_n (L, B, H)): an eager torch step loop
-    on x's device (the CPU path; on CUDA it is the "PyTorch step loop" baseline)."""
-    dev = x.device
+    """Multi-layer GRU over x (B, T, I) -> (out (B, T, H), h_n (L, B, H)) with torch.nn.GRU on x's device."""
     x = x.detach().to(torch.float32)
+    gru = torch_gru_module(weights, x.device)
+    if h0 is not None:
+        h0 = h0.detach().to(x.device, torch.float32)
+    if x.shape[1] == 0:  # torch.nn.GRU rejects empty sequences
+        h_n = h0.clone() if h0 is not None else x.new_zeros(weights.num_layers, x.shape[0], weights.hidden_size)
+        return x.new_zeros(x.shape[0], 0, weights.hidden_size), h_n
+    return gru(x, h0)
+
+
+@torch.no_grad()
+def gru_sequence_torch_loop(x: torch.Tensor, weights: GRUWeights, h0: torch.Tensor | None = None):
+    """The same as an eager PyTorch step loop (torch.gru_cell per step and layer): the GPU baseline."""
     b, t, _ = x.shape
-    hid = weights.hidden_size
-    layers = torch_layers(weights, dev)
-    h_n = (torch.zeros(len(layers), b, hid, device=dev) if h0 is None
-           else h0.detach().to(dev, torch.float32).clone())
-    layer_in = x
-    gh = torch.empty(b, 3 * hid, device=dev)
-    for k, layer in enumerate(layers):
-        gi = torch.addmm(layer.b_in, layer_in.reshape(b * t, -1), layer.w_in).view(b, t, 3 * hid)
-        out = torch.empty(b, t, hid, device=dev)
-        h = h_n[k]
+    layers = torch_layers(weights, x.device)
+    h_n = (torch.zeros(len(layers), b, weights.hidden_size, device=x.device) if h0 is None
+           else h0.detach().to(x.device, torch.float32).clone())
+    layer_in = x.float()
+    for k, params in enumerate(layers):
+        h, outs = h_n[k], []
         for s in range(t):
-            torch.mm(h, layer.w_hh, out=gh)
-            rz = gi[:, s, :2 * hid].add_(gh[:, :2 * hid]).sigmoid_()
-            n_gate = gi[:, s, 2 * hid:]
-            n_gate.addcmul_(rz[:, :hid], gh[:, 2 * hid:].add_(layer.b_hn)).tanh_()
-            h_new = out[:, s]
-            torch.sub(h, n_gate, out=h_new)
-            h = h_new.mul_(rz[:, hid:]).add_(n_gate)
+            h = torch.gru_cell(layer_in[:, s], h, *params)
+            outs.append(h)
         h_n[k] = h
-        layer_in = out
+        layer_in = torch.stack(outs, 1) if outs else layer_in.new_zeros(b, 0, weights.hidden_size)
     return layer_in, h_n
 
 
 # ------------------------------------------------------------------------------------- step (both)
 def gru_step_cpu(x, state, layers, cell, index=None, out=None):
-    """Advance tracks one step in place on `state` (L, N, H) (numpy or torch CPU, matching `cell`).
+    """Advance tracks one step in place on `state` (L, N, H) (numpy or torch, matching `cell`).
 
     `index` (n,) selects the rows that advance (unique), else all N. Returns the top layer's new h
     (n, H), written to `out` when given.
     """
-    is_np = isinstance(state, np.ndarray)
     new_h = None
     for k, layer in enumerate(layers):
         rows = state[k] if index is None else state[k][index]
-        dst = out if (out is not None and k == len(layers) - 1) else (
-            np.empty_like(rows) if is_np else torch.empty_like(rows))
-        new_h = cell(layer, x if k == 0 else new_h, rows, dst)
+        new_h = cell(layer, x if k == 0 else new_h, rows, out if k == len(layers) - 1 else None)
         if index is None:
             state[k][...] = new_h
         else:

@@ -13,13 +13,20 @@ from . import cpu
 from .weights import GRUWeights
 
 BACKENDS = ("auto", "triton", "torch", "numpy", "cpu")
-# Fastest CPU path per call kind, measured with bench/kernels.py at 1-1000 tracks, hidden 64-128.
-CPU_STEP_TORCH_FROM = 10**9   # tracks advanced per call from which torch beats numpy (never, measured)
-CPU_SEQUENCE = "torch"
+# Fastest CPU path by rows per call, measured with bench/kernels.py (1-1000 tracks, hidden 64-128,
+# one thread; figures in kernels/README.md): numpy below these row counts, torch from them on.
+CPU_STEP_TORCH_FROM = 8
+CPU_SEQUENCE_TORCH_FROM = 4
 
 
 def _is_cuda(x) -> bool:
     return isinstance(x, torch.Tensor) and x.is_cuda
+
+
+def fastest_cpu(kind: str, n: int) -> str:
+    """"numpy" or "torch": the faster CPU path for a step / sequence over n tracks."""
+    threshold = CPU_SEQUENCE_TORCH_FROM if kind == "sequence" else CPU_STEP_TORCH_FROM
+    return "torch" if n >= threshold else "numpy"
 
 
 def resolve_backend(backend: str, on_cuda: bool, kind: str = "step", n: int = 1) -> str:
@@ -29,9 +36,7 @@ def resolve_backend(backend: str, on_cuda: bool, kind: str = "step", n: int = 1)
     if backend == "auto" and on_cuda:
         return "triton"
     if backend in ("auto", "cpu"):
-        if kind == "sequence":
-            return CPU_SEQUENCE
-        return "torch" if n >= CPU_STEP_TORCH_FROM else "numpy"
+        return fastest_cpu(kind, n)
     return backend
 
 
@@ -74,73 +79,76 @@ def gru_sequence(x, weights: GRUWeights, h0=None, backend: str = "auto", dtype: 
 def gru_step(x, h, weights: GRUWeights, index=None, backend: str = "auto", out=None,
              dtype: torch.dtype | None = None, allow_tf32: bool = True):
     """Advance tracks one step, in place on `h` (L, N, H) float32: x (n, I) for the rows in `index`
-    (n,) (unique), or for all N rows without it. Returns the top layer's new h (n, H) (into `out`).
-
-    `h` decides the path: a numpy array runs numpy, a CPU tensor torch (or numpy/triton when named),
-    a CUDA tensor Triton (auto).
+    (n,) (unique), or for all N rows without it. Returns the top layer's new h (n, H) (into `out`),
+    in the kind of `x`. A CUDA `h` runs Triton (auto); a numpy or CPU-tensor `h` the CPU paths, which
+    work on shared-memory views of it.
     """
-    n = x.shape[0]
-    name = resolve_backend(backend, _is_cuda(h), "step", n)
+    name = resolve_backend(backend, _is_cuda(h), "step", x.shape[0])
     if name == "triton":
         from .gru_step import gru_step_triton
         return gru_step_triton(_as_tensor(x, h.device), h, weights, index=index, out=out, dtype=dtype,
                                allow_tf32=allow_tf32)
-    if isinstance(h, np.ndarray):
+    if name == "numpy":
+        hn = h if isinstance(h, np.ndarray) else h.detach().numpy()
         xs = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, np.float32)
         idx = index.cpu().numpy() if isinstance(index, torch.Tensor) else index
-        if name == "torch":  # run torch on views of the numpy state (shared memory)
-            return _like_input(cpu.gru_step_cpu(torch.from_numpy(xs), torch.from_numpy(h),
-                                                cpu.torch_layers(weights), cpu.TorchCell(),
-                                                None if idx is None else torch.as_tensor(idx),
-                                                None if out is None else _as_tensor(out)), x)
-        return _like_input(cpu.gru_step_cpu(xs, h, cpu.numpy_layers(weights), cpu.NumpyCell(), idx, out), x)
-    if name == "numpy":  # CPU tensor state: numpy works on shared-memory views
-        hn = h.numpy()
-        idx = index.numpy() if isinstance(index, torch.Tensor) else index
-        res = cpu.gru_step_cpu(np.asarray(_as_tensor(x).numpy(), np.float32), hn, cpu.numpy_layers(weights),
-                               cpu.NumpyCell(), idx, None if out is None else out.numpy())
+        outn = None if out is None else (out if isinstance(out, np.ndarray) else out.numpy())
+        res = cpu.gru_step_cpu(np.asarray(xs, np.float32), hn, cpu.numpy_layers(weights), cpu.NumpyCell(),
+                               idx, outn)
         return _like_input(res, x)
-    res = cpu.gru_step_cpu(_as_tensor(x, h.device), h, cpu.torch_layers(weights, h.device), cpu.TorchCell(),
-                           index, out)
+    ht = torch.from_numpy(h) if isinstance(h, np.ndarray) else h
+    idx = None if index is None else torch.as_tensor(index, device=ht.device)
+    res = cpu.gru_step_cpu(_as_tensor(x, ht.device).float(), ht, cpu.torch_layers(weights, ht.device),
+                           cpu.TorchCell(), idx, None if out is None else _as_tensor(out))
     return _like_input(res, x)
 
 
 class GRUStepper:
-    """Stateful streaming GRU over a bank of tracks: state (L, capacity, H) float32 on `device`.
+    """Stateful streaming GRU over a bank of tracks: state (L, capacity, H) float32.
 
     step(x (n, I), index (n,)) advances the tracks in `index` one sample each, in place, and returns
     their top-layer h (n, H) in the kind of `x` (numpy or torch). Capacity grows on demand.
-    On CUDA (backend "triton"), pass device tensors (and `out`) for a sync-free, allocation-free call
-    that a CUDA graph can capture; indices must then be valid (not checked, to avoid a host sync).
+    On the CPU ("auto"/"cpu") the state is a numpy array and each call takes the faster path for its
+    n (numpy for a few tracks, torch on a shared-memory view beyond). On CUDA (backend "triton"),
+    pass device tensors (and `out`) for a sync-free, allocation-free call that a CUDA graph can
+    capture; device indices are not bounds-checked (that would sync with the host).
     """
 
     def __init__(self, weights: GRUWeights, capacity: int = 64, backend: str = "auto", device="cpu",
                  dtype: torch.dtype | None = None, allow_tf32: bool = True):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         self.weights = weights
         self.device = torch.device(device)
-        self.backend = resolve_backend(backend, self.device.type == "cuda", "step", capacity)
-        if self.backend == "triton" and self.device.type != "cuda":
+        on_cuda = self.device.type == "cuda"
+        self.backend = "cpu" if (backend == "cpu" or (backend == "auto" and not on_cuda)) else (
+            "triton" if backend == "auto" else backend)
+        if self.backend == "triton" and not on_cuda:
             from .triton_common import interpreting
             if not interpreting():
                 raise ValueError("backend 'triton' needs a CUDA device (or TRITON_INTERPRET=1)")
-        if self.backend == "numpy" and self.device.type != "cpu":
-            raise ValueError(f"backend 'numpy' runs on the CPU, not {self.device}")
+        if self.backend in ("numpy", "cpu") and on_cuda:
+            raise ValueError(f"backend {self.backend!r} runs on the CPU, not {self.device}")
         self.dtype, self.allow_tf32 = dtype, allow_tf32
-        shape = (weights.num_layers, max(1, int(capacity)), weights.hidden_size)
-        self.state = (np.zeros(shape, np.float32) if self.backend == "numpy"
-                      else torch.zeros(shape, dtype=torch.float32, device=self.device))
+        self._cells = {"numpy": (cpu.numpy_layers(weights), cpu.NumpyCell()),
+                       "torch": (cpu.torch_layers(weights, self.device), cpu.TorchCell())}
         self._workspace = None
-        if self.backend == "numpy":
-            self._layers, self._cell = cpu.numpy_layers(weights), cpu.NumpyCell()
-        elif self.backend == "torch":
-            self._layers, self._cell = cpu.torch_layers(weights, self.device), cpu.TorchCell()
-        else:
-            self._make_workspace()
+        self._set_state(self._zeros(max(1, int(capacity))))
 
-    def _make_workspace(self):
-        from .gru_step import step_workspace
-        self._workspace = step_workspace(self.weights.num_layers, self.capacity, self.weights.hidden_size,
-                                         self.device)
+    def _zeros(self, capacity: int):
+        shape = (self.weights.num_layers, capacity, self.weights.hidden_size)
+        if self.backend in ("numpy", "cpu"):
+            return np.zeros(shape, np.float32)
+        return torch.zeros(shape, dtype=torch.float32, device=self.device)
+
+    def _set_state(self, state) -> None:
+        self.state = state
+        # the torch path works on a shared-memory view of a numpy state
+        self._torch_state = torch.from_numpy(state) if isinstance(state, np.ndarray) else state
+        if self.backend == "triton":
+            from .gru_step import step_workspace
+            self._workspace = step_workspace(self.weights.num_layers, self.capacity, self.weights.hidden_size,
+                                             self.device)
 
     @property
     def capacity(self) -> int:
@@ -150,17 +158,13 @@ class GRUStepper:
         """Grow the state to hold at least `capacity` tracks (doubling; existing rows kept)."""
         if capacity <= self.capacity:
             return
-        new_cap = max(int(capacity), 2 * self.capacity)
-        shape = (self.state.shape[0], new_cap, self.state.shape[2])
-        grown = (np.zeros(shape, np.float32) if isinstance(self.state, np.ndarray)
-                 else torch.zeros(shape, dtype=torch.float32, device=self.device))
+        grown = self._zeros(max(int(capacity), 2 * self.capacity))
         grown[:, :self.capacity] = self.state
-        self.state = grown
-        if self.backend == "triton":
-            self._make_workspace()
+        self._set_state(grown)
 
     def _index(self, index):
-        """Index in the state's kind; host-side indices are bounds-checked (device ones are trusted)."""
+        """Index as int64 (numpy on the CPU, a tensor on the device); host-side indices are
+        bounds-checked, device ones are trusted."""
         if index is None:
             index = np.arange(self.capacity)
         if isinstance(index, torch.Tensor) and index.device.type != "cpu":
@@ -170,9 +174,9 @@ class GRUStepper:
             raise ValueError(f"index must be 1-D, got shape {idx.shape}")
         if idx.size and (idx.min() < 0 or idx.max() >= self.capacity):
             raise IndexError(f"track index out of range [0, {self.capacity}): min {idx.min()}, max {idx.max()}")
-        if self.backend == "numpy":
-            return idx
-        return torch.from_numpy(idx).to(self.device, non_blocking=True)
+        if self.backend == "triton":
+            return torch.from_numpy(idx).to(self.device, non_blocking=True)
+        return idx
 
     def step(self, x, index=None, out=None):
         """Advance the tracks in `index` (n,) by one input row each (x (n, I)); returns top h (n, H).
@@ -181,12 +185,17 @@ class GRUStepper:
         idx = self._index(index)
         if x.shape[0] != idx.shape[0] or x.shape[-1] != self.weights.input_size:
             raise ValueError(f"x must be ({idx.shape[0]}, {self.weights.input_size}), got {tuple(x.shape)}")
-        if self.backend == "numpy":
+        path = fastest_cpu("step", len(idx)) if self.backend == "cpu" else self.backend
+        if path == "numpy":
             xs = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
-            res = cpu.gru_step_cpu(np.asarray(xs, np.float32), self.state, self._layers, self._cell, idx, out)
-        elif self.backend == "torch":
-            xs = _as_tensor(x, self.device).float()
-            res = cpu.gru_step_cpu(xs, self.state, self._layers, self._cell, idx, out)
+            layers, cell = self._cells["numpy"]
+            res = cpu.gru_step_cpu(np.asarray(xs, np.float32), self.state, layers, cell, idx,
+                                   None if out is None else np.asarray(out))
+        elif path == "torch":
+            layers, cell = self._cells["torch"]
+            tidx = torch.as_tensor(idx, device=self.device)
+            res = cpu.gru_step_cpu(_as_tensor(x, self.device).float(), self._torch_state, layers, cell, tidx,
+                                   None if out is None else _as_tensor(out))
         else:
             from .gru_step import gru_step_triton
             res = gru_step_triton(_as_tensor(x, self.device), self.state, self.weights, index=idx, out=out,

@@ -37,15 +37,15 @@ def test_sequence_numpy_in_numpy_out_and_zero_h0():
     np.testing.assert_allclose(h_n, ref_h.numpy(), atol=1e-5)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "torch"])
-@pytest.mark.parametrize("shape", [(3, 64, 1, 5, 8), (3, 32, 3, 3, 6), (8, 128, 2, 1, 4)])
+@pytest.mark.parametrize("backend", ["numpy", "torch", "cpu"])
+@pytest.mark.parametrize("shape", [(3, 64, 1, 5, 8), (3, 32, 3, 3, 6), (8, 128, 2, 1, 4), (3, 32, 2, 11, 3)])
 def test_stepper_streaming_equals_sequence(backend, shape):
     w, x, h0, expect_out, expect_h = _setup(*shape)
     stepper = GRUStepper(w, capacity=2, backend=backend)
     b = x.shape[0]
     idx = np.arange(b)
     stepper.ensure_capacity(b)
-    stepper.state[:, :b] = h0.numpy() if backend == "numpy" else h0
+    stepper.state[:, :b] = h0 if backend == "torch" else h0.numpy()
     for t in range(x.shape[1]):
         top = stepper.step(x[:, t], idx)
         torch.testing.assert_close(top, expect_out[:, t], atol=1e-5, rtol=0)
@@ -71,6 +71,26 @@ def test_index_advances_only_named_tracks(backend):
     expect = gru_step(torch.from_numpy(xs), h, w, backend="torch")
     np.testing.assert_allclose(top, expect.numpy(), atol=1e-6)
     np.testing.assert_allclose(after[:, idx], h.numpy(), atol=1e-6)
+
+
+def test_cpu_stepper_switches_paths_by_track_count_on_one_state():
+    from uav_traj_predictor.kernels import dispatch
+    from uav_traj_predictor.kernels.reference import gru_cell_reference
+    w, _, _, _, _ = _setup(3, 32, 2, 1, 1)
+    stepper = GRUStepper(w, capacity=4, backend="cpu")
+    assert isinstance(stepper.state, np.ndarray)
+    expect = torch.zeros(2, 40, 32)
+    rng = np.random.default_rng(2)
+    for n in (1, dispatch.CPU_STEP_TORCH_FROM + 5, 2, 40):  # numpy, torch, numpy, torch
+        idx = rng.permutation(40)[:n]
+        xs = rng.normal(size=(n, 3)).astype(np.float32)
+        stepper.ensure_capacity(40)
+        top = stepper.step(xs, idx)
+        inp = torch.from_numpy(xs)
+        for k, layer in enumerate(w.layers):
+            expect[k, idx] = inp = gru_cell_reference(inp, expect[k, idx], layer)
+        np.testing.assert_allclose(top, inp.numpy(), atol=1e-5)
+        np.testing.assert_allclose(stepper.state[:, :40], expect.numpy(), atol=1e-5)
 
 
 def test_stepper_reset_growth_and_errors():
