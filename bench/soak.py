@@ -3,8 +3,8 @@
     nice .venv/bin/python bench/soak.py --minutes 10 [--vehicles 100] [--rate 20] [--window 60]
                                         [--publisher own|sim] [--checkpoint CKPT] [--json OUT.json]
 
-Children (each with `rosenv.loopback_env()` and Fast DDS on UDPv4 only, as the demo runs them, so no
-/dev/shm segment can be left behind): `predictor_node --params-file config/predictor.yaml` (the shipped
+Children (each with `rosenv.loopback_env()`; they are stopped with SIGINT so Fast DDS removes its
+/dev/shm segments, see known issue R7 in docs/reliability.md): `predictor_node --params-file config/predictor.yaml` (the shipped
 parameters; inputs found by its `odom_topic_regex`) and a publisher: by default this file's own
 (`soak.py publish`: N vehicles on /uav<i>/odom, circles, stamps from the wall clock, exact counts of
 what it published) or `sim_node` (`--publisher sim`). This process listens to /diagnostics only (cheap)
@@ -35,18 +35,16 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-DDS_ENV = {"FASTDDS_BUILTIN_TRANSPORTS": "UDPv4"}   # as uav_traj_predictor.demo: no shared-memory segments
 SHM = Path("/dev/shm")
 
 
 # ---- children ---------------------------------------------------------------------------------------
-def child_env(domain_id: int | None = None, shared_memory: bool = False) -> dict:
-    """Loopback DDS environment for a child (UDPv4 only unless `shared_memory`)."""
+def child_env(domain_id: int | None = None) -> dict:
+    """Loopback DDS environment for a child. (FASTDDS_BUILTIN_TRANSPORTS=UDPv4 would not keep Fast DDS off
+    /dev/shm: in localhost discovery mode rmw_fastrtps adds the shared-memory transport itself, R7.)"""
     from uav_traj_predictor import rosenv
     env = rosenv.loopback_env(domain_id=domain_id)
     rosenv.check_loopback_dds(env)
-    if not shared_memory:
-        env.update(DDS_ENV)
     return env
 
 

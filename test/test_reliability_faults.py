@@ -145,9 +145,8 @@ def test_predictor_sigkill_and_restart(checkpoint, env, monitor, children, tmp_p
 
 
 @pytest.mark.xfail(strict=True, reason="known issue R7 (docs/reliability.md): under ROS_AUTOMATIC_DISCOVERY_RANGE="
-                                       "LOCALHOST rmw_fastrtps adds the shared-memory transport (FASTDDS_BUILTIN_"
-                                       "TRANSPORTS=UDPv4 does not remove it), so a SIGKILLed node leaves its "
-                                       "/dev/shm/fastrtps_* segment; recovery: `fastdds shm clean`")
+                                       "LOCALHOST rmw_fastrtps uses the shared-memory transport, so a SIGKILLed "
+                                       "node leaves its /dev/shm/fastrtps_* segment; recovery: `fastdds shm clean`")
 def test_sigkilled_predictor_leaves_no_shared_memory():
     if "left_after_sigkill" not in SHM_RECORD:
         pytest.skip("test_predictor_sigkill_and_restart did not run")
