@@ -106,6 +106,7 @@ class Commander:
         self.current = 0          # index into plan
         self.attempts = 0         # attempts of the current trajectory
         self.result = RunResult(final_state=State.IDLE)
+        self._last_recorded = -np.inf
 
     # ----------------------------------------------------------------------------------- main loop
     def run(self) -> RunResult:
@@ -271,7 +272,9 @@ class Commander:
             tau = backend.now() - t0
             tau = duration if tau >= duration - 1e-6 else tau
             state = backend.state()
-            self.recorder.odometry(state)
+            if state.t > self._last_recorded:      # consecutive streams share their boundary tick
+                self.recorder.odometry(state)
+                self._last_recorded = state.t
             ref_p, ref_v, _, ref_yaw = sample(tau)
             self._check_vehicle(state, ref_p, check_error)
             samples.append((state.t, state.p, state.v, state.q, ref_p))

@@ -20,24 +20,15 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.rosbag2 import StoragePlugin, Writer
-from rosbags.typesys import Stores, get_typestore
+
+from uav_traj_predictor.bags.types import default_qos, typestore
 
 from .backend import VehicleState
 
 ODOMETRY_TOPIC = "/datagen/odometry"
 MARKER_TOPIC = "/datagen/markers"
 WORLD_FRAME, BODY_FRAME = "world", "base_link"
-_INFINITE = QosTime(9223372036, 854775807)
-
-
-def _qos(reliable: bool, transient_local: bool, depth: int) -> Qos:
-    return Qos(history=QosHistory.KEEP_LAST, depth=depth,
-               reliability=QosReliability.RELIABLE if reliable else QosReliability.BEST_EFFORT,
-               durability=QosDurability.TRANSIENT_LOCAL if transient_local else QosDurability.VOLATILE,
-               deadline=_INFINITE, lifespan=_INFINITE, liveliness=QosLiveliness.AUTOMATIC,
-               liveliness_lease_duration=_INFINITE, avoid_ros_namespace_conventions=False)
 
 
 def _plain(value):
@@ -64,13 +55,13 @@ class DatasetRecorder:
             raise FileExistsError(f"{self.bag_dir} already exists: choose another --out or remove it")
         self.tum_dir.mkdir(parents=True, exist_ok=True)
         self.card = dict(card, trajectories=[])
-        self.store = get_typestore(Stores.ROS2_JAZZY)
+        self.store = typestore()
         self.writer = Writer(self.bag_dir, version=9, storage_plugin=StoragePlugin.MCAP)
         self.writer.open()
         self.odom_conn = self.writer.add_connection(ODOMETRY_TOPIC, "nav_msgs/msg/Odometry", typestore=self.store,
-                                                    offered_qos_profiles=[_qos(True, False, 10)])
+                                                    offered_qos_profiles=[default_qos()])
         self.marker_conn = self.writer.add_connection(MARKER_TOPIC, "std_msgs/msg/String", typestore=self.store,
-                                                      offered_qos_profiles=[_qos(True, True, 100)])
+                                                      offered_qos_profiles=[default_qos(100, transient_local=True)])
         self.counts = {ODOMETRY_TOPIC: 0, MARKER_TOPIC: 0}
         self.closed = False
 
