@@ -122,7 +122,7 @@ class DatasetRecorder:
         header = types["std_msgs/msg/Header"](stamp=types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec),
                                               frame_id=WORLD_FRAME)
         point, quaternion, vector = (types[f"geometry_msgs/msg/{name}"] for name in ("Point", "Quaternion", "Vector3"))
-        body_velocity = _rotate_to_body(np.asarray(state.q, float), np.asarray(state.v, float))
+        body_velocity = rotate_to_body(np.asarray(state.q, float), np.asarray(state.v, float))
         pose = types["geometry_msgs/msg/PoseWithCovariance"](
             pose=types["geometry_msgs/msg/Pose"](position=point(*map(float, state.p)),
                                                  orientation=quaternion(*map(float, state.q))),
@@ -139,7 +139,7 @@ def _nanoseconds(t: float) -> int:
     return int(round(t * 1e9))
 
 
-def _rotate_to_body(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+def rotate_to_body(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     """World vector v expressed in the body frame of unit quaternion q (x, y, z, w)."""
     u, w = -q[:3], q[3]             # the inverse rotation
     t = 2.0 * np.cross(u, v)

@@ -30,8 +30,31 @@ def make_backend(name: str, config: DatagenConfig) -> VehicleBackend:
     raise ValueError(f"unknown backend {name!r}; expected 'sim' or 'px4'")
 
 
-def run_datagen(config: DatagenConfig, backend: VehicleBackend, out_dir=None, backend_name: str = "") -> DatagenOutput:
-    """Fly `config.trajectories` references on `backend`, recording into out_dir (default config.out_dir)."""
+class _Tee:
+    """Forwards the commander's recorder calls to the dataset recorder and to listeners (e.g. a ROS node)."""
+
+    def __init__(self, *targets):
+        self.targets = targets
+
+    def odometry(self, state):
+        for target in self.targets:
+            target.odometry(state)
+
+    def mark(self, t, text):
+        for target in self.targets:
+            target.mark(t, text)
+
+    def trajectory(self, record):
+        for target in self.targets:
+            target.trajectory(record)
+
+
+def run_datagen(config: DatagenConfig, backend: VehicleBackend, out_dir=None, backend_name: str = "",
+                listeners=()) -> DatagenOutput:
+    """Fly `config.trajectories` references on `backend`, recording into out_dir (default config.out_dir).
+
+    `listeners` also receive every `odometry(state)`, `mark(t, text)` and `trajectory(record)` call.
+    """
     out_dir = Path(out_dir or config.out_dir)
     plan = plan_trajectories(config)
     card = dict(dataset="uav_traj_predictor datagen", seed=config.seed, backend=backend_name,
@@ -40,7 +63,7 @@ def run_datagen(config: DatagenConfig, backend: VehicleBackend, out_dir=None, ba
                 config=config.to_dict())
     recorder = DatasetRecorder(out_dir, card)
     try:
-        result = Commander(backend, config, plan, recorder).run()
+        result = Commander(backend, config, plan, _Tee(recorder, *listeners)).run()
     finally:
         backend.close()
         recorder.__exit__(None, None, None)

@@ -1,0 +1,134 @@
+"""datagen_commander: the trajectory commander as a ROS 2 node (thin adapter over `datagen`).
+
+It runs `datagen.run_datagen` in a worker thread with the PX4 (MAVSDK offboard) or embedded-sim backend,
+writes the same output as `uav-traj datagen run` (bag, TUM files, card.yaml in `out_dir`), and publishes
+what the commander sees so that a ROS recorder (`uav-traj bag record ...`, see
+launch/px4_gazebo_datagen.launch.py) captures the trajectory boundaries next to Gazebo's odometry:
+
+    /datagen/markers   std_msgs/String, transient local, depth 100: "start <id> <family>", "end <id>",
+                       "abort <id> <reason>"
+    /datagen/odometry  nav_msgs/Odometry: the vehicle state the commander tracks (PX4's estimate over
+                       MAVSDK, or the simulator's truth), ENU world frame, twist in base_link
+
+Stamps are the backend clock: wall time for PX4, simulated time from 0 for the sim backend (which runs
+faster than real time; for the sim the CLI is the simpler path). The node exits when the run ends
+(`shutdown_when_done`), with status 0 if every trajectory was flown.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+
+import rclpy
+from nav_msgs.msg import Odometry
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile
+from std_msgs.msg import String
+
+from ..datagen.recorder import rotate_to_body
+from . import messages
+from .params import ConfigError, Param, declare
+
+PARAMETERS = [
+    Param("backend", "px4", "Vehicle backend.", choices=("px4", "sim")),
+    Param("config", "", "datagen YAML (config/datagen.yaml); empty = built-in defaults."),
+    Param("out_dir", "", "Output directory (bag, trajectories, card.yaml); empty = out_dir of the config."),
+    Param("trajectories", 0, "Number of trajectories; 0 = from the config.", 0, 100000),
+    Param("seed", -1, "Seed of the references; -1 = from the config.", -1, 2**31 - 1),
+    Param("url", "", "MAVSDK connection URL for backend px4; empty = px4.url of the config."),
+    Param("marker_topic", "/datagen/markers", "Trajectory boundary marks (std_msgs/String)."),
+    Param("odometry_topic", "/datagen/odometry", "Commander's vehicle state (nav_msgs/Odometry); empty = off."),
+    Param("frame_id", "world", "World frame of the published odometry."),
+    Param("shutdown_when_done", True, "Exit when the run ends."),
+]
+
+
+class DatagenNode(Node):
+    """Worker thread: run_datagen(...) with this node as a listener that publishes marks and odometry."""
+
+    def __init__(self, **node_options):
+        super().__init__("datagen_commander", **node_options)
+        from ..datagen.config import ConfigError as DatagenConfigError, load_config
+        from ..datagen.run import make_backend
+        self.params = params = declare(self, PARAMETERS)
+        try:
+            self.datagen_config = load_config(params["config"] or None,
+                                              trajectories=params["trajectories"] or None,
+                                              seed=None if params["seed"] < 0 else params["seed"])
+            if params["url"]:
+                self.datagen_config.px4 = dict(self.datagen_config.px4, url=params["url"])
+            self.backend = make_backend(params["backend"], self.datagen_config)
+        except (DatagenConfigError, ValueError) as err:
+            raise ConfigError(str(err)) from None
+        markers_qos = QoSProfile(depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.marker_pub = self.create_publisher(String, params["marker_topic"], markers_qos)
+        self.odom_pub = self.create_publisher(Odometry, params["odometry_topic"], 10) if params["odometry_topic"] else None
+        self.output = None
+        self.failure: BaseException | None = None
+        self.worker = threading.Thread(target=self._work, name="datagen", daemon=True)
+        self.worker.start()
+
+    def _work(self) -> None:
+        from ..datagen.cli import summary
+        from ..datagen.run import run_datagen
+        try:
+            self.output = run_datagen(self.datagen_config, self.backend, self.params["out_dir"] or None,
+                                      backend_name=self.params["backend"], listeners=[self])
+            self.get_logger().info("datagen finished:\n" + summary(self.output))
+        except BaseException as err:       # reported by main(); the node must not hang on a dead worker
+            self.failure = err
+
+    # ----------------------------------------------------------------------------------- listener API
+    def mark(self, t: float, text: str) -> None:
+        self.marker_pub.publish(String(data=text))
+        self.get_logger().info(f"mark: {text}")
+
+    def odometry(self, state) -> None:
+        if self.odom_pub is None:
+            return
+        msg = Odometry()
+        msg.header.stamp = messages.to_time(state.t)
+        msg.header.frame_id, msg.child_frame_id = self.params["frame_id"], "base_link"
+        position, orientation = msg.pose.pose.position, msg.pose.pose.orientation
+        position.x, position.y, position.z = map(float, state.p)
+        orientation.x, orientation.y, orientation.z, orientation.w = map(float, state.q)
+        linear = msg.twist.twist.linear
+        linear.x, linear.y, linear.z = map(float, rotate_to_body(state.q, state.v))
+        self.odom_pub.publish(msg)
+
+    def trajectory(self, record) -> None:
+        stats = record.stats
+        self.get_logger().info(f"trajectory {record.index} {record.family}: rmse {stats['rmse_m']} m, "
+                               f"max {stats['max_m']} m")
+
+    @property
+    def succeeded(self) -> bool:
+        result = self.output.result if self.output else None
+        return bool(result and result.final_state.value == "DONE" and not result.skipped)
+
+
+def main(args=None) -> int:
+    """Console script `datagen_commander` (accepts --ros-args -p name:=value / --params-file)."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = DatagenNode()
+        while rclpy.ok() and (node.worker.is_alive() or not node.params["shutdown_when_done"]):
+            rclpy.spin_once(node, timeout_sec=0.1)
+        if node.failure is not None:
+            raise node.failure
+        return 0 if node.succeeded else 1
+    except ConfigError as error:
+        print(f"datagen_commander: configuration error: {error}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        return 130
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
