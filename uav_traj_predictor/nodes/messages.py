@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import colorsys
 import math
+import struct
 import zlib
 
 import numpy as np
@@ -50,34 +51,92 @@ def to_duration(seconds: float) -> Duration:
     return Duration(sec=stamp.sec, nanosec=stamp.nanosec)
 
 
-def path_message(prediction: Prediction, frame_id: str) -> Path:
-    """nav_msgs/Path: H poses at t0 + k dt (k = 1..H), orientation identity."""
+def _resize(items: list, count: int, factory) -> list:
+    """Reuse message objects between publications (building them is the expensive part in rclpy)."""
+    if len(items) != count:
+        items = items[:count] + [factory() for _ in range(count - len(items))]
+    return items
+
+
+def _set_time(stamp: Time, nanoseconds: int) -> None:
+    stamp.sec, stamp.nanosec = divmod(nanoseconds, 1_000_000_000)
+
+
+def _set_xyz(items: list, values: np.ndarray) -> None:
+    for item, (x, y, z) in zip(items, values.tolist()):
+        item.x, item.y, item.z = x, y, z
+
+
+def path_message(prediction: Prediction, frame_id: str, path: Path | None = None) -> Path:
+    """nav_msgs/Path: H poses at t0 + k dt (k = 1..H), orientation identity. `path` (a previously
+    returned message) is refilled in place: publish it before filling it again."""
+    path = Path() if path is None else path
     origin = to_time(prediction.t0)
+    start = origin.sec * 1_000_000_000 + origin.nanosec
     step = int(round(prediction.dt * 1e9))
-    path = Path(header=Header(stamp=origin, frame_id=frame_id))
-    poses = []
-    for k, (x, y, z) in enumerate(prediction.positions.tolist(), start=1):
-        pose = PoseStamped(header=Header(stamp=shifted(origin, k * step), frame_id=frame_id))
-        pose.pose.position = Point(x=x, y=y, z=z)
-        poses.append(pose)
-    path.poses = poses
+    path.header.stamp, path.header.frame_id = origin, frame_id
+    poses = path.poses = _resize(path.poses, len(prediction.positions), PoseStamped)
+    for k, (pose, (x, y, z)) in enumerate(zip(poses, prediction.positions.tolist()), start=1):
+        _set_time(pose.header.stamp, start + k * step)
+        pose.header.frame_id = frame_id
+        position = pose.pose.position
+        position.x, position.y, position.z = x, y, z
+        pose.pose.orientation.w = 1.0
     return path
 
 
-def trajectory_message(prediction: Prediction, frame_id: str) -> PredictedTrajectory:
-    """uav_traj_predictor/PredictedTrajectory with std, status, model id, horizon start and step."""
-    msg = PredictedTrajectory(track_id=prediction.track_id, status=STATUS_CODES[prediction.status],
-                              model_id=prediction.model_id if prediction.status == TRACKING else CV_MODEL_ID)
-    msg.header = Header(stamp=to_time(prediction.t0), frame_id=frame_id)
+def trajectory_message(prediction: Prediction, frame_id: str,
+                       msg: PredictedTrajectory | None = None) -> PredictedTrajectory:
+    """uav_traj_predictor/PredictedTrajectory with std, status, model id, horizon start and step
+    (`msg`, a previously returned message, is refilled in place)."""
+    msg = PredictedTrajectory() if msg is None else msg
+    msg.track_id, msg.status = prediction.track_id, STATUS_CODES[prediction.status]
+    msg.model_id = prediction.model_id if prediction.status == TRACKING else CV_MODEL_ID
+    msg.header.stamp, msg.header.frame_id = to_time(prediction.t0), frame_id
     msg.time_step = to_duration(prediction.dt)
     msg.horizon_start = shifted(msg.header.stamp, int(round(prediction.dt * 1e9)))
-    msg.positions = [Point(x=x, y=y, z=z) for x, y, z in prediction.positions.tolist()]
-    msg.velocities = [Vector3(x=x, y=y, z=z) for x, y, z in prediction.velocities.tolist()]
+    count = len(prediction.positions)
+    msg.positions = _resize(msg.positions, count, Point)
+    msg.velocities = _resize(msg.velocities, count, Vector3)
+    msg.position_std = _resize(msg.position_std, count, Vector3)
+    _set_xyz(msg.positions, prediction.positions)
+    _set_xyz(msg.velocities, prediction.velocities)
     std = prediction.position_std
     msg.calibrated = std is not None
-    std = np.zeros_like(prediction.positions) if std is None else std
-    msg.position_std = [Vector3(x=x, y=y, z=z) for x, y, z in std.tolist()]
+    _set_xyz(msg.position_std, np.zeros_like(prediction.positions) if std is None else std)
     return msg
+
+
+# ---- raw input: header stamp, frame and position straight from the CDR bytes ------------------------
+_ENCAPSULATION = 4
+
+
+def _align(offset: int, size: int) -> int:
+    return offset + (-(offset - _ENCAPSULATION)) % size
+
+
+def _string(data: bytes, offset: int) -> tuple[str, int]:
+    offset = _align(offset, 4)
+    (length,) = struct.unpack_from("<I", data, offset)
+    offset += 4
+    return data[offset:offset + length - 1].decode("utf-8", "replace") if length else "", offset + length
+
+
+def read_stamped_position(data: bytes, has_child_frame: bool):
+    """(stamp seconds, frame_id, (x, y, z)) from serialized nav_msgs/Odometry (has_child_frame) or
+    geometry_msgs/PoseStamped, little-endian CDR (what Fast DDS sends). Raises ValueError when the bytes
+    are not such a message (a wrong encapsulation, truncated data)."""
+    if len(data) < 8 or data[:2] != b"\x00\x01":
+        raise ValueError("not little-endian CDR")
+    try:
+        sec, nanosec = struct.unpack_from("<iI", data, _ENCAPSULATION)
+        frame_id, offset = _string(data, _ENCAPSULATION + 8)
+        if has_child_frame:
+            _, offset = _string(data, offset)
+        x, y, z = struct.unpack_from("<3d", data, _align(offset, 8))
+    except struct.error as error:
+        raise ValueError(f"truncated message ({error})") from None
+    return sec + nanosec * 1e-9, frame_id, (x, y, z)
 
 
 def track_colour(track_id: str, alpha: float = 1.0) -> ColorRGBA:

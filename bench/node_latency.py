@@ -1,0 +1,221 @@
+"""Prediction latency: core compute, real DDS end to end, and a VECTOR-style callback for comparison.
+
+    .venv/bin/python bench/node_latency.py [--checkpoint PATH] [--vehicles 100] [--rate 20] [--duration 10]
+
+(a) core: `TrackBank.push` + `tick` (one recurrent step + horizon prediction) per update, for 1 track,
+    and for 1000 tracks advanced in one tick;
+(b) DDS: a publisher process sends nav_msgs/Odometry for N vehicles at R Hz (stamped with its wall-clock
+    schedule), `predictor_node` runs as its own process, this process receives every vehicle's
+    predicted_path; latency = receive time - stamp of the odometry message that completed the grid
+    sample (the first one at or after t0); lost = grid steps with no published prediction;
+(c) VECTOR-style callback: the published node's work per message, re-running a 20-step velocity window
+    through an encoder-decoder GRU (decoder fed zeros for the horizon) of the same size as ours.
+All on one CPU thread (BLAS and torch pinned to one thread, as the nodes do). DDS stays on loopback.
+"""
+from __future__ import annotations
+
+import os
+
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):   # as the nodes do
+    os.environ.setdefault(_variable, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+WINDOW, HORIZON = 20, 10
+
+
+def percentiles(samples_s, scale=1e6):
+    values = np.asarray(samples_s) * scale
+    return {"p50": float(np.percentile(values, 50)), "p99": float(np.percentile(values, 99)), "n": len(values)}
+
+
+# ---- (a) core ------------------------------------------------------------------------------------
+def make_bank(checkpoint, capacity=8):
+    from uav_traj_predictor.core import TrackBank
+    from uav_traj_predictor.model import StreamingPredictor
+    return TrackBank(StreamingPredictor(checkpoint or None, capacity=capacity), track_timeout=1e9)
+
+
+def core_one_track(checkpoint, updates=3000):
+    """push of one 10 Hz sample (one new grid sample) + tick (step + predict) for a single track."""
+    bank = make_bank(checkpoint)
+    times = []
+    for k in range(updates):
+        t = k * 0.1
+        position = (3 * math.cos(0.5 * t), 3 * math.sin(0.5 * t), 2.0)
+        started = time.perf_counter()
+        bank.push("uav", t, position)
+        result = bank.tick()
+        times.append(time.perf_counter() - started)
+        assert len(result.predictions) == 1 or k == 0
+    return percentiles(times[100:])
+
+
+def core_many_tracks(checkpoint, tracks=1000, ticks=60):
+    """All tracks get one new grid sample, then one tick: push total and tick time per round."""
+    bank = make_bank(checkpoint, capacity=tracks)
+    names = [f"uav{i}" for i in range(tracks)]
+    phase = np.linspace(0, 2 * np.pi, tracks)
+    push_times, tick_times = [], []
+    for k in range(ticks):
+        t = k * 0.1
+        positions = np.column_stack([3 * np.cos(0.5 * t + phase), 3 * np.sin(0.5 * t + phase), np.full(tracks, 2.0)])
+        started = time.perf_counter()
+        for name, position in zip(names, positions):
+            bank.push(name, t, position)
+        pushed = time.perf_counter()
+        result = bank.tick()
+        tick_times.append(time.perf_counter() - pushed)
+        push_times.append(pushed - started)
+        assert k == 0 or len(result.predictions) == tracks
+    return {"tick_ms": percentiles(tick_times[10:], 1e3), "push_all_ms": percentiles(push_times[10:], 1e3),
+            "tracks": tracks}
+
+
+# ---- (c) VECTOR-style callback ---------------------------------------------------------------------
+def vector_style_callback(hidden, layers, calls=300):
+    """Per message: 20 positions -> 20 velocities -> encoder GRU -> decoder GRU on zeros -> Linear -> Euler."""
+    import torch
+    encoder = torch.nn.GRU(3, hidden, layers, batch_first=True)
+    decoder = torch.nn.GRU(3, hidden, layers, batch_first=True)
+    head = torch.nn.Linear(hidden, 3)
+    window = np.cumsum(np.random.default_rng(0).normal(0, 0.1, (WINDOW + 1, 3)), axis=0)
+    times = []
+    with torch.no_grad():
+        for _ in range(calls):
+            started = time.perf_counter()
+            velocities = torch.from_numpy(np.diff(window, axis=0) / 0.1).float()[None]
+            _, h = encoder(velocities)
+            out, _ = decoder(torch.zeros(1, HORIZON, 3), h)
+            future = head(out)[0].numpy()
+            np.cumsum(future * 0.1, axis=0) + window[-1]
+            times.append(time.perf_counter() - started)
+    return percentiles(times[20:])
+
+
+# ---- (b) DDS end to end --------------------------------------------------------------------------
+def run_publisher(vehicles, rate, duration, start):
+    """Child process: odometry for `vehicles` topics at `rate` Hz on the schedule start + k / rate."""
+    import rclpy
+    from nav_msgs.msg import Odometry
+    from rclpy.qos import qos_profile_sensor_data
+    rclpy.init()
+    node = rclpy.create_node("bench_odometry")
+    publishers = [node.create_publisher(Odometry, f"/uav{i}/odom", qos_profile_sensor_data) for i in range(vehicles)]
+    msg = Odometry()
+    msg.header.frame_id, msg.child_frame_id = "map", "base_link"
+    msg.pose.pose.orientation.w = 1.0
+    phase = np.linspace(0, 2 * np.pi, vehicles)
+    for k in range(int(duration * rate)):
+        stamp = start + k / rate
+        time.sleep(max(0.0, stamp - time.time()))
+        sec = math.floor(stamp)
+        msg.header.stamp.sec, msg.header.stamp.nanosec = sec, int((stamp - sec) * 1e9)
+        t = k / rate
+        for i, publisher in enumerate(publishers):
+            p = msg.pose.pose.position
+            p.x, p.y, p.z = 3 * math.cos(0.5 * t + phase[i]) + 10 * i, 3 * math.sin(0.5 * t + phase[i]), 2.0
+            publisher.publish(msg)
+    node.destroy_node()
+    rclpy.try_shutdown()
+
+
+def dds_end_to_end(checkpoint, vehicles, rate, duration, markers):
+    import rclpy
+    from nav_msgs.msg import Path as PathMsg
+
+    from uav_traj_predictor import rosenv
+    env = rosenv.loopback_env()
+    rosenv.use_loopback_dds(domain_id=int(env["ROS_DOMAIN_ID"]))
+    topics = "[" + ", ".join(f"'/uav{i}/odom'" for i in range(vehicles)) + "]"
+    predictor_cmd = [str(Path(sys.executable).parent / "predictor_node"), "--ros-args", "-p", f"odom_topics:={topics}",
+                     "-p", f"publish_markers:={'true' if markers else 'false'}", "-p", "track_timeout:=5.0"]
+    predictor_cmd += ["-p", f"checkpoint:={checkpoint}"] if checkpoint else []
+    predictor = subprocess.Popen(predictor_cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    rclpy.init()
+    node = rclpy.create_node("bench_receiver")
+    received = {i: [] for i in range(vehicles)}
+    for i in range(vehicles):
+        def on_path(msg, i=i):
+            received[i].append((msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9, time.time()))
+        node.create_subscription(PathMsg, f"/uav{i}/predicted_path", on_path, 100)
+    publisher = None
+    try:
+        deadline = time.monotonic() + 120
+        while node.count_publishers("/uav0/predicted_path") == 0 or node.count_publishers(f"/uav{vehicles - 1}/predicted_path") == 0:
+            rclpy.spin_once(node, timeout_sec=0.1)
+            if time.monotonic() > deadline or predictor.poll() is not None:
+                raise RuntimeError("predictor_node did not start: " + (predictor.stderr.read() if predictor.poll() is not None else "timeout"))
+        start = time.time() + 2.0
+        publisher = subprocess.Popen([sys.executable, __file__, "--publisher", str(vehicles), str(rate), str(duration),
+                                      repr(start)], env=env)
+        end = start + duration + 1.5
+        while time.time() < end:
+            rclpy.spin_once(node, timeout_sec=0.05)
+        publisher.wait(timeout=60)
+    finally:
+        if publisher is not None and publisher.poll() is None:
+            publisher.kill()
+        predictor.send_signal(signal.SIGTERM)
+        predictor.wait(timeout=30)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    latencies, lost, got = [], 0, 0
+    warm_until = start + 3.0                       # after warm-up, discovery and the first grid samples
+    for rows in received.values():
+        rows = [(t0, r) for t0, r in rows if t0 >= warm_until]
+        got += len(rows)
+        for t0, recv in rows:
+            trigger = start + math.ceil((t0 - start) * rate - 1e-6) / rate
+            latencies.append(recv - trigger)
+        if len(rows) > 1:
+            steps = np.round(np.diff([t0 for t0, _ in rows]) / 0.1)
+            lost += int(np.sum(steps - 1))
+    expected = vehicles * int((start + duration - warm_until) * 10)
+    return {"latency_ms": percentiles(latencies, 1e3), "vehicles": vehicles, "rate_hz": rate, "duration_s": duration,
+            "predictions": got, "expected_about": expected, "lost_grid_steps": lost, "markers": markers}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", default="", help="model checkpoint (default: the shipped one)")
+    parser.add_argument("--vehicles", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--markers", action="store_true", help="let predictor_node publish markers too")
+    parser.add_argument("--skip-dds", action="store_true")
+    parser.add_argument("--json", help="also write the results here")
+    if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--publisher":
+        vehicles, rate, duration, start = sys.argv[2:6]
+        return run_publisher(int(vehicles), float(rate), float(duration), float(start))
+    args = parser.parse_args(argv)
+    import torch
+    torch.set_num_threads(1)
+    from uav_traj_predictor.model import StreamingPredictor
+    predictor = StreamingPredictor(args.checkpoint or None)
+    arch = predictor.model.arch
+    results = {"model_id": predictor.model_id, "hidden": arch.hidden, "layers": arch.layers,
+               "load_average": os.getloadavg(), "cpus": os.cpu_count()}
+    results["core_one_track_us"] = core_one_track(args.checkpoint)
+    results["core_1000_tracks"] = core_many_tracks(args.checkpoint)
+    results["vector_style_callback_us"] = vector_style_callback(arch.hidden, arch.layers)
+    results["speedup_p50"] = results["vector_style_callback_us"]["p50"] / results["core_one_track_us"]["p50"]
+    if not args.skip_dds:
+        results["dds"] = dds_end_to_end(args.checkpoint, args.vehicles, args.rate, args.duration, args.markers)
+    print(json.dumps(results, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

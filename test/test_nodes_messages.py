@@ -1,0 +1,47 @@
+"""nodes.messages: raw CDR reading equals rclpy's deserialization; messages carry exact future stamps."""
+import numpy as np
+import pytest
+
+pytest.importorskip("rclpy")
+from geometry_msgs.msg import PoseStamped  # noqa: E402
+from nav_msgs.msg import Odometry  # noqa: E402
+from rclpy.serialization import serialize_message  # noqa: E402
+
+from uav_traj_predictor.core.prediction import Prediction  # noqa: E402
+from uav_traj_predictor.nodes import messages  # noqa: E402
+
+
+@pytest.mark.parametrize("frame, child", [("map", "base_link"), ("", ""), ("odom", "x" * 13), ("w" * 7, "é")])
+def test_raw_reading_matches_deserialization(frame, child):
+    rng = np.random.default_rng(len(frame) + len(child))
+    odom = Odometry()
+    odom.header.frame_id, odom.child_frame_id = frame, child
+    odom.header.stamp.sec, odom.header.stamp.nanosec = 1_795_000_000, 987_654_321
+    position = odom.pose.pose.position
+    position.x, position.y, position.z = rng.normal(size=3).tolist()
+    pose = PoseStamped(header=odom.header, pose=odom.pose.pose)
+    expected = (1_795_000_000 + 0.987654321, frame, (position.x, position.y, position.z))
+    assert messages.read_stamped_position(serialize_message(odom), True) == expected
+    assert messages.read_stamped_position(serialize_message(pose), False) == expected
+
+
+def test_raw_reading_rejects_foreign_or_truncated_bytes():
+    data = serialize_message(Odometry())
+    for bad in (b"", data[:20], b"\x00\x00" + data[2:]):        # empty, truncated, big-endian header
+        with pytest.raises(ValueError):
+            messages.read_stamped_position(bad, True)
+
+
+def test_refilled_messages_equal_fresh_ones_with_exact_future_stamps():
+    rng = np.random.default_rng(0)
+    first, second = (Prediction("uav1", 1_795_000_000.25 + i, 0.1, rng.normal(size=(10, 3)), rng.normal(size=(10, 3)),
+                                rng.random((10, 3)), "tracking", "m1") for i in range(2))
+    path = messages.path_message(first, "map")
+    trajectory = messages.trajectory_message(first, "map")
+    assert messages.path_message(second, "map", path) == messages.path_message(second, "map")
+    assert messages.trajectory_message(second, "map", trajectory) == messages.trajectory_message(second, "map")
+    t0 = path.header.stamp.sec * 10**9 + path.header.stamp.nanosec
+    assert [p.header.stamp.sec * 10**9 + p.header.stamp.nanosec - t0 for p in path.poses] == [k * 10**8 for k in range(1, 11)]
+    warm = Prediction("uav1", 5.0, 0.1, np.zeros((4, 3)), np.zeros((4, 3)), None, "warming_up", "m1")
+    msg = messages.trajectory_message(warm, "odom", trajectory)
+    assert msg.model_id == "cv" and not msg.calibrated and len(msg.position_std) == 4 and msg.status == 1
