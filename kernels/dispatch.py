@@ -15,8 +15,8 @@ from .weights import GRUWeights
 BACKENDS = ("auto", "triton", "torch", "numpy", "cpu")
 # Fastest CPU path by rows per call, measured with bench/kernels.py (1-1000 tracks, hidden 64-128,
 # one thread; figures in kernels/README.md): numpy below these row counts, torch from them on.
-CPU_STEP_TORCH_FROM = 8
-CPU_SEQUENCE_TORCH_FROM = 4
+CPU_STEP_TORCH_FROM = 32
+CPU_SEQUENCE_TORCH_FROM = 8
 
 
 def _is_cuda(x) -> bool:
