@@ -197,12 +197,17 @@ def publish_main(argv) -> int:
     return 0
 
 
-def published_counts(log: Path) -> dict:
-    """The publisher's final JSON line (its published counts per topic); {} if it printed none."""
+def publisher_summary(log: Path) -> dict:
+    """The publisher's final JSON line ({"published": {topic: count}, "periods": n, "late": n}); {} if none."""
     for line in reversed(log.read_text(errors="replace").splitlines()):
         if line.startswith("{\"published\""):
-            return json.loads(line)["published"]
+            return json.loads(line)
     return {}
+
+
+def published_counts(log: Path) -> dict:
+    """Messages the publisher published per topic ({} if it printed no summary)."""
+    return publisher_summary(log).get("published", {})
 
 
 # ---- monitor ----------------------------------------------------------------------------------------------

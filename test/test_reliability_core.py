@@ -21,9 +21,18 @@ from uav_traj_predictor.data.preprocess import PreprocessConfig
 from uav_traj_predictor.model import StreamingPredictor
 
 REPO = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("bench_fuzz", REPO / "bench" / "fuzz.py")
-fuzz = sys.modules.setdefault("bench_fuzz", importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(fuzz)
+
+
+def load_bench(name: str):
+    """bench/<name>.py as module bench_<name>, loaded once per process (bench/ is not a package)."""
+    if f"bench_{name}" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
+        sys.modules[f"bench_{name}"] = module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return sys.modules[f"bench_{name}"]
+
+
+fuzz = load_bench("fuzz")
 
 FUZZ_SETTINGS = settings(max_examples=120, deadline=None, derandomize=True,
                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

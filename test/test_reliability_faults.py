@@ -8,28 +8,18 @@ config/predictor.yaml, a /diagnostics monitor in this process, psutil for the pr
   * the predictor is SIGKILLed and restarted -> clean start, tracks resume; a clean stop (SIGINT) leaves no
     /dev/shm Fast DDS file; what a SIGKILL leaves behind is recorded (known issue R7).
 """
-import importlib.util
 import signal
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
+from test_reliability_core import load_bench
+
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
-REPO = Path(__file__).resolve().parents[1]
 
 
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = sys.modules.setdefault(name, importlib.util.module_from_spec(spec))
-    spec.loader.exec_module(module)
-    return module
-
-
-soak = _load("bench_soak", REPO / "bench" / "soak.py")
-fuzz = _load("bench_fuzz", REPO / "bench" / "fuzz.py")
+soak = load_bench("soak")
+fuzz = load_bench("fuzz")
 FAST = ("-p", "track_timeout:=1.0", "-p", "diagnostics_period:=0.5")
 STARTUP = 60.0          # generous: CI machines are shared
 
@@ -108,12 +98,14 @@ def test_silence_publisher_restart_and_burst(checkpoint, env, monitor, children,
         nonlocal rss_peak
         rss_peak = max(rss_peak, process.memory_info().rss)
         return False
-    monitor.spin_for(11.0, until=track_peak)          # covers the 3 s burst (5..8 s after the restart) and after
+    monitor.spin_for(9.0, until=track_peak)           # covers the 3 s burst (5..8 s after the restart) and after
     end = monitor.latest
-    published = soak.stop(second) == 0 and soak.published_counts(tmp_path / "publisher2.log")
+    assert soak.stop(second) == 0
+    summary = soak.publisher_summary(tmp_path / "publisher2.log")
+    extra = sum(summary["published"].values()) - 2 * summary["periods"]      # beyond one sample per period
+    assert extra >= 2 * 9 * 20 * 3 * 0.9, f"the 10x burst did not happen: {summary}"
     received = sum(end.tracks[f"uav{i}"]["received"] - resumed_at.tracks[f"uav{i}"]["received"] for i in (1, 2))
-    assert published and sum(published.values()) > 2 * 20 * 11, f"the burst did not happen: {published}"
-    assert received > 2 * 20 * 6, f"only {received} messages reached the node around the burst"
+    assert received > 2 * 20 * 5, f"only {received} messages reached the node around the burst"
     assert (rss_peak - rss_before) / rss_before < 0.05, f"RSS grew {rss_before} -> {rss_peak} bytes in the burst"
     assert all(predictions(end, f"uav{i}") > predictions(resumed_at, f"uav{i}") for i in (1, 2))
     assert soak.stop(predictor) == 0

@@ -5,22 +5,17 @@ bench/soak.py --minutes 10 is the full run (figures in docs/reliability.md); thi
 warm-up, resident memory grows < 5 % after warm-up, the node never receives more than was published,
 and it stops cleanly (exit 0) on SIGINT. Latency and DDS drops depend on the machine's load: printed.
 """
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 
+from test_reliability_core import load_bench
+
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
-REPO = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("bench_soak", REPO / "bench" / "soak.py")
-soak = sys.modules.setdefault("bench_soak", importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(soak)
+soak = load_bench("soak")
 
 
 def test_soak_30_seconds_100_vehicles(ros_env, tmp_path, capsys):
-    from test_reliability_core import fuzz
-    checkpoint = fuzz.make_tiny_checkpoint(tmp_path / "tiny.pt", hidden=96)
+    checkpoint = load_bench("fuzz").make_tiny_checkpoint(tmp_path / "tiny.pt", hidden=96)
     result = soak.soak(30.0, vehicles=100, rate=20.0, window=10.0, warmup=10.0, checkpoint=checkpoint,
                        out=tmp_path / "logs")
     with capsys.disabled():
