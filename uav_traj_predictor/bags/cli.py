@@ -119,6 +119,9 @@ def cmd_play(args) -> int:
           f"{', interrupted' if stats.stopped else ''}); lateness {timing}")
     for topic, count in sorted(stats.published.items()):
         print(f"  {topic}: {count}")
+    if stats.unacknowledged:
+        print(f"warning: reliable subscribers did not acknowledge every message on {', '.join(stats.unacknowledged)}",
+              file=sys.stderr)
     return 0
 
 

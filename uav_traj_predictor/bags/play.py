@@ -18,6 +18,7 @@ from .storage import open_bag
 from .types import combined_qos
 
 SPIN_BEFORE = 0.0003     # the last fraction of a wait is spun for sub-millisecond release times
+ACK_TIMEOUT = 5.0        # at the end, wait this long for reliable subscribers to acknowledge everything
 PLAYER_DEPTH = 1000      # publisher history: bursts at high rates must not overwrite unsent samples
 
 
@@ -49,6 +50,7 @@ class PlayStats:
     loops: int = 0
     wall_seconds: float = 0.0
     stopped: bool = False                                   # interrupted by a signal / stop event
+    unacknowledged: list = field(default_factory=list)      # reliable topics not fully acknowledged at exit
 
     @property
     def total(self) -> int:
@@ -96,6 +98,7 @@ def play_bag(path, options: PlayOptions = PlayOptions(), stop: threading.Event |
                 break
         stats.wall_seconds = time.perf_counter() - started
         stats.stopped = stop.is_set()
+        stats.unacknowledged = _wait_for_acks(publishers.values())
     return stats
 
 
@@ -161,6 +164,13 @@ def _play_once(bag, topics, publishers, clock, options: PlayOptions, stats: Play
         publishers[message.topic].publish(message.data)
         stats.lateness.append(time.perf_counter() - due)
         stats.published[publishers[message.topic].topic_name] += 1
+
+
+def _wait_for_acks(publishers) -> list[str]:
+    """Let reliable subscribers receive the tail of a burst before the process exits (the DDS writer
+    dies with it); the topics still unacknowledged after ACK_TIMEOUT."""
+    from rclpy.duration import Duration
+    return [pub.topic_name for pub in publishers if not pub.wait_for_all_acked(Duration(seconds=ACK_TIMEOUT))]
 
 
 def _sleep_until(due: float, stop: threading.Event) -> bool:
