@@ -105,7 +105,7 @@ def gru_sequence_numpy(x: np.ndarray, weights: GRUWeights, h0: np.ndarray | None
     layer_in = x
     gh = np.empty((b, 3 * hid), np.float32)
     for k, layer in enumerate(layers):
-        gi = (layer_in.reshape(b * t, -1) @ layer.w_in).reshape(b, t, 3 * hid)
+        gi = (layer_in.reshape(b * t, layer.w_in.shape[0]) @ layer.w_in).reshape(b, t, 3 * hid)
         gi += layer.b_in
         out = np.empty((b, t, hid), np.float32)
         h = h_n[k]

@@ -61,6 +61,9 @@ def gru_sequence(x, weights: GRUWeights, h0=None, backend: str = "auto", dtype: 
     """
     if getattr(x, "ndim", None) != 3 or x.shape[2] != weights.input_size:
         raise ValueError(f"x must be (B, T, {weights.input_size}), got {tuple(getattr(x, 'shape', ()))}")
+    expect_h0 = (weights.num_layers, x.shape[0], weights.hidden_size)
+    if h0 is not None and tuple(h0.shape) != expect_h0:
+        raise ValueError(f"h0 must be {expect_h0} (layers, batch, hidden), got {tuple(h0.shape)}")
     name = resolve_backend(backend, _is_cuda(x), "sequence", x.shape[0])
     if name == "numpy":
         xn = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x

@@ -80,7 +80,7 @@ def gru_sequence_triton(x: torch.Tensor, weights: GRUWeights, h0: torch.Tensor |
     for k, layer in enumerate(packed.layers):
         out = torch.empty(b, t, hidden, dtype=torch.float32, device=x.device)
         if layer.gates_in:  # input projection of the whole sequence: one matmul
-            layer_in = (layer_in.reshape(b * t, -1) @ layer.wi_full).view(b, t, 3 * hidden)
+            layer_in = (layer_in.reshape(b * t, layer.in_size) @ layer.wi_full).view(b, t, 3 * hidden)
         cfg = launch_config("sequence", hp, packed.dtype)
         if b > 0:
             gru_sequence_layer_kernel[(triton.cdiv(b, cfg.block),)](

@@ -28,6 +28,17 @@ def test_sequence_matches_torch_gru(backend, shape):
     torch.testing.assert_close(h_n, expect_h, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_sequence_empty_time_or_batch(backend):
+    w, x, h0, _, _ = _setup(3, 32, 2, 3, 2)
+    out, h_n = gru_sequence(x[:, :0], w, h0, backend=backend)
+    assert out.shape == (3, 0, 32) and torch.equal(h_n, h0)
+    out, h_n = gru_sequence(x[:0], w, backend=backend)
+    assert out.shape == (0, 2, 32) and h_n.shape == (2, 0, 32)
+    with pytest.raises(ValueError, match="h0 must be"):
+        gru_sequence(x, w, h0[:1], backend=backend)
+
+
 def test_sequence_numpy_in_numpy_out_and_zero_h0():
     w, x, _, _, _ = _setup(3, 32, 2, 4, 5)
     out, h_n = gru_sequence(x.numpy(), w, backend="numpy")

@@ -100,6 +100,13 @@ else:
         gru_step_triton(xs[:0], state, w, index=idx[:0])
         assert torch.equal(state, snapshot)
 
+    def test_sequence_empty_time_or_batch():
+        _, w, x, h0, _, _ = _setup(3, 32, 2, 3, 2)
+        out, h_n = gru_sequence(x[:, :0], w, h0, backend="triton")
+        assert out.shape == (3, 0, 32) and torch.equal(h_n, h0)
+        out, h_n = gru_sequence(x[:0], w, backend="triton")
+        assert out.shape == (0, 2, 32) and h_n.shape == (2, 0, 32)
+
     def test_fp16_weights_looser_tolerance():
         _, w, x, h0, expect_out, expect_h = _setup(3, 32, 2, 5, 6)
         out, h_n = gru_sequence(x, w, h0, backend="triton", dtype=torch.float16)
