@@ -2,6 +2,7 @@
 
     nice .venv/bin/python bench/soak.py --minutes 10 [--vehicles 100] [--rate 20] [--window 60]
                                         [--publisher own|sim] [--checkpoint CKPT] [--json OUT.json]
+    nice .venv/bin/python bench/soak.py profile [--vehicles 100] [--seconds 10]   # CPU per message, in-process
 
 Children (each with `rosenv.loopback_env()`; they are stopped with SIGINT so Fast DDS removes its
 /dev/shm segments, see known issue R7 in docs/reliability.md): `predictor_node --params-file config/predictor.yaml` (the shipped
@@ -425,10 +426,88 @@ def print_figures(result: dict, echo=print) -> None:
          f"{len(result['new_shm_segments'])} (any process)")
 
 
+# ---- CPU cost of the node's own work (no DDS reception, no scheduler: independent of the machine load) ----------
+def profile_main(argv) -> int:
+    """`soak.py profile`: predictor_node built in this process; `seconds` of N vehicles at R Hz fed straight
+    into its (raw, CDR bytes) subscription callback, one tick per publishing period, markers and diagnostics at their rates.
+    Prints the CPU time per odometry message of each part and the implied share of one core."""
+    parser = argparse.ArgumentParser(prog="soak.py profile")
+    parser.add_argument("--vehicles", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=10.0, help="simulated seconds of input")
+    parser.add_argument("--checkpoint", type=Path)
+    args = parser.parse_args(argv)
+
+    import rclpy
+    from nav_msgs.msg import Odometry
+    from rclpy.parameter import Parameter
+    from rclpy.serialization import serialize_message
+
+    from uav_traj_predictor import rosenv
+    from uav_traj_predictor.nodes.predictor_node import PredictorNode
+    rosenv.use_loopback_dds()
+    checkpoint = args.checkpoint or default_checkpoint(Path(tempfile.mkdtemp(prefix="soak_profile_")))
+    rclpy.init()
+    topics = [f"/uav{i}/odom" for i in range(1, args.vehicles + 1)]
+    node = PredictorNode(parameter_overrides=[Parameter("checkpoint", value=str(checkpoint)),
+                                              Parameter("odom_topics", value=topics),
+                                              Parameter("odom_topic_regex", value="")])
+    entries = [node.inputs[topic] for topic in topics]
+    cost = dict.fromkeys(("callbacks", "ticks (step, predict, publish Path + PredictedTrajectory)",
+                          "markers", "diagnostics"), 0.0)
+    names = list(cost)
+    period, t0 = 1.0 / args.rate, 1.7e9
+    periods = int(args.seconds * args.rate)
+    messages = []
+    for k in range(periods):
+        stamp = t0 + k * period
+        batch = []
+        for i, entry in enumerate(entries):
+            msg = Odometry()
+            msg.header.stamp.sec, msg.header.stamp.nanosec = int(stamp), int((stamp % 1) * 1e9)
+            msg.header.frame_id = "map"
+            angle = 0.4 * stamp + 0.7 * i
+            msg.pose.pose.position.x, msg.pose.pose.position.y = 40.0 * i + 8 * math.cos(angle), 8 * math.sin(angle)
+            msg.pose.pose.position.z = 10.0
+            batch.append((entry, serialize_message(msg)))       # the raw subscription gets CDR bytes
+        messages.append(batch)
+    for k, batch in enumerate(messages):
+        started = time.process_time()
+        for entry, msg in batch:
+            node._on_message(entry, msg)
+        node.tick_due = False
+        middle = time.process_time()
+        node._tick()
+        done = time.process_time()
+        cost[names[0]] += middle - started
+        cost[names[1]] += done - middle
+        if k % max(1, round(args.rate / node.config["marker_rate"])) == 0:
+            node._publish_markers()
+            cost[names[2]] += time.process_time() - done
+        if k % max(1, round(args.rate * node.config["diagnostics_period"])) == 0:
+            before = time.process_time()
+            node._publish_diagnostics()
+            cost[names[3]] += time.process_time() - before
+    count = periods * args.vehicles
+    predictions = sum(track.predictions for track in node.bank.tracks.values())
+    print(f"predictor_node CPU cost, {args.vehicles} vehicles x {args.rate:g} Hz x {args.seconds:g} s "
+          f"({count} messages, {predictions} predictions, model {node.bank.predictor.model_id}):")
+    for name, seconds in cost.items():
+        print(f"  {name:<58} {1e6 * seconds / count:8.1f} us/message")
+    total_cost = sum(cost.values())
+    print(f"  {'total':<58} {1e6 * total_cost / count:8.1f} us/message = "
+          f"{100 * total_cost / args.seconds:.0f} % of one core in real time (excluding DDS reception)")
+    node.destroy_node()
+    rclpy.try_shutdown()
+    return 0
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["publish"]:
         return publish_main(argv[1:])
+    if argv[:1] == ["profile"]:
+        return profile_main(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--vehicles", type=int, default=100)

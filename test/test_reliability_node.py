@@ -1,8 +1,12 @@
 """predictor_node message handling under adversarial Odometry (issue 9, fuzzing part, node side).
 
-The node is built in this process (own rclpy context, loopback DDS from conftest) and its subscription
-callback `_on_message` is called directly with hypothesis-drawn nav_msgs/Odometry: any stamp the message
-can carry (int32 sec, uint32 nanosec, zero), NaN/Inf/extreme positions, zero quaternions, frame changes;
+The raw-CDR reader `messages.read_stamped_position` (what the node's raw subscription uses to turn
+Odometry bytes into a sample) is fuzzed alone: it returns exactly the message's stamp/frame/position for
+any serialisable Odometry or PoseStamped, and for arbitrary, truncated or bit-flipped bytes it returns or
+raises ValueError, nothing else. Then the node is built in this process (own rclpy context, loopback DDS
+from conftest) and its subscription callback `_on_message` is called directly with the serialised bytes of
+hypothesis-drawn nav_msgs/Odometry: any stamp the message can carry (int32 sec, uint32 nanosec, zero),
+NaN/Inf/extreme positions, zero quaternions, frame changes;
 `_tick`, the marker and diagnostics timers are called in between. Publishers are replaced by recorders,
 so every message the node would publish is checked (after a serialisation round trip): nothing escapes,
 every published number is finite.
@@ -65,6 +69,11 @@ def odometry(stamp_sec, stamp_nanosec, position, frame, quaternion):
     return msg
 
 
+def send(node, entry, msg):
+    """What the raw subscription hands the callback: the message's CDR bytes."""
+    node._on_message(entry, serialize_message(msg))
+
+
 def published(node):
     """Every PredictedTrajectory, Path and Marker recorded since the last call (then cleared)."""
     out = []
@@ -101,10 +110,57 @@ def reset_node(node):
 def feed_normal(node, entry, t0, count, frame="map"):
     for k in range(count):
         t = t0 + 0.05 * k
-        node._on_message(entry, odometry(int(t), int((t % 1) * 1e9), (0.5 * t, 0.2 * t, 10.0), frame, (0, 0, 0, 1)))
+        send(node, entry, odometry(int(t), int((t % 1) * 1e9), (0.5 * t, 0.2 * t, 10.0), frame, (0, 0, 0, 1)))
     node._tick()
 
 
+# ---- the raw CDR reader alone ---------------------------------------------------------------------
+any_float = st.floats(allow_nan=True, allow_infinity=True, width=64)
+frames = st.text(max_size=40)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(sec=st.integers(-2**31, INT32), nanosec=st.integers(0, UINT32), frame=frames, child=frames,
+       position=st.tuples(any_float, any_float, any_float), pose=st.booleans())
+def test_cdr_reader_returns_exactly_the_message_fields(sec, nanosec, frame, child, position, pose):
+    from geometry_msgs.msg import PoseStamped
+
+    from uav_traj_predictor.nodes.messages import read_stamped_position
+    frame, child = frame.replace("\x00", ""), child.replace("\x00", "")   # ROS strings end at NUL
+    msg = PoseStamped() if pose else Odometry()
+    msg.header.stamp.sec, msg.header.stamp.nanosec, msg.header.frame_id = sec, nanosec, frame
+    point = msg.pose.position if pose else msg.pose.pose.position
+    point.x, point.y, point.z = position
+    if not pose:
+        msg.child_frame_id = child
+    stamp, frame_id, xyz = read_stamped_position(serialize_message(msg), not pose)
+    assert stamp == sec + nanosec * 1e-9 and frame_id == frame
+    np.testing.assert_array_equal(xyz, position)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(data=st.binary(max_size=300) | st.builds(
+    lambda cut, flips, frame: (cut, flips, frame), st.integers(0, 400),
+    st.lists(st.tuples(st.integers(0, 399), st.integers(0, 255)), max_size=4), frames))
+def test_cdr_reader_on_garbage_returns_or_raises_value_error(data):
+    from uav_traj_predictor.nodes.messages import read_stamped_position
+    if isinstance(data, tuple):                     # a real message, truncated and with bytes overwritten
+        cut, flips, frame = data
+        msg = odometry(5, 6, (1.0, 2.0, 3.0), frame.replace("\x00", ""), (0, 0, 0, 1))
+        raw = bytearray(serialize_message(msg))[:cut]
+        for index, value in flips:
+            if index < len(raw):
+                raw[index] = value
+        data = bytes(raw)
+    for has_child_frame in (True, False):
+        try:
+            stamp, frame_id, xyz = read_stamped_position(data, has_child_frame)
+        except ValueError:
+            continue
+        assert isinstance(stamp, float) and isinstance(frame_id, str) and len(xyz) == 3
+
+
+# ---- the node's callback ---------------------------------------------------------------------------
 coordinates = (st.floats(-1e4, 1e4) | st.sampled_from([math.nan, math.inf, -math.inf, 1e300, -1.7e308, 5e-324]))
 messages_strategy = st.lists(st.tuples(
     st.integers(0, len(TOPICS) - 1),
@@ -144,7 +200,7 @@ def test_adversarial_odometry_never_escapes_and_publishes_only_finite_numbers(no
         if kind == "step" and not all(map(math.isfinite, position)):
             position = (clocks[track] * 0.5, 0.0, 10.0) if raw_nanosec % 2 else position
         sec, nanosec, clocks[track] = stamp_for(kind, clocks[track], raw_sec, raw_nanosec)
-        node._on_message(entries[track], odometry(sec, nanosec, position, frame, quaternion))
+        send(node, entries[track], odometry(sec, nanosec, position, frame, quaternion))
         if tick:
             node._tick()
     node._tick()
@@ -173,11 +229,11 @@ def test_zero_stamp_and_zero_quaternion(node):
     reset_node(node)
     entry = node.inputs["/uav1/odom"]
     before = node.stats["ignored.zero_stamp"]
-    node._on_message(entry, odometry(0, 0, (1.0, 2.0, 3.0), "map", (0, 0, 0, 0)))
+    send(node, entry, odometry(0, 0, (1.0, 2.0, 3.0), "map", (0, 0, 0, 0)))
     assert node.stats["ignored.zero_stamp"] == before + 1
     for k in range(30):
         t = 200.0 + 0.05 * k
-        node._on_message(entry, odometry(int(t), int((t % 1) * 1e9), (t, 0.0, 5.0), "map", (0, 0, 0, 0)))
+        send(node, entry, odometry(int(t), int((t % 1) * 1e9), (t, 0.0, 5.0), "map", (0, 0, 0, 0)))
     node._tick()
     assert entry.trajectory_pub.messages, "zero quaternions stopped the predictions"
 
