@@ -20,6 +20,7 @@ import sys
 import threading
 
 import rclpy
+from builtin_interfaces.msg import Time
 from nav_msgs.msg import Odometry
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
@@ -27,7 +28,6 @@ from rclpy.qos import DurabilityPolicy, QoSProfile
 from std_msgs.msg import String
 
 from ..datagen.recorder import rotate_to_body
-from . import messages
 from .params import ConfigError, Param, declare
 
 PARAMETERS = [
@@ -88,7 +88,8 @@ class DatagenNode(Node):
         if self.odom_pub is None:
             return
         msg = Odometry()
-        msg.header.stamp = messages.to_time(state.t)
+        sec, nanosec = divmod(int(round(state.t * 1e9)), 1_000_000_000)
+        msg.header.stamp = Time(sec=sec, nanosec=nanosec)
         msg.header.frame_id, msg.child_frame_id = self.params["frame_id"], "base_link"
         position, orientation = msg.pose.pose.position, msg.pose.pose.orientation
         position.x, position.y, position.z = map(float, state.p)
