@@ -12,6 +12,7 @@ with and without a CUDA graph. Prints tables of times and ratios.
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import time
 
@@ -123,14 +124,18 @@ def bench_gpu_sequence(batches, seq_lens, hiddens, layers, dtypes):
     for hidden in hiddens:
         gru, w = make_gru(hidden, layers, "cuda")
         for dtype in dtypes:
-            gru_d = gru.to(dtype) if dtype != torch.float32 else gru
+            gru_d = copy.deepcopy(gru).to(dtype)
             for b in batches:
                 for t in seq_lens:
                     x = torch.randn(b, t, INPUT, device="cuda")
-                    with torch.no_grad():
-                        t_cudnn = gpu_time(lambda: gru_d(x.to(dtype)))
-                        t_loop = gpu_time(lambda: cpu_paths.gru_sequence_torch_loop(x, w), reps=5)
-                        t_triton = gpu_time(lambda: gru_sequence(x, w, backend="triton", dtype=dtype))
+                    x_d = x.to(dtype)
+                    try:
+                        t_cudnn = gpu_time(lambda: gru_d(x_d))
+                    except RuntimeError as err:  # e.g. no cuDNN RNN for this dtype
+                        print(f"cuDNN {dtype}: {err}")
+                        t_cudnn = float("nan")
+                    t_loop = gpu_time(lambda: cpu_paths.gru_sequence_torch_loop(x, w), reps=5)
+                    t_triton = gpu_time(lambda: gru_sequence(x, w, backend="triton", dtype=dtype))
                     rows.append((hidden, str(dtype).replace("torch.", ""), b, t, fmt_us(t_triton),
                                  fmt_us(t_cudnn), fmt_us(t_loop), f"{t_cudnn / t_triton:.2f}",
                                  f"{t_loop / t_triton:.1f}"))
@@ -140,6 +145,7 @@ def bench_gpu_sequence(batches, seq_lens, hiddens, layers, dtypes):
 
 
 def bench_gpu_step(tracks, hiddens, layers, dtypes):
+    from uav_traj_predictor.kernels.gru_step import gru_step_triton, step_workspace
     rows = []
     for hidden in hiddens:
         _, w = make_gru(hidden, layers, "cuda")
@@ -149,7 +155,6 @@ def bench_gpu_step(tracks, hiddens, layers, dtypes):
                 x = torch.randn(n, INPUT, device="cuda")
                 idx = torch.randperm(n, device="cuda")
                 out = torch.empty(n, hidden, device="cuda")
-                from uav_traj_predictor.kernels.gru_step import gru_step_triton, step_workspace
                 ws = step_workspace(layers, n, hidden, "cuda")
 
                 def launch():
@@ -183,7 +188,7 @@ def main(argv=None):
     if not torch.cuda.is_available():
         print("\nGPU part skipped: no CUDA device (torch.cuda.is_available() is False).")
         return
-    dtypes = (torch.float32, torch.bfloat16)
+    dtypes = (torch.float32, torch.float16, torch.bfloat16)
     bench_gpu_sequence((1, 64, 1024, 8192), (20, 100), (64, 128), args.layers, dtypes)
     bench_gpu_step((1, 1000, 100_000), (64, 128), args.layers, dtypes)
 
