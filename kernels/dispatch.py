@@ -86,11 +86,17 @@ def gru_step(x, h, weights: GRUWeights, index=None, backend: str = "auto", out=N
     in the kind of `x`. A CUDA `h` runs Triton (auto); a numpy or CPU-tensor `h` the CPU paths, which
     work on shared-memory views of it.
     """
+    if h.dtype not in (np.float32, torch.float32) or tuple(h.shape[::2]) != (weights.num_layers,
+                                                                             weights.hidden_size):
+        raise ValueError(f"h must be float32 ({weights.num_layers}, N, {weights.hidden_size}), "
+                         f"got {h.dtype} {tuple(h.shape)}")
     name = resolve_backend(backend, _is_cuda(h), "step", x.shape[0])
     if name == "triton":
         from .gru_step import gru_step_triton
-        return gru_step_triton(_as_tensor(x, h.device), h, weights, index=index, out=out, dtype=dtype,
-                               allow_tf32=allow_tf32)
+        return _like_input(gru_step_triton(_as_tensor(x, h.device), h, weights, index=index, out=out,
+                                           dtype=dtype, allow_tf32=allow_tf32), x)
+    if name == "numpy" and _is_cuda(h):
+        raise ValueError("backend 'numpy' cannot advance a CUDA state; use 'auto', 'triton' or 'torch'")
     if name == "numpy":
         hn = h if isinstance(h, np.ndarray) else h.detach().numpy()
         xs = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, np.float32)

@@ -133,6 +133,10 @@ def test_functional_step_all_rows_in_place_numpy_and_torch():
     res = gru_step(x[:, 0], h_t, w, backend="torch", out=out)
     assert res.data_ptr() == out.data_ptr()
     torch.testing.assert_close(h_t, expect_h, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="h must be float32"):
+        gru_step(x[:, 0], h0.double(), w)
+    with pytest.raises(ValueError, match="h must be float32"):
+        gru_step(x[:, 0], h0[:1], w)
 
 
 def test_backend_resolution():
