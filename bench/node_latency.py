@@ -23,6 +23,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import signal  # noqa: E402
+import struct  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -115,9 +116,11 @@ def run_publisher(vehicles, rate, duration, start):
     msg.header.frame_id, msg.child_frame_id = "map", "base_link"
     msg.pose.pose.orientation.w = 1.0
     phase = np.linspace(0, 2 * np.pi, vehicles)
+    lateness = []
     for k in range(int(duration * rate)):
         stamp = start + k / rate
         time.sleep(max(0.0, stamp - time.time()))
+        lateness.append(time.time() - stamp)
         sec = math.floor(stamp)
         msg.header.stamp.sec, msg.header.stamp.nanosec = sec, int((stamp - sec) * 1e9)
         t = k / rate
@@ -125,8 +128,10 @@ def run_publisher(vehicles, rate, duration, start):
             p = msg.pose.pose.position
             p.x, p.y, p.z = 3 * math.cos(0.5 * t + phase[i]) + 10 * i, 3 * math.sin(0.5 * t + phase[i]), 2.0
             publisher.publish(msg)
+        lateness[-1] = time.time() - stamp        # until the last vehicle of this round was sent
     node.destroy_node()
     rclpy.try_shutdown()
+    print(json.dumps({"publisher_lateness_ms": percentiles(lateness, 1e3)}))
 
 
 def dds_end_to_end(checkpoint, vehicles, rate, duration, markers):
@@ -145,9 +150,18 @@ def dds_end_to_end(checkpoint, vehicles, rate, duration, markers):
     node = rclpy.create_node("bench_receiver")
     received = {i: [] for i in range(vehicles)}
     for i in range(vehicles):
-        def on_path(msg, i=i):
-            received[i].append((msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9, time.time()))
-        node.create_subscription(PathMsg, f"/uav{i}/predicted_path", on_path, 100)
+        def on_path(data, i=i):   # raw: only the header stamp is needed (keeps this receiver cheap)
+            sec, nanosec = struct.unpack_from("<iI", data, 4)
+            received[i].append((sec + nanosec * 1e-9, time.time()))
+        node.create_subscription(PathMsg, f"/uav{i}/predicted_path", on_path, 100, raw=True)
+    from diagnostic_msgs.msg import DiagnosticArray
+    node_status = {}
+
+    def on_diagnostics(msg):
+        for status in msg.status:
+            if status.name == "predictor_node":
+                node_status.update({kv.key: kv.value for kv in status.values})
+    node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
     publisher = None
     try:
         deadline = time.monotonic() + 120
@@ -157,20 +171,27 @@ def dds_end_to_end(checkpoint, vehicles, rate, duration, markers):
                 raise RuntimeError("predictor_node did not start: " + (predictor.stderr.read() if predictor.poll() is not None else "timeout"))
         start = time.time() + 2.0
         publisher = subprocess.Popen([sys.executable, __file__, "--publisher", str(vehicles), str(rate), str(duration),
-                                      repr(start)], env=env)
+                                      repr(start)], env=env, stdout=subprocess.PIPE, text=True)
         end = start + duration + 1.5
         while time.time() < end:
             rclpy.spin_once(node, timeout_sec=0.05)
-        publisher.wait(timeout=60)
+        publisher_report = json.loads(publisher.communicate(timeout=60)[0].strip().splitlines()[-1])
     finally:
         if publisher is not None and publisher.poll() is None:
             publisher.kill()
         predictor.send_signal(signal.SIGTERM)
-        predictor.wait(timeout=30)
+        try:
+            predictor.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            predictor.kill()
+            predictor.wait()
+            print("predictor_node did not stop within 30 s of SIGTERM: killed", file=sys.stderr)
         node.destroy_node()
         rclpy.try_shutdown()
     latencies, lost, got = [], 0, 0
     warm_until = start + 3.0                       # after warm-up, discovery and the first grid samples
+    if not any(received.values()):
+        raise RuntimeError("no predicted_path received from predictor_node")
     for rows in received.values():
         rows = [(t0, r) for t0, r in rows if t0 >= warm_until]
         got += len(rows)
@@ -182,7 +203,8 @@ def dds_end_to_end(checkpoint, vehicles, rate, duration, markers):
             lost += int(np.sum(steps - 1))
     expected = vehicles * int((start + duration - warm_until) * 10)
     return {"latency_ms": percentiles(latencies, 1e3), "vehicles": vehicles, "rate_hz": rate, "duration_s": duration,
-            "predictions": got, "expected_about": expected, "lost_grid_steps": lost, "markers": markers}
+            "predictions": got, "expected_about": expected, "lost_grid_steps": lost, "markers": markers,
+            **publisher_report, "node_diagnostics": {k: v for k, v in node_status.items() if "_ms" in k}}
 
 
 def main(argv=None):
@@ -193,6 +215,7 @@ def main(argv=None):
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--markers", action="store_true", help="let predictor_node publish markers too")
     parser.add_argument("--skip-dds", action="store_true")
+    parser.add_argument("--skip-core", action="store_true")
     parser.add_argument("--json", help="also write the results here")
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--publisher":
         vehicles, rate, duration, start = sys.argv[2:6]
@@ -205,10 +228,11 @@ def main(argv=None):
     arch = predictor.model.arch
     results = {"model_id": predictor.model_id, "hidden": arch.hidden, "layers": arch.layers,
                "load_average": os.getloadavg(), "cpus": os.cpu_count()}
-    results["core_one_track_us"] = core_one_track(args.checkpoint)
-    results["core_1000_tracks"] = core_many_tracks(args.checkpoint)
-    results["vector_style_callback_us"] = vector_style_callback(arch.hidden, arch.layers)
-    results["speedup_p50"] = results["vector_style_callback_us"]["p50"] / results["core_one_track_us"]["p50"]
+    if not args.skip_core:
+        results["core_one_track_us"] = core_one_track(args.checkpoint)
+        results["core_1000_tracks"] = core_many_tracks(args.checkpoint)
+        results["vector_style_callback_us"] = vector_style_callback(arch.hidden, arch.layers)
+        results["speedup_p50"] = results["vector_style_callback_us"]["p50"] / results["core_one_track_us"]["p50"]
     if not args.skip_dds:
         results["dds"] = dds_end_to_end(args.checkpoint, args.vehicles, args.rate, args.duration, args.markers)
     print(json.dumps(results, indent=2))

@@ -13,9 +13,10 @@ Outputs per track, in the namespace of the input topic (/uav1/odom -> /uav1/...)
 status and model id); on `predicted_markers` one MarkerArray for all tracks (line + 2-sigma
 ellipsoids, DELETE for dropped tracks), on /diagnostics per-track state, input rates, latency, drops.
 
-Messages are batched: each subscription callback only queues its sample (O(1)); a guard condition runs
-one core tick after every burst of callbacks, so tracks due together are stepped and predicted in one
-batched call. A housekeeping timer ticks too, so stale tracks are dropped without new input.
+Messages are batched: each subscription callback only queues its sample (O(1)) and triggers a guard
+condition; the executor serves every subscription that was ready in the same wait before the guard, so
+one core tick steps and predicts all tracks due together in one batched call. A housekeeping timer
+ticks too, so stale tracks are dropped without new input.
 """
 from __future__ import annotations
 
@@ -102,7 +103,7 @@ def track_names(topic: str) -> tuple[str, str]:
 
 
 class PredictorNode(Node):
-    """Subscriptions -> TrackBank.push; guard condition / timer -> TrackBank.tick -> publishers."""
+    """Subscriptions -> TrackBank.push; guard condition / housekeeping timer -> TrackBank.tick -> publishers."""
 
     def __init__(self, **node_options):
         super().__init__("predictor_node", **node_options)
@@ -125,7 +126,7 @@ class PredictorNode(Node):
         qos = self.config["qos_depth"]
         self.marker_pub = self.create_publisher(MarkerArray, "predicted_markers", qos)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", qos)
-        self.tick_guard = self.create_guard_condition(self._on_tick_due)
+        self.tick_guard = self.create_guard_condition(self._tick)
         self.create_timer(min(0.25, self.config["track_timeout"] / 2), self._housekeeping)
         self.create_timer(1.0 / self.config["marker_rate"], self._publish_markers)
         self.create_timer(self.config["diagnostics_period"], self._publish_diagnostics)
@@ -202,7 +203,7 @@ class PredictorNode(Node):
         now = self.get_clock().now().nanoseconds * 1e-9
         if self.bank.push(entry.track_id, stamp, position, now=now):
             entry.arrivals.append(arrived)
-            if not self.tick_due:
+            if not self.tick_due:               # one tick after this burst of callbacks (see module doc)
                 self.tick_due = True
                 self.tick_guard.trigger()
 
@@ -213,14 +214,11 @@ class PredictorNode(Node):
             track.ignored[reason] += 1
 
     # ---- tick and outputs -----------------------------------------------------------------------
-    def _on_tick_due(self) -> None:
-        self.tick_due = False
-        self._tick()
-
     def _housekeeping(self) -> None:
         self._tick()
 
     def _tick(self) -> None:
+        self.tick_due = False
         started = time.perf_counter()
         result = self.bank.tick(now=self.get_clock().now().nanoseconds * 1e-9)
         self.tick_seconds.append(time.perf_counter() - started)
