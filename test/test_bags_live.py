@@ -60,40 +60,47 @@ def checkpoint(tmp_path_factory):
     return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "random.pt", model, meta)
 
 
+def warmed_up_flight(seconds, t_start=1_600_000_000.25):
+    """`seconds` of flight preceded by 1 s of warm-up samples and a 0.5 s gap.
+
+    The node's first tick (first torch call) is slow and its sensor-data QoS (depth 5) drops samples
+    meanwhile, so its grid would start later than the offline one. The warm-up segment takes that
+    hit; the gap (> max_gap) makes node and offline preprocessing both start a new segment exactly at
+    the first real sample. The warm-up is too short for any protocol window.
+    """
+    warm, real = flight(1.0, t_start=t_start - 1.5, seed=5), flight(seconds, t_start=t_start)
+    return make_flight("live", "live.txt", np.concatenate([warm.t, real.t]), np.concatenate([warm.p, real.p]))
+
+
 def test_play_into_predictor_node_and_record_matches_offline(tmp_path, ros_env, console_script, checkpoint):
-    source, warmup = tmp_path / "source", tmp_path / "warmup"
-    write_flights_bag([flight(15.0)], source)
-    # The node's first tick (first torch call) is slow; its sensor-data QoS (depth 5) then drops the
-    # first samples and its grid would start later than the offline one. One second of odometry
-    # 100 s earlier warms it up; the gap makes the node start a fresh segment at the real bag.
-    write_flights_bag([flight(1.0, t_start=1_600_000_000.25 - 100.0)], warmup)
-    recorded = tmp_path / "recorded"
+    source, recorded = tmp_path / "source", tmp_path / "recorded"
+    write_flights_bag([warmed_up_flight(15.0)], source)
     uav_traj = console_script("uav-traj")
     node = start([console_script("predictor_node"), "--ros-args", "-p", f"checkpoint:={checkpoint}",
                   "-p", "odom_topics:=['/odom']", "-p", "publish_markers:=false"], ros_env)
     recorder = start([uav_traj, "bag", "record", "/odom", "/predicted_trajectory", "--out", str(recorded)], ros_env)
-    play = [uav_traj, "bag", "play", "--rate", "2", "--wait-for-subscribers", "2", "--wait-timeout", "60"]
     try:
         # --delay: the node's best-effort reader matches the player's writer a moment after the writer
-        # sees it; samples sent in between would be lost.
-        player = subprocess.run(play + [str(warmup), "--delay", "1"], env=ros_env, capture_output=True, text=True,
-                                timeout=120)
-        if player.returncode == 0:
-            time.sleep(0.5)
-            player = subprocess.run(play + [str(source), "--delay", "0.5"], env=ros_env, capture_output=True,
-                                    text=True, timeout=60)
+        # sees it; samples sent in between are lost (the warm-up segment absorbs that too).
+        player = subprocess.run([uav_traj, "bag", "play", str(source), "--rate", "2", "--wait-for-subscribers", "2",
+                                 "--wait-timeout", "60", "--delay", "1"],
+                                env=ros_env, capture_output=True, text=True, timeout=120)
         time.sleep(1.0)                                   # the last predictions reach the recorder
     finally:
         record_log = stop(recorder)                       # SIGTERM: a clean stop that flushes the bag
         node_log = stop(node)
     logs = f"player:\n{player.stdout}{player.stderr}\nrecorder:\n{record_log}\nnode:\n{node_log}"
-    assert player.returncode == 0 and "played 1500 messages" in player.stdout, logs
+    assert player.returncode == 0 and "played 1600 messages" in player.stdout, logs
     assert recorder.returncode == 0, logs
     assert "/odom [nav_msgs/msg/Odometry]: 1600" in record_log, logs
     assert "/predicted_trajectory [uav_traj_predictor/msg/PredictedTrajectory]" in record_log, logs
 
     bag = open_bag(recorded)
     assert bag.topics["/predicted_trajectory"].qos, "the publisher's offered QoS is recorded"
+    from rosbags.highlevel import AnyReader
+    with AnyReader([recorded]) as reader:               # the custom type's definition travels with the bag
+        definition = reader.topics["/predicted_trajectory"].msgdef.data
+    assert "STATUS_FALLBACK_CV" in definition and "position_std" in definition
     report = evaluate_bag(recorded, checkpoint=checkpoint, methods=["model"], predictions_topic="/predicted_trajectory")
     coverage = report["bag"]["coverage"]
     assert coverage["model"]["covered"] == coverage["model"]["defined"] > 100

@@ -91,8 +91,9 @@ def test_several_flights_get_one_topic_each(tmp_path, checkpoint):
     bag, report_path = tmp_path / "two", tmp_path / "two.json"
     assert bag_cli.main(["from-flight", str(first), str(second), "--out", str(bag)]) == 0
     assert bag_cli.main(["eval", str(bag), "--checkpoint", str(checkpoint), "--json", str(report_path),
-                         "--methods", "model", "cv"]) == 0
+                         "--methods", "model", "cv", "--plots", str(tmp_path / "plots")]) == 0
     report = json.loads(report_path.read_text())
+    assert len(list((tmp_path / "plots").glob("*.png"))) >= 2
     assert report["bag"]["odometry_topics"] == ["/uav_a/odom", "/uav_b/odom"]
     assert len(report["files"]) == 2
     flight = read_flight(bag, topic="/uav_b/odom")

@@ -165,6 +165,25 @@ def score_table(flight, table: PredictionTable | None, protocol):
     return WindowScores.concat(parts), covered, defined
 
 
+def add_example_predictions(examples: list, flight, tables: dict, protocol) -> None:
+    """Add streamed/recorded predictions to the plot examples `evaluate_flight` picked from `flight`
+    (they come from its first segment with windows)."""
+    from ..data import segments_from_flight
+    from ..evaluate import window_indices
+    segment = next((seg for seg in segments_from_flight(flight, protocol.preprocess_config())
+                    if len(window_indices(len(seg), protocol))), None)
+    if segment is None:
+        return
+    for example in examples:
+        when = np.array([segment.t0 + example["k"] * segment.dt])
+        for name, table in tables.items():
+            row = table.lookup(when, MATCH_TOLERANCE * segment.dt)[0] if table is not None else -1
+            if row >= 0:
+                std = table.std[row]
+                example["predictions"][name] = (table.positions[row, :protocol.horizon].copy(),
+                                                None if std is None else std[:protocol.horizon].copy())
+
+
 def build_model(checkpoint, explicit: bool, notes: list[str]):
     """A StreamingPredictor over `checkpoint` (None: the default one), or None with a note when there is
     no usable checkpoint and the model was not asked for by name."""
@@ -227,7 +246,11 @@ def evaluate_bag(path, odom_topics=None, checkpoint=None, vector_dir=None, metho
         key = f"{path}:{topic}"
         file_groups[key] = flight_group(flight)
         group_examples = examples.setdefault(file_groups[key], []) if examples is not None else None
+        had_examples = bool(group_examples)
         scores = evaluate_flight(flight, baselines, protocol, seconds, group_examples)
+        if group_examples and not had_examples:
+            add_example_predictions(group_examples, flight, {name: t.get(topic) for name, t in streamed.items()},
+                                    protocol)
         for name, tables in streamed.items():
             scores[name], covered, defined = score_table(flight, tables.get(topic), protocol)
             coverage[name]["covered"] += covered
