@@ -40,12 +40,12 @@ def main(argv=None) -> int:
     methods = build_methods(None, Protocol(), vector_dir=vector, notes=notes)
     for note in notes:
         print(f"note: {note}")
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     report = evaluate_flights(flights * args.repeat, methods)
-    eval_s = time.perf_counter() - started
+    eval_s, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
     windows = report["pooled"]["cv"]["windows"]
     print(f"{len(flights)} flights read in {read_s:.1f} s; evaluated x{args.repeat}: {windows} windows, "
-          f"{len(methods)} methods, {eval_s:.1f} s wall (torch threads {args.threads}, "
+          f"{len(methods)} methods, {eval_s:.1f} s wall, {cpu_s:.1f} s CPU (torch threads {args.threads}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})")
     for name, entry in report["pooled"].items():
         print(f"  {name:<55} {entry['seconds']:7.2f} s")
