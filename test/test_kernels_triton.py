@@ -43,7 +43,8 @@ else:
 
     # (input, hidden, layers, batch, T): odd batches, 1-3 layers, T 1..64, hidden 32/64/128 (sampled)
     SEQUENCE_GRID = [(3, 32, 1, 1, 1), (3, 32, 1, 33, 5), (6, 64, 2, 3, 7), (3, 128, 1, 5, 4),
-                     (8, 32, 3, 7, 3), (3, 64, 1, 17, 64), (3, 128, 2, 3, 2), (4, 48, 1, 5, 3)]
+                     (8, 32, 3, 7, 3), (3, 64, 1, 17, 64), (3, 128, 2, 3, 2), (4, 48, 1, 5, 3),
+                     (3, 256, 2, 3, 2)]
 
     @pytest.mark.parametrize("shape", SEQUENCE_GRID)
     def test_sequence_kernel_matches_reference_and_torch_gru(shape):
