@@ -44,7 +44,9 @@ def test_training_is_deterministic_and_fine_tunes(tiny_run, tmp_path):
     tuned, meta = load_checkpoint(tmp_path / "tuned.pt")
     assert meta["training"]["init"] == str(tiny_run) and meta["seed"] == 3
     assert torch.equal(tuned.velocity_scale, first.velocity_scale)          # kept from the initial model
-    assert not torch.equal(tuned.gru.weight_hh_l0, first.gru.weight_hh_l0)
+    history = meta["metrics"]["history"]
+    assert history[0]["epoch"] == 0                                         # the initial model's score
+    assert meta["metrics"]["validation"]["ade"] <= history[0]["val_ade"] + 1e-6   # never worse on validation
 
 
 def test_refuses_sealed_data(tmp_path):

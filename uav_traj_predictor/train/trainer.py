@@ -151,6 +151,11 @@ def fit(cfg: dict, train_flights, val_flights, init: VelocityGRU | None = None, 
     batch = max(1, opt_cfg["batch_size"] // world)
     length = opt_cfg["chunk_steps"] + cfg["horizon_steps"] + 1
     best, best_ade, stale, history = copy.deepcopy(model.state_dict()), math.inf, 0, []
+    if init is not None:   # fine-tuning keeps the initial weights unless validation improves on them
+        model.eval()
+        best_ade = summarise(*predict_flights(model, val_flights, dt, cfg["min_history"]))["ade"]
+        model.train()
+        history.append({"epoch": 0, "val_ade": best_ade})
     bar = tqdm(total=epochs * steps, disable=not progress or rank != 0, desc="train", unit="step")
     for epoch in range(epochs):
         start, running = time.perf_counter(), []

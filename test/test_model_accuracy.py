@@ -1,0 +1,38 @@
+"""The shipped checkpoint on the real flights (../shared/flights), evaluation protocol: it must beat
+constant velocity in every folder and meet the product's pooled ADE and 1-sigma coverage promises."""
+import numpy as np
+
+from uav_traj_predictor.data import load_segments
+from uav_traj_predictor.model import StreamingPredictor
+
+HISTORY, HORIZON = 20, 10
+POOLED_ADE_MAX = 0.19          # metres, 8255 windows (docs/model.md)
+
+
+def folder_errors(predictor, folder):
+    model_err, cv_err, z = [], [], []
+    for segment in load_segments([folder]):
+        positions = segment.positions
+        rows = np.arange(HISTORY, len(positions) - HORIZON)
+        if not len(rows):
+            continue
+        result = predictor.predict_segment(segment)
+        truth = np.stack([positions[k + 1:k + 1 + HORIZON] for k in rows])
+        steps = np.arange(1, HORIZON + 1)[:, None] * segment.dt
+        cv = positions[rows, None] + (positions[rows] - positions[rows - 1])[:, None] / segment.dt * steps
+        model_err.append(np.linalg.norm(result.positions[rows] - truth, axis=-1).mean(axis=1))
+        cv_err.append(np.linalg.norm(cv - truth, axis=-1).mean(axis=1))
+        z.append(np.abs(result.positions[rows] - truth) / result.std[rows])
+    return np.concatenate(model_err), np.concatenate(cv_err), np.concatenate(z)
+
+
+def test_shipped_model_on_real_flights(flights_dir):
+    predictor = StreamingPredictor()
+    scores = {folder: folder_errors(predictor, flights_dir / folder) for folder in ("euroc", "uzh_fpv", "blackbird")}
+    for folder, (model_err, cv_err, z) in scores.items():
+        assert model_err.mean() < cv_err.mean(), f"{folder}: ADE {model_err.mean():.3f} vs CV {cv_err.mean():.3f}"
+        coverage = (z <= 1).mean()
+        assert 0.55 <= coverage <= 0.85, f"{folder}: 1-sigma coverage {coverage:.2f}"
+    pooled = np.concatenate([model_err for model_err, _, _ in scores.values()])
+    assert len(pooled) == 8255
+    assert pooled.mean() <= POOLED_ADE_MAX, f"pooled ADE {pooled.mean():.4f}"

@@ -1,0 +1,54 @@
+"""Training data: kinematic mixture, split by flight, augmented chunks, targets."""
+import numpy as np
+import pytest
+import torch
+
+from uav_traj_predictor.model.network import residual_targets
+from uav_traj_predictor.train.datasets import Augment, FlightSet, sample_chunks, split_flights
+from uav_traj_predictor.train.kinematic import KINEMATIC_FAMILIES, kinematic_flights
+
+
+def test_kinematic_flights_reproducible_finite_and_plausible():
+    flights = kinematic_flights(10, 20.0, seed=3)
+    again = kinematic_flights(10, 20.0, seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip(flights, again))
+    assert not np.array_equal(flights[0], kinematic_flights(10, 20.0, seed=4)[0])
+    for flight in flights:
+        assert flight.shape in ((200, 3), (201, 3)) and np.isfinite(flight).all()
+        speed = np.linalg.norm(np.diff(flight, axis=0), axis=1) / 0.1
+        assert speed.max() < 40.0
+    with pytest.raises(ValueError, match="unknown kinematic families"):
+        kinematic_flights(1, 5.0, families=["teleport"])
+    assert len(KINEMATIC_FAMILIES) == 5
+
+
+def test_split_by_flight_is_disjoint_and_complete():
+    flights = FlightSet([np.full((5, 3), float(i)) for i in range(20)])
+    rest, held = split_flights(flights, 0.25, seed=0)
+    ids = lambda s: {int(f[0, 0]) for f in s.flights}  # noqa: E731
+    assert len(held.flights) == 5 and not ids(rest) & ids(held) and ids(rest) | ids(held) == set(range(20))
+
+
+def test_chunks_rotate_about_z_only_and_start_at_origin():
+    rng = np.random.default_rng(0)
+    flight = np.cumsum(rng.normal(size=(300, 3)), axis=0)
+    plain = sample_chunks([flight], 8, 50, np.random.default_rng(1), None)
+    turned = sample_chunks([flight], 8, 50, np.random.default_rng(1),
+                           Augment(yaw=True, mirror=True, scale=(1.0, 1.0), noise=(0.0, 0.0)))
+    assert plain.shape == (8, 50, 3) and torch.all(plain[:, 0] == 0)
+    torch.testing.assert_close(plain[..., 2], turned[..., 2])
+    torch.testing.assert_close(plain[..., :2].norm(dim=-1), turned[..., :2].norm(dim=-1))
+    with pytest.raises(ValueError, match="grid samples"):
+        sample_chunks([flight[:10]], 1, 50, rng, None)
+
+
+def test_residual_targets_are_zero_for_constant_velocity():
+    t = torch.arange(40, dtype=torch.float64)[:, None] * 0.1
+    line = (t * torch.tensor([1.0, -2.0, 0.5]))[None]
+    velocities, residual = residual_targets(line, 10, 0.1)
+    torch.testing.assert_close(velocities, torch.tensor([[1.0, -2.0, 0.5]], dtype=torch.float64).expand(1, 39, 3))
+    assert residual.shape == (1, 29, 10, 3) and residual.abs().max() < 1e-12
+    parabola = (0.5 * t ** 2 * torch.tensor([1.0, 0.0, 0.0]))[None]   # a = 1 m/s^2 along x
+    _, residual = residual_targets(parabola, 10, 0.1)
+    j = torch.arange(1, 11, dtype=torch.float64) * 0.1
+    torch.testing.assert_close(residual[0, 5, :, 0], 0.5 * j ** 2 + 0.05 * j)  # v_k lags by dt/2
