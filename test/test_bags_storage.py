@@ -148,6 +148,7 @@ def good_bag(tmp_path):
 
 
 def test_truncated_mcap_reports_what_is_readable_and_can_be_repaired(good_bag, tmp_path, capsys):
+    pytest.importorskip("mcap", reason="the mcap package scans damaged mcap files (requirements.txt)")
     broken = tmp_path / "truncated"
     shutil.copytree(good_bag, broken)
     storage = next(broken.glob("*.mcap"))

@@ -152,12 +152,13 @@ def _open_sources(path: Path, sources: list[Path], notes: list[str]) -> Bag:
 
 def _damaged(path: Path, sources: list[Path], err: BaseException, notes: list[str], salvage: bool) -> Bag:
     """A bag rosbags refused to open: count (and with `salvage`, keep) what is still readable."""
-    messages = []
+    messages, problems = [], []
     for source in sources if all(s.is_file() for s in sources) else storage_files(path):
-        messages += _salvage_file(source)
+        messages += _salvage_file(source, problems)
     counts = Counter(m.topic for m in messages)
     summary = ", ".join(f"{topic}: {n}" for topic, n in sorted(counts.items())) or "none"
-    message = (f"{path}: damaged bag ({_describe(err)}); {len(messages)} messages readable ({summary})")
+    message = (f"{path}: damaged bag ({_describe(err)}); {len(messages)} messages readable ({summary})"
+               + "".join(f"; {problem}" for problem in problems))
     if not salvage:
         raise BagError(message + "; use --salvage to use them", len(messages))
     messages.sort(key=lambda m: m.timestamp)
@@ -169,9 +170,13 @@ def _damaged(path: Path, sources: list[Path], err: BaseException, notes: list[st
     return Bag(path, topics, start, end, notes + [message], _salvaged=messages)
 
 
-def _salvage_file(source: Path) -> list[RawMessage]:
+def _salvage_file(source: Path, problems: list[str]) -> list[RawMessage]:
     if source.suffix == ".mcap":
-        return _salvage_mcap(source)
+        try:
+            return _salvage_mcap(source)
+        except ImportError:
+            problems.append(f"cannot scan {source.name} for readable messages: the `mcap` package is not installed")
+            return []
     if source.suffix == ".db3":
         return _salvage_db3(source)
     return []
