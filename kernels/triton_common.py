@@ -1,7 +1,7 @@
 """Pieces shared by the Triton GRU kernels: packed weight layout, launch configurations, the cell.
 
 Packed layout per layer (built once per device/dtype and cached on `GRUWeights`):
-  wi (I, 3*HP)   W_ih transposed, gate blocks [r | z | n], zero-padded: the small input projection
+  wi (I, 3*HP)   W_ih transposed, gate blocks [r | z | n] (columns zero-padded): the small input projection
                  (I <= FUSED_INPUT_MAX, layer 0) fused in the kernels as I rank-1 fp32 updates
   wi_full (I, 3H) fp32  W_ih transposed for the other layers: their input projection is one cuBLAS
                  matmul (whole sequence / all advanced tracks) whose (rows, 3H) result the kernel reads
