@@ -320,7 +320,8 @@ def summarise_window(snapshots: list, start: float, end: float, rss_mb: float, t
 
 
 def soak(seconds: float, vehicles: int = 100, rate: float = 20.0, window: float = 60.0, warmup: float | None = None,
-         publisher: str = "own", checkpoint: Path | None = None, out: Path | None = None, echo=print) -> dict:
+         publisher: str = "own", checkpoint: Path | None = None, out: Path | None = None, echo=print,
+         startup_timeout: float = 180.0) -> dict:
     """Run the soak; returns the figures (see module doc). Children are always stopped.
 
     This process must already be on loopback DDS (`rosenv.use_loopback_dds()`); children join its domain.
@@ -338,11 +339,14 @@ def soak(seconds: float, vehicles: int = 100, rate: float = 20.0, window: float 
     process = psutil.Process(predictor.pid)
     windows, rss, cpu = [], [], {}
     try:
-        ready = monitor.spin_for(90.0, until=lambda m: predictor.poll() is not None or m.latest is not None and
-                                 sum(1 for v in m.latest.tracks.values() if v.get("predictions", 0) > 0) >= vehicles)
+        def predicting(m):
+            return sum(1 for v in m.latest.tracks.values() if v.get("predictions", 0) > 0) if m.latest else 0
+        ready = monitor.spin_for(startup_timeout,
+                                 until=lambda m: predictor.poll() is not None or predicting(m) >= vehicles)
         if not ready or predictor.poll() is not None:
-            raise RuntimeError(f"predictions for all {vehicles} vehicles did not start within 90 s (predictor exit code {predictor.poll()}); "
-                               f"logs in {folder}")
+            raise RuntimeError(f"only {predicting(monitor)} of {vehicles} vehicles predicting after {startup_timeout:g} s "
+                               f"({len(monitor.snapshots)} diagnostics received, predictor exit code "
+                               f"{predictor.poll()}); logs in {folder}")
         t0 = time.monotonic()
         cpu_start, shm_mapped = process.cpu_times(), shm_files_of(predictor.pid)
         echo(f"soak: {vehicles} vehicles at {rate:g} Hz, all tracks predicting; measuring {seconds:g} s "
