@@ -171,3 +171,15 @@ def test_record_stops_on_duration_and_names_missing_topics(tmp_path, ros_env, co
     assert result.returncode == 0, result.stderr
     assert "/nobody/publishes: not recorded (never published while recording)" in result.stdout
     assert open_bag(out).message_count == 0                      # a valid, empty bag (metadata flushed)
+
+
+def test_loop_replays_until_stopped(tmp_path):
+    import uav_traj_predictor.bags.ros  # noqa: F401  (rclpy imported before the clock starts)
+    from uav_traj_predictor.bags.play import PlayOptions, play_bag
+    source = tmp_path / "short"
+    write_flights_bag([flight(0.5)], source)                     # 50 messages, 0.05 s at 10x
+    stop_event = threading.Event()
+    threading.Timer(1.5, stop_event.set).start()
+    stats = play_bag(source, PlayOptions(rate=10.0, loop=True, topics=["/odom"]), stop=stop_event)
+    assert stats.stopped and stats.loops >= 3
+    assert stats.total >= 3 * 50 and stats.published["/odom"] == stats.total
