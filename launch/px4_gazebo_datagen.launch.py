@@ -58,7 +58,9 @@ def generate_launch_description():
     commander = Node(
         package="uav_traj_predictor", executable="datagen_commander", name="datagen_commander", output="screen",
         parameters=[{"backend": "px4", "config": arg["config"], "out_dir": arg["out_dir"],
-                     "trajectories": arg["trajectories"], "seed": arg["seed"], "url": arg["url"]}])
+                     "trajectories": arg["trajectories"], "seed": arg["seed"], "url": arg["url"],
+                     # with the recorder, fly once it listens to the marks
+                     "wait_for_subscribers": PythonExpression(["1 if '", arg["record"], "' == 'true' else 0"])}])
     recorder = ExecuteProcess(
         cmd=["uav-traj", "bag", "record", arg["gz_odometry_topic"], "/datagen/markers", "/datagen/odometry",
              "--out", PathJoinSubstitution([arg["out_dir"], "ros_bag"])],

@@ -94,7 +94,8 @@ def test_datagen_commander_node_publishes_marks(tmp_path, short_config, ros_env,
     node.create_subscription(String, "/datagen/markers", lambda m: marks.append(m.data),
                              QoSProfile(depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL))
     process = subprocess.Popen([console_script("datagen_commander"), "--ros-args", "-p", "backend:=sim",
-                                "-p", f"config:={short_config}", "-p", f"out_dir:={tmp_path / 'node'}"],
+                                "-p", f"config:={short_config}", "-p", f"out_dir:={tmp_path / 'node'}",
+                                "-p", "wait_for_subscribers:=1", "-p", "wait_timeout:=20.0"],
                                env=ros_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 30

@@ -12,16 +12,19 @@ launch/px4_gazebo_datagen.launch.py) captures the trajectory boundaries next to 
 
 Stamps are the backend clock: wall time for PX4, simulated time from 0 for the sim backend (which runs
 faster than real time; for the sim the CLI is the simpler path). The node exits when the run ends
-(`shutdown_when_done`), with status 0 if every trajectory was flown.
+(`shutdown_when_done`), with status 0 if every trajectory was flown. With `wait_for_subscribers`, it
+waits (bounded by `wait_timeout`) for the recorder to subscribe to the marks before flying.
 """
 from __future__ import annotations
 
 import sys
 import threading
+import time
 
 import rclpy
 from builtin_interfaces.msg import Time
 from nav_msgs.msg import Odometry
+from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
@@ -41,6 +44,10 @@ PARAMETERS = [
     Param("odometry_topic", "/datagen/odometry", "Commander's vehicle state (nav_msgs/Odometry); empty = off."),
     Param("frame_id", "world", "World frame of the published odometry."),
     Param("shutdown_when_done", True, "Exit when the run ends."),
+    Param("wait_for_subscribers", 0, "Start flying once the marker topic has this many subscribers "
+          "(e.g. the recorder).", 0, 100),
+    Param("wait_timeout", 30.0, "Give up waiting for subscribers after this many seconds (then fly anyway).",
+          0.0, 3600.0),
 ]
 
 
@@ -67,7 +74,20 @@ class DatagenNode(Node):
         self.output = None
         self.failure: BaseException | None = None
         self.worker = threading.Thread(target=self._work, name="datagen", daemon=True)
+
+    def start(self) -> None:
+        """Wait (spinning, bounded) for `wait_for_subscribers` marker subscribers, then start the run."""
+        wanted, deadline = self.params["wait_for_subscribers"], time.monotonic() + self.params["wait_timeout"]
+        while rclpy.ok() and self.marker_pub.get_subscription_count() < wanted and time.monotonic() < deadline:
+            rclpy.spin_once(self, timeout_sec=0.05)
+        if self.marker_pub.get_subscription_count() < wanted:
+            self.get_logger().warning(f"{self.params['marker_topic']}: fewer than {wanted} subscribers after "
+                                      f"{self.params['wait_timeout']} s; flying anyway")
         self.worker.start()
+
+    def flush(self, timeout: float = 2.0) -> None:
+        """Wait until subscribers acknowledged every mark (reliable QoS), bounded."""
+        self.marker_pub.wait_for_all_acked(Duration(seconds=timeout))
 
     def _work(self) -> None:
         from ..datagen.cli import summary
@@ -115,8 +135,10 @@ def main(args=None) -> int:
     node = None
     try:
         node = DatagenNode()
+        node.start()
         while rclpy.ok() and (node.worker.is_alive() or not node.params["shutdown_when_done"]):
             rclpy.spin_once(node, timeout_sec=0.1)
+        node.flush()
         if node.failure is not None:
             raise node.failure
         return 0 if node.succeeded else 1
