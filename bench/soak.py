@@ -382,6 +382,8 @@ def soak(seconds: float, vehicles: int = 100, rate: float = 20.0, window: float 
     published = published_counts(folder / "publisher.log")
     result = figures(windows, rss, final, published, measured, warmup, vehicles, code,
                      sorted(shm_segments() - shm_before), folder)
+    result["expected_in_measurement"] = int(round(vehicles * rate * measured))
+    result["received_in_measurement"] = sum(w.received for w in windows)
     result.update(cpu)
     return result
 
@@ -419,8 +421,10 @@ def print_figures(result: dict, echo=print) -> None:
     echo(f"RSS after warm-up {result['rss_mb_after_warmup']} MB -> end {result['rss_mb_end']} MB: "
          f"growth {result['rss_growth_pct']} % (target < 5 %)")
     echo(f"latency p99 max / first steady window: {result['p99_ratio_to_first_steady_window']} (target <= 2)")
-    echo(f"messages published {result['messages_published']}, received {result['messages_received']}, "
-         f"DDS drops {result['dds_drops']}")
+    echo(f"during the measurement: received {result.get('received_in_measurement')} of "
+         f"{result.get('expected_in_measurement')} expected (vehicles x rate x seconds)")
+    echo(f"whole run incl. start-up and discovery: published {result['messages_published']}, "
+         f"received {result['messages_received']}, not received {result['dds_drops']}")
     echo(f"predictions {result['predictions']} ({result['predictions_per_track_per_s']} per track per s; "
          f"grid 10 Hz), lost {result['lost_predictions']} (target 0); resets/drops/ignored {result['resets_and_drops']}")
     echo(f"predictor CPU {result.get('predictor_cpu_pct')} % of one core; machine load average "
