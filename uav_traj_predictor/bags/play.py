@@ -7,6 +7,7 @@ With `clock_hz`, /clock (rosgraph_msgs/Clock) carries the bag time for use_sim_t
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import Counter
@@ -92,7 +93,7 @@ def play_bag(path, options: PlayOptions = PlayOptions(), stop: threading.Event |
             stop.wait(options.delay)
         started = time.perf_counter()
         while not stop.is_set():
-            _play_once(bag, topics, publishers, clock, options, stats, stop)
+            _play_once(bag, list(publishers), publishers, clock, options, stats, stop)
             stats.loops += 1
             if not options.loop or stats.total == 0:
                 break
@@ -112,12 +113,20 @@ def _selected_topics(bag, wanted) -> list[str]:
 
 
 def _publishers(node, bag, topics, remap) -> dict:
-    from .ros import message_class, qos_to_rclpy
+    """A publisher per playable topic; topics whose type rclpy lacks here are skipped with a warning."""
+    from .ros import UnsupportedTopicType, message_class, qos_to_rclpy
     publishers = {}
     for topic in topics:
         info = bag.topics[topic]
+        try:
+            cls = message_class(info.msgtype)
+        except UnsupportedTopicType as err:
+            print(f"warning: not playing {topic}: {err}", file=sys.stderr)
+            continue
         qos = qos_to_rclpy(combined_qos(info.qos), depth=PLAYER_DEPTH)
-        publishers[topic] = node.create_publisher(message_class(info.msgtype), remap.get(topic, topic), qos)
+        publishers[topic] = node.create_publisher(cls, remap.get(topic, topic), qos)
+    if not publishers:
+        raise UnsupportedTopicType(f"{bag.path}: no topic of a type available to rclpy here")
     return publishers
 
 
