@@ -1,6 +1,5 @@
 """`uav-traj datagen run|check` and the datagen_commander node (embedded-sim backend, loopback DDS)."""
 import subprocess
-import sys
 import time
 
 import pytest

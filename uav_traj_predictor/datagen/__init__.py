@@ -10,10 +10,11 @@ from .commander import Commander, RunResult, State, TrajectoryRecord
 from .config import ConfigError, DatagenConfig, load_config
 from .plan import PlannedTrajectory, plan_trajectories
 from .recorder import MARKER_TOPIC, ODOMETRY_TOPIC, DatasetRecorder
-from .run import DatagenOutput, make_backend, run_datagen
+from .run import DatagenOutput, format_summary, make_backend, run_datagen
 
 __all__ = [
     "BackendError", "Commander", "ConfigError", "DatagenConfig", "DatagenOutput", "DatasetRecorder",
     "MARKER_TOPIC", "ODOMETRY_TOPIC", "PlannedTrajectory", "RunResult", "State", "TrajectoryRecord",
-    "VehicleBackend", "VehicleState", "load_config", "make_backend", "plan_trajectories", "run_datagen",
+    "VehicleBackend", "VehicleState", "format_summary", "load_config", "make_backend", "plan_trajectories",
+    "run_datagen",
 ]

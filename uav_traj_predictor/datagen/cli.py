@@ -44,7 +44,7 @@ def main(argv=None) -> int:
 
 
 def _run(args) -> int:
-    from .run import make_backend, run_datagen
+    from .run import format_summary, make_backend, run_datagen
     from .backend import BackendError
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     try:
@@ -60,24 +60,6 @@ def _run(args) -> int:
     except FileExistsError as err:
         print(f"uav-traj datagen: {err}", file=sys.stderr)
         return 2
-    print(summary(output))
+    print(format_summary(output))
     result = output.result
     return 0 if result.final_state.value == "DONE" and not result.skipped else 1
-
-
-def summary(output) -> str:
-    """Per-trajectory tracking-error table and where the files are."""
-    result = output.result
-    lines = [f"{'id':>4} {'family':<11} {'dur s':>6} {'rmse m':>7} {'p95 m':>7} {'max m':>7} {'sp Hz':>6} "
-             f"{'vmax':>5}"]
-    for record in result.flown:
-        s = record.stats
-        lines.append(f"{record.index:>4} {record.family:<11} {s['duration_s']:>6.1f} {s['rmse_m']:>7.3f} "
-                     f"{s['p95_m']:>7.3f} {s['max_m']:>7.3f} {s['setpoint_rate_hz']:>6.1f} {s['max_speed']:>5.1f}")
-    for skipped in result.skipped:
-        lines.append(f"{skipped['index']:>4} {skipped['family']:<11} skipped after {skipped['attempts']} "
-                     f"attempts: {skipped['reason']}")
-    lines.append(f"final state {result.final_state.value}; {len(result.flown)} flown, {len(result.skipped)} "
-                 f"skipped; bag {output.out_dir / 'bag'}, TUM files {output.out_dir / 'trajectories'}, "
-                 f"card {output.card}")
-    return "\n".join(lines)

@@ -69,3 +69,21 @@ def run_datagen(config: DatagenConfig, backend: VehicleBackend, out_dir=None, ba
         recorder.__exit__(None, None, None)
     card_path = recorder.close(result)
     return DatagenOutput(result=result, out_dir=out_dir, card=card_path)
+
+
+def format_summary(output: DatagenOutput) -> str:
+    """Per-trajectory tracking-error table and where the files are."""
+    result = output.result
+    lines = [f"{'id':>4} {'family':<11} {'dur s':>6} {'rmse m':>7} {'p95 m':>7} {'max m':>7} {'sp Hz':>6} "
+             f"{'vmax':>5}"]
+    for record in result.flown:
+        s = record.stats
+        lines.append(f"{record.index:>4} {record.family:<11} {s['duration_s']:>6.1f} {s['rmse_m']:>7.3f} "
+                     f"{s['p95_m']:>7.3f} {s['max_m']:>7.3f} {s['setpoint_rate_hz']:>6.1f} {s['max_speed']:>5.1f}")
+    for skipped in result.skipped:
+        lines.append(f"{skipped['index']:>4} {skipped['family']:<11} skipped after {skipped['attempts']} "
+                     f"attempts: {skipped['reason']}")
+    lines.append(f"final state {result.final_state.value}; {len(result.flown)} flown, {len(result.skipped)} "
+                 f"skipped; bag {output.out_dir / 'bag'}, TUM files {output.out_dir / 'trajectories'}, "
+                 f"card {output.card}")
+    return "\n".join(lines)

@@ -70,7 +70,8 @@ class DatagenNode(Node):
             raise ConfigError(str(err)) from None
         markers_qos = QoSProfile(depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.marker_pub = self.create_publisher(String, params["marker_topic"], markers_qos)
-        self.odom_pub = self.create_publisher(Odometry, params["odometry_topic"], 10) if params["odometry_topic"] else None
+        self.odom_pub = (self.create_publisher(Odometry, params["odometry_topic"], 10)
+                         if params["odometry_topic"] else None)
         self.output = None
         self.failure: BaseException | None = None
         self.worker = threading.Thread(target=self._work, name="datagen", daemon=True)
@@ -90,12 +91,11 @@ class DatagenNode(Node):
         self.marker_pub.wait_for_all_acked(Duration(seconds=timeout))
 
     def _work(self) -> None:
-        from ..datagen.cli import summary
-        from ..datagen.run import run_datagen
+        from ..datagen.run import format_summary, run_datagen
         try:
             self.output = run_datagen(self.datagen_config, self.backend, self.params["out_dir"] or None,
                                       backend_name=self.params["backend"], listeners=[self])
-            self.get_logger().info("datagen finished:\n" + summary(self.output))
+            self.get_logger().info("datagen finished:\n" + format_summary(self.output))
         except BaseException as err:       # reported by main(); the node must not hang on a dead worker
             self.failure = err
 
