@@ -72,6 +72,7 @@ def warmed_up_flight(seconds, t_start=1_600_000_000.25):
     return make_flight("live", "live.txt", np.concatenate([warm.t, real.t]), np.concatenate([warm.p, real.p]))
 
 
+@pytest.mark.slow
 def test_play_into_predictor_node_and_record_matches_offline(tmp_path, ros_env, console_script, checkpoint):
     source, recorded = tmp_path / "source", tmp_path / "recorded"
     write_flights_bag([warmed_up_flight(15.0)], source)
