@@ -137,6 +137,7 @@ def run_publisher(vehicles, rate, duration, start):
 def dds_end_to_end(checkpoint, vehicles, rate, duration, markers):
     import rclpy
     from nav_msgs.msg import Path as PathMsg
+    from rclpy.event_handler import SubscriptionEventCallbacks
 
     from uav_traj_predictor import rosenv
     env = rosenv.loopback_env()
@@ -153,7 +154,8 @@ def dds_end_to_end(checkpoint, vehicles, rate, duration, markers):
         def on_path(data, i=i):   # raw: only the header stamp is needed (keeps this receiver cheap)
             sec, nanosec = struct.unpack_from("<iI", data, 4)
             received[i].append((sec + nanosec * 1e-9, time.time()))
-        node.create_subscription(PathMsg, f"/uav{i}/predicted_path", on_path, 100, raw=True)
+        node.create_subscription(PathMsg, f"/uav{i}/predicted_path", on_path, 100, raw=True,
+                                 event_callbacks=SubscriptionEventCallbacks(use_default_callbacks=False))
     from diagnostic_msgs.msg import DiagnosticArray
     node_status = {}
 

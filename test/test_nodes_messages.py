@@ -1,4 +1,4 @@
-"""nodes.messages: raw CDR reading equals rclpy's deserialization; messages carry exact future stamps."""
+"""nodes.messages: raw CDR reading and writing agree with rclpy; messages carry exact future stamps."""
 import numpy as np
 import pytest
 
@@ -45,3 +45,19 @@ def test_refilled_messages_equal_fresh_ones_with_exact_future_stamps():
     warm = Prediction("uav1", 5.0, 0.1, np.zeros((4, 3)), np.zeros((4, 3)), None, "warming_up", "m1")
     msg = messages.trajectory_message(warm, "odom", trajectory)
     assert msg.model_id == "cv" and not msg.calibrated and len(msg.position_std) == 4 and msg.status == 1
+
+
+@pytest.mark.parametrize("status, with_std, frame, horizon", [("tracking", True, "map", 10), ("warming_up", False, "odom", 4),
+                                                             ("fallback_cv", True, "", 1)])
+def test_hand_serialized_outputs_deserialize_to_the_messages(status, with_std, frame, horizon):
+    from rclpy.serialization import deserialize_message
+    from nav_msgs.msg import Path
+
+    from uav_traj_predictor.msg import PredictedTrajectory
+    rng = np.random.default_rng(horizon)
+    prediction = Prediction("uav7", 1_795_000_000.123456, 0.1, rng.normal(size=(horizon, 3)),
+                            rng.normal(size=(horizon, 3)), rng.random((horizon, 3)) if with_std else None, status, "m-1")
+    assert deserialize_message(messages.path_cdr(prediction, frame), Path) == messages.path_message(prediction, frame)
+    trajectory = deserialize_message(messages.trajectory_cdr(prediction, frame), PredictedTrajectory)
+    assert trajectory == messages.trajectory_message(prediction, frame)
+    assert len(messages.trajectory_cdr(prediction, frame)) == len(serialize_message(trajectory))

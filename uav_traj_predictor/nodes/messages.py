@@ -177,3 +177,73 @@ def delete_markers(track_id: str, horizon_steps: int, frame_id: str) -> list[Mar
     """DELETE for the line and every ellipsoid of a track that was dropped."""
     return [Marker(header=Header(frame_id=frame_id), ns=track_id, id=k, action=Marker.DELETE)
             for k in range(horizon_steps + 1)]
+
+
+# ---- raw output: serialize Path / PredictedTrajectory straight to CDR (rclpy publishes bytes) ------
+class _CdrWriter:
+    """Little-endian CDR (XCDR1) with alignment relative to the end of the 4-byte encapsulation."""
+
+    def __init__(self):
+        self.data = bytearray(b"\x00\x01\x00\x00")
+
+    def _align(self, size: int) -> None:
+        self.data += b"\x00" * ((-(len(self.data) - _ENCAPSULATION)) % size)
+
+    def time(self, sec: int, nanosec: int) -> None:
+        self._align(4)
+        self.data += struct.pack("<iI", sec, nanosec)
+
+    def string(self, text: str) -> None:
+        raw = text.encode()
+        self._align(4)
+        self.data += struct.pack("<I", len(raw) + 1) + raw + b"\x00"
+
+    def count(self, n: int) -> None:
+        self._align(4)
+        self.data += struct.pack("<I", n)
+
+    def doubles(self, values) -> None:
+        self._align(8)
+        self.data += struct.pack(f"<{len(values)}d", *values)
+
+    def octets(self, *values: int) -> None:
+        self.data += bytes(values)
+
+
+def _stamp_ns(seconds: float) -> int:
+    stamp = to_time(seconds)
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+def path_cdr(prediction: Prediction, frame_id: str) -> bytes:
+    """The serialized form of `path_message(prediction, frame_id)` (byte-identical, tested), ~10x cheaper."""
+    start, step = _stamp_ns(prediction.t0), int(round(prediction.dt * 1e9))
+    out = _CdrWriter()
+    out.time(*divmod(start, 1_000_000_000))
+    out.string(frame_id)
+    out.count(len(prediction.positions))
+    for k, (x, y, z) in enumerate(prediction.positions.tolist(), start=1):
+        out.time(*divmod(start + k * step, 1_000_000_000))
+        out.string(frame_id)
+        out.doubles((x, y, z, 0.0, 0.0, 0.0, 1.0))
+    return bytes(out.data)
+
+
+def trajectory_cdr(prediction: Prediction, frame_id: str) -> bytes:
+    """The serialized form of `trajectory_message(prediction, frame_id)` (byte-identical, tested)."""
+    start, step = _stamp_ns(prediction.t0), int(round(prediction.dt * 1e9))
+    std = prediction.position_std
+    out = _CdrWriter()
+    out.time(*divmod(start, 1_000_000_000))
+    out.string(frame_id)
+    out.string(prediction.track_id)
+    out.string(prediction.model_id if prediction.status == TRACKING else CV_MODEL_ID)
+    out.time(*divmod(start + step, 1_000_000_000))
+    out.time(*divmod(step, 1_000_000_000))
+    for values in (prediction.positions, prediction.velocities,
+                   np.zeros_like(prediction.positions) if std is None else std):
+        out.count(len(values))
+        if len(values):
+            out.doubles(np.asarray(values, np.float64).ravel().tolist())
+    out.octets(std is not None, STATUS_CODES[prediction.status])
+    return bytes(out.data)
