@@ -7,8 +7,9 @@ and EXTENDED_SYS_STATE at 50 Hz, and a toy vehicle that follows the received pos
 It records every SET_POSITION_TARGET_LOCAL_NED. Loopback only, bounded by a deadline, stops by itself.
 
 What this exercises: MAVSDK's connection and autopilot discovery, arming, offboard start (mode
-switch after a setpoint), the setpoint stream (rate, frame, type mask, ENU->NED), land and disarm, and
-the telemetry conversion back to ENU. What it does not: PX4's own acceptance logic (preflight checks,
+switch after a setpoint), the setpoint stream (rate, frame, type mask, ENU->NED), land and disarm, the
+telemetry conversion back to ENU, a denied arm command (retried, then FAILED) and a silent link (connect
+timeout). What it does not: PX4's own acceptance logic (preflight checks,
 offboard failsafes), real dynamics, Gazebo.
 """
 import os
@@ -55,6 +56,7 @@ class ScriptedAutopilot(threading.Thread):
         self.armed, self.main_mode, self.sub_mode = False, 3, 0
         self.p, self.v, self.landed_at = np.zeros(3), np.zeros(3), None      # NED
         self.sp_p, self.sp_v = np.zeros(3), np.zeros(3)
+        self.denied: set[int] = set()         # commands answered MAV_RESULT_DENIED
         self.commands: list[tuple[float, int]] = []
         self.setpoints: list[tuple[float, tuple, int, int, int]] = []     # (time, values, mask, frame, mode)
 
@@ -120,6 +122,10 @@ class ScriptedAutopilot(threading.Thread):
 
     def _command(self, message, now):
         self.commands.append((now, message.command))
+        if message.command in self.denied:
+            self.link.mav.command_ack_send(message.command, mavlink.MAV_RESULT_DENIED, 0, 0,
+                                           message.get_srcSystem(), message.get_srcComponent())
+            return
         if message.command == mavlink.MAV_CMD_COMPONENT_ARM_DISARM:
             self.armed = message.param1 > 0.5
         elif message.command == mavlink.MAV_CMD_DO_SET_MODE:
@@ -197,3 +203,29 @@ def test_commander_flies_scripted_px4_peer_over_mavlink(autopilot):
     # ENU -> NED: the trajectory flies above ground, so NED down is negative
     assert max(values[2] for _, values in window) < 0
     assert not peer.armed
+
+
+def test_denied_arming_is_retried_then_fails_cleanly(autopilot):
+    peer, url = autopilot
+    peer.denied.add(mavlink.MAV_CMD_COMPONENT_ARM_DISARM)
+    config = load_config(trajectories=1, retries=dict(arm=1), timeouts=dict(connect=5, arm=2))
+    backend = MavsdkBackend(url=url)
+    try:
+        result = Commander(backend, config, plan_trajectories(config)).run()
+    finally:
+        backend.close()
+    assert result.states == [State.IDLE, State.CONNECT, State.ARM, State.FAILED]
+    assert len(result.errors) == 2 and all("COMMAND_DENIED" in error for error in result.errors)
+    arm_requests = [c for _, c in peer.commands if c == mavlink.MAV_CMD_COMPONENT_ARM_DISARM]
+    assert len(arm_requests) >= 2 and not peer.setpoints
+
+
+def test_no_autopilot_times_out_on_connect():
+    config = load_config(trajectories=1, retries=dict(connect=0), timeouts=dict(connect=1.0))
+    backend = MavsdkBackend(url=f"udpin://127.0.0.1:{free_udp_port()}")
+    try:
+        result = Commander(backend, config, plan_trajectories(config)).run()
+    finally:
+        backend.close()
+    assert result.states == [State.IDLE, State.CONNECT, State.FAILED]
+    assert "no autopilot heartbeat" in result.errors[0]
