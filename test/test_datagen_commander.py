@@ -167,3 +167,29 @@ def test_config_file_and_errors(tmp_path):
         load_config(families=["loops"])
     with pytest.raises(ConfigError, match="setpoint_rate"):
         load_config(setpoint_rate=5)
+
+
+class InterruptedAfter(EmbeddedSimBackend):
+    """Raises KeyboardInterrupt (a Ctrl-C) from the `after`-th setpoint."""
+
+    def __init__(self, after, **kwargs):
+        super().__init__(**kwargs)
+        self.countdown = after
+
+    def set_setpoint(self, position, velocity, yaw):
+        self.countdown -= 1
+        if self.countdown == 0:
+            raise KeyboardInterrupt
+        super().set_setpoint(position, velocity, yaw)
+
+
+def test_interruption_lands_and_keeps_bag_and_card(tmp_path):
+    config = short_config(trajectories=1, families=["hover_dash"])
+    backend = InterruptedAfter(after=150)
+    with pytest.raises(KeyboardInterrupt):
+        run_datagen(config, backend, tmp_path / "cut")
+    assert not backend.state().in_air
+    card = yaml.safe_load((tmp_path / "cut" / "card.yaml").read_text())
+    assert card["outcome"]["final_state"] == "FAILED" and "KeyboardInterrupt" in card["outcome"]["errors"][-1]
+    assert [text for _, text in markers(tmp_path / "cut" / "bag")] == ["start 0 hover_dash"]
+    assert read_flight(tmp_path / "cut" / "bag").report.kept > 0

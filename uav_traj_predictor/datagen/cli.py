@@ -60,6 +60,9 @@ def _run(args) -> int:
     except FileExistsError as err:
         print(f"uav-traj datagen: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("uav-traj datagen: interrupted; landed if airborne, bag and card.yaml closed", file=sys.stderr)
+        return 130
     print(format_summary(output))
     result = output.result
     return 0 if result.final_state.value == "DONE" and not result.skipped else 1

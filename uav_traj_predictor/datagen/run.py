@@ -1,11 +1,12 @@
 """One data-generation run: plan the references, fly them with the commander, record, write the card."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from .backend import VehicleBackend
-from .commander import Commander, RunResult
+from .commander import Commander, RunResult, State
 from .config import DatagenConfig
 from .plan import plan_trajectories
 from .recorder import DatasetRecorder
@@ -62,13 +63,27 @@ def run_datagen(config: DatagenConfig, backend: VehicleBackend, out_dir=None, ba
                              wind=getattr(backend, "wind", None)),
                 config=config.to_dict())
     recorder = DatasetRecorder(out_dir, card)
+    commander = Commander(backend, config, plan, _Tee(recorder, *listeners))
     try:
-        result = Commander(backend, config, plan, _Tee(recorder, *listeners)).run()
+        result = commander.run()
+    except BaseException as err:        # Ctrl-C or a bug: land if airborne, keep what was recorded, re-raise
+        commander.result.final_state = State.FAILED
+        commander.result.errors.append(f"interrupted: {type(err).__name__}: {err}")
+        _land_if_airborne(backend, config)
+        recorder.close(commander.result)
+        raise
     finally:
         backend.close()
-        recorder.__exit__(None, None, None)
-    card_path = recorder.close(result)
-    return DatagenOutput(result=result, out_dir=out_dir, card=card_path)
+    return DatagenOutput(result=result, out_dir=out_dir, card=recorder.close(result))
+
+
+def _land_if_airborne(backend: VehicleBackend, config: DatagenConfig) -> None:
+    """Best-effort landing after an interruption (errors ignored: the run is ending anyway)."""
+    try:
+        if backend.state().in_air:
+            backend.land(config.timeouts["land"])
+    except Exception as err:             # noqa: BLE001 - reported, never raised over the original error
+        logging.getLogger(__name__).warning("landing after interruption failed: %s", err)
 
 
 def format_summary(output: DatagenOutput) -> str:
