@@ -112,3 +112,12 @@ def test_recorded_predictions_are_scored_on_their_own_windows(tmp_path):
     scores, covered, defined = score_table(flight, PredictionTable.build(rows), protocol)
     assert defined == len(k) and covered == len(rows) == len(scores)
     np.testing.assert_allclose(scores.errors, np.sqrt(3) * 0.05, atol=1e-12)
+
+
+def test_recorded_tracks_match_odometry_topics_by_name_or_namespace():
+    from uav_traj_predictor.bags.replay_eval import match_tracks
+    a, b, c = object(), object(), object()
+    assert match_tracks({"uav1": a, "/uav2/odom": b}, ["/uav1/odom", "/uav2/odom"]) == {"/uav1/odom": a, "/uav2/odom": b}
+    assert match_tracks({"odom": a}, ["/odom"]) == {"/odom": a}
+    assert match_tracks({"something_else": c}, ["/vehicle/pose_odom"]) == {"/vehicle/pose_odom": c}   # the only pair
+    assert match_tracks({"x": a, "y": b}, ["/odom"]) == {}

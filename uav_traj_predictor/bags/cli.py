@@ -64,8 +64,9 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--vector", metavar="DIR", help="add every VECTOR velocity checkpoint (*.pth) in DIR")
     ev.add_argument("--methods", nargs="+", metavar="NAME",
                     help="methods: model, cv, ca, kf, vector:* (default: all available)")
-    ev.add_argument("--predictions-topic", metavar="T",
-                    help="also score the PredictedTrajectory messages recorded on T (method 'recorded')")
+    ev.add_argument("--predictions-topic", nargs="+", metavar="T",
+                    help="also score the PredictedTrajectory messages recorded on T (method 'recorded'; "
+                         "several topics for several vehicles)")
     ev.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR")
     ev.add_argument("--threads", type=int, default=2, help="torch CPU threads")
 

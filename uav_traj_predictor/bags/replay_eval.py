@@ -198,12 +198,13 @@ def build_model(checkpoint, explicit: bool, notes: list[str]):
 
 
 def evaluate_bag(path, odom_topics=None, checkpoint=None, vector_dir=None, methods=None,
-                 predictions_topic: str | None = None, protocol=None, notes: list[str] | None = None,
+                 predictions_topic=None, protocol=None, notes: list[str] | None = None,
                  examples: dict | None = None) -> dict:
     """The evaluation report (evaluate.runner layout plus a "bag" section) for the bag at `path`.
 
     methods: names among model, cv, ca, kf, vector:* (patterns allowed); None = all available.
-    Method "model" is the TrackBank stream; "recorded" the predictions on `predictions_topic`.
+    Method "model" is the TrackBank stream; "recorded" the predictions on `predictions_topic` (one
+    topic or a list, e.g. each vehicle's <ns>/predicted_trajectory).
     """
     from ..evaluate import Protocol, build_methods, build_report, evaluate_flight
     from ..evaluate.methods import BASELINES, describe
@@ -233,12 +234,16 @@ def evaluate_bag(path, odom_topics=None, checkpoint=None, vector_dir=None, metho
             method_info["model"] = f"core.TrackBank stream over StreamingPredictor({predictor.model_id})"
     method_info.update({name: describe(method) for name, method in baselines.items()})
     seconds.update({name: 0.0 for name in baselines})
-    if predictions_topic:
-        streamed["recorded"] = match_tracks(read_recorded_predictions(bag, predictions_topic), topics)
-        method_info["recorded"] = f"PredictedTrajectory recorded on {predictions_topic}"
+    prediction_topics = [predictions_topic] if isinstance(predictions_topic, str) else list(predictions_topic or [])
+    if prediction_topics:
+        tracks = {}
+        for name in prediction_topics:
+            tracks.update(read_recorded_predictions(bag, name))
+        streamed["recorded"] = match_tracks(tracks, topics)
+        method_info["recorded"] = f"PredictedTrajectory recorded on {', '.join(prediction_topics)}"
         for topic in topics:
             if topic not in streamed["recorded"]:
-                notes.append(f"recorded: no track of {predictions_topic} matches odometry topic {topic}")
+                notes.append(f"recorded: no track of {', '.join(prediction_topics)} matches odometry topic {topic}")
 
     file_scores, file_groups, coverage = {}, {}, {name: {"covered": 0, "defined": 0} for name in streamed}
     for topic, flight in flights.items():
@@ -261,6 +266,6 @@ def evaluate_bag(path, odom_topics=None, checkpoint=None, vector_dir=None, metho
     for name, counts in coverage.items():
         if counts["covered"] < counts["defined"]:
             notes.append(f"{name}: predictions for {counts['covered']} of {counts['defined']} protocol windows")
-    report["bag"] = {"path": str(path), "odometry_topics": topics, "predictions_topic": predictions_topic,
+    report["bag"] = {"path": str(path), "odometry_topics": topics, "predictions_topics": prediction_topics,
                      "coverage": coverage, "notes": list(notes)}
     return report
