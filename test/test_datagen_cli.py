@@ -37,6 +37,9 @@ def test_run_rejects_bad_config(tmp_path, capsys):
     bad.write_text("families: [loops]\n")
     assert main(["run", "--backend", "sim", "--config", str(bad)]) == 2
     assert "unknown reference family 'loops'" in capsys.readouterr().err
+    bad.write_text("vehicle: {profile: default, wings: 2}\n")
+    assert main(["run", "--backend", "sim", "--config", str(bad)]) == 2
+    assert "vehicle: unknown settings ['wings']" in capsys.readouterr().err
 
 
 def test_check_reports_each_missing_item_with_its_fix(tmp_path, monkeypatch, capsys):

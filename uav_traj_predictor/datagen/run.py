@@ -1,6 +1,7 @@
 """One data-generation run: plan the references, fly them with the commander, record, write the card."""
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +24,23 @@ def make_backend(name: str, config: DatagenConfig) -> VehicleBackend:
     """The backend named "sim" (embedded simulator) or "px4" (PX4 through MAVSDK) per `config`."""
     if name == "sim":
         from .sim_backend import EmbeddedSimBackend
-        vehicle = dict(config.vehicle)
-        return EmbeddedSimBackend(seed=config.seed, profile=vehicle.pop("profile", "default"), **vehicle)
+        options = dict(config.vehicle)
+        _check_options("vehicle", options, EmbeddedSimBackend, exclude={"seed", "fail_first"})
+        return EmbeddedSimBackend(seed=config.seed, **options)
     if name == "px4":
         from .mavsdk_backend import MavsdkBackend
-        return MavsdkBackend(**dict(dict(setpoint_rate=config.setpoint_rate), **config.px4))
+        options = dict(dict(setpoint_rate=config.setpoint_rate), **config.px4)
+        _check_options("px4", options, MavsdkBackend)
+        return MavsdkBackend(**options)
     raise ValueError(f"unknown backend {name!r}; expected 'sim' or 'px4'")
+
+
+def _check_options(section: str, options: dict, backend_class, exclude=()) -> None:
+    """ValueError naming the config section when it has keys the backend does not take."""
+    accepted = set(inspect.signature(backend_class.__init__).parameters) - {"self"} - set(exclude)
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise ValueError(f"{section}: unknown settings {unknown}; accepted: {sorted(accepted)}")
 
 
 class _Tee:
