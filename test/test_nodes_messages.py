@@ -61,3 +61,15 @@ def test_hand_serialized_outputs_deserialize_to_the_messages(status, with_std, f
     trajectory = deserialize_message(messages.trajectory_cdr(prediction, frame), PredictedTrajectory)
     assert trajectory == messages.trajectory_message(prediction, frame)
     assert len(messages.trajectory_cdr(prediction, frame)) == len(serialize_message(trajectory))
+
+
+def test_hand_serialized_markers_deserialize_to_the_marker_objects():
+    from rclpy.serialization import deserialize_message
+    from visualization_msgs.msg import MarkerArray
+    rng = np.random.default_rng(3)
+    predictions = [(Prediction(f"uav{i}", 1_795_000_000.5 + i, 0.1, rng.normal(size=(10, 3)), rng.normal(size=(10, 3)),
+                               rng.random((10, 3)) if i % 3 else None, ("tracking", "warming_up")[i % 2], "m"),
+                    ("map", "odom")[i % 2]) for i in range(5)]
+    reference = MarkerArray(markers=[m for p, frame in predictions for m in messages.prediction_markers(p, frame, 1.0)])
+    reference = deserialize_message(serialize_message(reference), MarkerArray)   # colours as float32, as sent
+    assert deserialize_message(messages.markers_cdr(predictions, 1.0), MarkerArray) == reference

@@ -207,7 +207,7 @@ class _CdrWriter:
         self.data += struct.pack(f"<{len(values)}d", *values)
 
     def octets(self, *values: int) -> None:
-        self.data += bytes(values)
+        self.data += bytes(int(v) for v in values)
 
 
 def _stamp_ns(seconds: float) -> int:
@@ -246,4 +246,75 @@ def trajectory_cdr(prediction: Prediction, frame_id: str) -> bytes:
         if len(values):
             out.doubles(np.asarray(values, np.float64).ravel().tolist())
     out.octets(std is not None, STATUS_CODES[prediction.status])
+    return bytes(out.data)
+
+
+def _marker_cdr(out: _CdrWriter, stamp_ns: int, frame_id: str, ns: str, marker_id: int, kind: int, action: int,
+                position=(0.0, 0.0, 0.0), scale=(0.0, 0.0, 0.0), rgba=(0.0, 0.0, 0.0, 0.0), lifetime_ns: int = 0,
+                points=()) -> None:
+    """One visualization_msgs/Marker (orientation identity, no texture, mesh or text)."""
+    out.time(*divmod(stamp_ns, 1_000_000_000))
+    out.string(frame_id)
+    out.string(ns)
+    out._align(4)
+    out.data += struct.pack("<3i", marker_id, kind, action)
+    out.doubles((*position, 0.0, 0.0, 0.0, 1.0))
+    out.doubles(scale)
+    out._align(4)
+    out.data += struct.pack("<4f", *rgba)
+    out.time(*divmod(lifetime_ns, 1_000_000_000))
+    out.octets(0)                                   # frame_locked
+    out.count(len(points) // 3)                     # points: flat x, y, z, x, y, z, ...
+    if len(points):
+        out.doubles(points)
+    out.data += _MARKER_TAIL                        # starts 4-aligned after points: always the same bytes
+
+
+def _marker_tail() -> bytes:
+    """colors [], texture_resource "", texture (empty CompressedImage), uv_coordinates [], text "",
+    mesh_resource "", mesh_file (empty), mesh_use_embedded_materials false."""
+    out = _CdrWriter()
+    out.count(0)
+    out.string("")
+    out.time(0, 0)
+    out.string("")
+    out.string("")
+    out.count(0)
+    out.count(0)
+    out.string("")
+    out.string("")
+    out.string("")
+    out.count(0)
+    out.octets(0)
+    return bytes(out.data[_ENCAPSULATION:])
+
+
+_MARKER_TAIL = _marker_tail()
+
+
+def _rgba(colour: ColorRGBA) -> tuple:
+    return (colour.r, colour.g, colour.b, colour.a)
+
+
+def markers_cdr(predictions: list[tuple[Prediction, str]], lifetime: float) -> bytes:
+    """Serialized MarkerArray equal to `prediction_markers` for every (prediction, frame) (tested)."""
+    out = _CdrWriter()
+    count = sum(1 + (len(p.positions) if p.position_std is not None else 0) for p, _ in predictions)
+    out.count(count)
+    lifetime_ns = _stamp_ns(lifetime)
+    for prediction, frame_id in predictions:
+        stamp = _stamp_ns(prediction.t0)
+        tracking = prediction.status == TRACKING
+        start = prediction.positions[0] - prediction.velocities[0] * prediction.dt
+        line = np.vstack([start, prediction.positions]).ravel().tolist()
+        _marker_cdr(out, stamp, frame_id, prediction.track_id, 0, Marker.LINE_STRIP, Marker.ADD, scale=(0.05, 0.0, 0.0),
+                    rgba=_rgba(track_colour(prediction.track_id, 1.0 if tracking else 0.4)), lifetime_ns=lifetime_ns,
+                    points=line)
+        if prediction.position_std is None:
+            continue
+        rgba = _rgba(track_colour(prediction.track_id, 0.25))
+        for k, (position, std) in enumerate(zip(prediction.positions.tolist(), prediction.position_std.tolist()), 1):
+            scale = tuple(max(2 * s, 0.02) for s in std)
+            _marker_cdr(out, stamp, frame_id, prediction.track_id, k, Marker.SPHERE, Marker.ADD, position, scale, rgba,
+                        lifetime_ns)
     return bytes(out.data)

@@ -262,9 +262,8 @@ class PredictorNode(Node):
         if not (self.config["publish_markers"] and self.latest):
             return
         lifetime = max(1.0, 3.0 / self.config["marker_rate"])
-        markers = [marker for track_id, prediction in self.latest.items()
-                   for marker in messages.prediction_markers(prediction, self.by_track[track_id].frame_id, lifetime)]
-        self.marker_pub.publish(MarkerArray(markers=markers))
+        predictions = [(prediction, self.by_track[track_id].frame_id) for track_id, prediction in self.latest.items()]
+        self.marker_pub.publish(messages.markers_cdr(predictions, lifetime))
 
     def _publish_diagnostics(self) -> None:
         now = time.monotonic()
