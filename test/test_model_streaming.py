@@ -114,3 +114,12 @@ def test_short_segment_gives_all_nan(checkpoint):
     predictor = StreamingPredictor(checkpoint)
     result = predictor.predict_segment(SimpleNamespace(positions=np.zeros((15, 3))))
     assert result.positions.shape == (15, 10, 3) and np.isnan(result.positions).all()
+
+
+def test_shipped_checkpoint_streams_like_its_segment_path():
+    predictor = StreamingPredictor()
+    positions = flight(np.random.default_rng(5), 200)
+    streamed, streamed_std, _ = stream(predictor, positions)
+    offline = predictor.predict_segment(SimpleNamespace(positions=positions))
+    np.testing.assert_allclose(offline.positions, streamed, atol=1e-5, equal_nan=True)
+    np.testing.assert_allclose(offline.std, streamed_std, rtol=1e-4, atol=1e-6, equal_nan=True)

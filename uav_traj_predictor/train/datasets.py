@@ -44,12 +44,13 @@ def simulated(n: int, duration_s: float, seed: int, rate: float, families=None, 
 
 
 def kinematic(n: int, duration_s: float, seed: int, rate: float, families=None,
-              noise=(1e-4, 3e-3)) -> FlightSet:
+              noise=(1e-4, 3e-3), glitches: float = 0.1) -> FlightSet:
     """Flights from the kinematic mixture (train/kinematic.py); `noise` = white position noise range, m."""
     return FlightSet(kinematic_flights(n, duration_s, seed=seed, families=families, rate=rate,
-                                       noise=tuple(noise)),
+                                       noise=tuple(noise), glitches=glitches),
                      {"source": "kinematic", "flights": n, "duration_s": duration_s, "seed": seed,
-                      "families": list(families) if families else "all", "noise": list(noise)})
+                      "families": list(families) if families else "all", "noise": list(noise),
+                      "glitches": glitches})
 
 
 def from_files(paths, rate: float) -> FlightSet:
@@ -74,7 +75,7 @@ def mixture(spec: dict, seed: int, rate: float, scale: float = 1.0) -> FlightSet
                                   part.get("sim_rate", 100.0), part.get("noise", "mocap")))
         elif part["source"] == "kinematic":
             sets.append(kinematic(n, part["duration_s"], part_seed, rate, part.get("families"),
-                                  part.get("noise", (1e-4, 3e-3))))
+                                  part.get("noise", (1e-4, 3e-3)), part.get("glitches", 0.1)))
         else:
             raise ValueError(f"unknown data source {part['source']!r}: expected 'sim' or 'kinematic'")
     return FlightSet([f for s in sets for f in s.flights], {"parts": [s.description for s in sets]})

@@ -137,8 +137,11 @@ def _track(rng, reference):
 
 
 def kinematic_flights(n_flights: int, duration_s: float, seed: int = 0, families=None, rate: float = 10.0,
-                      noise: tuple[float, float] = (1e-4, 3e-3)) -> list[np.ndarray]:
-    """`n_flights` grid position arrays (M, 3) at `rate` Hz from the kinematic families (round-robin)."""
+                      noise: tuple[float, float] = (1e-4, 3e-3), glitches: float = 0.1) -> list[np.ndarray]:
+    """`n_flights` grid position arrays (M, 3) at `rate` Hz from the kinematic families (round-robin).
+
+    `noise`: log-uniform range of the white position noise (m); `glitches`: fraction of flights with rare
+    4 cm position jumps (mocap glitches)."""
     families = list(families or KINEMATIC_FAMILIES)
     unknown = sorted(set(families) - set(GENERATORS))
     if unknown:
@@ -152,7 +155,7 @@ def kinematic_flights(n_flights: int, duration_s: float, seed: int = 0, families
         path = _track(rng, GENERATORS[family](rng, n_fine))
         grid = path[rng.integers(stride)::stride]
         grid = grid + rng.normal(size=grid.shape) * _log_uniform(rng, *noise)
-        if rng.random() < 0.1:                                       # rare mocap glitches
+        if rng.random() < glitches:                                  # rare mocap glitches
             hits = rng.random(len(grid)) < 0.003
             grid[hits] += rng.normal(size=(hits.sum(), 3)) * 0.04
         flights.append(grid + rng.uniform(-50, 50, 3))
