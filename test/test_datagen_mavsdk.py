@@ -31,6 +31,7 @@ from uav_traj_predictor.datagen.config import load_config  # noqa: E402
 from uav_traj_predictor.datagen.mavsdk_backend import (MavsdkBackend, quaternion_ned_frd_to_enu_flu,  # noqa: E402
                                                        yaw_enu_to_ned_deg)
 from uav_traj_predictor.datagen.plan import plan_trajectories  # noqa: E402
+from uav_traj_predictor.datagen.run import make_backend  # noqa: E402
 
 PX4_OFFBOARD = 6          # PX4 custom main mode
 PX4_AUTO, PX4_AUTO_LAND = 4, 6
@@ -161,8 +162,10 @@ def test_commander_flies_scripted_px4_peer_over_mavlink(autopilot):
     peer, url = autopilot
     config = load_config(trajectories=1, families=["hover_dash"], duration_s=(2.0, 2.0), takeoff_altitude=1.0,
                          hover_s=0.3, transit_speed=3.0, setpoint_rate=40.0, seed=3,
-                         timeouts=dict(connect=5, arm=3, takeoff=5, land=5, disarm=3))
-    backend = MavsdkBackend(url=url, setpoint_rate=40.0, climb_speed=2.0)
+                         timeouts=dict(connect=5, arm=3, takeoff=5, land=5, disarm=3),
+                         px4=dict(url=url, climb_speed=2.0))
+    backend = make_backend("px4", config)     # the path `uav-traj datagen run --backend px4` takes
+    assert isinstance(backend, MavsdkBackend) and backend.setpoint_rate == 40.0
     marks = []
 
     class Marks:
