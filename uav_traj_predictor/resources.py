@@ -19,7 +19,7 @@ def share_dir() -> Path:
         from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
         try:
             return Path(get_package_share_directory(PACKAGE_NAME))
-        except (PackageNotFoundError, ValueError, LookupError):
+        except (PackageNotFoundError, ValueError, LookupError, OSError):  # OSError: AMENT_PREFIX_PATH unset
             pass
     except ImportError:
         pass
