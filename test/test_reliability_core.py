@@ -21,6 +21,9 @@ from uav_traj_predictor.data.preprocess import PreprocessConfig
 from uav_traj_predictor.model import StreamingPredictor
 
 REPO = Path(__file__).resolve().parents[1]
+# adversarial values overflow numpy arithmetic on purpose; the invariants are what is checked
+pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
+                                        "ignore:invalid value encountered:RuntimeWarning")
 
 
 def load_bench(name: str):
