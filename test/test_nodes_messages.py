@@ -73,3 +73,15 @@ def test_hand_serialized_markers_deserialize_to_the_marker_objects():
     reference = MarkerArray(markers=[m for p, frame in predictions for m in messages.prediction_markers(p, frame, 1.0)])
     reference = deserialize_message(serialize_message(reference), MarkerArray)   # colours as float32, as sent
     assert deserialize_message(messages.markers_cdr(predictions, 1.0), MarkerArray) == reference
+
+
+def test_predictions_are_cut_where_stamps_leave_the_int32_range():
+    limit = 2.0 ** 31
+    def at(t0):
+        return Prediction("a", t0, 0.1, np.ones((10, 3)), np.ones((10, 3)), np.ones((10, 3)), "tracking", "m")
+    assert messages.representable(at(1000.0)).horizon_steps == 10
+    cut = messages.representable(at(limit - 0.45))
+    assert cut.horizon_steps == 4 and cut.position_std.shape == (4, 3)
+    path = messages.path_message(cut, "map")          # and it serializes
+    assert path.poses[-1].header.stamp.sec == 2**31 - 1
+    assert len(messages.path_cdr(cut, "map")) > 0 and messages.representable(at(limit - 0.05)) is None

@@ -7,6 +7,7 @@ frame of the input, so RViz and consumers see where the vehicle is expected to b
 from __future__ import annotations
 
 import colorsys
+import dataclasses
 import math
 import struct
 import zlib
@@ -38,6 +39,21 @@ def to_time(seconds: float) -> Time:
     if nanosec >= 1_000_000_000:
         sec, nanosec = sec + 1, nanosec - 1_000_000_000
     return Time(sec=int(sec), nanosec=nanosec)
+
+
+TIME_LIMIT = 2.0 ** 31        # builtin_interfaces/Time.sec is int32: stamps must stay below 2038-01-19
+
+
+def representable(prediction: Prediction) -> Prediction | None:
+    """The prediction cut to the steps whose stamps fit in builtin_interfaces/Time (None: none fits)."""
+    fits = int(np.count_nonzero(prediction.times < TIME_LIMIT - 1e-6))
+    if fits == len(prediction.positions):
+        return prediction
+    if fits == 0 or not prediction.t0 < TIME_LIMIT - 1e-6:
+        return None
+    std = None if prediction.position_std is None else prediction.position_std[:fits]
+    return dataclasses.replace(prediction, positions=prediction.positions[:fits],
+                               velocities=prediction.velocities[:fits], position_std=std)
 
 
 def shifted(stamp: Time, nanoseconds: int) -> Time:

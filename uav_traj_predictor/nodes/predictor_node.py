@@ -233,6 +233,10 @@ class PredictorNode(Node):
 
     def _publish(self, prediction) -> None:
         entry = self.by_track[prediction.track_id]
+        prediction = messages.representable(prediction)     # stamps past 2038 do not fit the messages
+        if prediction is None:
+            self.stats["ignored.stamp_out_of_range"] += 1
+            return
         if self.config["publish_path"]:          # serialized here: 3-5x cheaper than rclpy's conversion
             entry.path_pub.publish(messages.path_cdr(prediction, entry.frame_id))
         entry.trajectory_pub.publish(messages.trajectory_cdr(prediction, entry.frame_id))
