@@ -4,10 +4,10 @@
 
 (a) core: `TrackBank.push` + `tick` (one recurrent step + horizon prediction) per update, for 1 track,
     and for 1000 tracks advanced in one tick;
-(b) DDS: a publisher process sends nav_msgs/Odometry for N vehicles at R Hz (stamped with its wall-clock
-    schedule), `predictor_node` runs as its own process, this process receives every vehicle's
-    predicted_path; latency = receive time - stamp of the odometry message that completed the grid
-    sample (the first one at or after t0); lost = grid steps with no published prediction;
+(b) DDS: a publisher process sends nav_msgs/Odometry for N vehicles at R Hz (each message stamped with
+    the wall clock just before its publish call), `predictor_node` runs as its own process, this process
+    receives every vehicle's predicted_path; latency = receive time - stamp of the odometry message that
+    completed the grid sample (the first one at or after t0); lost = grid steps with no prediction;
 (c) VECTOR-style callback: the published node's work per message, re-running a 20-step velocity window
     through an encoder-decoder GRU (decoder fed zeros for the horizon) of the same size as ours.
 All on one CPU thread (BLAS and torch pinned to one thread, as the nodes do). DDS stays on loopback.
@@ -26,6 +26,7 @@ import signal  # noqa: E402
 import struct  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -104,8 +105,9 @@ def vector_style_callback(hidden, layers, calls=300):
 
 
 # ---- (b) DDS end to end --------------------------------------------------------------------------
-def run_publisher(vehicles, rate, duration, start):
-    """Child process: odometry for `vehicles` topics at `rate` Hz on the schedule start + k / rate."""
+def run_publisher(vehicles, rate, duration, start, stamps_file):
+    """Child process: odometry for `vehicles` topics, rounds on the schedule start + k / rate; each message
+    is stamped with the wall clock just before it is published (all stamps saved to `stamps_file`)."""
     import rclpy
     from nav_msgs.msg import Odometry
     from rclpy.qos import qos_profile_sensor_data
@@ -116,22 +118,26 @@ def run_publisher(vehicles, rate, duration, start):
     msg.header.frame_id, msg.child_frame_id = "map", "base_link"
     msg.pose.pose.orientation.w = 1.0
     phase = np.linspace(0, 2 * np.pi, vehicles)
+    rounds = int(duration * rate)
+    stamps = np.zeros((rounds, vehicles))
     lateness = []
-    for k in range(int(duration * rate)):
-        stamp = start + k / rate
-        time.sleep(max(0.0, stamp - time.time()))
-        lateness.append(time.time() - stamp)
-        sec = math.floor(stamp)
-        msg.header.stamp.sec, msg.header.stamp.nanosec = sec, int((stamp - sec) * 1e9)
+    for k in range(rounds):
+        scheduled = start + k / rate
+        time.sleep(max(0.0, scheduled - time.time()))
         t = k / rate
         for i, publisher in enumerate(publishers):
             p = msg.pose.pose.position
             p.x, p.y, p.z = 3 * math.cos(0.5 * t + phase[i]) + 10 * i, 3 * math.sin(0.5 * t + phase[i]), 2.0
+            now = time.time()
+            sec = math.floor(now)
+            msg.header.stamp.sec, msg.header.stamp.nanosec = sec, int((now - sec) * 1e9)
+            stamps[k, i] = sec + msg.header.stamp.nanosec * 1e-9       # exactly what the node reads
             publisher.publish(msg)
-        lateness[-1] = time.time() - stamp        # until the last vehicle of this round was sent
+        lateness.append(time.time() - scheduled)
     node.destroy_node()
     rclpy.try_shutdown()
-    print(json.dumps({"publisher_lateness_ms": percentiles(lateness, 1e3)}))
+    np.save(stamps_file, stamps)
+    print(json.dumps({"publisher_round_ms": percentiles(lateness, 1e3)}))
 
 
 def dds_end_to_end(checkpoint, vehicles, rate, duration, markers):
@@ -172,8 +178,9 @@ def dds_end_to_end(checkpoint, vehicles, rate, duration, markers):
             if time.monotonic() > deadline or predictor.poll() is not None:
                 raise RuntimeError("predictor_node did not start: " + (predictor.stderr.read() if predictor.poll() is not None else "timeout"))
         start = time.time() + 2.0
+        stamps_file = Path(tempfile.mkdtemp()) / "stamps.npy"
         publisher = subprocess.Popen([sys.executable, __file__, "--publisher", str(vehicles), str(rate), str(duration),
-                                      repr(start)], env=env, stdout=subprocess.PIPE, text=True)
+                                      repr(start), str(stamps_file)], env=env, stdout=subprocess.PIPE, text=True)
         end = start + duration + 1.5
         while time.time() < end:
             rclpy.spin_once(node, timeout_sec=0.05)
@@ -190,16 +197,17 @@ def dds_end_to_end(checkpoint, vehicles, rate, duration, markers):
             print("predictor_node did not stop within 30 s of SIGTERM: killed", file=sys.stderr)
         node.destroy_node()
         rclpy.try_shutdown()
-    latencies, lost, got = [], 0, 0
-    warm_until = start + 3.0                       # after warm-up, discovery and the first grid samples
     if not any(received.values()):
         raise RuntimeError("no predicted_path received from predictor_node")
-    for rows in received.values():
+    sent = np.load(stamps_file)
+    latencies, lost, got = [], 0, 0
+    warm_until = start + 3.0                       # after warm-up, discovery and the first grid samples
+    for i, rows in received.items():
         rows = [(t0, r) for t0, r in rows if t0 >= warm_until]
         got += len(rows)
-        for t0, recv in rows:
-            trigger = start + math.ceil((t0 - start) * rate - 1e-6) / rate
-            latencies.append(recv - trigger)
+        stamps = sent[:, i]
+        for t0, recv in rows:                      # the message that completed the grid sample at t0
+            latencies.append(recv - stamps[np.searchsorted(stamps, t0 - 1e-7)])
         if len(rows) > 1:
             steps = np.round(np.diff([t0 for t0, _ in rows]) / 0.1)
             lost += int(np.sum(steps - 1))
@@ -220,8 +228,8 @@ def main(argv=None):
     parser.add_argument("--skip-core", action="store_true")
     parser.add_argument("--json", help="also write the results here")
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--publisher":
-        vehicles, rate, duration, start = sys.argv[2:6]
-        return run_publisher(int(vehicles), float(rate), float(duration), float(start))
+        vehicles, rate, duration, start, stamps_file = sys.argv[2:7]
+        return run_publisher(int(vehicles), float(rate), float(duration), float(start), stamps_file)
     args = parser.parse_args(argv)
     import torch
     torch.set_num_threads(1)
