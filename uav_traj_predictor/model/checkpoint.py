@@ -4,7 +4,7 @@ Layout (format 1):
     {"format": "uav_traj_predictor.velocity_gru", "format_version": 1,
      "state_dict": {name: tensor}, "meta": {...}}
 `meta` holds: model_id, rate, dt, min_history, horizon_steps, architecture (dict), normalisation
-(velocity_scale, accel_scale, residual_scale), std_calibration, cv_std, training (data description, config, command,
+(velocity_scale, accel_scale, residual_scale), std_calibration, speed_calibration, cv_std, training (data description, config, command,
 seed), metrics, created. `load_checkpoint` refuses anything else with a `CheckpointError`.
 """
 from __future__ import annotations
@@ -57,6 +57,7 @@ def save_checkpoint(path, model: VelocityGRU, meta: dict) -> Path:
                              "accel_scale": model.accel_scale.tolist(),
                              "residual_scale": model.residual_scale.tolist()}
     meta["std_calibration"] = model.std_calibration.tolist()
+    meta["speed_calibration"] = {"edges": model.speed_edges.tolist(), "factors": model.speed_calibration.tolist()}
     missing = [key for key in REQUIRED_META if key not in meta]
     if missing:
         raise CheckpointError(f"{path}: refusing to save without metadata {missing}")

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 LOG_STD_MIN, LOG_STD_MAX = -7.0, 5.0
+SPEED_EDGES = (0.5, 1.0, 2.0, 5.0)   # m/s: bins of the speed-dependent std calibration
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,8 @@ class VelocityGRU(nn.Module):
     Buffers hold the normalisation so a checkpoint is self-contained:
     `velocity_scale` (3,) divides input velocities, `accel_scale` (3,) the acceleration features
     (v_k - v_{k-1}) / dt (zero for a track's first velocity); `residual_scale` (H,) multiplies the head's residual
-    output (metres); `std_calibration` (H,) multiplies predicted stds (fitted after training).
+    output (metres); predicted stds are multiplied by `std_calibration` (H,) and by `speed_calibration`
+    (K,) of the current speed's bin (edges `speed_edges` (K-1,), m/s), both fitted after training.
     """
 
     def __init__(self, arch: Architecture):
@@ -57,6 +59,8 @@ class VelocityGRU(nn.Module):
         self.register_buffer("accel_scale", torch.ones(3))
         self.register_buffer("residual_scale", torch.ones(horizon))
         self.register_buffer("std_calibration", torch.ones(horizon))
+        self.register_buffer("speed_edges", torch.tensor(SPEED_EDGES))
+        self.register_buffer("speed_calibration", torch.ones(len(SPEED_EDGES) + 1))
 
     def features(self, velocities: torch.Tensor, dt: float) -> torch.Tensor:
         """Network inputs for raw velocities (B, T, 3) m/s seen from a track's start (the streaming view)."""
@@ -80,6 +84,11 @@ class VelocityGRU(nn.Module):
         residual = out[..., 0, :, :] * scale
         log_std = out[..., 1, :, :].clamp(LOG_STD_MIN, LOG_STD_MAX) + torch.log(scale)
         return residual, log_std
+
+    def std_scale(self, speed: torch.Tensor) -> torch.Tensor:
+        """Calibration factor of the std for current speeds (...,) m/s -> (..., H)."""
+        factor = self.speed_calibration[torch.bucketize(speed, self.speed_edges)]
+        return factor[..., None] * self.std_calibration
 
     def forward(self, velocities: torch.Tensor, dt: float, h0: torch.Tensor | None = None):
         hidden, _ = self.encode(velocities, dt, h0)

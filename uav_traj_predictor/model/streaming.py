@@ -52,6 +52,8 @@ class StreamingPredictor:
         self._residual_scale = model.residual_scale.numpy().astype(np.float64)[:, None]
         self._log_residual_scale = np.log(self._residual_scale)
         self._calibration = model.std_calibration.numpy().astype(np.float64)[:, None]
+        self._speed_edges = model.speed_edges.numpy().astype(np.float64)
+        self._speed_factor = model.speed_calibration.numpy().astype(np.float64)
         self._cv_std = np.repeat(np.asarray(self.meta["cv_std"], np.float64)[:, None], 3, axis=1)
         self._steps_dt = np.arange(1, self.horizon_steps + 1, dtype=np.float64)[:, None] * self.dt
 
@@ -134,12 +136,15 @@ class StreamingPredictor:
         accel = (current - previous.astype(np.float32)) * self._inv_accel_scale
         return np.concatenate([scaled, accel], axis=1)
 
-    def _head(self, top: np.ndarray):
+    def _head(self, top: np.ndarray, velocity: np.ndarray):
+        """(residual (n, H, 3) m, calibrated std (n, H, 3) m) from top hidden states and last velocities."""
         out = np.tanh(top @ self._w1 + self._b1) @ self._w2 + self._b2
         out = out.reshape(len(top), 2, self.horizon_steps, 3).astype(np.float64)
         residual = out[:, 0] * self._residual_scale
         log_std = np.clip(out[:, 1], LOG_STD_MIN, LOG_STD_MAX) + self._log_residual_scale
-        return residual, np.exp(log_std) * self._calibration
+        speed_bin = np.searchsorted(self._speed_edges, np.linalg.norm(velocity, axis=1), side="left")
+        factor = self._speed_factor[speed_bin][:, None, None]
+        return residual, np.exp(log_std) * self._calibration * factor
 
     def predict(self, indices, last_positions):
         """Horizon prediction from each track's state and last grid position (n, 3).
@@ -154,7 +159,7 @@ class StreamingPredictor:
         ready = self._count[indices] >= self.min_history
         status = np.where(ready, TRACKING, WARMING_UP).astype(object)
         if ready.any():
-            residual, model_std = self._head(self._top[indices[ready]])
+            residual, model_std = self._head(self._top[indices[ready]], velocity[ready])
             ok = np.isfinite(residual).all(axis=(1, 2)) & np.isfinite(model_std).all(axis=(1, 2))
             rows = np.flatnonzero(ready)
             positions[rows[ok]] += residual[ok]
@@ -179,11 +184,10 @@ class StreamingPredictor:
             velocities = np.diff(positions, axis=0) / self.dt
             with torch.no_grad():
                 top, _ = self.model.encode(torch.from_numpy(velocities.astype(np.float32))[None], self.dt)
-            residual, model_std = self._head(top[0].numpy())
             rows = np.arange(self.min_history, count)          # grid index k uses velocities[:k]
-            cv = positions[rows, None, :] + velocities[rows - 1, None, :] * self._steps_dt
-            out[rows] = cv + residual[rows - 1]
-            std[rows] = model_std[rows - 1]
+            residual, model_std = self._head(top[0].numpy()[rows - 1], velocities[rows - 1])
+            out[rows] = positions[rows, None, :] + velocities[rows - 1, None, :] * self._steps_dt + residual
+            std[rows] = model_std
         return _segment_prediction(out, std)
 
 

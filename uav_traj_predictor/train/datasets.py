@@ -92,16 +92,18 @@ def split_flights(flight_set: FlightSet, fraction: float, seed: int) -> tuple[Fl
 
 @dataclass(frozen=True)
 class Augment:
-    """Per-chunk augmentation: yaw rotation, mirror, spatial scale, extra position noise (metres)."""
+    """Per-chunk augmentation: yaw rotation, mirror, spatial scale (log-uniform), extra vertical scale
+    (log-uniform, more or less vertical motion), extra white position noise (uniform std range, metres)."""
     yaw: bool = True
     mirror: bool = True
     scale: tuple[float, float] = (0.7, 1.4)
+    z_scale: tuple[float, float] = (1.0, 1.0)
     noise: tuple[float, float] = (0.0, 0.002)
 
     @classmethod
     def from_dict(cls, values: dict | None) -> "Augment":
         values = dict(values or {})
-        for key in ("scale", "noise"):
+        for key in ("scale", "z_scale", "noise"):
             if key in values:
                 values[key] = tuple(values[key])
         return cls(**values)
@@ -137,6 +139,9 @@ def _augment(chunks: np.ndarray, rng: np.random.Generator, augment: Augment) -> 
         chunks[..., 1] *= np.where(rng.random(count) < 0.5, -1.0, 1.0)[:, None]
     low, high = augment.scale
     chunks *= np.exp(rng.uniform(np.log(low), np.log(high), count))[:, None, None]
+    low, high = augment.z_scale
+    if (low, high) != (1.0, 1.0):
+        chunks[..., 2] *= np.exp(rng.uniform(np.log(low), np.log(high), count))[:, None]
     low, high = augment.noise
     if high > 0:
         sigma = rng.uniform(low, high, count)[:, None, None]

@@ -70,10 +70,10 @@ def chunk_loss(model, chunk: torch.Tensor, dt: float, loss_from: int, nll_weight
 
 @torch.no_grad()
 def predict_flights(model: VelocityGRU, flights: list[np.ndarray], dt: float, min_history: int):
-    """Protocol windows (k >= min_history, k + H <= M - 1) of every flight:
-    (model errors (N, H, 3), raw model std (N, H, 3), constant-velocity errors (N, H, 3))."""
+    """Protocol windows (k >= min_history, k + H <= M - 1) of every flight: (model errors (N, H, 3),
+    calibrated model std (N, H, 3), constant-velocity errors (N, H, 3), current speed (N,))."""
     horizon = model.arch.horizon_steps
-    errors, stds, cv_errors = [], [], []
+    errors, stds, cv_errors, speeds = [], [], [], []
     for flight in flights:
         if len(flight) < min_history + horizon + 1:
             continue
@@ -82,12 +82,14 @@ def predict_flights(model: VelocityGRU, flights: list[np.ndarray], dt: float, mi
         residual, log_std = model(velocities, dt)
         rows = slice(min_history - 1, target.shape[1])
         errors.append((residual[0, rows] - target[0, rows]).numpy())
-        stds.append((log_std[0, rows].exp() * model.std_calibration[:, None]).numpy())
+        speed = velocities[0, rows].norm(dim=-1)
+        stds.append((log_std[0, rows].exp() * model.std_scale(speed)[..., None]).numpy())
+        speeds.append(speed.numpy())
         cv_errors.append(-target[0, rows].numpy())
-    return np.concatenate(errors), np.concatenate(stds), np.concatenate(cv_errors)
+    return np.concatenate(errors), np.concatenate(stds), np.concatenate(cv_errors), np.concatenate(speeds)
 
 
-def summarise(errors, stds, cv_errors) -> dict:
+def summarise(errors, stds, cv_errors, speeds=None) -> dict:
     """ADE, FDE, constant-velocity ADE and 1/2-sigma per-axis coverage of protocol windows."""
     z = np.abs(errors) / stds
     return {"windows": int(len(errors)), "ade": float(np.linalg.norm(errors, axis=-1).mean()),
@@ -97,17 +99,28 @@ def summarise(errors, stds, cv_errors) -> dict:
 
 
 def calibrate(model: VelocityGRU, flights: list[np.ndarray], dt: float, min_history: int) -> tuple[dict, list]:
-    """Per-step std scale so 1-sigma per-axis coverage is 68.27% on `flights`; returns (metrics, cv_std).
+    """Fit the std calibration so 1-sigma per-axis coverage is 68.27% on `flights` per horizon step and per
+    speed bin (alternating quantile fits); returns (metrics, cv_std).
 
     cv_std (per step, metres) is the 68.27% quantile of constant-velocity per-axis errors: the std the
     predictor reports while it falls back to constant velocity.
     """
     model.std_calibration.fill_(1.0)
-    errors, stds, cv_errors = predict_flights(model, flights, dt, min_history)
-    scale = np.quantile(np.abs(errors) / stds, COVERAGE_1SIGMA, axis=(0, 2))
-    model.std_calibration.copy_(torch.from_numpy(scale).float())
+    model.speed_calibration.fill_(1.0)
+    errors, raw_stds, cv_errors, speeds = predict_flights(model, flights, dt, min_history)
+    z = np.abs(errors) / raw_stds
+    speed_bin = np.searchsorted(model.speed_edges.numpy(), speeds, side="left")
+    step_scale, speed_scale = np.ones(errors.shape[1]), np.ones(len(model.speed_calibration))
+    for _ in range(3):
+        step_scale = np.quantile(z / speed_scale[speed_bin][:, None, None], COVERAGE_1SIGMA, axis=(0, 2))
+        for b in range(len(speed_scale)):
+            if (speed_bin == b).sum() >= 50:
+                speed_scale[b] = np.quantile(z[speed_bin == b] / step_scale[None, :, None], COVERAGE_1SIGMA)
+    model.std_calibration.copy_(torch.from_numpy(step_scale).float())
+    model.speed_calibration.copy_(torch.from_numpy(speed_scale).float())
     cv_std = np.quantile(np.abs(cv_errors), COVERAGE_1SIGMA, axis=(0, 2))
-    return summarise(errors, stds * scale[None, :, None], cv_errors), [float(x) for x in cv_std]
+    stds = raw_stds * step_scale[None, :, None] * speed_scale[speed_bin][:, None, None]
+    return summarise(errors, stds, cv_errors), [float(x) for x in cv_std]
 
 
 def model_id(model: VelocityGRU) -> str:
