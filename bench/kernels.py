@@ -145,7 +145,7 @@ def bench_gpu_sequence(batches, seq_lens, hiddens, layers, dtypes):
 
 
 def bench_gpu_step(tracks, hiddens, layers, dtypes):
-    from uav_traj_predictor.kernels.gru_step import gru_step_triton, step_workspace
+    from uav_traj_predictor.kernels.triton_step import gru_step_triton, step_workspace
     rows = []
     for hidden in hiddens:
         _, w = make_gru(hidden, layers, "cuda")

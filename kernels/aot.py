@@ -22,8 +22,8 @@ from triton.backends.compiler import GPUTarget
 from triton.backends.nvidia.compiler import get_ptxas, sm_arch_from_capability
 from triton.compiler import ASTSource
 
-from .gru_sequence import gru_sequence_layer_kernel
-from .gru_step import gru_step_layer_kernel
+from .triton_sequence import gru_sequence_layer_kernel
+from .triton_step import gru_step_layer_kernel
 from .triton_common import FUSED_INPUT_MAX, MIN_DOT, compute_dtype, dot_precision, launch_config, pow2
 
 TARGETS = {"H100": GPUTarget("cuda", 90, 32), "Orin": GPUTarget("cuda", 87, 32)}

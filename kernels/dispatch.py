@@ -72,7 +72,7 @@ def gru_sequence(x, weights: GRUWeights, h0=None, backend: str = "auto", dtype: 
     elif name == "torch":
         out, h_n = cpu.gru_sequence_torch(_as_tensor(x), weights, None if h0 is None else _as_tensor(h0))
     else:
-        from .gru_sequence import gru_sequence_triton
+        from .triton_sequence import gru_sequence_triton
         xt = _as_tensor(x)
         out, h_n = gru_sequence_triton(xt, weights, None if h0 is None else _as_tensor(h0, xt.device),
                                        dtype=dtype, allow_tf32=allow_tf32)
@@ -92,7 +92,7 @@ def gru_step(x, h, weights: GRUWeights, index=None, backend: str = "auto", out=N
                          f"got {h.dtype} {tuple(h.shape)}")
     name = resolve_backend(backend, _is_cuda(h), "step", x.shape[0])
     if name == "triton":
-        from .gru_step import gru_step_triton
+        from .triton_step import gru_step_triton
         return _like_input(gru_step_triton(_as_tensor(x, h.device), h, weights, index=index, out=out,
                                            dtype=dtype, allow_tf32=allow_tf32), x)
     if name == "numpy" and _is_cuda(h):
@@ -155,7 +155,7 @@ class GRUStepper:
         # the torch path works on a shared-memory view of a numpy state
         self._torch_state = torch.from_numpy(state) if isinstance(state, np.ndarray) else state
         if self.backend == "triton":
-            from .gru_step import step_workspace
+            from .triton_step import step_workspace
             self._workspace = step_workspace(self.weights.num_layers, self.capacity, self.weights.hidden_size,
                                              self.device)
 
@@ -206,7 +206,7 @@ class GRUStepper:
             res = cpu.gru_step_cpu(_as_tensor(x, self.device).float(), self._torch_state, layers, cell, tidx,
                                    None if out is None else _as_tensor(out))
         else:
-            from .gru_step import gru_step_triton
+            from .triton_step import gru_step_triton
             res = gru_step_triton(_as_tensor(x, self.device), self.state, self.weights, index=idx, out=out,
                                   dtype=self.dtype, allow_tf32=self.allow_tf32, workspace=self._workspace)
         return _like_input(res, x)

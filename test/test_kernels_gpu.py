@@ -33,7 +33,7 @@ def test_sequence_on_device(shape, dtype, tf32):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("layers,hidden,n", [(1, 64, 100_000), (2, 128, 1000), (1, 128, 1)])
 def test_step_graph_capture_matches_eager(layers, hidden, n, dtype):
-    from uav_traj_predictor.kernels.gru_step import gru_step_triton, step_workspace
+    from uav_traj_predictor.kernels.triton_step import gru_step_triton, step_workspace
     w, _, _ = _setup(3, hidden, layers, 1, 1)
     cap = n + 7
     state = torch.randn(layers, cap, hidden, device="cuda")

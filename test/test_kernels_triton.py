@@ -31,7 +31,7 @@ else:
     import torch
 
     from uav_traj_predictor.kernels import GRUStepper, GRUWeights, gru_reference, gru_sequence, gru_step
-    from uav_traj_predictor.kernels.gru_step import gru_step_triton, step_workspace
+    from uav_traj_predictor.kernels.triton_step import gru_step_triton, step_workspace
 
     def _setup(i, h, layers, b, t, seed=0):
         torch.manual_seed(seed)

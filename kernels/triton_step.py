@@ -15,7 +15,7 @@ import torch
 import triton
 import triton.language as tl
 
-from .gru_sequence import check_triton_device
+from .triton_sequence import check_triton_device
 from .triton_common import (dot_precision, input_gate, launch_config, load_layer_biases, packed_for,
                             recurrent_update, recurrent_update_streamed, weight_tile)
 from .weights import GRUWeights
