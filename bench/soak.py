@@ -353,7 +353,7 @@ def soak(seconds: float, vehicles: int = 100, rate: float = 20.0, window: float 
              f"(warm-up {warmup:g} s, windows of {window:g} s), logs in {folder}")
         echo(f"{'window s':>12} {'RSS MB':>8} {'lat p50 ms':>10} {'lat p99 ms':>10} {'tick p99':>9} "
              f"{'msgs in':>9} {'preds out':>9} {'starved':>7} {'resets':>6}")
-        next_window = window
+        next_window, start = window, 0.0
         while time.monotonic() - t0 < seconds:
             monitor.spin_for(min(1.0, seconds - (time.monotonic() - t0)))
             rss.append((time.monotonic() - t0, process.memory_info().rss / 2**20))
@@ -361,13 +361,12 @@ def soak(seconds: float, vehicles: int = 100, rate: float = 20.0, window: float 
                 raise RuntimeError(f"a child exited early (predictor {predictor.poll()}, publisher {source.poll()})")
             elapsed = time.monotonic() - t0
             if elapsed >= next_window or elapsed >= seconds:
-                start = next_window - window
                 result = summarise_window(monitor.snapshots, start, elapsed, rss[-1][1], t0)
                 windows.append(result)
                 echo(f"{start:5.0f}-{elapsed:<6.0f} {result.rss_mb:8.1f} {result.latency_p50_ms:10.3f} "
                      f"{result.latency_p99_ms:10.3f} {result.tick_p99_ms:9.3f} {result.received:9d} "
                      f"{result.predictions:9d} {result.starved_tracks:7d} {result.resets:6d}")
-                next_window += window
+                next_window, start = next_window + window, elapsed     # windows tile the run
         measured = time.monotonic() - t0
         final = monitor.latest
         cpu_end = process.cpu_times()
