@@ -20,7 +20,6 @@ import yaml
 from uav_traj_predictor.model import Architecture, CheckpointError, VelocityGRU, load_checkpoint, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
-ERROR_LINE = "error"
 
 
 class Opaque:
