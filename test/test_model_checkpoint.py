@@ -17,7 +17,8 @@ def make_checkpoint(path, hidden=8, layers=1, horizon=10, seed=0, features=6):
     model.velocity_scale.copy_(torch.tensor([2.0, 2.0, 0.5]))
     model.accel_scale.copy_(torch.tensor([3.0, 3.0, 1.5]))
     model.residual_scale.copy_(torch.linspace(0.01, 0.3, horizon))
-    model.speed_calibration.copy_(torch.linspace(0.6, 1.4, len(model.speed_calibration)))
+    model.speed_calibration.copy_(torch.linspace(0.6, 1.4, model.speed_calibration.numel()).reshape(
+        model.speed_calibration.shape))
     meta = {"model_id": "test", "rate": 10.0, "dt": 0.1, "min_history": 20, "cv_std": [0.01] * horizon,
             "training": {"data": "none"}, "metrics": {}}
     return save_checkpoint(path, model, meta), model

@@ -42,8 +42,9 @@ class VelocityGRU(nn.Module):
     Buffers hold the normalisation so a checkpoint is self-contained:
     `velocity_scale` (3,) divides input velocities, `accel_scale` (3,) the acceleration features
     (v_k - v_{k-1}) / dt (zero for a track's first velocity); `residual_scale` (H,) multiplies the head's residual
-    output (metres); predicted stds are multiplied by `std_calibration` (H,) and by `speed_calibration`
-    (K,) of the current speed's bin (edges `speed_edges` (K-1,), m/s), both fitted after training.
+    output (metres); predicted stds are multiplied by `std_calibration` (H,) and by the row of
+    `speed_calibration` (K, H) of the current speed's bin (edges `speed_edges` (K-1,), m/s), both fitted
+    after training.
     """
 
     def __init__(self, arch: Architecture):
@@ -60,7 +61,7 @@ class VelocityGRU(nn.Module):
         self.register_buffer("residual_scale", torch.ones(horizon))
         self.register_buffer("std_calibration", torch.ones(horizon))
         self.register_buffer("speed_edges", torch.tensor(SPEED_EDGES))
-        self.register_buffer("speed_calibration", torch.ones(len(SPEED_EDGES) + 1))
+        self.register_buffer("speed_calibration", torch.ones(len(SPEED_EDGES) + 1, horizon))
 
     def features(self, velocities: torch.Tensor, dt: float) -> torch.Tensor:
         """Network inputs for raw velocities (B, T, 3) m/s seen from a track's start (the streaming view)."""
@@ -87,8 +88,7 @@ class VelocityGRU(nn.Module):
 
     def std_scale(self, speed: torch.Tensor) -> torch.Tensor:
         """Calibration factor of the std for current speeds (...,) m/s -> (..., H)."""
-        factor = self.speed_calibration[torch.bucketize(speed, self.speed_edges)]
-        return factor[..., None] * self.std_calibration
+        return self.speed_calibration[torch.bucketize(speed, self.speed_edges)] * self.std_calibration
 
     def forward(self, velocities: torch.Tensor, dt: float, h0: torch.Tensor | None = None):
         hidden, _ = self.encode(velocities, dt, h0)

@@ -143,7 +143,7 @@ class StreamingPredictor:
         residual = out[:, 0] * self._residual_scale
         log_std = np.clip(out[:, 1], LOG_STD_MIN, LOG_STD_MAX) + self._log_residual_scale
         speed_bin = np.searchsorted(self._speed_edges, np.linalg.norm(velocity, axis=1), side="left")
-        factor = self._speed_factor[speed_bin][:, None, None]
+        factor = self._speed_factor[speed_bin][:, :, None]
         return residual, np.exp(log_std) * self._calibration * factor
 
     def predict(self, indices, last_positions):
