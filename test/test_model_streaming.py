@@ -110,10 +110,12 @@ def test_non_finite_network_output_falls_back_to_cv(checkpoint):
     assert np.isfinite(std).all()
 
 
-def test_short_segment_gives_all_nan(checkpoint):
+def test_short_segment_gives_all_nan_and_wrong_rate_is_refused(checkpoint):
     predictor = StreamingPredictor(checkpoint)
     result = predictor.predict_segment(SimpleNamespace(positions=np.zeros((15, 3))))
     assert result.positions.shape == (15, 10, 3) and np.isnan(result.positions).all()
+    with pytest.raises(ValueError, match="dt"):
+        predictor.predict_segment(SimpleNamespace(positions=np.zeros((30, 3)), dt=0.05))
 
 
 def test_shipped_checkpoint_streams_like_its_segment_path():

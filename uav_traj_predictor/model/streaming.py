@@ -176,6 +176,10 @@ class StreamingPredictor:
 
         Same math as stepping a fresh track through the segment, but one GRU sequence pass.
         """
+        dt = getattr(segment, "dt", self.dt)
+        if not np.isclose(dt, self.dt, rtol=1e-6):
+            raise ValueError(f"segment grid dt {dt} s does not match the model's {self.dt} s "
+                             f"({self.rate:g} Hz): preprocess at the model's rate")
         positions = np.asarray(segment.positions, np.float64)
         count, horizon = len(positions), self.horizon_steps
         out = np.full((count, horizon, 3), np.nan)
