@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .checkpoint import load_checkpoint
-from .network import LOG_STD_MAX, LOG_STD_MIN, cv_offsets
+from .network import LOG_STD_MAX, LOG_STD_MIN
 from .recurrence import make_stepper
 
 TRACKING, WARMING_UP, FALLBACK_CV = "tracking", "warming_up", "fallback_cv"
