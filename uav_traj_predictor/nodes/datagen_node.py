@@ -32,6 +32,7 @@ from std_msgs.msg import String
 
 from ..datagen.recorder import rotate_to_body
 from .params import ConfigError, Param, declare
+from uav_traj_predictor.nodes.lifecycle import enable_stack_dumps, shutdown_node
 
 PARAMETERS = [
     Param("backend", "px4", "Vehicle backend.", choices=("px4", "sim")),
@@ -131,6 +132,7 @@ class DatagenNode(Node):
 
 def main(args=None) -> int:
     """Console script `datagen_commander` (accepts --ros-args -p name:=value / --params-file)."""
+    enable_stack_dumps()
     rclpy.init(args=args)
     node = None
     try:
@@ -148,9 +150,7 @@ def main(args=None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         return 130
     finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+        shutdown_node(node)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ from ..data.preprocess import PreprocessConfig
 from ..msg import PredictedTrajectory
 from . import messages
 from .params import ConfigError, Param, check, declare
+from uav_traj_predictor.nodes.lifecycle import enable_stack_dumps, shutdown_node
 
 INPUT_TYPES = {"odometry": (Odometry, "nav_msgs/msg/Odometry"), "pose": (PoseStamped, "geometry_msgs/msg/PoseStamped")}
 IGNORED_ZERO_STAMP = "zero_stamp"
@@ -330,6 +331,7 @@ def _key_values(values: dict) -> list[KeyValue]:
 
 def main(args=None) -> int:
     """Console script `predictor_node` (accepts --ros-args -p name:=value / --params-file)."""
+    enable_stack_dumps()
     rclpy.init(args=args)
     node = None
     try:
@@ -345,9 +347,7 @@ def main(args=None) -> int:
             raise
         # SIGINT/SIGTERM arrived while starting: the context is gone, which is a clean stop
     finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+        shutdown_node(node)
     return 0
 
 

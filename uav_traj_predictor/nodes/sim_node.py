@@ -23,6 +23,7 @@ from scipy.spatial.transform import Rotation
 
 from . import messages
 from .params import ConfigError, Param, declare
+from uav_traj_predictor.nodes.lifecycle import enable_stack_dumps, shutdown_node
 
 PARAMETERS = [
     Param("num_vehicles", 3, "Number of simulated vehicles.", 1, 1000),
@@ -128,6 +129,7 @@ class SimNode(Node):
 
 def main(args=None) -> int:
     """Console script `sim_node` (accepts --ros-args -p name:=value / --params-file)."""
+    enable_stack_dumps()
     rclpy.init(args=args)
     node = None
     try:
@@ -143,9 +145,7 @@ def main(args=None) -> int:
             raise
         # SIGINT/SIGTERM arrived while starting: the context is gone, which is a clean stop
     finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+        shutdown_node(node)
     return 0
 
 
