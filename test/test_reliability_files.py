@@ -188,8 +188,6 @@ def test_train_refuses_unreadable_or_incomplete_config(tmp_path, text, needle):
     assert_clear_failure(code, stderr, needle, "train.yaml")
 
 
-@pytest.mark.xfail(strict=True, reason="known issue R2 (docs/reliability.md): uav-traj train does not validate the "
-                                       "types of config values; e.g. rate: 'fast' ends in a TypeError traceback")
 @pytest.mark.parametrize("changes", [{"rate": "fast"}, {"model": "big"}, {"seed": [1]}])
 def test_train_refuses_wrong_types_clearly(tmp_path, changes):
     from uav_traj_predictor.train.cli import main

@@ -23,6 +23,7 @@ import yaml
 
 from ..model.checkpoint import load_checkpoint, save_checkpoint
 from . import datasets
+from .config import ConfigError, validate
 from .trainer import calibrate, fit, model_id, predict_flights, summarise
 
 REQUIRED = ("seed", "rate", "horizon_steps", "min_history", "model", "data", "optim")
@@ -44,7 +45,8 @@ def parse_args(argv):
 
 
 def load_config(path: Path, args) -> dict:
-    """Read the YAML config and apply command-line overrides; clear error on missing sections."""
+    """Read the YAML config, apply command-line overrides and validate it (train/config.py); clear error
+    on missing sections (SystemExit) or on a wrong value or unknown key (ConfigError naming the key)."""
     try:
         cfg = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as error:
@@ -56,7 +58,7 @@ def load_config(path: Path, args) -> dict:
         cfg["optim"]["epochs"] = args.epochs
     if args.seed is not None:
         cfg["seed"] = args.seed
-    return cfg
+    return validate(cfg)
 
 
 def build_sets(cfg: dict, data_paths):
@@ -81,7 +83,11 @@ def setup_distributed() -> tuple[int, int]:
 
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    cfg = load_config(args.config, args)
+    try:
+        cfg = load_config(args.config, args)
+    except ConfigError as error:
+        print(f"uav-traj train: error: config {args.config}: {error}", file=sys.stderr)
+        return 2
     rank, world = setup_distributed()
     torch.set_num_threads(args.threads or cfg.get("threads", 1))
     np.random.seed(cfg["seed"])
