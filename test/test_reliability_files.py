@@ -160,8 +160,6 @@ def test_train_init_refuses_pickled_checkpoint_without_running_it(files, tmp_pat
     assert not files["marker"].exists() and not list(tmp_path.glob("*.pt"))
 
 
-@pytest.mark.xfail(strict=True, reason="known issue R3 (docs/reliability.md): uav-traj train --init does not catch "
-                                       "CheckpointError; the clear message comes only as the last line of a traceback")
 def test_train_init_bad_checkpoint_has_no_traceback(files, tmp_path):
     from uav_traj_predictor.train.cli import main
     code, stderr = run_main(main, ["--config", str(REPO / "config" / "train_tiny.yaml"), "--out", str(tmp_path),

@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 import yaml
 
-from ..model.checkpoint import load_checkpoint, save_checkpoint
+from ..model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from . import datasets
 from .config import ConfigError, validate
 from .trainer import calibrate, fit, model_id, predict_flights, summarise
@@ -85,8 +85,12 @@ def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         cfg = load_config(args.config, args)
+        init = load_checkpoint(args.init)[0] if args.init else None
     except ConfigError as error:
         print(f"uav-traj train: error: config {args.config}: {error}", file=sys.stderr)
+        return 2
+    except CheckpointError as error:
+        print(f"uav-traj train: error: --init {error}", file=sys.stderr)
         return 2
     rank, world = setup_distributed()
     torch.set_num_threads(args.threads or cfg.get("threads", 1))
@@ -94,7 +98,6 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     try:
         train, val, calib, description = build_sets(cfg, args.data)
-        init = load_checkpoint(args.init)[0] if args.init else None
         if rank == 0:
             print(f"data: {len(train.flights)} train / {len(val.flights)} val / {len(calib.flights)} calibration "
                   f"flights, {train.steps} training grid steps ({time.perf_counter() - started:.0f} s)")
