@@ -135,14 +135,25 @@ def test_each_bad_input_is_ignored_or_resets_with_its_reason(checkpoint):
     np.testing.assert_allclose(prediction.velocities[0], [0.1, 0, 0], atol=1e-9)
 
 
-def test_grid_overflow_resets_instead_of_publishing_inf(checkpoint):
+def test_float_max_stream_is_tracked_and_grid_overflow_resets(checkpoint, monkeypatch):
     bank = TrackBank(StreamingPredictor(checkpoint), PreprocessConfig(rate=1 / DT, smoothing="savgol"))
-    with np.errstate(over="ignore", invalid="ignore"):
-        for k in range(12):
-            bank.push("huge", k * 0.05, [1.7e308, -1.7e308, 1.7e308])
-        result = bank.tick()
-    assert all(np.isfinite(pr.positions).all() for pr in result.predictions)
-    assert ("huge", "non_finite") in reasons(result.events, "reset")
+    for k in range(12):
+        bank.push("huge", k * 0.05, [1.7e308, -1.7e308, 1.7e308])   # smoothing no longer overflows (R1)
+    result = bank.tick()
+    (prediction,) = result.predictions
+    assert np.isfinite(prediction.positions).all() and not reasons(result.events, "reset")
+    resampler = bank.tracks["huge"].resampler
+    push = resampler.push
+
+    def overflowing_push(stamp, position):   # any overflow left in the grid arithmetic
+        out = push(stamp, position)
+        out.positions = np.full_like(out.positions, np.inf)
+        return out
+
+    monkeypatch.setattr(resampler, "push", overflowing_push)
+    bank.push("huge", 0.65, [1.7e308, -1.7e308, 1.7e308])
+    result = bank.tick()
+    assert ("huge", "non_finite") in reasons(result.events, "reset") and result.predictions == []
 
 
 def test_stale_tracks_are_dropped_and_their_slots_reused(checkpoint):

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..data.preprocess import (PreprocessConfig, causal_savgol_coeffs, grid_count, grid_times,
-                               interpolate)
+from ..data.preprocess import (PreprocessConfig, causal_savgol_coeffs, causal_savgol_point, grid_count,
+                               grid_times, interpolate)
 
 RESET_GAP = "gap"                       # step > cfg.max_gap: new segment at this sample
 RESET_TIME_BACKWARDS = "time_backwards"  # stamp jumped back > max_backwards (bag loop, sim reset)
@@ -146,4 +146,4 @@ class OnlineResampler:
             return self._raw_grid[-1]
         window = np.asarray(self._raw_grid)
         coeffs = causal_savgol_coeffs(self.cfg.savgol_window, self.cfg.savgol_order, len(window))
-        return coeffs @ window
+        return causal_savgol_point(coeffs, window)

@@ -110,15 +110,28 @@ def causal_savgol_coeffs(window: int, order: int, available: int) -> np.ndarray:
     return coeffs
 
 
+def causal_savgol_point(coeffs: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """Causal Savitzky-Golay value of `window` (w, 3), evaluated relative to its newest row.
+
+    p_new + sum(c_i (p_i - p_new)) equals sum(c_i p_i) (the weights sum to 1) but cannot overflow
+    for finite positions that differ by less than the float64 range (a constant stream is exact),
+    and keeps precision at large offsets.
+    """
+    newest = window[-1]
+    return newest + coeffs @ (window - newest)
+
+
 def causal_smooth(positions: np.ndarray, window: int, order: int) -> np.ndarray:
     """Causal Savitzky-Golay over grid positions: row k depends on rows k-window+1..k only."""
     smoothed = np.empty_like(positions)
     head = min(window - 1, len(positions))
     for k in range(head):
-        smoothed[k] = causal_savgol_coeffs(window, order, k + 1) @ positions[: k + 1]
+        smoothed[k] = causal_savgol_point(causal_savgol_coeffs(window, order, k + 1), positions[: k + 1])
     if len(positions) >= window:
         windows = np.lib.stride_tricks.sliding_window_view(positions, window, axis=0)  # (M-w+1, 3, w)
-        smoothed[window - 1:] = windows @ causal_savgol_coeffs(window, order, window)
+        newest = positions[window - 1:]
+        coeffs = causal_savgol_coeffs(window, order, window)
+        smoothed[window - 1:] = newest + (windows - newest[:, :, None]) @ coeffs   # causal_savgol_point, batched
     return smoothed
 
 
