@@ -291,9 +291,6 @@ def test_predictor_node_refuses_wrong_parameter_types(files, console_script, ros
 
 
 @pytest.mark.ros
-@pytest.mark.xfail(strict=True, reason="known issue R4 (docs/reliability.md): predictor_node does not catch the "
-                                       "RCLError of rclpy.init for an unparsable --params-file; rcl logs a generic "
-                                       "'Failed to parse global arguments' line, then a Python traceback")
 def test_predictor_node_malformed_params_file_has_clear_message(files, console_script, ros_env, tmp_path):
     params = tmp_path / "predictor.yaml"
     params.write_text("predictor_node:\n  ros__parameters: [unclosed\n")

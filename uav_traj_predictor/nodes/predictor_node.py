@@ -35,6 +35,7 @@ from nav_msgs.msg import Odometry, Path
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException
+from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
@@ -332,7 +333,11 @@ def _key_values(values: dict) -> list[KeyValue]:
 def main(args=None) -> int:
     """Console script `predictor_node` (accepts --ros-args -p name:=value / --params-file)."""
     enable_stack_dumps()
-    rclpy.init(args=args)
+    try:
+        rclpy.init(args=args)
+    except rclpy_implementation.RCLError as error:  # unparsable or missing --params-file, bad --ros-args
+        print(f"predictor_node: error: cannot parse ROS arguments ({' '.join(str(error).split())})", file=sys.stderr)
+        return 2
     node = None
     try:
         node = PredictorNode()
