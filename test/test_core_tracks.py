@@ -156,6 +156,20 @@ def test_float_max_stream_is_tracked_and_grid_overflow_resets(checkpoint, monkey
     assert ("huge", "non_finite") in reasons(result.events, "reset") and result.predictions == []
 
 
+def test_velocity_beyond_max_speed_resets_instead_of_reaching_the_network(checkpoint):
+    """R8: a finite grid velocity the float32 network cannot take is a reported reset, never a NaN state."""
+    bank = make_bank(checkpoint, max_speed=np.inf)               # no teleport check in the way
+    for k in range(3 * MIN_HISTORY):
+        bank.push("fast", k * DT, [1e39 * k * DT, 0.0, 0.0])       # 1e39 m/s: beyond float32
+        result = bank.tick()
+        assert result.predictions == [] and bank.tracks["fast"].history == 0
+    assert ("fast", "non_finite") in reasons(result.events, "reset")
+    for k in range(3 * MIN_HISTORY):                                # the same track recovers at sane speed
+        bank.push("fast", 10.0 + k * DT, [k * DT, 0.0, 0.0])
+    (prediction,) = bank.tick().predictions
+    assert prediction.status == TRACKING and np.isfinite(prediction.positions).all()
+
+
 def test_stale_tracks_are_dropped_and_their_slots_reused(checkpoint):
     bank = make_bank(checkpoint, track_timeout=1.0)
     for name, t0 in (("a", 0.0), ("b", 0.0)):

@@ -189,9 +189,6 @@ def test_burst_of_ten_times_the_rate_keeps_queues_bounded(predictor):
     bank.remove("a")
 
 
-@pytest.mark.xfail(strict=True, reason="known issue R8 (docs/reliability.md): StreamingPredictor.step casts a finite "
-                                       "velocity above the float32 range to inf; the track's GRU state becomes NaN "
-                                       "and it stays in fallback_cv until its next reset")
 def test_velocity_beyond_float32_is_refused_or_forgotten(predictor):
     slot = predictor.add_tracks(1)
     try:

@@ -105,8 +105,8 @@ class TrackBank:
             self._reset(track, REASON_TELEPORT, float(stamp))
         elif out.reset and out.reset != RESET_MANUAL:    # a manual one was reported by reset()
             self._reset(track, out.reset, float(stamp))
-        if len(out) and not self._finite(out):
-            self._reset(track, IGNORED_NON_FINITE, float(stamp))   # overflow in the grid arithmetic
+        if len(out) and not self._usable(out):    # overflow in the grid arithmetic, or beyond MAX_SPEED
+            self._reset(track, IGNORED_NON_FINITE, float(stamp))
             track.resampler.reset()
         elif len(out):
             velocities = out.velocities[np.isfinite(out.velocities).all(axis=1)]   # NaN: a segment's first
@@ -124,11 +124,11 @@ class TrackBank:
         self._events.append(TrackEvent(track_id, EVENT_NEW))
         return track
 
-    @staticmethod
-    def _finite(out) -> bool:
-        """Grid positions and velocities finite (the first velocity of a new segment is NaN by design)."""
+    def _usable(self, out) -> bool:
+        """Grid positions finite and velocities ones `predictor.step` takes (finite, within its MAX_SPEED;
+        the first velocity of a new segment is NaN by design)."""
         velocities = out.velocities[1:] if np.isnan(out.velocities[0]).all() else out.velocities
-        return bool(np.isfinite(out.positions).all() and np.isfinite(velocities).all())
+        return bool(np.isfinite(out.positions).all() and self.predictor.usable_velocities(velocities).all())
 
     def _is_teleport(self, resampler: OnlineResampler, stamp, position) -> bool:
         """Implied speed from the last accepted raw sample above max_speed (within one segment)."""

@@ -16,6 +16,8 @@ from .network import LOG_STD_MAX, LOG_STD_MIN
 from .recurrence import make_stepper
 
 TRACKING, WARMING_UP, FALLBACK_CV = "tracking", "warming_up", "fallback_cv"
+# per-axis grid speed limit, m/s: far beyond any vehicle, and keeps the float32 network inputs finite
+MAX_SPEED = 1e6
 
 
 class StreamingPredictor:
@@ -121,11 +123,21 @@ class StreamingPredictor:
         """Advance each track by one grid velocity (n, 3) m/s, world frame, in place."""
         indices = self._checked(indices)
         velocities = np.asarray(velocities, np.float64).reshape(len(indices), 3)
-        if not np.isfinite(velocities).all():
-            raise ValueError("step(): non-finite velocity; reset the track instead of feeding it")
-        self._top[indices] = self._stepper.step(self._features(indices, velocities), indices)
+        if not self.usable_velocities(velocities).all():
+            raise ValueError(f"step(): velocity non-finite or above MAX_SPEED = {MAX_SPEED:g} m/s; "
+                             "reset the track instead of feeding it")
+        features = self._features(indices, velocities)
+        if not np.isfinite(features).all():     # only with absurdly small checkpoint scales
+            raise ValueError("step(): velocity features overflow float32; reset the track instead of feeding it")
+        self._top[indices] = self._stepper.step(features, indices)
         self._last_velocity[indices] = velocities
         self._count[indices] += 1
+
+    @staticmethod
+    def usable_velocities(velocities) -> np.ndarray:
+        """Mask of the rows of (n, 3) velocities that `step` takes: finite, each axis within MAX_SPEED."""
+        velocities = np.asarray(velocities, np.float64).reshape(-1, 3)
+        return np.isfinite(velocities).all(axis=1) & (np.abs(velocities) <= MAX_SPEED).all(axis=1)
 
     def _features(self, indices, velocities: np.ndarray) -> np.ndarray:
         current = velocities.astype(np.float32)
