@@ -138,8 +138,18 @@ def test_model_with_the_default_checkpoint_when_it_loads():
     assert np.isfinite(model["ade"]) and 0 <= model["coverage_1sigma"] <= model["coverage_2sigma"] <= 1
 
 
-def test_cli_warns_when_no_window_fits(tmp_path, capsys):
+def test_cli_fails_when_no_window_fits(tmp_path, capsys):
     t, p = helix(2.5)                                           # 26 grid samples < 31
     write_tum(tmp_path / "short.txt", t, p)
-    assert evaluate_main([str(tmp_path / "short.txt"), "--methods", "cv", "--quiet"]) == 0
-    assert "no windows" in capsys.readouterr().err
+    assert evaluate_main([str(tmp_path / "short.txt"), "--methods", "cv", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("uav-traj evaluate: error: no windows") and "short.txt" in err and "31" in err
+
+
+def test_cli_warns_about_a_file_without_windows_among_good_ones(tmp_path, capsys):
+    t, p = helix(5.0)
+    write_tum(tmp_path / "good.txt", t, p)
+    (tmp_path / "bad.txt").write_text("0 nan nan nan 0 0 0 1\n1 inf 0 0 0 0 0 1\n")
+    assert evaluate_main([str(tmp_path), "--methods", "cv", "--quiet"]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "bad.txt: no usable samples" in warnings[0] and "non-finite 2" in warnings[0]

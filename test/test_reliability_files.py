@@ -209,8 +209,6 @@ def test_evaluate_refuses_malformed_flight_files(tmp_path, content, needle):
     assert_clear_failure(code, stderr, "flight.txt", needle)
 
 
-@pytest.mark.xfail(strict=True, reason="known issue R5 (docs/reliability.md): a flight file whose rows are all "
-                                       "non-finite gives exit 0 and a 0-window report with no message naming it")
 def test_evaluate_flight_with_only_non_finite_rows_is_reported(tmp_path):
     from uav_traj_predictor.evaluate.cli import main
     path = tmp_path / "flight.txt"

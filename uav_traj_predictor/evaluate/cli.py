@@ -2,7 +2,8 @@
 
 Prints a table (pooled and per folder: windows, ADE, FDE, ADE0.5 per method), writes the JSON
 report (layout in evaluate.runner) and, with --plots, PNG figures. Errors in the input (missing or
-malformed files, unusable checkpoints) end with a one-line message and exit status 2.
+malformed files, unusable checkpoints, no window in any file) end with a one-line message and exit
+status 2; a file that gives no window while others do gets a warning line naming it and why.
 """
 from __future__ import annotations
 
@@ -64,14 +65,17 @@ def run(args) -> int:
         raise MethodUnavailable("no method to evaluate")
     examples = {} if args.plots else None
     started = time.perf_counter()
-    report = evaluate_flights(args.paths, methods, protocol, progress=not args.quiet, examples=examples)
+    unusable: list[str] = []
+    report = evaluate_flights(args.paths, methods, protocol, progress=not args.quiet, examples=examples,
+                              unusable=unusable)
     elapsed = time.perf_counter() - started
     if not report["files"]:
         raise FlightFormatError(f"no flight files found under {', '.join(args.paths)}")
-    print(format_report(report))
     if _pooled_windows(report) == 0:
-        print(f"warning: no windows: every segment is shorter than history + horizon + 1 = "
-              f"{protocol.history + protocol.horizon + 1} grid samples", file=sys.stderr)
+        raise FlightFormatError(f"no windows in any file: {'; '.join(unusable)}")
+    for line in unusable:
+        print(f"warning: {line}", file=sys.stderr)
+    print(format_report(report))
     print(f"\n{len(report['files'])} files, {_pooled_windows(report)} windows, {len(methods)} methods "
           f"in {elapsed:.1f} s")
     if args.json:

@@ -25,13 +25,14 @@ EXAMPLE_FRACTIONS = (0.2, 0.5, 0.8)   # where in a group's first segment the plo
 
 def evaluate_flights(paths_or_flights, methods=None, protocol: Protocol = Protocol(), *,
                      progress: bool = False, examples: dict | None = None,
-                     notes: list[str] | None = None) -> dict:
+                     notes: list[str] | None = None, unusable: list[str] | None = None) -> dict:
     """Evaluate `methods` on flights and return the report dict (layout in the module docstring).
 
     paths_or_flights: a path, or an iterable of paths (files, bag directories, folders searched
     recursively) and/or in-memory `Flight`s. methods: {name: method}, a list of names/patterns for
     `build_methods`, or None for every available method. Groups are the flight's parent folder
-    name. `examples`, when a dict, receives a few windows per group for plotting.
+    name. `examples`, when a dict, receives a few windows per group for plotting. `unusable`, when a
+    list, receives one line per flight that gave no window (`no_window_reason`).
     """
     if not isinstance(methods, Mapping):
         methods = build_methods(methods, protocol, notes=notes)
@@ -42,6 +43,8 @@ def evaluate_flights(paths_or_flights, methods=None, protocol: Protocol = Protoc
         group_examples = None if examples is None else examples.setdefault(group, [])
         file_groups[key] = group
         file_scores[key] = evaluate_flight(flight, methods, protocol, seconds, group_examples)
+        if unusable is not None and not any(len(scores) for scores in file_scores[key].values()):
+            unusable.append(no_window_reason(key, flight, protocol))
     report = build_report(file_scores, file_groups, protocol, {name: describe(m) for name, m in methods.items()})
     for name, spent in seconds.items():
         report["pooled"][name]["seconds"] = round(spent, 3)
@@ -119,6 +122,17 @@ def score_prediction_windows(positions, indices, predicted, std=None, protocol: 
                          f"for a {horizon}-step horizon on {len(grid)} grid positions")
     std = None if std is None else np.asarray(std, np.float64)[:, :horizon]
     return score_windows(predicted[:, :horizon], truth_windows(grid, indices, horizon), std)
+
+
+def no_window_reason(key: str, flight: Flight, protocol: Protocol = Protocol()) -> str:
+    """One line saying why a flight gave no window: no usable sample (with the reader's drop reasons), or
+    no segment long enough for the protocol."""
+    dropped = ", ".join(f"{reason} {count}" for reason, count in sorted(flight.report.dropped.items()))
+    dropped = f"; dropped: {dropped}" if dropped else ""
+    if len(flight.t) == 0:
+        return f"{key}: no usable samples{dropped}"
+    return (f"{key}: no windows: no segment reaches history + horizon + 1 = "
+            f"{protocol.history + protocol.horizon + 1} grid samples ({len(flight.t)} samples kept{dropped})")
 
 
 def flight_group(flight: Flight) -> str:
