@@ -32,7 +32,7 @@ from std_msgs.msg import String
 
 from ..datagen.recorder import rotate_to_body
 from .params import ConfigError, Param, declare
-from uav_traj_predictor.nodes.lifecycle import enable_stack_dumps, shutdown_node
+from .lifecycle import init_ros, shutdown_node
 
 PARAMETERS = [
     Param("backend", "px4", "Vehicle backend.", choices=("px4", "sim")),
@@ -132,8 +132,8 @@ class DatagenNode(Node):
 
 def main(args=None) -> int:
     """Console script `datagen_commander` (accepts --ros-args -p name:=value / --params-file)."""
-    enable_stack_dumps()
-    rclpy.init(args=args)
+    if not init_ros("datagen_commander", args):
+        return 2
     node = None
     try:
         node = DatagenNode()

@@ -1,18 +1,64 @@
-"""Shared teardown for the package's node processes."""
+"""Start-up and teardown shared by the package's node processes (console scripts)."""
 import faulthandler
 import signal
+import sys
 
 import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.impl.implementation_singleton import rclpy_implementation
+
+from .params import ConfigError
 
 TEARDOWN_GRACE_S = 10.0
+
+
+def enable_stack_dumps() -> None:
+    """`kill -USR1 <pid>` writes every thread's Python stack to stderr (diagnosing a stuck node)."""
+    faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
+
+
+def init_ros(name: str, args=None) -> bool:
+    """rclpy.init with a one-line error (no traceback) for unparsable --ros-args / --params-file."""
+    enable_stack_dumps()
+    try:
+        rclpy.init(args=args)
+    except rclpy_implementation.RCLError as error:
+        print(f"{name}: error: cannot parse ROS arguments ({' '.join(str(error).split())})", file=sys.stderr)
+        return False
+    return True
+
+
+def spin_node(name: str, node_factory, args=None) -> int:
+    """Console-script body: init, build the node, spin until SIGINT/SIGTERM, tear down.
+
+    Exit status: 0 on a clean stop, 2 for bad arguments or parameters (one line on stderr).
+    """
+    if not init_ros(name, args):
+        return 2
+    node = None
+    try:
+        node = node_factory()
+        rclpy.spin(node)
+    except ConfigError as error:
+        print(f"{name}: configuration error: {error}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except Exception:
+        if rclpy.ok():
+            raise
+        # SIGINT/SIGTERM arrived while starting: the context is gone, which is a clean stop
+    finally:
+        shutdown_node(node)
+    return 0
 
 
 def shutdown_node(node, grace_s: float = TEARDOWN_GRACE_S) -> None:
     """Destroy `node` and shut rclpy down, bounded in time.
 
-    A teardown that hangs (e.g. inside the DDS participant's destruction) would leave a process that
-    ignores SIGTERM; after `grace_s` every thread's stack is written to stderr and the process exits
-    with status 1, so a supervisor sees a diagnosable failure instead of a hang.
+    A teardown that hangs would leave a process that ignores SIGTERM; after `grace_s` every thread's
+    stack is written to stderr and the process exits with status 1, so a supervisor sees a
+    diagnosable failure instead of a hang.
     """
     faulthandler.dump_traceback_later(grace_s, exit=True)
     try:
@@ -24,8 +70,3 @@ def shutdown_node(node, grace_s: float = TEARDOWN_GRACE_S) -> None:
         rclpy.try_shutdown()
     finally:
         faulthandler.cancel_dump_traceback_later()
-
-
-def enable_stack_dumps() -> None:
-    """`kill -USR1 <pid>` writes every thread's Python stack to stderr (diagnosing a stuck node)."""
-    faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)

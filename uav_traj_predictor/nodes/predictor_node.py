@@ -28,14 +28,11 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry, Path
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
-from rclpy.executors import ExternalShutdownException
-from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
@@ -47,7 +44,7 @@ from ..data.preprocess import PreprocessConfig
 from ..msg import PredictedTrajectory
 from . import messages
 from .params import ConfigError, Param, check, declare
-from uav_traj_predictor.nodes.lifecycle import enable_stack_dumps, shutdown_node
+from .lifecycle import spin_node
 
 INPUT_TYPES = {"odometry": (Odometry, "nav_msgs/msg/Odometry"), "pose": (PoseStamped, "geometry_msgs/msg/PoseStamped")}
 IGNORED_ZERO_STAMP = "zero_stamp"
@@ -332,28 +329,7 @@ def _key_values(values: dict) -> list[KeyValue]:
 
 def main(args=None) -> int:
     """Console script `predictor_node` (accepts --ros-args -p name:=value / --params-file)."""
-    enable_stack_dumps()
-    try:
-        rclpy.init(args=args)
-    except rclpy_implementation.RCLError as error:  # unparsable or missing --params-file, bad --ros-args
-        print(f"predictor_node: error: cannot parse ROS arguments ({' '.join(str(error).split())})", file=sys.stderr)
-        return 2
-    node = None
-    try:
-        node = PredictorNode()
-        rclpy.spin(node)
-    except ConfigError as error:
-        print(f"predictor_node: configuration error: {error}", file=sys.stderr)
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception:
-        if rclpy.ok():
-            raise
-        # SIGINT/SIGTERM arrived while starting: the context is gone, which is a clean stop
-    finally:
-        shutdown_node(node)
-    return 0
+    return spin_node("predictor_node", PredictorNode, args)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-import rclpy
 from nav_msgs.msg import Odometry
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
@@ -23,7 +21,7 @@ from scipy.spatial.transform import Rotation
 
 from . import messages
 from .params import ConfigError, Param, declare
-from uav_traj_predictor.nodes.lifecycle import enable_stack_dumps, shutdown_node
+from .lifecycle import spin_node
 
 PARAMETERS = [
     Param("num_vehicles", 3, "Number of simulated vehicles.", 1, 1000),
@@ -129,24 +127,7 @@ class SimNode(Node):
 
 def main(args=None) -> int:
     """Console script `sim_node` (accepts --ros-args -p name:=value / --params-file)."""
-    enable_stack_dumps()
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SimNode()
-        rclpy.spin(node)
-    except ConfigError as error:
-        print(f"sim_node: configuration error: {error}", file=sys.stderr)
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception:
-        if rclpy.ok():
-            raise
-        # SIGINT/SIGTERM arrived while starting: the context is gone, which is a clean stop
-    finally:
-        shutdown_node(node)
-    return 0
+    return spin_node("sim_node", SimNode, args)
 
 
 if __name__ == "__main__":
