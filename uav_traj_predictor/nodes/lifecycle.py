@@ -1,7 +1,10 @@
 """Start-up and teardown shared by the package's node processes (console scripts)."""
 import faulthandler
+import shutil
 import signal
+import subprocess
 import sys
+from pathlib import Path
 
 import rclpy
 from rclpy.executors import ExternalShutdownException
@@ -17,9 +20,31 @@ def enable_stack_dumps() -> None:
     faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
 
 
+def clean_stale_shared_memory(name: str) -> None:
+    """Remove Fast DDS shared-memory segments left by processes that died without cleaning up.
+
+    A SIGKILLed participant leaves its /dev/shm/fastrtps_* files behind. Fast DDS's own `fastdds shm
+    clean` removes only segments and ports whose owner is gone (their file locks were released), so
+    running it before joining DDS gives a clean start. Skipped silently where the tool is absent.
+    """
+    script = Path(sys.prefix, "tools", "fastdds", "fastdds.py")
+    command = [sys.executable, str(script)] if script.is_file() else [shutil.which("fastdds") or ""]
+    if not command[-1]:
+        return
+    try:
+        done = subprocess.run(command + ["shm", "clean"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        print(f"{name}: stale shared-memory cleanup skipped ({error})", file=sys.stderr)
+        return
+    cleaned = [line for line in done.stdout.splitlines() if "zombie" in line and not line.startswith("0 ")]
+    if cleaned:
+        print(f"{name}: removed stale Fast DDS shared memory: {'; '.join(cleaned)}", file=sys.stderr)
+
+
 def init_ros(name: str, args=None) -> bool:
     """rclpy.init with a one-line error (no traceback) for unparsable --ros-args / --params-file."""
     enable_stack_dumps()
+    clean_stale_shared_memory(name)
     try:
         rclpy.init(args=args)
     except rclpy_implementation.RCLError as error:
