@@ -9,6 +9,7 @@ import contextlib
 import io
 import pickle
 import subprocess
+import sys
 import traceback
 from pathlib import Path
 
@@ -294,3 +295,15 @@ def test_predictor_node_malformed_params_file_has_clear_message(files, console_s
     params.write_text("predictor_node:\n  ros__parameters: [unclosed\n")
     result = run_node(console_script, ros_env, "-p", f"checkpoint:={files['good']}", "--params-file", str(params))
     assert_clear_failure(result.returncode, result.stderr, "predictor.yaml")
+
+
+@pytest.mark.parametrize("content", ["1.0 2.0 three\n", "\x00\x01garbage\x02"])
+def test_train_with_malformed_data_file_exits_with_one_line(tmp_path, content):
+    bad = tmp_path / "bad_flight.txt"
+    bad.write_text(content)
+    result = subprocess.run([str(Path(sys.executable).parent / "uav-traj"), "train", "--config",
+                             str(REPO / "config" / "train_tiny.yaml"), "--data", str(bad), "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert "uav-traj train: error: training data:" in result.stderr and "bad_flight.txt" in result.stderr

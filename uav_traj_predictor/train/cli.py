@@ -21,6 +21,7 @@ import torch
 import torch.distributed as dist
 import yaml
 
+from ..data import FlightFormatError
 from ..model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from . import datasets
 from .config import ConfigError, validate
@@ -97,7 +98,11 @@ def main(argv=None) -> int:
     np.random.seed(cfg["seed"])
     started = time.perf_counter()
     try:
-        train, val, calib, description = build_sets(cfg, args.data)
+        try:
+            train, val, calib, description = build_sets(cfg, args.data)
+        except (FlightFormatError, OSError, ValueError) as error:  # unreadable --data, sealed folder
+            print(f"uav-traj train: error: training data: {error}", file=sys.stderr)
+            return 2
         if rank == 0:
             print(f"data: {len(train.flights)} train / {len(val.flights)} val / {len(calib.flights)} calibration "
                   f"flights, {train.steps} training grid steps ({time.perf_counter() - started:.0f} s)")
