@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 ERROR_STATUS = 2
 
@@ -134,8 +133,6 @@ def cmd_record(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    import json
-
     import torch
 
     from ..evaluate.methods import MethodUnavailable
@@ -149,17 +146,11 @@ def cmd_eval(args) -> int:
                               predictions_topic=args.predictions_topic, notes=notes, examples=examples)
     except MethodUnavailable as err:
         raise CommandError(str(err)) from None
-    from ..evaluate.report import format_report
+    from ..evaluate.report import format_report, save_report
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     print(format_report(report))
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(report, indent=1))
-    print(f"report: {args.json}")
-    if args.plots:
-        from ..evaluate.plots import write_plots
-        written = write_plots(report, examples, args.plots)
-        print(f"plots: {', '.join(str(path) for path in written)}")
+    save_report(report, examples, args.json, args.plots)
     return 0
 
 

@@ -8,7 +8,6 @@ status 2; a file that gives no window while others do gets a warning line naming
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 from ..data import FlightFormatError
 from .methods import MethodUnavailable, build_methods
 from .protocol import Protocol
-from .report import format_report
+from .report import format_report, save_report
 from .runner import evaluate_flights
 
 ERROR_STATUS = 2
@@ -78,14 +77,7 @@ def run(args) -> int:
     print(format_report(report))
     print(f"\n{len(report['files'])} files, {_pooled_windows(report)} windows, {len(methods)} methods "
           f"in {elapsed:.1f} s")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=1))
-        print(f"report: {args.json}")
-    if args.plots:
-        from .plots import write_plots
-        written = write_plots(report, examples, args.plots)
-        print(f"plots: {', '.join(str(path) for path in written)}")
+    save_report(report, examples, args.json, args.plots)
     return 0
 
 

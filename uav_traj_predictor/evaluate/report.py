@@ -1,6 +1,9 @@
 """Readable text tables of an evaluation report (pooled, then one block per group)."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from .methods import VECTOR_PREFIX
 
 COLUMNS = (("windows", "windows", "{:d}"), ("ade", "ADE m", "{:.3f}"), ("fde", "FDE m", "{:.3f}"),
@@ -54,3 +57,15 @@ def format_summary(report: dict) -> str:
     def line(cells):
         return f"{cells[0]:<{first}}  " + "  ".join(f"{cell:>{width}}" for cell, width in zip(cells[1:], widths))
     return "\n".join(["== ADE (m) summary ==", line(["scope", *heads]), *map(line, rows)])
+
+
+def save_report(report: dict, examples, json_path=None, plots_dir=None) -> None:
+    """Write the JSON report and the plots (each when asked for) and print where they went."""
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps(report, indent=1))
+        print(f"report: {json_path}")
+    if plots_dir:
+        from .plots import write_plots
+        written = write_plots(report, examples, plots_dir)
+        print(f"plots: {', '.join(str(path) for path in written)}")
