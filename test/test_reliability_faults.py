@@ -127,8 +127,11 @@ def test_predictor_sigkill_and_restart(checkpoint, env, monitor, children, tmp_p
     children.append(second)
     state = wait(monitor, lambda s: all(predictions(s, f"uav{i}") > 0 for i in (1, 2)), STARTUP,
                  "restarted predictor predicting")
-    assert all(state.tracks[f"uav{i}"]["resets.gap"] == 0 if "resets.gap" in state.tracks[f"uav{i}"] else True
-               for i in (1, 2)), "a fresh predictor has no history to reset"
+    # A fresh start carries nothing over: no reset that needs earlier history (time going backwards,
+    # teleport). A "gap" reset can legitimately happen: best-effort samples lost while DDS discovers.
+    carried = {key: value for i in (1, 2) for key, value in state.tracks[f"uav{i}"].items()
+               if key.startswith("resets.") and key not in ("resets.gap",) and value}
+    assert not carried, f"the restarted predictor reset tracks as if it had history: {carried}"
     in_use = soak.shm_files_of(publisher.pid) | soak.shm_files_of(second.pid)   # live owners' segments stay
     SHM_RECORD["left_after_restart"] = sorted(f for f in killed_files if (soak.SHM / f).exists()
                                               and not f.startswith("fastrtps_port") and f not in in_use)

@@ -1,8 +1,8 @@
 """Start-up and teardown shared by the package's node processes (console scripts)."""
 import faulthandler
-import shutil
+import fcntl
+import re
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,25 +20,32 @@ def enable_stack_dumps() -> None:
     faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
 
 
-def clean_stale_shared_memory(name: str) -> None:
-    """Remove Fast DDS shared-memory segments left by processes that died without cleaning up.
+SHM_DIR = Path("/dev/shm")
+SEGMENT_LOCK = re.compile(r"^fastrtps_[0-9a-f]{16}_el$")
 
-    A SIGKILLed participant leaves its /dev/shm/fastrtps_* files behind. Fast DDS's own `fastdds shm
-    clean` removes only segments and ports whose owner is gone (their file locks were released), so
-    running it before joining DDS gives a clean start. Skipped silently where the tool is absent.
+
+def clean_stale_shared_memory(name: str) -> None:
+    """Remove Fast DDS shared-memory segments whose owner process died (e.g. SIGKILLed).
+
+    Each segment `fastrtps_<id>` has a lock file `fastrtps_<id>_el` that its owner holds locked for as
+    long as it lives (the test Fast DDS's `fastdds shm clean` uses). Only segments are removed: port
+    files of a dead reader may still be written to by live publishers until discovery drops it.
     """
-    script = Path(sys.prefix, "tools", "fastdds", "fastdds.py")
-    command = [sys.executable, str(script)] if script.is_file() else [shutil.which("fastdds") or ""]
-    if not command[-1]:
-        return
-    try:
-        done = subprocess.run(command + ["shm", "clean"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        print(f"{name}: stale shared-memory cleanup skipped ({error})", file=sys.stderr)
-        return
-    cleaned = [line for line in done.stdout.splitlines() if "zombie" in line and not line.startswith("0 ")]
-    if cleaned:
-        print(f"{name}: removed stale Fast DDS shared memory: {'; '.join(cleaned)}", file=sys.stderr)
+    removed = 0
+    for lock in SHM_DIR.glob("fastrtps_*_el") if SHM_DIR.is_dir() else []:
+        if not SEGMENT_LOCK.match(lock.name):
+            continue
+        try:
+            with open(lock, "ab") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)   # fails while the owner lives
+            Path(str(lock)[:-3]).unlink(missing_ok=True)
+            lock.unlink(missing_ok=True)
+            removed += 1
+        except OSError:
+            continue
+    if removed:
+        print(f"{name}: removed {removed} stale Fast DDS shared-memory segment(s) of dead processes",
+              file=sys.stderr)
 
 
 def init_ros(name: str, args=None) -> bool:
