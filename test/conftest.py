@@ -3,9 +3,7 @@
 Enforced in one place: this file sets the loopback environment before any test imports rclpy and
 wraps rclpy.init so that a test process can never start rclpy without it.
 """
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -111,3 +109,19 @@ def vector_dir():
     if not VECTOR_ANCHORS.is_dir():
         pytest.skip(f"VECTOR checkpoints not found at {VECTOR_ANCHORS}")
     return VECTOR_ANCHORS
+
+
+@pytest.fixture(scope="session")
+def random_checkpoint(tmp_path_factory):
+    """A small random-weight checkpoint (10 Hz, 10-step horizon, min_history 5): for tests of plumbing,
+    not accuracy. Returns its path as a string."""
+    import torch
+
+    from uav_traj_predictor.model.checkpoint import save_checkpoint
+    from uav_traj_predictor.model.network import Architecture, VelocityGRU
+    horizon, dt = 10, 0.1
+    torch.manual_seed(0)
+    model = VelocityGRU(Architecture(hidden=16, head_hidden=16, horizon_steps=horizon))
+    meta = dict(model_id="test-random", rate=1 / dt, dt=dt, min_history=5, horizon_steps=horizon,
+                cv_std=[0.01 * (k + 1) for k in range(horizon)], training={}, metrics={})
+    return str(save_checkpoint(tmp_path_factory.mktemp("ckpt") / "random.pt", model, meta))

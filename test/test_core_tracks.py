@@ -1,13 +1,10 @@
 """core.TrackBank: batching, warm-up, resets on bad input, stale removal, equality with the bare predictor."""
 import numpy as np
 import pytest
-import torch
 
 from uav_traj_predictor.core import TRACKING, WARMING_UP, TrackBank
 from uav_traj_predictor.data import PreprocessConfig, preprocess
 from uav_traj_predictor.model import StreamingPredictor
-from uav_traj_predictor.model.checkpoint import save_checkpoint
-from uav_traj_predictor.model.network import Architecture, VelocityGRU
 
 MIN_HISTORY = 5
 HORIZON = 10
@@ -15,13 +12,8 @@ DT = 0.1
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    """A small random-weight checkpoint (the tests check plumbing, not accuracy)."""
-    torch.manual_seed(0)
-    model = VelocityGRU(Architecture(hidden=16, head_hidden=16, horizon_steps=HORIZON))
-    meta = dict(model_id="test-random", rate=1 / DT, dt=DT, min_history=MIN_HISTORY, horizon_steps=HORIZON,
-                cv_std=[0.01 * (k + 1) for k in range(HORIZON)], training={}, metrics={})
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "random.pt", model, meta)
+def checkpoint(random_checkpoint):
+    return random_checkpoint  # conftest: 10 Hz, horizon 10, min_history 5
 
 
 def make_bank(checkpoint, max_gap=0.2, **options):

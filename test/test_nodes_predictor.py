@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from uav_traj_predictor import rosenv
 
@@ -24,15 +23,8 @@ RATE = 20.0   # odometry rate of the crafted streams
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    """A small random-weight checkpoint: the tests check plumbing, not accuracy."""
-    from uav_traj_predictor.model.checkpoint import save_checkpoint
-    from uav_traj_predictor.model.network import Architecture, VelocityGRU
-    torch.manual_seed(0)
-    model = VelocityGRU(Architecture(hidden=16, head_hidden=16, horizon_steps=HORIZON))
-    meta = dict(model_id="test-random", rate=1 / DT, dt=DT, min_history=MIN_HISTORY, horizon_steps=HORIZON,
-                cv_std=[0.01 * (k + 1) for k in range(HORIZON)], training={}, metrics={})
-    return str(save_checkpoint(tmp_path_factory.mktemp("ckpt") / "random.pt", model, meta))
+def checkpoint(random_checkpoint):
+    return random_checkpoint  # conftest: 10 Hz, horizon 10, min_history 5
 
 
 def start(tmp_path, name, *ros_args):
