@@ -137,3 +137,52 @@ def test_protocol_anchor_on_real_flights(flights_dir):
         assert cv_ade == pytest.approx(ade, abs=5e-4), folder
         pooled += count
     assert pooled == 8255
+
+
+# ---- measured velocities (velocity_source "twist") ------------------------------------------------
+def _smooth_flight(rate=200.0, seconds=20.0):
+    t = np.arange(0, seconds, 1 / rate) + 0.0013
+    p = np.column_stack([np.sin(t), np.cos(0.5 * t), 0.1 * t ** 2])
+    v = np.column_stack([np.cos(t), -0.5 * np.sin(0.5 * t), 0.2 * t])
+    return t, p, v
+
+
+def test_twist_grid_velocities_agree_with_position_differences_on_consistent_data():
+    t, p, v = _smooth_flight()
+    (pose,) = preprocess(t, p, PreprocessConfig())
+    (twist,) = preprocess(t, p, PreprocessConfig(velocity_source="twist"), v=v)
+    np.testing.assert_array_equal(twist.positions, pose.positions)          # positions always from poses
+    assert twist.velocities.shape == pose.velocities.shape
+    np.testing.assert_allclose(twist.velocities, pose.velocities, atol=1e-5)
+
+
+def test_interval_mean_is_exact_for_a_linear_velocity():
+    from uav_traj_predictor.data.preprocess import mean_velocities
+    t = np.sort(np.random.default_rng(3).uniform(0, 5, 200))
+    v = np.column_stack([1 + 2 * t, -t, np.full_like(t, 0.5)])
+    times = t[0] + np.arange(40) * 0.1
+    expected = np.column_stack([1 + (times[1:] + times[:-1]), -(times[1:] + times[:-1]) / 2, np.full(39, 0.5)])
+    np.testing.assert_allclose(mean_velocities(t, v, times), expected, atol=1e-12)
+
+
+def test_twist_beats_differenced_noisy_positions():
+    t, p, v = _smooth_flight(rate=50.0)
+    noisy = p + np.random.default_rng(0).normal(0, 0.01, p.shape)          # 1 cm position noise
+    truth = preprocess(t, p, PreprocessConfig())[0].velocities
+    pose_error = np.abs(preprocess(t, noisy, PreprocessConfig())[0].velocities - truth).mean()
+    twist_error = np.abs(preprocess(t, noisy, PreprocessConfig(velocity_source="twist"), v=v)[0].velocities
+                         - truth).mean()
+    assert twist_error < 0.01 * pose_error
+
+
+def test_twist_needs_velocities_and_drops_rows_without_them():
+    t, p, v = _smooth_flight(rate=20.0, seconds=3.0)
+    with pytest.raises(ValueError, match="twist"):
+        preprocess(t, p, PreprocessConfig(velocity_source="twist"))
+    with pytest.raises(ValueError, match="velocity_source"):
+        PreprocessConfig(velocity_source="imu")
+    v[5] = np.nan
+    (segment,) = preprocess(t, p, PreprocessConfig(velocity_source="twist"), v=v)
+    assert np.isfinite(segment.velocities).all()
+    (reference,) = preprocess(np.delete(t, 5), np.delete(p, 5, axis=0), PreprocessConfig())
+    np.testing.assert_array_equal(segment.positions, reference.positions)

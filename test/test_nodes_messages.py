@@ -85,3 +85,34 @@ def test_predictions_are_cut_where_stamps_leave_the_int32_range():
     path = messages.path_message(cut, "map")          # and it serializes
     assert path.poses[-1].header.stamp.sec == 2**31 - 1
     assert len(messages.path_cdr(cut, "map")) > 0 and messages.representable(at(limit - 0.05)) is None
+
+
+def test_odometry_twist_is_rotated_into_the_world_frame():
+    from scipy.spatial.transform import Rotation
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        odom = Odometry()
+        odom.header.frame_id, odom.child_frame_id = "map", "base_link"
+        odom.header.stamp.sec = 1_700_000_000
+        q = Rotation.random(random_state=int(rng.integers(1 << 30))).as_quat() * rng.uniform(0.95, 1.05)
+        o = odom.pose.pose.orientation
+        o.x, o.y, o.z, o.w = q.tolist()
+        odom.pose.covariance = rng.normal(size=36).tolist()      # must be skipped, not read
+        body = rng.normal(size=3)
+        t = odom.twist.twist.linear
+        t.x, t.y, t.z = body.tolist()
+        odom.twist.twist.angular.x = 5.0
+        stamp, frame, _, world = messages.read_odometry_twist(serialize_message(odom))
+        assert (stamp, frame) == (1_700_000_000.0, "map")
+        np.testing.assert_allclose(world, Rotation.from_quat(q).apply(body), atol=1e-12)
+
+
+def test_odometry_twist_refuses_a_quaternion_that_is_no_rotation():
+    for q in ((0.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 2.0), (float("nan"), 0.0, 0.0, 1.0)):
+        odom = Odometry()
+        o = odom.pose.pose.orientation
+        o.x, o.y, o.z, o.w = q
+        with pytest.raises(ValueError, match="rotation"):
+            messages.read_odometry_twist(serialize_message(odom))
+    with pytest.raises(ValueError):
+        messages.read_odometry_twist(serialize_message(Odometry())[:60])

@@ -3,8 +3,15 @@
 Steps of `preprocess`: drop non-finite rows, sort by time (stable), drop repeated stamps (keep the
 first), split at gaps > max_gap, resample each segment onto t0 + k*dt (t0 = its first stamp, up to its
 last stamp) by linear interpolation on the raw stamps, then optionally a causal Savitzky-Golay filter.
-The arithmetic helpers here (`grid_count`, `interpolate`, `causal_savgol_coeffs`) are shared with
-`core.OnlineResampler` so the offline and online paths compute the same numbers.
+The arithmetic helpers here (`grid_count`, `interpolate`, `velocity_integral`, `causal_savgol_coeffs`)
+are shared with `core.OnlineResampler` so the offline and online paths compute the same numbers.
+
+Grid velocities (what the model consumes) are v_k = mean velocity over (t_{k-1}, t_k]: with
+`velocity_source="pose"` (default) the finite difference of grid positions; with "twist" the mean of
+the measured world-frame velocities (e.g. an Odometry twist rotated out of the body frame), linearly
+interpolated between raw samples and integrated exactly over the grid interval. Both estimate the
+same quantity; the twist is the better one when the estimator's velocity is less noisy than its
+differentiated position (GPS, VIO). Positions always come from the poses.
 """
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ import numpy as np
 from scipy.signal import savgol_coeffs
 
 SMOOTHINGS = (None, "savgol")
+VELOCITY_SOURCES = ("pose", "twist")
 
 
 @dataclass(frozen=True)
@@ -25,6 +33,7 @@ class PreprocessConfig:
     smoothing: str | None = None
     savgol_window: int = 5
     savgol_order: int = 2
+    velocity_source: str = "pose"      # "pose": differences of grid positions; "twist": measured velocities
 
     def __post_init__(self):
         if not (np.isfinite(self.rate) and self.rate > 0):
@@ -36,6 +45,9 @@ class PreprocessConfig:
         if self.smoothing and not (0 <= self.savgol_order < self.savgol_window):
             raise ValueError("PreprocessConfig needs 0 <= savgol_order < savgol_window, got "
                              f"order {self.savgol_order}, window {self.savgol_window}")
+        if self.velocity_source not in VELOCITY_SOURCES:
+            raise ValueError(f"PreprocessConfig.velocity_source must be one of {VELOCITY_SOURCES}, "
+                             f"got {self.velocity_source!r}")
 
     @property
     def dt(self) -> float:
@@ -49,6 +61,7 @@ class Segment:
     dt: float
     positions: np.ndarray          # (M, 3)
     name: str = ""                 # flight it came from
+    measured_velocities: np.ndarray | None = None   # (M-1, 3) interval means of measured velocities
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -60,7 +73,10 @@ class Segment:
 
     @property
     def velocities(self) -> np.ndarray:
-        """(M-1, 3) finite differences diff(positions) / dt; row k-1 is the velocity ending at sample k."""
+        """(M-1, 3) grid velocities; row k-1 is the mean velocity over (t_{k-1}, t_k]: the measured one
+        when the segment has it (velocity_source "twist"), else diff(positions) / dt."""
+        if self.measured_velocities is not None:
+            return self.measured_velocities
         return np.diff(self.positions, axis=0) / self.dt
 
 
@@ -83,6 +99,30 @@ def interpolate(t_a, p_a, t_b, p_b, g):
     """Linear interpolation between raw samples (t_a, p_a) and (t_b, p_b) at stamps g (broadcasting)."""
     w = (g - t_a) / (t_b - t_a)
     return p_a + w * (p_b - p_a)
+
+
+def velocity_integral(t_a, v_a, t_b, v_b, g):
+    """Integral from t_a to g of the velocity linearly interpolated between (t_a, v_a) and (t_b, v_b)
+    (broadcasting); at g = t_b it is the trapezoid (t_b - t_a) (v_a + v_b) / 2."""
+    s = g - t_a
+    return s * (v_a + (0.5 * s / (t_b - t_a)) * (v_b - v_a))
+
+
+def mean_velocities(t: np.ndarray, v: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """(len(times) - 1, 3) mean of the piecewise-linear velocity over each (times[k-1], times[k]].
+
+    The running integral is exact for piecewise-linear v; grid stamps use the same sample pairs as
+    `resample` (and as the online resampler when the later sample arrives).
+    """
+    if len(times) < 2:
+        return np.zeros((0, 3))
+    if len(t) == 1:
+        return np.repeat(v[:1], len(times) - 1, axis=0)
+    pieces = velocity_integral(t[:-1, None], v[:-1], t[1:, None], v[1:], t[1:, None])
+    at_samples = np.concatenate([np.zeros((1, 3)), np.cumsum(pieces, axis=0)])
+    j = np.clip(np.searchsorted(t, times, side="left") - 1, 0, len(t) - 2)
+    at_grid = at_samples[j] + velocity_integral(t[j, None], v[j], t[j + 1, None], v[j + 1], times[:, None])
+    return np.diff(at_grid, axis=0) / np.diff(times)[:, None]
 
 
 def resample(t: np.ndarray, p: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -135,18 +175,28 @@ def causal_smooth(positions: np.ndarray, window: int, order: int) -> np.ndarray:
     return smoothed
 
 
-def clean_samples(t, p) -> tuple[np.ndarray, np.ndarray]:
-    """Finite rows only, sorted by time (stable), repeated stamps dropped (the first one kept)."""
+def clean_samples(t, p, v=None):
+    """Finite rows only, sorted by time (stable), repeated stamps dropped (the first one kept).
+
+    Returns (t, p), or (t, p, v) when measured velocities v (N, 3) are given (rows with a non-finite
+    velocity are dropped too, as the online resampler ignores such samples).
+    """
     t = np.asarray(t, dtype=np.float64).reshape(-1)
     p = np.asarray(p, dtype=np.float64)
     if p.ndim != 2 or p.shape != (len(t), 3):
         raise ValueError(f"preprocess expects t (N,) and p (N, 3), got {t.shape} and {p.shape}")
     finite = np.isfinite(t) & np.isfinite(p).all(axis=1)
-    t, p = t[finite], p[finite]
-    order = np.argsort(t, kind="stable")
-    t, p = t[order], p[order]
+    if v is not None:
+        v = np.asarray(v, dtype=np.float64)
+        if v.shape != p.shape:
+            raise ValueError(f"preprocess expects velocities v (N, 3) like p, got {v.shape}")
+        finite &= np.isfinite(v).all(axis=1)
+    order = np.argsort(t[finite], kind="stable")
+    t, p = t[finite][order], p[finite][order]
     first = np.diff(t, prepend=-np.inf) > 0
-    return t[first], p[first]
+    if v is None:
+        return t[first], p[first]
+    return t[first], p[first], v[finite][order][first]
 
 
 def split_at_gaps(t: np.ndarray, max_gap: float) -> list[slice]:
@@ -158,27 +208,42 @@ def split_at_gaps(t: np.ndarray, max_gap: float) -> list[slice]:
     return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def resample_segment(t: np.ndarray, p: np.ndarray, cfg: PreprocessConfig, name: str = "") -> Segment | None:
-    """Grid one gap-free stretch of clean samples; None when it spans fewer than two grid stamps."""
+def resample_segment(t: np.ndarray, p: np.ndarray, cfg: PreprocessConfig, name: str = "",
+                     v: np.ndarray | None = None) -> Segment | None:
+    """Grid one gap-free stretch of clean samples; None when it spans fewer than two grid stamps.
+    With measured velocities `v`, the segment's grid velocities are their interval means."""
     count = grid_count(t[0], t[-1], cfg.dt)
     if count < 2:
         return None
-    positions = resample(t, p, grid_times(t[0], cfg.dt, count))
+    times = grid_times(t[0], cfg.dt, count)
+    positions = resample(t, p, times)
     if cfg.smoothing == "savgol":
         positions = causal_smooth(positions, cfg.savgol_window, cfg.savgol_order)
-    return Segment(t0=float(t[0]), dt=cfg.dt, positions=positions, name=name)
+    measured = None if v is None else mean_velocities(t, v, times)
+    return Segment(t0=float(t[0]), dt=cfg.dt, positions=positions, name=name, measured_velocities=measured)
 
 
-def preprocess(t, p, cfg: PreprocessConfig = PreprocessConfig(), name: str = "") -> list[Segment]:
-    """Raw stamps (N,) and positions (N, 3), in any order and with bad rows -> uniform `Segment`s."""
-    t, p = clean_samples(t, p)
-    segments = (resample_segment(t[part], p[part], cfg, name) for part in split_at_gaps(t, cfg.max_gap))
+def preprocess(t, p, cfg: PreprocessConfig = PreprocessConfig(), name: str = "", v=None) -> list[Segment]:
+    """Raw stamps (N,) and positions (N, 3), in any order and with bad rows -> uniform `Segment`s.
+
+    `v` (N, 3): measured world-frame velocities, required when cfg.velocity_source is "twist".
+    """
+    if cfg.velocity_source == "twist":
+        if v is None:
+            raise ValueError(f"{name or 'flight'}: velocity_source 'twist' needs measured velocities, "
+                             "and this data has none (use velocity_source 'pose')")
+        t, p, v = clean_samples(t, p, v)
+    else:
+        t, p = clean_samples(t, p)
+        v = None
+    parts = split_at_gaps(t, cfg.max_gap)
+    segments = (resample_segment(t[part], p[part], cfg, name, None if v is None else v[part]) for part in parts)
     return [segment for segment in segments if segment is not None]
 
 
 def segments_from_flight(flight, cfg: PreprocessConfig = PreprocessConfig()) -> list[Segment]:
-    """`preprocess` of one `Flight`, its segments named after the flight."""
-    return preprocess(flight.t, flight.p, cfg, name=flight.name)
+    """`preprocess` of one `Flight` (its velocities too, for velocity_source "twist"), named after it."""
+    return preprocess(flight.t, flight.p, cfg, name=flight.name, v=flight.v)
 
 
 def load_segments(paths, cfg: PreprocessConfig = PreprocessConfig(), **read_options) -> list[Segment]:

@@ -142,6 +142,12 @@ def read_stamped_position(data: bytes, has_child_frame: bool):
     """(stamp seconds, frame_id, (x, y, z)) from serialized nav_msgs/Odometry (has_child_frame) or
     geometry_msgs/PoseStamped, little-endian CDR (what Fast DDS sends). Raises ValueError when the bytes
     are not such a message (a wrong encapsulation, truncated data)."""
+    stamp, frame_id, position, _ = _read_header_and_position(data, has_child_frame)
+    return stamp, frame_id, position
+
+
+def _read_header_and_position(data: bytes, has_child_frame: bool):
+    """(stamp, frame_id, position, offset of the pose) of serialized Odometry / PoseStamped bytes."""
     if len(data) < 8 or data[:2] != b"\x00\x01":
         raise ValueError("not little-endian CDR")
     try:
@@ -149,10 +155,42 @@ def read_stamped_position(data: bytes, has_child_frame: bool):
         frame_id, offset = _string(data, _ENCAPSULATION + 8)
         if has_child_frame:
             _, offset = _string(data, offset)
-        x, y, z = struct.unpack_from("<3d", data, _align(offset, 8))
+        offset = _align(offset, 8)
+        x, y, z = struct.unpack_from("<3d", data, offset)
     except struct.error as error:
         raise ValueError(f"truncated message ({error})") from None
-    return sec + nanosec * 1e-9, frame_id, (x, y, z)
+    return sec + nanosec * 1e-9, frame_id, (x, y, z), offset
+
+
+_POSE_COVARIANCE = 36 * 8
+QUATERNION_TOLERANCE = 0.1      # |norm - 1| above this: not an attitude (the bag reader's rule too)
+
+
+def read_odometry_twist(data: bytes):
+    """(stamp seconds, frame_id, (x, y, z), world-frame (vx, vy, vz)) from serialized nav_msgs/Odometry.
+
+    The twist is in child_frame_id (the body, REP-105); it is rotated into header.frame_id with the
+    pose's orientation (normalised). Raises ValueError for bytes that are no Odometry and for an
+    orientation that is no rotation (non-finite, or norm off 1 by more than QUATERNION_TOLERANCE).
+    """
+    stamp, frame_id, position, offset = _read_header_and_position(data, True)
+    try:
+        qx, qy, qz, qw = struct.unpack_from("<4d", data, offset + 24)
+        body = struct.unpack_from("<3d", data, offset + 56 + _POSE_COVARIANCE)
+    except struct.error as error:
+        raise ValueError(f"truncated message ({error})") from None
+    norm = math.sqrt(qx * qx + qy * qy + qz * qz + qw * qw)
+    if not (math.isfinite(norm) and abs(norm - 1.0) <= QUATERNION_TOLERANCE):
+        raise ValueError(f"orientation quaternion of norm {norm:g} is not a rotation")
+    return stamp, frame_id, position, rotate((qx / norm, qy / norm, qz / norm, qw / norm), body)
+
+
+def rotate(q_xyzw, vector):
+    """Unit quaternion (x, y, z, w) applied to a 3-vector: v + 2w (q x v) + 2 q x (q x v), in floats."""
+    qx, qy, qz, qw = q_xyzw
+    vx, vy, vz = vector
+    tx, ty, tz = 2 * (qy * vz - qz * vy), 2 * (qz * vx - qx * vz), 2 * (qx * vy - qy * vx)
+    return (vx + qw * tx + qy * tz - qz * ty, vy + qw * ty + qz * tx - qx * tz, vz + qw * tz + qx * ty - qy * tx)
 
 
 def track_colour(track_id: str, alpha: float = 1.0) -> ColorRGBA:
