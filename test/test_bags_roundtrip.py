@@ -3,28 +3,21 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from uav_traj_predictor.bags import cli as bag_cli
 from uav_traj_predictor.bags.replay_eval import PredictionTable, score_table
 from uav_traj_predictor.data import read_flight
 from uav_traj_predictor.evaluate import Protocol
 from uav_traj_predictor.evaluate import cli as evaluate_cli
-from uav_traj_predictor.model.checkpoint import save_checkpoint
-from uav_traj_predictor.model.network import Architecture, VelocityGRU
 
 TOLERANCE_M = 1e-6
 SUMMARY_KEYS = ("ade", "fde", "ade_0p5", "coverage_1sigma", "coverage_2sigma", "nll")
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    """A small random-weight checkpoint: the round trip checks plumbing, not accuracy."""
-    torch.manual_seed(0)
-    model = VelocityGRU(Architecture(hidden=16, head_hidden=16, horizon_steps=10))
-    meta = dict(model_id="test-random", rate=10.0, dt=0.1, min_history=5, horizon_steps=10,
-                cv_std=[0.02 * (k + 1) for k in range(10)], training={}, metrics={})
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "random.pt", model, meta)
+def checkpoint(random_checkpoint):
+    """The round trip checks plumbing, not accuracy: the small random-weight checkpoint."""
+    return random_checkpoint
 
 
 def write_tum(path, seconds=15.0, rate=100.0, seed=1, t_start=1403636579.5):

@@ -4,26 +4,14 @@ import subprocess
 
 import psutil
 import pytest
-import torch
 
 pytestmark = pytest.mark.ros
 
 
-def random_checkpoint(folder):
-    """The demo plumbing is under test here, not the shipped model (the model room tests that one)."""
-    from uav_traj_predictor.model.checkpoint import save_checkpoint
-    from uav_traj_predictor.model.network import Architecture, VelocityGRU
-    torch.manual_seed(0)
-    model = VelocityGRU(Architecture(hidden=16, head_hidden=16, horizon_steps=10))
-    meta = dict(model_id="test-random", rate=10.0, dt=0.1, min_history=5, horizon_steps=10, cv_std=[0.01] * 10,
-                training={}, metrics={})
-    return save_checkpoint(folder / "random.pt", model, meta)
-
-
-def test_demo_runs_summarises_plots_and_cleans_up(console_script, ros_env, tmp_path):
+def test_demo_runs_summarises_plots_and_cleans_up(console_script, ros_env, tmp_path, random_checkpoint):
     out = tmp_path / "demo"
     run = subprocess.run([console_script("uav-traj"), "demo", "--duration", "8", "--out", str(out),
-                          "--checkpoint", str(random_checkpoint(tmp_path))],
+                          "--checkpoint", random_checkpoint],
                          env=ros_env, cwd=tmp_path, capture_output=True, text=True, timeout=180)
     assert run.returncode == 0, run.stdout + run.stderr
     text = run.stdout

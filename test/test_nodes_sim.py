@@ -11,7 +11,7 @@ from scipy.spatial.transform import Rotation
 pytestmark = pytest.mark.ros
 
 
-def test_sim_odometry_and_clock_drive_a_sim_time_predictor(console_script, ros_env, tmp_path):
+def test_sim_odometry_and_clock_drive_a_sim_time_predictor(console_script, ros_env, tmp_path, random_checkpoint):
     import rclpy
     from nav_msgs.msg import Odometry
     from rclpy.qos import qos_profile_sensor_data
@@ -25,7 +25,7 @@ def test_sim_odometry_and_clock_drive_a_sim_time_predictor(console_script, ros_e
                          env=ros_env, cwd=tmp_path, stdout=logs["sim_node"], stderr=subprocess.STDOUT),
         subprocess.Popen([console_script("predictor_node"), "--ros-args", "-p", "use_sim_time:=true",
                           "-p", "odom_topic_regex:=/uav[0-9]+/odom", "-p", "discovery_period:=0.3",
-                          "-p", f"checkpoint:={make_checkpoint(tmp_path)}"],
+                          "-p", f"checkpoint:={random_checkpoint}"],
                          env=ros_env, cwd=tmp_path, stdout=logs["predictor_node"], stderr=subprocess.STDOUT),
     ]
     context = rclpy.Context()
@@ -76,13 +76,3 @@ def test_sim_odometry_and_clock_drive_a_sim_time_predictor(console_script, ros_e
     assert {p.header.frame_id for p in predictions} == {"odom"} and math.isfinite(predictions[-1].positions[-1].x)
 
 
-def make_checkpoint(folder):
-    import torch
-
-    from uav_traj_predictor.model.checkpoint import save_checkpoint
-    from uav_traj_predictor.model.network import Architecture, VelocityGRU
-    torch.manual_seed(0)
-    model = VelocityGRU(Architecture(hidden=16, head_hidden=16, horizon_steps=10))
-    meta = dict(model_id="test-random", rate=10.0, dt=0.1, min_history=5, horizon_steps=10, cv_std=[0.01] * 10,
-                training={}, metrics={})
-    return save_checkpoint(folder / "random.pt", model, meta)
