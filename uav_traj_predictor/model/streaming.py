@@ -8,6 +8,9 @@ checkpoint's constant-velocity error std, and `status()` says so ("warming_up" /
 """
 from __future__ import annotations
 
+import bisect
+import math
+
 import numpy as np
 import torch
 
@@ -22,6 +25,8 @@ MAX_SPEED = 1e6
 
 class StreamingPredictor:
     """Batched streaming inference over a checkpoint (None = the shipped default)."""
+
+    MAX_SPEED = MAX_SPEED
 
     def __init__(self, checkpoint=None, backend: str = "auto", device: str = "cpu",
                  min_history: int | None = None, capacity: int = 8):
@@ -51,11 +56,15 @@ class StreamingPredictor:
         self._inv_velocity_scale = (1.0 / model.velocity_scale).numpy().astype(np.float32)
         self._inv_accel_scale = (1.0 / (self.dt * model.accel_scale)).numpy().astype(np.float32)
         self._accel_inputs = model.arch.input_features == 6
+        # features of velocities within MAX_SPEED cannot overflow float32 with these scales: no check per step
+        largest = max(np.abs(self._inv_velocity_scale).max(), np.abs(self._inv_accel_scale).max() * 2)
+        self._features_always_finite = bool(np.isfinite(largest) and largest * MAX_SPEED < 1e37)
         self._residual_scale = model.residual_scale.numpy().astype(np.float64)[:, None]
         self._log_residual_scale = np.log(self._residual_scale)
         self._calibration = model.std_calibration.numpy().astype(np.float64)[:, None]
         self._speed_edges = model.speed_edges.numpy().astype(np.float64)
-        self._speed_factor = model.speed_calibration.numpy().astype(np.float64)
+        self._speed_edge_list = self._speed_edges.tolist()
+        self._speed_factor = model.speed_calibration.numpy().astype(np.float64)[:, :, None]   # (bins, H, 1)
         self._cv_std = np.repeat(np.asarray(self.meta["cv_std"], np.float64)[:, None], 3, axis=1)
         self._steps_dt = np.arange(1, self.horizon_steps + 1, dtype=np.float64)[:, None] * self.dt
 
@@ -112,10 +121,25 @@ class StreamingPredictor:
         return list(self._status[self._checked(indices)])
 
     def _checked(self, indices) -> np.ndarray:
-        indices = np.atleast_1d(np.asarray(indices, dtype=np.int64))
-        if indices.size and (indices.min() < 0 or indices.max() >= self.capacity
-                             or not self._active[indices].all()):
-            raise IndexError(f"track indices {indices.tolist()} include unknown or removed tracks")
+        indices = np.asarray(indices, dtype=np.int64)
+        if indices.ndim != 1:
+            indices = np.atleast_1d(indices)
+        if indices.ndim == 1 and len(indices) <= 8:     # a few tracks: plain Python is cheaper
+            capacity, active = self.capacity, self._active
+            if all(0 <= i < capacity and active[i] for i in indices.tolist()):
+                return indices
+        elif not indices.size or (indices.min() >= 0 and indices.max() < self.capacity
+                                  and self._active[indices].all()):
+            return indices
+        raise IndexError(f"track indices {indices.tolist()} include unknown or removed tracks")
+
+    @staticmethod
+    def _rows(indices: np.ndarray):
+        """Rows of the per-track arrays for checked `indices`: a one-row slice for a single track
+        (basic indexing, no gather / scatter copies), else the indices."""
+        if indices.ndim == 1 and len(indices) == 1:
+            first = int(indices[0])
+            return slice(first, first + 1)
         return indices
 
     # ---- hot path --------------------------------------------------------------------------
@@ -123,40 +147,64 @@ class StreamingPredictor:
         """Advance each track by one grid velocity (n, 3) m/s, world frame, in place."""
         indices = self._checked(indices)
         velocities = np.asarray(velocities, np.float64).reshape(len(indices), 3)
-        if not self.usable_velocities(velocities).all():
+        if not _all_usable(velocities):
             raise ValueError(f"step(): velocity non-finite or above MAX_SPEED = {MAX_SPEED:g} m/s; "
                              "reset the track instead of feeding it")
-        features = self._features(indices, velocities)
-        if not np.isfinite(features).all():     # only with absurdly small checkpoint scales
+        rows = self._rows(indices)
+        features = self._features(rows, velocities)
+        if not (self._features_always_finite or np.isfinite(features).all()):  # absurdly small scales only
             raise ValueError("step(): velocity features overflow float32; reset the track instead of feeding it")
-        self._top[indices] = self._stepper.step(features, indices)
-        self._last_velocity[indices] = velocities
-        self._count[indices] += 1
+        self._top[rows] = self._stepper.step(features, indices)
+        self._last_velocity[rows] = velocities
+        self._count[rows] += 1
 
     @staticmethod
     def usable_velocities(velocities) -> np.ndarray:
         """Mask of the rows of (n, 3) velocities that `step` takes: finite, each axis within MAX_SPEED."""
         velocities = np.asarray(velocities, np.float64).reshape(-1, 3)
-        return np.isfinite(velocities).all(axis=1) & (np.abs(velocities) <= MAX_SPEED).all(axis=1)
+        return (np.abs(velocities) <= MAX_SPEED).all(axis=1)     # NaN and inf fail the comparison
 
-    def _features(self, indices, velocities: np.ndarray) -> np.ndarray:
+    def _features(self, rows, velocities: np.ndarray) -> np.ndarray:
         current = velocities.astype(np.float32)
-        scaled = current * self._inv_velocity_scale
         if not self._accel_inputs:
-            return scaled
-        previous = np.where((self._count[indices] > 0)[:, None], self._last_velocity[indices], velocities)
-        accel = (current - previous.astype(np.float32)) * self._inv_accel_scale
-        return np.concatenate([scaled, accel], axis=1)
+            return current * self._inv_velocity_scale
+        features = np.empty((len(velocities), 6), np.float32)
+        np.multiply(current, self._inv_velocity_scale, out=features[:, :3])
+        previous, seen = self._last_velocity[rows], self._count[rows] > 0
+        if not seen.all():          # a track's first velocity has no previous one: zero acceleration
+            previous = np.where(seen[:, None], previous, velocities)
+        np.subtract(current, previous.astype(np.float32), out=features[:, 3:])
+        features[:, 3:] *= self._inv_accel_scale
+        return features
 
     def _head(self, top: np.ndarray, velocity: np.ndarray):
         """(residual (n, H, 3) m, calibrated std (n, H, 3) m) from top hidden states and last velocities."""
-        out = np.tanh(top @ self._w1 + self._b1) @ self._w2 + self._b2
-        out = out.reshape(len(top), 2, self.horizon_steps, 3).astype(np.float64)
-        residual = out[:, 0] * self._residual_scale
-        log_std = np.clip(out[:, 1], LOG_STD_MIN, LOG_STD_MAX) + self._log_residual_scale
-        speed_bin = np.searchsorted(self._speed_edges, np.linalg.norm(velocity, axis=1), side="left")
-        factor = self._speed_factor[speed_bin][:, :, None]
-        return residual, np.exp(log_std) * self._calibration * factor
+        hidden = np.matmul(top, self._w1)
+        hidden += self._b1
+        np.tanh(hidden, out=hidden)
+        out = np.matmul(hidden, self._w2)
+        out += self._b2
+        n, half = len(top), out.shape[1] // 2
+        residual = out[:, :half].astype(np.float64).reshape(n, self.horizon_steps, 3)
+        residual *= self._residual_scale
+        std = out[:, half:].astype(np.float64).reshape(n, self.horizon_steps, 3)
+        np.maximum(std, LOG_STD_MIN, out=std)        # np.clip, without its Python wrapper
+        np.minimum(std, LOG_STD_MAX, out=std)
+        std += self._log_residual_scale
+        np.exp(std, out=std)
+        std *= self._calibration
+        std *= self._speed_factor[self._speed_bins(velocity)]
+        return residual, std
+
+    def _speed_bins(self, velocity: np.ndarray):
+        """Calibration bin of each track's speed |v| (searchsorted on the edges, side "left")."""
+        if len(velocity) == 1:
+            x, y, z = velocity[0].tolist()
+            speed = math.sqrt(x * x + y * y + z * z)       # == np.linalg.norm's sum of squares
+            if math.isfinite(speed):
+                index = bisect.bisect_left(self._speed_edge_list, speed)
+                return slice(index, index + 1)
+        return np.searchsorted(self._speed_edges, np.linalg.norm(velocity, axis=1), side="left")
 
     def predict(self, indices, last_positions):
         """Horizon prediction from each track's state and last grid position (n, 3).
@@ -164,23 +212,44 @@ class StreamingPredictor:
         Returns positions (n, H, 3), velocities (n, H, 3) and per-axis 1-sigma std (n, H, 3).
         """
         indices = self._checked(indices)
+        rows = self._rows(indices)
         last = np.asarray(last_positions, np.float64).reshape(len(indices), 3)
-        velocity = self._last_velocity[indices]
-        positions = last[:, None, :] + velocity[:, None, :] * self._steps_dt
-        std = np.broadcast_to(self._cv_std, positions.shape).copy()
-        ready = self._count[indices] >= self.min_history
-        status = np.where(ready, TRACKING, WARMING_UP).astype(object)
-        if ready.any():
-            residual, model_std = self._head(self._top[indices[ready]], velocity[ready])
-            ok = np.isfinite(residual).all(axis=(1, 2)) & np.isfinite(model_std).all(axis=(1, 2))
-            rows = np.flatnonzero(ready)
-            positions[rows[ok]] += residual[ok]
-            std[rows[ok]] = model_std[ok]
-            status[rows[~ok]] = FALLBACK_CV
-        self._status[indices] = status
-        steps = np.concatenate([last[:, None, :], positions], axis=1)
-        velocities = np.diff(steps, axis=1) / self.dt
-        return positions, velocities, std
+        velocity = self._last_velocity[rows]
+        positions = velocity[:, None, :] * self._steps_dt
+        positions += last[:, None, :]
+        ready = (self._count[rows] >= self.min_history).tolist()
+        status = [TRACKING if r else WARMING_UP for r in ready]
+        if all(ready):          # the usual case: every track's prediction from the network
+            residual, std = self._head(self._top[rows], velocity)
+            ok = _finite_rows(residual, std)
+            if ok.all():
+                positions += residual
+            else:
+                std = self._fallback(positions, residual, std, np.arange(len(indices)), ok, status)
+        else:
+            ready_rows = np.flatnonzero(ready)
+            std = np.empty_like(positions)
+            std[:] = self._cv_std
+            if len(ready_rows):
+                selected = indices[ready_rows]
+                residual, model_std = self._head(self._top[selected], self._last_velocity[selected])
+                ok = _finite_rows(residual, model_std)
+                self._fallback(positions, residual, model_std, ready_rows, ok, status, std)
+        self._status[rows] = status
+        return positions, _velocities(last, positions, self.dt), std
+
+    def _fallback(self, positions, residual, model_std, ready_rows, ok, status, std=None):
+        """Network output for the `ok` ones of `ready_rows`, constant velocity with the cv std (and status
+        "fallback_cv") for the others; returns the std array."""
+        if std is None:
+            std = np.empty_like(positions)
+            std[:] = self._cv_std
+        good = ready_rows[ok]
+        positions[good] += residual[ok]
+        std[good] = model_std[ok]
+        for row in ready_rows[~ok].tolist():
+            status[row] = FALLBACK_CV
+        return std
 
     # ---- offline ---------------------------------------------------------------------------
     def predict_segment(self, segment):
@@ -205,6 +274,32 @@ class StreamingPredictor:
             out[rows] = positions[rows, None, :] + velocities[rows - 1, None, :] * self._steps_dt + residual
             std[rows] = model_std
         return _segment_prediction(out, std)
+
+
+def _all_usable(velocities: np.ndarray) -> bool:
+    """Every value finite and within MAX_SPEED (NaN and inf fail the comparison)."""
+    if velocities.size <= 12:
+        return all(-MAX_SPEED <= v <= MAX_SPEED for v in velocities.ravel().tolist())
+    return bool((np.abs(velocities) <= MAX_SPEED).all())
+
+
+def _finite_rows(residual: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Mask of the rows (tracks) whose residual and std are all finite: one sum per row (finite sum:
+    finite values), the exact element check only when a sum is not finite."""
+    shape = (len(residual), residual.shape[1] * residual.shape[2])
+    ok = np.isfinite(np.add.reduce(residual.reshape(shape), axis=1) + np.add.reduce(std.reshape(shape), axis=1))
+    if not ok.all():
+        ok = np.isfinite(residual).all(axis=(1, 2)) & np.isfinite(std).all(axis=(1, 2))
+    return ok
+
+
+def _velocities(last: np.ndarray, positions: np.ndarray, dt: float) -> np.ndarray:
+    """(n, H, 3) finite differences of [last, positions...] / dt (np.diff's arithmetic)."""
+    velocities = np.empty_like(positions)
+    np.subtract(positions[:, 0], last, out=velocities[:, 0])
+    np.subtract(positions[:, 1:], positions[:, :-1], out=velocities[:, 1:])
+    velocities /= dt
+    return velocities
 
 
 def _segment_prediction(positions, std):
