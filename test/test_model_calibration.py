@@ -72,3 +72,11 @@ def test_rate_zero_is_the_identity_and_bad_rates_are_refused():
     for rate in (-0.1, 1.0, float("nan")):
         with pytest.raises(ValueError):
             OnlineCalibration(1, H, rate)
+
+
+def test_nothing_is_scored_before_a_prediction_was_recorded():
+    calibration = OnlineCalibration(capacity=1, horizon=H)
+    track = np.zeros(1, np.int64)
+    for k in range(30):                                             # e.g. a warm-up: observed, never recorded
+        calibration.observe(track, np.array([k]), np.zeros((1, 3)))
+    np.testing.assert_array_equal(calibration.scale(track), 1.0)

@@ -64,7 +64,8 @@ class OnlineCalibration:
         self._observed_at[indices] = grid_index
         made = grid_index[:, None] - self._steps[None, :]        # (n, H): prediction made j steps ago
         slots = made % self.horizon
-        valid = (self._made_at[indices[:, None], slots] == made) & np.isfinite(positions).all(axis=1)[:, None]
+        valid = ((made >= 0) & (self._made_at[indices[:, None], slots] == made)
+                 & np.isfinite(positions).all(axis=1)[:, None])
         if not valid.any():
             return
         predicted = self._positions[indices[:, None], slots, self._steps - 1]    # (n, H, 3)
