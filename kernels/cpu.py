@@ -197,8 +197,8 @@ def gru_sequence_torch_loop(x: torch.Tensor, weights: GRUWeights, h0: torch.Tens
 def gru_step_cpu(x, state, layers, cell, index=None, out=None):
     """Advance tracks one step in place on `state` (L, N, H) (numpy or torch, matching `cell`).
 
-    `index` (n,) selects the rows that advance (unique), else all N. Returns the top layer's new h
-    (n, H), written to `out` when given.
+    `index` (n,) selects the rows that advance (unique; a slice works too, as views), else all N.
+    Returns the top layer's new h (n, H), written to `out` when given.
     """
     new_h = None
     for k, layer in enumerate(layers):

@@ -112,6 +112,13 @@ def gru_step(x, h, weights: GRUWeights, index=None, backend: str = "auto", out=N
     return _like_input(res, x)
 
 
+def _in_range(idx: np.ndarray, capacity: int) -> bool:
+    """All of the 1-D int indices in [0, capacity) (a plain loop for a few: cheaper than two reductions)."""
+    if len(idx) <= 8:
+        return all(0 <= i < capacity for i in idx.tolist())
+    return bool(idx.min() >= 0 and idx.max() < capacity)
+
+
 class GRUStepper:
     """Stateful streaming GRU over a bank of tracks: state (L, capacity, H) float32.
 
@@ -181,7 +188,7 @@ class GRUStepper:
         idx = np.asarray(index.cpu().numpy() if isinstance(index, torch.Tensor) else index, dtype=np.int64)
         if idx.ndim != 1:
             raise ValueError(f"index must be 1-D, got shape {idx.shape}")
-        if idx.size and (idx.min() < 0 or idx.max() >= self.capacity):
+        if idx.size and not _in_range(idx, self.capacity):
             raise IndexError(f"track index out of range [0, {self.capacity}): min {idx.min()}, max {idx.max()}")
         if self.backend == "triton":
             return torch.from_numpy(idx).to(self.device, non_blocking=True)
@@ -198,7 +205,8 @@ class GRUStepper:
         if path == "numpy":
             xs = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
             layers, cell = self._cells["numpy"]
-            res = cpu.gru_step_cpu(np.asarray(xs, np.float32), self.state, layers, cell, idx,
+            rows = slice(int(idx[0]), int(idx[0]) + 1) if len(idx) == 1 else idx   # one track: a view, no gather
+            res = cpu.gru_step_cpu(np.asarray(xs, np.float32), self.state, layers, cell, rows,
                                    None if out is None else np.asarray(out))
         elif path == "torch":
             layers, cell = self._cells["torch"]
