@@ -135,14 +135,13 @@ def test_float_max_stream_is_tracked_and_grid_overflow_resets(checkpoint, monkey
     (prediction,) = result.predictions
     assert np.isfinite(prediction.positions).all() and not reasons(result.events, "reset")
     resampler = bank.tracks["huge"].resampler
-    push = resampler.push
+    consume = resampler.consume          # what TrackBank.push calls
 
-    def overflowing_push(stamp, position):   # any overflow left in the grid arithmetic
-        out = push(stamp, position)
-        out.positions = np.full_like(out.positions, np.inf)
-        return out
+    def overflowing_consume(stamp, xyz):   # any overflow left in the grid arithmetic
+        reset, ignored, samples = consume(stamp, xyz)
+        return reset, ignored, tuple((t, (np.inf,) * 3, velocity) for t, _, velocity in samples)
 
-    monkeypatch.setattr(resampler, "push", overflowing_push)
+    monkeypatch.setattr(resampler, "consume", overflowing_consume)
     bank.push("huge", 0.65, [1.7e308, -1.7e308, 1.7e308])
     result = bank.tick()
     assert ("huge", "non_finite") in reasons(result.events, "reset") and result.predictions == []

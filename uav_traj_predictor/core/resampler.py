@@ -1,19 +1,21 @@
 """Streaming twin of `data.preprocess`: raw (stamp, position) samples in, uniform grid samples out.
 
 For a clean stream (sorted, finite, no repeated stamps) it emits exactly the grid positions of
-`preprocess` (same helpers, same arithmetic), splitting segments at the same gaps. Bad input is never
-an exception: non-finite samples and stamps at or before the last one are ignored (`ignored` says
-why); a gap or a jump back in time starts a new segment (`reset` says why). O(1) work per push.
+`preprocess` (same grid definition t0 + k * dt decided by the exact comparison, same interpolation and
+smoothing arithmetic), splitting segments at the same gaps. Bad input is never an exception:
+non-finite samples and stamps at or before the last one are ignored (`ignored` says why); a gap or a
+jump back in time starts a new segment (`reset` says why). O(1) work per push, on plain floats
+(`consume` is the allocation-light form `TrackBank` uses; `push` wraps it into arrays).
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..data.preprocess import (PreprocessConfig, causal_savgol_coeffs, causal_savgol_point, grid_count,
-                               grid_times, interpolate)
+from ..data.preprocess import PreprocessConfig, causal_savgol_coeffs, causal_savgol_point
 
 RESET_GAP = "gap"                       # step > cfg.max_gap: new segment at this sample
 RESET_TIME_BACKWARDS = "time_backwards"  # stamp jumped back > max_backwards (bag loop, sim reset)
@@ -22,6 +24,7 @@ IGNORED_NON_FINITE = "non_finite"
 IGNORED_DUPLICATE = "duplicate"         # same stamp as the last sample
 IGNORED_OUT_OF_ORDER = "out_of_order"   # older than the last sample, by less than max_backwards
 
+NO_SAMPLES: tuple = ()
 
 
 def _no_stamps():
@@ -30,6 +33,14 @@ def _no_stamps():
 
 def _no_positions():
     return np.zeros((0, 3))
+
+
+def as_xyz(position) -> list[float]:
+    """A 3-vector (any array-like of 3 numbers) as [x, y, z] Python floats; ValueError for another size."""
+    position = np.asarray(position, dtype=np.float64)
+    if position.size != 3:
+        raise ValueError(f"OnlineResampler.push expects a 3-vector position, got shape {position.shape}")
+    return position.reshape(3).tolist()
 
 
 @dataclass
@@ -63,8 +74,9 @@ class OnlineResampler:
         self.cfg = cfg
         self.dt = cfg.dt
         self.max_backwards = max_backwards
-        window = cfg.savgol_window if cfg.smoothing == "savgol" else 1
-        self._raw_grid = deque(maxlen=window)   # last unsmoothed grid positions of the segment
+        self._max_gap = cfg.max_gap
+        self._smoothing = cfg.smoothing == "savgol"
+        self._raw_grid = deque(maxlen=cfg.savgol_window if self._smoothing else 1)  # last unsmoothed grid positions
         self.segment = -1
         self._pending_reset: str | None = None
         self._start(None, None)
@@ -73,9 +85,9 @@ class OnlineResampler:
     def _start(self, stamp, position):
         self.t0 = stamp                    # first stamp of the current segment (None: no segment)
         self.last_stamp = stamp            # newest accepted raw sample
-        self.last_raw = position
+        self.last_raw = position           # its position, [x, y, z] floats
         self.count = 0                     # grid samples emitted in the current segment
-        self.last_position = None          # newest emitted grid position
+        self.last_position = None          # newest emitted grid position, (x, y, z) floats
         self._raw_grid.clear()
 
     def reset(self) -> None:
@@ -92,58 +104,63 @@ class OnlineResampler:
     # --- input -------------------------------------------------------------------------------
     def push(self, stamp: float, position) -> ResamplerOutput:
         """Consume one raw sample; return the grid samples it completes (and any reset/ignore reason)."""
-        stamp = float(stamp)
-        position = np.asarray(position, dtype=np.float64)
-        if position.size != 3:
-            raise ValueError(f"OnlineResampler.push expects a 3-vector position, got shape {position.shape}")
-        position = position.reshape(3)
-        if not (np.isfinite(stamp) and np.isfinite(position).all()):
-            return ResamplerOutput(ignored=IGNORED_NON_FINITE, segment=self.segment)
-        if self.t0 is None:
-            return self._begin_segment(stamp, position, self._pending_reset)
-        step = stamp - self.last_stamp
-        if step > self.cfg.max_gap:
-            return self._begin_segment(stamp, position, RESET_GAP)
-        if step < -self.max_backwards:
-            return self._begin_segment(stamp, position, RESET_TIME_BACKWARDS)
-        if step <= 0:
-            reason = IGNORED_DUPLICATE if step == 0 else IGNORED_OUT_OF_ORDER
-            return ResamplerOutput(ignored=reason, segment=self.segment)
-        return self._advance(stamp, position)
+        reset, ignored, samples = self.consume(float(stamp), as_xyz(position))
+        if not samples:
+            return ResamplerOutput(reset=reset, ignored=ignored, segment=self.segment)
+        nan = (math.nan,) * 3
+        return ResamplerOutput(stamps=np.array([s[0] for s in samples]), positions=np.array([s[1] for s in samples]),
+                               velocities=np.array([nan if s[2] is None else s[2] for s in samples]),
+                               reset=reset, segment=self.segment)
 
-    def _begin_segment(self, stamp, position, reset: str | None) -> ResamplerOutput:
+    def consume(self, stamp: float, xyz: list[float]):
+        """`push` on plain floats: (reset, ignored, samples), samples a tuple of (stamp, position, velocity)
+        per new grid sample, position and velocity (x, y, z) floats, velocity None for a segment's first."""
+        if not (math.isfinite(stamp) and math.isfinite(xyz[0]) and math.isfinite(xyz[1])
+                and math.isfinite(xyz[2])):
+            return None, IGNORED_NON_FINITE, NO_SAMPLES
+        if self.t0 is None:
+            return self._begin_segment(stamp, xyz, self._pending_reset)
+        step = stamp - self.last_stamp
+        if step > self._max_gap:
+            return self._begin_segment(stamp, xyz, RESET_GAP)
+        if step < -self.max_backwards:
+            return self._begin_segment(stamp, xyz, RESET_TIME_BACKWARDS)
+        if step <= 0:
+            return None, IGNORED_DUPLICATE if step == 0 else IGNORED_OUT_OF_ORDER, NO_SAMPLES
+        return None, None, self._advance(stamp, xyz)
+
+    def _begin_segment(self, stamp, xyz, reset: str | None):
         self._pending_reset = None
         self.segment += 1
-        self._start(stamp, position)
-        output = self._emit(np.array([stamp]), position[None, :])
-        output.reset = reset
-        return output
+        self._start(stamp, xyz)
+        return reset, None, (self._emit(stamp, tuple(xyz)),)
 
-    def _advance(self, stamp, position) -> ResamplerOutput:
-        total = grid_count(self.t0, stamp, self.dt)
-        times = grid_times(self.t0, self.dt, total)[self.count:]
-        previous_stamp, previous = self.last_stamp, self.last_raw
-        self.last_stamp, self.last_raw = stamp, position
-        if len(times) == 0:
-            return ResamplerOutput(segment=self.segment)
-        return self._emit(times, interpolate(previous_stamp, previous, stamp, position, times[:, None]))
+    def _advance(self, stamp, xyz) -> tuple:
+        """Grid samples t0 + k * dt (k = count, count + 1, ...) up to `stamp`, interpolated between the
+        previous raw sample and this one (the grid_count / interpolate arithmetic of preprocess)."""
+        t0, dt, k = self.t0, self.dt, self.count
+        t_a, (xa, ya, za) = self.last_stamp, self.last_raw
+        self.last_stamp, self.last_raw = stamp, xyz
+        samples = []
+        g = t0 + k * dt
+        while g <= stamp:
+            w = (g - t_a) / (stamp - t_a)
+            samples.append(self._emit(g, (xa + w * (xyz[0] - xa), ya + w * (xyz[1] - ya), za + w * (xyz[2] - za))))
+            k += 1
+            g = t0 + k * dt
+        return samples
 
-    def _emit(self, times: np.ndarray, raw_positions: np.ndarray) -> ResamplerOutput:
-        positions = np.empty_like(raw_positions)
-        velocities = np.empty_like(raw_positions)
-        for i, raw in enumerate(raw_positions):
-            self._raw_grid.append(raw)
-            positions[i] = self._smoothed()
-            velocities[i] = (np.nan if self.last_position is None
-                             else (positions[i] - self.last_position) / self.dt)
-            self.last_position = positions[i]
-        self.count += len(times)
-        return ResamplerOutput(stamps=times, positions=positions, velocities=velocities,
-                               segment=self.segment)
+    def _emit(self, stamp, raw: tuple) -> tuple:
+        self._raw_grid.append(raw)
+        position = self._smoothed() if self._smoothing else raw
+        last, dt = self.last_position, self.dt
+        velocity = None if last is None else ((position[0] - last[0]) / dt, (position[1] - last[1]) / dt,
+                                              (position[2] - last[2]) / dt)
+        self.last_position = position
+        self.count += 1
+        return stamp, position, velocity
 
-    def _smoothed(self) -> np.ndarray:
-        if self.cfg.smoothing != "savgol":
-            return self._raw_grid[-1]
-        window = np.asarray(self._raw_grid)
+    def _smoothed(self) -> tuple:
+        window = np.array(self._raw_grid)
         coeffs = causal_savgol_coeffs(self.cfg.savgol_window, self.cfg.savgol_order, len(window))
-        return causal_savgol_point(coeffs, window)
+        return tuple(causal_savgol_point(coeffs, window).tolist())

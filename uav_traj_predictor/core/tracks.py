@@ -19,6 +19,7 @@ model's `min_history` velocities its predictions are constant velocity flagged "
 """
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -27,7 +28,7 @@ import numpy as np
 from ..data.preprocess import PreprocessConfig
 from .prediction import (EVENT_DROPPED, EVENT_IGNORED, EVENT_NEW, EVENT_RESET, REASON_TELEPORT,
                          REASON_TIMEOUT, STATUSES, Prediction, TrackEvent)
-from .resampler import IGNORED_NON_FINITE, RESET_MANUAL, OnlineResampler
+from .resampler import IGNORED_NON_FINITE, RESET_MANUAL, OnlineResampler, as_xyz
 
 
 @dataclass
@@ -42,7 +43,7 @@ class Track:
     queued_velocities: list = field(default_factory=list)
     queued_samples: int = 0                  # grid samples queued (the first of a segment has no velocity)
     last_grid_stamp: float | None = None
-    last_grid_position: np.ndarray | None = None
+    last_grid_position: tuple | None = None    # (x, y, z) of the newest grid sample
     status: str | None = None                # status of the latest prediction (None: none yet)
     last_reset: str | None = None
     resets: Counter = field(default_factory=Counter)
@@ -78,6 +79,7 @@ class TrackBank:
         self.track_timeout = float(track_timeout)
         self.max_speed = float(max_speed)
         self.max_backwards = float(max_backwards)
+        self._step_speed_limit = float(predictor.MAX_SPEED)   # per-axis grid speed predictor.step takes
         self.tracks: dict[str, Track] = {}
         self._events: list[TrackEvent] = []
         self._latest_now = -np.inf
@@ -88,60 +90,67 @@ class TrackBank:
 
         `now` is the receive time on the caller's clock for the track timeout (default: the stamp).
         """
-        now = float(stamp) if now is None else float(now)
+        stamp = float(stamp)
+        now = stamp if now is None else float(now)
         track = self.tracks.get(track_id) or self._add(track_id, now)
         track.samples += 1
-        if np.isfinite(now):
+        if math.isfinite(now):
             track.last_seen = max(track.last_seen, now)
             self._latest_now = max(self._latest_now, now)
-        teleport = self._is_teleport(track.resampler, stamp, position)
+        xyz = as_xyz(position)
+        resampler = track.resampler
+        teleport = self._is_teleport(resampler, stamp, xyz)
         if teleport:
-            track.resampler.reset()
-        out = track.resampler.push(stamp, position)
-        if out.ignored:
-            track.ignored[out.ignored] += 1
-            self._events.append(TrackEvent(track_id, EVENT_IGNORED, out.ignored, float(stamp)))
-        if teleport and out.reset == RESET_MANUAL:
-            self._reset(track, REASON_TELEPORT, float(stamp))
-        elif out.reset and out.reset != RESET_MANUAL:    # a manual one was reported by reset()
-            self._reset(track, out.reset, float(stamp))
-        if len(out) and not self._usable(out):    # overflow in the grid arithmetic, or beyond MAX_SPEED
-            self._reset(track, IGNORED_NON_FINITE, float(stamp))
-            track.resampler.reset()
-        elif len(out):
-            velocities = out.velocities[np.isfinite(out.velocities).all(axis=1)]   # NaN: a segment's first
-            track.queued_velocities.extend(velocities)
-            track.queued_samples += len(out)
-            track.last_grid_stamp = float(out.stamps[-1])
-            track.last_grid_position = out.positions[-1]
-        return len(out)
+            resampler.reset()
+        reset, ignored, samples = resampler.consume(stamp, xyz)
+        if ignored:
+            track.ignored[ignored] += 1
+            self._events.append(TrackEvent(track_id, EVENT_IGNORED, ignored, stamp))
+        if teleport and reset == RESET_MANUAL:
+            self._reset(track, REASON_TELEPORT, stamp)
+        elif reset and reset != RESET_MANUAL:    # a manual one was reported by reset()
+            self._reset(track, reset, stamp)
+        if samples and not self._usable(samples):   # overflow in the grid arithmetic, or beyond MAX_SPEED
+            self._reset(track, IGNORED_NON_FINITE, stamp)
+            resampler.reset()
+        elif samples:
+            track.queued_velocities.extend(velocity for _, _, velocity in samples if velocity is not None)
+            track.queued_samples += len(samples)
+            track.last_grid_stamp, track.last_grid_position, _ = samples[-1]
+        return len(samples)
 
     def _add(self, track_id: str, now: float) -> Track:
         slot = int(self.predictor.add_tracks(1)[0])
         resampler = OnlineResampler(self.cfg, max_backwards=self.max_backwards)
-        track = Track(track_id, slot, resampler, last_seen=now if np.isfinite(now) else -np.inf)
+        track = Track(track_id, slot, resampler, last_seen=now if math.isfinite(now) else -math.inf)
         self.tracks[track_id] = track
         self._events.append(TrackEvent(track_id, EVENT_NEW))
         return track
 
-    def _usable(self, out) -> bool:
+    def _usable(self, samples) -> bool:
         """Grid positions finite and velocities ones `predictor.step` takes (finite, within its MAX_SPEED;
-        the first velocity of a new segment is NaN by design)."""
-        velocities = out.velocities[1:] if np.isnan(out.velocities[0]).all() else out.velocities
-        return bool(np.isfinite(out.positions).all() and self.predictor.usable_velocities(velocities).all())
+        a new segment's first sample has no velocity). NaN and inf fail the comparisons."""
+        limit = self._step_speed_limit
+        for _, (x, y, z), velocity in samples:
+            if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
+                return False
+            if velocity is not None and not all(-limit <= v <= limit for v in velocity):
+                return False
+        return True
 
-    def _is_teleport(self, resampler: OnlineResampler, stamp, position) -> bool:
+    def _is_teleport(self, resampler: OnlineResampler, stamp: float, xyz: list[float]) -> bool:
         """Implied speed from the last accepted raw sample above max_speed (within one segment)."""
         if resampler.last_stamp is None:
             return False
-        step = float(stamp) - resampler.last_stamp
+        step = stamp - resampler.last_stamp
         if not (0 < step <= self.cfg.max_gap):
             return False
-        position = np.asarray(position, np.float64)
-        if not np.isfinite(position).all():
+        x, y, z = xyz
+        if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
             return False                                 # the resampler ignores it as non-finite
-        with np.errstate(over="ignore", invalid="ignore"):      # |p| near float max: inf distance, a jump
-            return bool(np.linalg.norm(position - resampler.last_raw) > self.max_speed * step)
+        last_x, last_y, last_z = resampler.last_raw
+        dx, dy, dz = x - last_x, y - last_y, z - last_z   # |p| near float max: inf distance, a jump
+        return math.sqrt(dx * dx + dy * dy + dz * dz) > self.max_speed * step   # np.linalg.norm's arithmetic
 
     def _reset(self, track: Track, reason: str, stamp: float | None) -> None:
         track.needs_reset = True
@@ -208,17 +217,15 @@ class TrackBank:
         last = np.array([track.last_grid_position for track in tracks])
         positions, velocities, std = self.predictor.predict(slots, last)
         statuses = self.predictor.status(slots)
-        horizon, model_id = self.horizon_steps, self.predictor.model_id
+        horizon, model_id, dt = self.horizon_steps, self.predictor.model_id, self.dt
+        stds = [None] * len(tracks) if std is None else std[:, :horizon]
         predictions = []
-        for row, track in enumerate(tracks):
-            status = statuses[row] if statuses[row] in STATUSES else str(statuses[row])
+        for track, status, p, v, s in zip(tracks, statuses, positions[:, :horizon], velocities[:, :horizon], stds):
+            status = status if status in STATUSES else str(status)
             track.status = status
             track.predictions += 1
-            predictions.append(Prediction(
-                track_id=track.track_id, t0=track.last_grid_stamp, dt=self.dt,
-                positions=positions[row, :horizon], velocities=velocities[row, :horizon],
-                position_std=None if std is None else std[row, :horizon], status=status,
-                model_id=model_id, history=track.history))
+            predictions.append(Prediction(track.track_id, track.last_grid_stamp, dt, p, v, s, status, model_id,
+                                          track.history))
         return predictions
 
     # ---- management ----------------------------------------------------------------------------
