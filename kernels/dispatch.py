@@ -135,6 +135,7 @@ class GRUStepper:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         self.weights = weights
+        self._input_size = weights.input_size
         self.device = torch.device(device)
         on_cuda = self.device.type == "cuda"
         self.backend = "cpu" if (backend == "cpu" or (backend == "auto" and not on_cuda)) else (
@@ -199,7 +200,7 @@ class GRUStepper:
 
         index None means every track (n == capacity)."""
         idx = self._index(index)
-        if x.shape[0] != idx.shape[0] or x.shape[-1] != self.weights.input_size:
+        if x.shape[0] != idx.shape[0] or x.shape[-1] != self._input_size:
             raise ValueError(f"x must be ({idx.shape[0]}, {self.weights.input_size}), got {tuple(x.shape)}")
         path = fastest_cpu("step", len(idx)) if self.backend == "cpu" else self.backend
         if path == "numpy":

@@ -53,18 +53,24 @@ class StreamingPredictor:
         self._b1 = first.bias.detach().numpy().astype(np.float32)
         self._w2 = last.weight.detach().numpy().T.astype(np.float32).copy()
         self._b2 = last.bias.detach().numpy().astype(np.float32)
-        self._inv_velocity_scale = (1.0 / model.velocity_scale).numpy().astype(np.float32)
-        self._inv_accel_scale = (1.0 / (self.dt * model.accel_scale)).numpy().astype(np.float32)
+        inv_velocity_scale = (1.0 / model.velocity_scale).numpy().astype(np.float32)
+        inv_accel_scale = (1.0 / (self.dt * model.accel_scale)).numpy().astype(np.float32)
         self._accel_inputs = model.arch.input_features == 6
+        self._inv_feature_scale = np.concatenate([inv_velocity_scale, inv_accel_scale][:1 + self._accel_inputs])
         # features of velocities within MAX_SPEED cannot overflow float32 with these scales: no check per step
-        largest = max(np.abs(self._inv_velocity_scale).max(), np.abs(self._inv_accel_scale).max() * 2)
+        largest = max(np.abs(inv_velocity_scale).max(), np.abs(inv_accel_scale).max() * 2)
         self._features_always_finite = bool(np.isfinite(largest) and largest * MAX_SPEED < 1e37)
-        self._residual_scale = model.residual_scale.numpy().astype(np.float64)[:, None]
-        self._log_residual_scale = np.log(self._residual_scale)
-        self._calibration = model.std_calibration.numpy().astype(np.float64)[:, None]
+        # head post-processing on the flat output [residual (H, 3) | log std (H, 3)], float64, one column each
+        per_column = lambda a: np.repeat(a.numpy().astype(np.float64), 3, axis=-1)   # (..., H) -> (..., H * 3)
+        residual_scale, calibration = per_column(model.residual_scale), per_column(model.std_calibration)
+        no_bound = np.full_like(residual_scale, np.inf)
+        self._head_low = np.concatenate([-no_bound, np.full_like(residual_scale, LOG_STD_MIN)])
+        self._head_high = np.concatenate([no_bound, np.full_like(residual_scale, LOG_STD_MAX)])
+        self._log_residual_scale = np.log(residual_scale)
+        self._head_scale = np.concatenate([residual_scale, calibration])
         self._speed_edges = model.speed_edges.numpy().astype(np.float64)
         self._speed_edge_list = self._speed_edges.tolist()
-        self._speed_factor = model.speed_calibration.numpy().astype(np.float64)[:, :, None]   # (bins, H, 1)
+        self._speed_factor = per_column(model.speed_calibration)          # (bins, H * 3)
         self._cv_std = np.repeat(np.asarray(self.meta["cv_std"], np.float64)[:, None], 3, axis=1)
         self._steps_dt = np.arange(1, self.horizon_steps + 1, dtype=np.float64)[:, None] * self.dt
 
@@ -165,36 +171,42 @@ class StreamingPredictor:
         return (np.abs(velocities) <= MAX_SPEED).all(axis=1)     # NaN and inf fail the comparison
 
     def _features(self, rows, velocities: np.ndarray) -> np.ndarray:
-        current = velocities.astype(np.float32)
+        """float32 [v / velocity_scale | (v - previous v) / (dt accel_scale)] (n, 6), or the first half."""
         if not self._accel_inputs:
-            return current * self._inv_velocity_scale
+            return velocities.astype(np.float32) * self._inv_feature_scale
         features = np.empty((len(velocities), 6), np.float32)
-        np.multiply(current, self._inv_velocity_scale, out=features[:, :3])
-        previous, seen = self._last_velocity[rows], self._count[rows] > 0
-        if not seen.all():          # a track's first velocity has no previous one: zero acceleration
-            previous = np.where(seen[:, None], previous, velocities)
-        np.subtract(current, previous.astype(np.float32), out=features[:, 3:])
-        features[:, 3:] *= self._inv_accel_scale
+        features[:, :3] = velocities
+        features[:, 3:] = self._last_velocity[rows]
+        counts = self._count[rows]
+        if np.count_nonzero(counts) < len(counts):   # a track's first velocity has none before: zero acceleration
+            fresh = counts == 0
+            features[fresh, 3:] = features[fresh, :3]
+        np.subtract(features[:, :3], features[:, 3:], out=features[:, 3:])
+        features *= self._inv_feature_scale
         return features
 
-    def _head(self, top: np.ndarray, velocity: np.ndarray):
-        """(residual (n, H, 3) m, calibrated std (n, H, 3) m) from top hidden states and last velocities."""
+    def _head_flat(self, top: np.ndarray, velocity: np.ndarray) -> np.ndarray:
+        """(n, 2 H 3) float64 [residual m | calibrated std m] ((H, 3) each, row-major) from top hidden states
+        and last velocities."""
         hidden = np.matmul(top, self._w1)
         hidden += self._b1
         np.tanh(hidden, out=hidden)
         out = np.matmul(hidden, self._w2)
         out += self._b2
-        n, half = len(top), out.shape[1] // 2
-        residual = out[:, :half].astype(np.float64).reshape(n, self.horizon_steps, 3)
-        residual *= self._residual_scale
-        std = out[:, half:].astype(np.float64).reshape(n, self.horizon_steps, 3)
-        np.maximum(std, LOG_STD_MIN, out=std)        # np.clip, without its Python wrapper
-        np.minimum(std, LOG_STD_MAX, out=std)
+        out = out.astype(np.float64)
+        np.maximum(out, self._head_low, out=out)       # clips the log std; the residual columns pass as they are
+        np.minimum(out, self._head_high, out=out)
+        std = out[:, out.shape[1] // 2:]
         std += self._log_residual_scale
         np.exp(std, out=std)
-        std *= self._calibration
+        out *= self._head_scale                        # residual * residual_scale | std * std_calibration
         std *= self._speed_factor[self._speed_bins(velocity)]
-        return residual, std
+        return out
+
+    def _head(self, top: np.ndarray, velocity: np.ndarray):
+        """(residual (n, H, 3) m, calibrated std (n, H, 3) m) from top hidden states and last velocities."""
+        out = self._head_flat(top, velocity).reshape(len(top), 2, self.horizon_steps, 3)
+        return out[:, 0], out[:, 1]
 
     def _speed_bins(self, velocity: np.ndarray):
         """Calibration bin of each track's speed |v| (searchsorted on the edges, side "left")."""
@@ -220,9 +232,10 @@ class StreamingPredictor:
         ready = (self._count[rows] >= self.min_history).tolist()
         status = [TRACKING if r else WARMING_UP for r in ready]
         if all(ready):          # the usual case: every track's prediction from the network
-            residual, std = self._head(self._top[rows], velocity)
-            ok = _finite_rows(residual, std)
-            if ok.all():
+            out = self._head_flat(self._top[rows], velocity)
+            ok = _finite_rows(out)
+            residual, std = self._split(out)
+            if np.count_nonzero(ok) == len(ok):
                 positions += residual
             else:
                 std = self._fallback(positions, residual, std, np.arange(len(indices)), ok, status)
@@ -232,11 +245,15 @@ class StreamingPredictor:
             std[:] = self._cv_std
             if len(ready_rows):
                 selected = indices[ready_rows]
-                residual, model_std = self._head(self._top[selected], self._last_velocity[selected])
-                ok = _finite_rows(residual, model_std)
-                self._fallback(positions, residual, model_std, ready_rows, ok, status, std)
+                out = self._head_flat(self._top[selected], self._last_velocity[selected])
+                self._fallback(positions, *self._split(out), ready_rows, _finite_rows(out), status, std)
         self._status[rows] = status
         return positions, _velocities(last, positions, self.dt), std
+
+    def _split(self, out: np.ndarray):
+        """Views (residual (n, H, 3), std (n, H, 3)) of a flat head output."""
+        out = out.reshape(len(out), 2, self.horizon_steps, 3)
+        return out[:, 0], out[:, 1]
 
     def _fallback(self, positions, residual, model_std, ready_rows, ok, status, std=None):
         """Network output for the `ok` ones of `ready_rows`, constant velocity with the cv std (and status
@@ -283,13 +300,12 @@ def _all_usable(velocities: np.ndarray) -> bool:
     return bool((np.abs(velocities) <= MAX_SPEED).all())
 
 
-def _finite_rows(residual: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """Mask of the rows (tracks) whose residual and std are all finite: one sum per row (finite sum:
-    finite values), the exact element check only when a sum is not finite."""
-    shape = (len(residual), residual.shape[1] * residual.shape[2])
-    ok = np.isfinite(np.add.reduce(residual.reshape(shape), axis=1) + np.add.reduce(std.reshape(shape), axis=1))
-    if not ok.all():
-        ok = np.isfinite(residual).all(axis=(1, 2)) & np.isfinite(std).all(axis=(1, 2))
+def _finite_rows(out: np.ndarray) -> np.ndarray:
+    """Mask of the rows (tracks) of a flat head output that are all finite: one sum per row (a finite
+    sum has finite terms), the exact element check only when a sum is not finite."""
+    ok = np.isfinite(np.add.reduce(out, axis=1))
+    if np.count_nonzero(ok) < len(ok):
+        ok = np.isfinite(out).all(axis=1)
     return ok
 
 
