@@ -67,30 +67,42 @@ def torch_layers(weights: GRUWeights, device="cpu") -> tuple[CpuLayer, ...]:
 
 # ----------------------------------------------------------------------------------------- numpy
 class NumpyCell:
-    """One fused step for one layer, with work buffers reused across calls (grown as needed)."""
+    """One fused step for one layer, with work buffers (one pair per layer shape, grown as needed) and
+    their per-row-count views reused across calls (slicing costs as much as the math at one track)."""
 
     def __init__(self):
-        self._xh = self._g = None
+        self._buffers = {}   # (I, H) -> (xh (rows, I+H), g (rows, 4H)) float32
+        self._views = {}     # (n, I, H) -> views of those buffers for n rows
+
+    def _views_for(self, n: int, i: int, hid: int) -> tuple:
+        views = self._views.get((n, i, hid))
+        if views is None:
+            xh, g = self._buffers.get((i, hid), (None, None))
+            if xh is None or len(xh) < n:
+                xh, g = np.empty((max(n, 1), i + hid), np.float32), np.empty((max(n, 1), 4 * hid), np.float32)
+                self._buffers[(i, hid)] = xh, g
+                self._views.clear()          # views of the old buffers
+            xh, g = xh[:n], g[:n]
+            views = (xh, xh[:, :i], xh[:, i:], g, g[:, :2 * hid], g[:, :hid], g[:, hid:2 * hid],
+                     g[:, 2 * hid:3 * hid], g[:, 3 * hid:])
+            self._views[(n, i, hid)] = views
+        return views
 
     def __call__(self, layer: CpuLayer, x: np.ndarray, h: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         n, i = x.shape
         if out is None:
             out = np.empty_like(h)
-        hid = h.shape[1]
-        if self._xh is None or self._xh.shape[0] < n or self._xh.shape[1] != i + hid:
-            self._xh = np.empty((max(n, 1), i + hid), np.float32)
-            self._g = np.empty((max(n, 1), 4 * hid), np.float32)
-        xh, g = self._xh[:n], self._g[:n]
-        xh[:, :i] = x
-        xh[:, i:] = h
+        xh, xh_x, xh_h, g, rz, r, z, n_gate, h_n = self._views_for(n, i, h.shape[1])
+        xh_x[...] = x
+        xh_h[...] = h
         np.matmul(xh, layer.w_step, out=g)
         g += layer.b_step
-        rz = _expit(g[:, :2 * hid], out=g[:, :2 * hid])
-        n_gate = g[:, 2 * hid:3 * hid]
-        n_gate += rz[:, :hid] * g[:, 3 * hid:]
+        _expit(rz, out=rz)
+        h_n *= r                             # r * (W_hn h + b_hn)
+        n_gate += h_n
         np.tanh(n_gate, out=n_gate)
         np.subtract(h, n_gate, out=out)      # h' = n + z (h - n)
-        out *= rz[:, hid:]
+        out *= z
         out += n_gate
         return out
 
