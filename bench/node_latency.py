@@ -1,15 +1,29 @@
-"""Prediction latency: core compute, real DDS end to end, and a VECTOR-style callback for comparison.
+"""Prediction latency: core compute, real DDS end to end, and VECTOR-style callbacks for comparison.
 
     .venv/bin/python bench/node_latency.py [--checkpoint PATH] [--vehicles 100] [--rate 20] [--duration 10]
+                                           [--skip-dds] [--skip-core] [--vector-size 64x2] [--json OUT]
 
 (a) core: `TrackBank.push` + `tick` (one recurrent step + horizon prediction) per update, for 1 track,
-    and for 1000 tracks advanced in one tick;
+    and for 1000 tracks advanced in one tick (`core_1000_tracks`: as a process without any GC setting;
+    `core_1000_tracks_gc_frozen`: after `core.freeze_startup_heap()`, with the full collections seen);
 (b) DDS: a publisher process sends nav_msgs/Odometry for N vehicles at R Hz (each message stamped with
     the wall clock just before its publish call), `predictor_node` runs as its own process, this process
     receives every vehicle's predicted_path; latency = receive time - stamp of the odometry message that
     completed the grid sample (the first one at or after t0); lost = grid steps with no prediction;
-(c) VECTOR-style callback: the published node's work per message, re-running a 20-step velocity window
-    through an encoder-decoder GRU (decoder fed zeros for the horizon) of the same size as ours.
+(c) VECTOR-style callbacks, both with an encoder-decoder GRU of our checkpoint's size (hidden H, L layers),
+    random weights (the time does not depend on them), timed per 10 Hz message:
+    `vector_published_callback_us`: what VECTOR's published ROS 2 node does per message for ONE velocity
+      model (it also runs a position model, left out here: conservative): a pose buffer (Python list of
+      0.1 s positions, one linearly interpolated sample appended per message, the 20 newest kept); when
+      full, np.array of the 20 positions, 19 finite-difference velocities + the last one repeated,
+      divided by 8 m/s, torch.tensor(float32).unsqueeze(0), encoder torch.nn.GRU(3, H, L, dropout 0.5
+      if L > 1) in eval mode, decoder torch.nn.GRU(H, H, L) fed zeros (1, 10, H) from the encoder's
+      final hidden state, torch.nn.Linear(H, 3), .squeeze(0).cpu().numpy(), times 8 m/s, forward-Euler
+      positions from the last one in a Python loop (list -> np.array). Our re-implementation from that
+      description; `--vector-size HxL` also times it at another size (e.g. VECTOR's released 64x2);
+    `vector_lean_callback_us`: the least such a callback can do: the window's velocities through the
+      encoder, the decoder fed zeros (1, 10, 3), the Linear, one cumsum (no buffer, no normalisation).
+    speedup_p50 = published / core one track, speedup_p50_lean = lean / core one track (p50s).
 All on one CPU thread (BLAS and torch pinned to one thread, as the nodes do). DDS stays on loopback.
 """
 from __future__ import annotations
@@ -20,6 +34,7 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
 import argparse  # noqa: E402
+import gc  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import signal  # noqa: E402
@@ -33,6 +48,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 WINDOW, HORIZON = 20, 10
+VECTOR_PERIOD, VECTOR_MAX_SPEED = 0.1, 8.0     # the published node's pose spacing (s) and normaliser (m/s)
 
 
 def percentiles(samples_s, scale=1e6):
@@ -62,30 +78,134 @@ def core_one_track(checkpoint, updates=3000):
     return percentiles(times[100:])
 
 
-def core_many_tracks(checkpoint, tracks=1000, ticks=60):
-    """All tracks get one new grid sample, then one tick: push total and tick time per round."""
+class FullCollections:
+    """Durations (ms) of the generation-2 garbage collections while active."""
+
+    def __init__(self):
+        self.pauses_ms, self._started = [], 0.0
+
+    def __call__(self, phase, info):
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif info["generation"] == 2:
+            self.pauses_ms.append(round((time.perf_counter() - self._started) * 1e3, 1))
+
+    def __enter__(self):
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        gc.callbacks.remove(self)
+
+
+def core_many_tracks(checkpoint, tracks=1000, ticks=210, freeze=False):
+    """All tracks get one new grid sample, then one tick: push total and tick time per round (the result
+    kept until the next tick, as the node keeps its latest predictions). `freeze`: gc frozen after set-up."""
+    from uav_traj_predictor.core import freeze_startup_heap
     bank = make_bank(checkpoint, capacity=tracks)
+    if freeze:
+        freeze_startup_heap()
     names = [f"uav{i}" for i in range(tracks)]
     phase = np.linspace(0, 2 * np.pi, tracks)
     push_times, tick_times = [], []
-    for k in range(ticks):
-        t = k * 0.1
-        positions = np.column_stack([3 * np.cos(0.5 * t + phase), 3 * np.sin(0.5 * t + phase), np.full(tracks, 2.0)])
-        started = time.perf_counter()
-        for name, position in zip(names, positions):
-            bank.push(name, t, position)
-        pushed = time.perf_counter()
-        result = bank.tick()
-        tick_times.append(time.perf_counter() - pushed)
-        push_times.append(pushed - started)
-        assert k == 0 or len(result.predictions) == tracks
-    return {"tick_ms": percentiles(tick_times[10:], 1e3), "push_all_ms": percentiles(push_times[10:], 1e3),
-            "tracks": tracks}
+    with FullCollections() as collections:
+        for k in range(ticks):
+            t = k * 0.1
+            positions = np.column_stack([3 * np.cos(0.5 * t + phase), 3 * np.sin(0.5 * t + phase),
+                                         np.full(tracks, 2.0)])
+            started = time.perf_counter()
+            for name, position in zip(names, positions):
+                bank.push(name, t, position)
+            pushed = time.perf_counter()
+            result = bank.tick()
+            tick_times.append(time.perf_counter() - pushed)
+            push_times.append(pushed - started)
+            assert k == 0 or len(result.predictions) == tracks
+    collected = len(gc.get_objects())          # what a full collection traverses (frozen objects are not)
+    if freeze:
+        gc.unfreeze()
+    tick_ms = percentiles(tick_times[10:], 1e3)
+    tick_ms["max"] = float(np.max(tick_times[10:]) * 1e3)
+    return {"tick_ms": tick_ms, "push_all_ms": percentiles(push_times[10:], 1e3), "tracks": tracks,
+            "gc_frozen": freeze, "full_gc_pauses_ms": collections.pauses_ms, "gc_tracked_objects": collected}
 
 
-# ---- (c) VECTOR-style callback ---------------------------------------------------------------------
-def vector_style_callback(hidden, layers, calls=300):
-    """Per message: 20 positions -> 20 velocities -> encoder GRU -> decoder GRU on zeros -> Linear -> Euler."""
+# ---- (c) VECTOR-style callbacks -------------------------------------------------------------------
+def message_stream(calls, seed=0):
+    """(stamp, position) of a 10 Hz odometry stream with small stamp jitter (a random walk in space)."""
+    rng = np.random.default_rng(seed)
+    positions = np.cumsum(rng.normal(0, 0.1, (calls, 3)), axis=0)
+    stamps = np.arange(calls) * VECTOR_PERIOD + rng.uniform(0, 0.01, calls)
+    return [(float(t), position) for t, position in zip(stamps, positions)]
+
+
+class PoseBuffer:
+    """Positions every VECTOR_PERIOD s, linearly interpolated between messages, the `size` newest kept."""
+
+    def __init__(self, size=WINDOW):
+        self.size, self.positions, self.previous, self.next_stamp = size, [], None, None
+
+    def add(self, stamp, position) -> bool:
+        """Take one message; True when the buffer is full."""
+        position = np.asarray(position, dtype=np.float64)
+        if self.previous is None:
+            self.positions.append(position)
+            self.next_stamp = stamp + VECTOR_PERIOD
+        elif stamp >= self.next_stamp:
+            before, previous = self.previous
+            weight = (self.next_stamp - before) / (stamp - before)
+            self.positions.append(previous + weight * (position - previous))
+            self.next_stamp += VECTOR_PERIOD
+        self.previous = (stamp, position)
+        if len(self.positions) > self.size:
+            self.positions = self.positions[-self.size:]
+        return len(self.positions) == self.size
+
+
+def vector_published_model(hidden, layers):
+    import torch
+    encoder = torch.nn.GRU(3, hidden, layers, batch_first=True, dropout=0.5 if layers > 1 else 0.0).eval()
+    decoder = torch.nn.GRU(hidden, hidden, layers, batch_first=True).eval()
+    return encoder, decoder, torch.nn.Linear(hidden, 3).eval()
+
+
+def vector_published_callback(buffer, model, stamp, position):
+    """One message as the published node handles it for one velocity model: buffer, window, encoder-decoder
+    inference, de-normalisation, forward-Euler positions. None until the buffer is full."""
+    import torch
+    if not buffer.add(stamp, position):
+        return None
+    encoder, decoder, head = model
+    positions = np.array(buffer.positions)
+    velocities = np.diff(positions, axis=0) / VECTOR_PERIOD
+    velocities = np.vstack([velocities, velocities[-1:]])                  # 20 inputs: the last one repeated
+    inputs = torch.tensor(velocities / VECTOR_MAX_SPEED, dtype=torch.float32).unsqueeze(0)
+    _, state = encoder(inputs)
+    decoded, _ = decoder(torch.zeros(1, HORIZON, decoder.hidden_size), state)
+    future = head(decoded).squeeze(0).cpu().numpy() * VECTOR_MAX_SPEED
+    path, current = [], positions[-1]
+    for velocity in future:
+        current = current + velocity * VECTOR_PERIOD
+        path.append(current)
+    return np.array(path)
+
+
+def time_vector_published(hidden, layers, calls=400):
+    import torch
+    model, buffer = vector_published_model(hidden, layers), PoseBuffer()
+    times = []
+    with torch.no_grad():
+        for stamp, position in message_stream(calls):
+            started = time.perf_counter()
+            path = vector_published_callback(buffer, model, stamp, position)
+            if path is not None:
+                times.append(time.perf_counter() - started)
+    assert path.shape == (HORIZON, 3)
+    return percentiles(times[20:])
+
+
+def time_vector_lean(hidden, layers, calls=300):
+    """Per message: 20 positions -> 20 velocities -> encoder GRU -> decoder GRU on zeros -> Linear -> cumsum."""
     import torch
     encoder = torch.nn.GRU(3, hidden, layers, batch_first=True)
     decoder = torch.nn.GRU(3, hidden, layers, batch_first=True)
@@ -102,6 +222,17 @@ def vector_style_callback(hidden, layers, calls=300):
             np.cumsum(future * 0.1, axis=0) + window[-1]
             times.append(time.perf_counter() - started)
     return percentiles(times[20:])
+
+
+def size_arg(text):
+    """"HxL" -> (hidden, layers)."""
+    try:
+        hidden, layers = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HIDDENxLAYERS such as 64x2, got {text!r}") from None
+    if hidden < 1 or layers < 1:
+        raise argparse.ArgumentTypeError(f"hidden and layers must be positive, got {text!r}")
+    return hidden, layers
 
 
 # ---- (b) DDS end to end --------------------------------------------------------------------------
@@ -226,6 +357,8 @@ def main(argv=None):
     parser.add_argument("--markers", action="store_true", help="let predictor_node publish markers too")
     parser.add_argument("--skip-dds", action="store_true")
     parser.add_argument("--skip-core", action="store_true")
+    parser.add_argument("--vector-size", type=size_arg, action="append", default=[], metavar="HxL",
+                        help="also time the published VECTOR-style callback at this size (repeatable)")
     parser.add_argument("--json", help="also write the results here")
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--publisher":
         vehicles, rate, duration, start, stamps_file = sys.argv[2:7]
@@ -239,10 +372,15 @@ def main(argv=None):
     results = {"model_id": predictor.model_id, "hidden": arch.hidden, "layers": arch.layers,
                "load_average": os.getloadavg(), "cpus": os.cpu_count()}
     if not args.skip_core:
-        results["core_one_track_us"] = core_one_track(args.checkpoint)
+        core = results["core_one_track_us"] = core_one_track(args.checkpoint)
         results["core_1000_tracks"] = core_many_tracks(args.checkpoint)
-        results["vector_style_callback_us"] = vector_style_callback(arch.hidden, arch.layers)
-        results["speedup_p50"] = results["vector_style_callback_us"]["p50"] / results["core_one_track_us"]["p50"]
+        results["core_1000_tracks_gc_frozen"] = core_many_tracks(args.checkpoint, freeze=True)
+        published = results["vector_published_callback_us"] = time_vector_published(arch.hidden, arch.layers)
+        lean = results["vector_lean_callback_us"] = time_vector_lean(arch.hidden, arch.layers)
+        results["speedup_p50"] = published["p50"] / core["p50"]
+        results["speedup_p50_lean"] = lean["p50"] / core["p50"]
+        for hidden, layers in args.vector_size:
+            results[f"vector_published_callback_us_{hidden}x{layers}"] = time_vector_published(hidden, layers)
     if not args.skip_dds:
         results["dds"] = dds_end_to_end(args.checkpoint, args.vehicles, args.rate, args.duration, args.markers)
     print(json.dumps(results, indent=2))
