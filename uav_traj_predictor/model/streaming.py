@@ -227,7 +227,10 @@ class StreamingPredictor:
         rows = self._rows(indices)
         last = np.asarray(last_positions, np.float64).reshape(len(indices), 3)
         velocity = self._last_velocity[rows]
-        positions = velocity[:, None, :] * self._steps_dt
+        steps = np.empty((len(indices), self.horizon_steps + 1, 3))    # [last, positions...] per track
+        steps[:, 0] = last
+        positions = steps[:, 1:]
+        np.multiply(velocity[:, None, :], self._steps_dt, out=positions)
         positions += last[:, None, :]
         ready = (self._count[rows] >= self.min_history).tolist()
         status = [TRACKING if r else WARMING_UP for r in ready]
@@ -248,7 +251,9 @@ class StreamingPredictor:
                 out = self._head_flat(self._top[selected], self._last_velocity[selected])
                 self._fallback(positions, *self._split(out), ready_rows, _finite_rows(out), status, std)
         self._status[rows] = status
-        return positions, _velocities(last, positions, self.dt), std
+        velocities = np.subtract(steps[:, 1:], steps[:, :-1])     # np.diff's arithmetic
+        velocities /= self.dt
+        return positions, velocities, std
 
     def _split(self, out: np.ndarray):
         """Views (residual (n, H, 3), std (n, H, 3)) of a flat head output."""
@@ -307,15 +312,6 @@ def _finite_rows(out: np.ndarray) -> np.ndarray:
     if np.count_nonzero(ok) < len(ok):
         ok = np.isfinite(out).all(axis=1)
     return ok
-
-
-def _velocities(last: np.ndarray, positions: np.ndarray, dt: float) -> np.ndarray:
-    """(n, H, 3) finite differences of [last, positions...] / dt (np.diff's arithmetic)."""
-    velocities = np.empty_like(positions)
-    np.subtract(positions[:, 0], last, out=velocities[:, 0])
-    np.subtract(positions[:, 1:], positions[:, :-1], out=velocities[:, 1:])
-    velocities /= dt
-    return velocities
 
 
 def _segment_prediction(positions, std):
