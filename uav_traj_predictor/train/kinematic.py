@@ -2,8 +2,9 @@
 
 A cheap complement to the dynamic simulator (`uav_traj_predictor.sim`): reference families (orbits and
 figure-8s on tilted planes, rose/clover curves, spline waypoint tours with stops, band-limited random
-acceleration, hover with dashes), optionally tracked through a second-order lag (a position controller's
-response), plus mocap-like white noise with rare jumps. Everything is reproducible from one seed.
+acceleration, hover with dashes, slow indoor 3D exploration), optionally tracked through a second-order
+lag (a position controller's response), plus mocap-like white noise with rare jumps. Everything is
+reproducible from one seed.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from scipy.signal import lfilter
 from scipy.spatial.transform import Rotation
 
 FINE_DT = 0.02
-KINEMATIC_FAMILIES = ("orbit", "rose", "waypoints", "random_accel", "hover_dash")
+KINEMATIC_FAMILIES = ("orbit", "rose", "waypoints", "random_accel", "hover_dash", "explore")
 
 
 def _log_uniform(rng, low, high):
@@ -118,8 +119,32 @@ def hover_dash(rng, n):
     return out + p
 
 
+def explore(rng, n):
+    """Slow indoor 3D exploration, as a manually flown MAV in a room (EuRoC-like): gentle band-limited
+    acceleration on all three axes (vertical about as strong as horizontal: the pilot climbs and descends,
+    the altitude hold bobs), speed-keeping damping, and weak springs for the walls and the floor/ceiling
+    (the room bounds horizontal excursions to a few metres and altitude excursions to about a metre).
+
+    No hover-to-dash onsets: the motion is continuous, ~0.2-1.3 m/s, so the 1 s future is as predictable
+    horizontally as vertically (unlike `hover_dash`, whose dashes from a hover dominate its slow samples)."""
+    acc_std = _log_uniform(rng, 0.15, 0.8)                  # m/s^2 per axis
+    corr = _log_uniform(rng, 0.4, 2.0)                      # s, how long an acceleration is held
+    damping = _log_uniform(rng, 0.7, 3.0)                   # s, speed-keeping time constant
+    vertical = rng.uniform(0.6, 1.2)                        # vertical / horizontal acceleration
+    period_xy, period_z = _log_uniform(rng, 10.0, 40.0), _log_uniform(rng, 3.0, 10.0)   # s, walls / height
+    stiffness = (2 * np.pi / np.array([period_xy, period_xy, period_z])) ** 2
+    acc = np.stack([_smooth_noise(rng, n, corr) for _ in range(3)], 1) * acc_std * np.array([1, 1, vertical])
+    p, v = np.zeros(3), np.zeros(3)
+    out = np.empty((n, 3))
+    for i in range(n):
+        v = v + FINE_DT * (acc[i] - v / damping - stiffness * p)
+        p = p + FINE_DT * v
+        out[i] = p
+    return out
+
+
 GENERATORS = {"orbit": orbit, "rose": rose, "waypoints": waypoints, "random_accel": random_accel,
-              "hover_dash": hover_dash}
+              "hover_dash": hover_dash, "explore": explore}
 
 
 def _track(rng, reference):
@@ -160,3 +185,55 @@ def kinematic_flights(n_flights: int, duration_s: float, seed: int = 0, families
             grid[hits] += rng.normal(size=(hits.sum(), 3)) * 0.04
         flights.append(grid + rng.uniform(-50, 50, 3))
     return flights
+
+
+def cv_error_by_speed(grids, dt: float = 0.1, horizon: int = 10, history: int = 20,
+                      edges=(0.0, 0.5, 1.0, 2.0)) -> list[tuple[float, float, float, float, float]]:
+    """How predictable a set of grid flights is per speed bin: rows (low, high, share of windows,
+    per-axis RMS of the horizontal and of the vertical constant-velocity error after `horizon` steps, m)."""
+    errors, speeds = [], []
+    for grid in grids:
+        grid = np.asarray(grid, float)
+        if len(grid) <= history + horizon:
+            continue
+        v = np.diff(grid, axis=0) / dt
+        k = np.arange(history, len(grid) - horizon)
+        errors.append(grid[k + horizon] - grid[k] - horizon * dt * v[k - 1])
+        speeds.append(np.linalg.norm(v[k - 1], axis=1))
+    errors, speeds = np.concatenate(errors), np.concatenate(speeds)
+    rows = []
+    for low, high in zip(edges[:-1], edges[1:]):
+        e = errors[(speeds >= low) & (speeds < high)]
+        rows.append((low, high, len(e) / len(errors), float(np.sqrt(np.mean(e[:, :2] ** 2))),
+                     float(np.sqrt(np.mean(e[:, 2] ** 2)))))
+    return rows
+
+
+def main(argv=None) -> int:
+    """`python -m uav_traj_predictor.train.kinematic [FOLDER ...]`: the 1 s constant-velocity error per speed
+    bin (horizontal per axis vs vertical) of the slow simulated families and of flight folders (statistics
+    only: nothing is fitted to them)."""
+    import argparse
+    parser = argparse.ArgumentParser(description=main.__doc__.split("\n")[0])
+    parser.add_argument("folders", nargs="*", help="flight folders to compare with (e.g. ../shared/flights/euroc)")
+    parser.add_argument("--flights", type=int, default=60)
+    args = parser.parse_args(argv)
+    from .datasets import kinematic, simulated
+    groups = {}
+    for folder in args.folders:
+        from ..data import load_segments
+        groups[f"real {folder.rstrip('/').split('/')[-1]}"] = [s.positions for s in load_segments([folder])]
+    groups["sim hover_dash"] = simulated(args.flights, 60.0, 5, 10.0, ["hover_dash"], 50.0, "mocap").flights
+    for family in ("hover_dash", "explore"):
+        groups[f"kinematic {family}"] = kinematic(args.flights, 60.0, 5, 10.0, [family], (1e-4, 1e-3), 0.0).flights
+    print("| flights | " + " | ".join(f"{lo:g}-{hi:g} m/s: share, xy / z (m)" for lo, hi in
+                                       zip((0.0, 0.5, 1.0), (0.5, 1.0, 2.0))) + " |")
+    print("|---|" + "---|" * 3)
+    for label, grids in groups.items():
+        cells = [f"{share * 100:.0f} %, {xy:.3f} / {z:.3f}" for _, _, share, xy, z in cv_error_by_speed(grids)]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
