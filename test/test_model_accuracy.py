@@ -1,17 +1,22 @@
 """The shipped checkpoint on the real flights (../shared/flights), evaluation protocol: it must beat
-constant velocity and meet the product's ADE targets in every folder, the pooled ADE and (but for the
-documented EuRoC near miss) the 1-sigma coverage promise."""
+constant velocity and meet the product's ADE targets in every folder, the pooled ADE and the 1-sigma
+coverage promise."""
+from pathlib import Path
+
 import numpy as np
 
 from uav_traj_predictor.data import load_segments
 from uav_traj_predictor.model import StreamingPredictor
 
+# The committed checkpoint (models/default.pt); the installed share/ copy is refreshed only by `make develop`,
+# so it can lag behind the source tree. Outside a checkout: the package's default.
+SOURCE_CHECKPOINT = Path(__file__).resolve().parents[1] / "models" / "default.pt"
+
 HISTORY, HORIZON = 20, 10
 POOLED_ADE_MAX = 0.19          # metres, 8255 windows (docs/model.md)
 ADE_MAX = {"euroc": 0.095, "uzh_fpv": 0.246, "blackbird": 0.514}   # 0.9 x the best anchor per folder
-# Promise: 1-sigma coverage 68 +- 7 %. Shipped model: EuRoC 75.4 % (z under-, x/y over-covered: the
-# simulator's slow flights move less vertically than EuRoC's), so the EuRoC bound is 0.77 here.
-COVERAGE = {"euroc": (0.61, 0.77), "uzh_fpv": (0.61, 0.75), "blackbird": (0.61, 0.75)}
+# Promise: 1-sigma coverage 68 +- 7 % in every folder (std calibrated on simulated flights only).
+COVERAGE = {"euroc": (0.61, 0.75), "uzh_fpv": (0.61, 0.75), "blackbird": (0.61, 0.75)}
 
 
 def folder_errors(predictor, folder):
@@ -32,7 +37,7 @@ def folder_errors(predictor, folder):
 
 
 def test_shipped_model_on_real_flights(flights_dir):
-    predictor = StreamingPredictor()
+    predictor = StreamingPredictor(str(SOURCE_CHECKPOINT) if SOURCE_CHECKPOINT.is_file() else None)
     scores = {folder: folder_errors(predictor, flights_dir / folder) for folder in ("euroc", "uzh_fpv", "blackbird")}
     for folder, (model_err, cv_err, z) in scores.items():
         assert model_err.mean() < cv_err.mean(), f"{folder}: ADE {model_err.mean():.3f} vs CV {cv_err.mean():.3f}"
