@@ -114,9 +114,12 @@ def gru_step(x, h, weights: GRUWeights, index=None, backend: str = "auto", out=N
 
 def _in_range(idx: np.ndarray, capacity: int) -> bool:
     """All of the 1-D int indices in [0, capacity) (a plain loop for a few: cheaper than two reductions)."""
-    if len(idx) <= 8:
-        return all(0 <= i < capacity for i in idx.tolist())
-    return bool(idx.min() >= 0 and idx.max() < capacity)
+    if len(idx) > 8:
+        return bool(idx.min() >= 0 and idx.max() < capacity)
+    for i in idx.tolist():
+        if not 0 <= i < capacity:
+            return False
+    return True
 
 
 class GRUStepper:

@@ -73,6 +73,7 @@ class StreamingPredictor:
         self._speed_factor = per_column(model.speed_calibration)          # (bins, H * 3)
         self._cv_std = np.repeat(np.asarray(self.meta["cv_std"], np.float64)[:, None], 3, axis=1)
         self._steps_dt = np.arange(1, self.horizon_steps + 1, dtype=np.float64)[:, None] * self.dt
+        self._steps0_dt = np.arange(self.horizon_steps + 1, dtype=np.float64)[:, None] * self.dt   # 0, dt, ...
 
     # ---- track management -------------------------------------------------------------------
     @property
@@ -124,7 +125,7 @@ class StreamingPredictor:
 
     def status(self, indices) -> list[str]:
         """Status of each track's latest prediction: "tracking", "warming_up" or "fallback_cv"."""
-        return list(self._status[self._checked(indices)])
+        return list(self._status[self._rows(self._checked(indices))])
 
     def _checked(self, indices) -> np.ndarray:
         indices = np.asarray(indices, dtype=np.int64)
@@ -132,7 +133,10 @@ class StreamingPredictor:
             indices = np.atleast_1d(indices)
         if indices.ndim == 1 and len(indices) <= 8:     # a few tracks: plain Python is cheaper
             capacity, active = self.capacity, self._active
-            if all(0 <= i < capacity and active[i] for i in indices.tolist()):
+            for i in indices.tolist():
+                if not (0 <= i < capacity and active[i]):
+                    break
+            else:
                 return indices
         elif not indices.size or (indices.min() >= 0 and indices.max() < self.capacity
                                   and self._active[indices].all()):
@@ -175,8 +179,7 @@ class StreamingPredictor:
         if not self._accel_inputs:
             return velocities.astype(np.float32) * self._inv_feature_scale
         features = np.empty((len(velocities), 6), np.float32)
-        features[:, :3] = velocities
-        features[:, 3:] = self._last_velocity[rows]
+        np.concatenate((velocities, self._last_velocity[rows]), axis=1, out=features, casting="same_kind")
         counts = self._count[rows]
         if np.count_nonzero(counts) < len(counts):   # a track's first velocity has none before: zero acceleration
             fresh = counts == 0
@@ -227,18 +230,16 @@ class StreamingPredictor:
         rows = self._rows(indices)
         last = np.asarray(last_positions, np.float64).reshape(len(indices), 3)
         velocity = self._last_velocity[rows]
-        steps = np.empty((len(indices), self.horizon_steps + 1, 3))    # [last, positions...] per track
-        steps[:, 0] = last
+        steps = velocity[:, None, :] * self._steps0_dt        # [last, positions...] per track (v * 0 + last = last)
+        steps += last[:, None, :]
         positions = steps[:, 1:]
-        np.multiply(velocity[:, None, :], self._steps_dt, out=positions)
-        positions += last[:, None, :]
         ready = (self._count[rows] >= self.min_history).tolist()
         status = [TRACKING if r else WARMING_UP for r in ready]
         if all(ready):          # the usual case: every track's prediction from the network
             out = self._head_flat(self._top[rows], velocity)
             ok = _finite_rows(out)
             residual, std = self._split(out)
-            if np.count_nonzero(ok) == len(ok):
+            if ok is None:
                 positions += residual
             else:
                 std = self._fallback(positions, residual, std, np.arange(len(indices)), ok, status)
@@ -262,7 +263,9 @@ class StreamingPredictor:
 
     def _fallback(self, positions, residual, model_std, ready_rows, ok, status, std=None):
         """Network output for the `ok` ones of `ready_rows`, constant velocity with the cv std (and status
-        "fallback_cv") for the others; returns the std array."""
+        "fallback_cv") for the others (`ok` None: all are); returns the std array."""
+        if ok is None:
+            ok = np.ones(len(ready_rows), bool)
         if std is None:
             std = np.empty_like(positions)
             std[:] = self._cv_std
@@ -301,17 +304,19 @@ class StreamingPredictor:
 def _all_usable(velocities: np.ndarray) -> bool:
     """Every value finite and within MAX_SPEED (NaN and inf fail the comparison)."""
     if velocities.size <= 12:
-        return all(-MAX_SPEED <= v <= MAX_SPEED for v in velocities.ravel().tolist())
+        for v in velocities.ravel().tolist():
+            if not -MAX_SPEED <= v <= MAX_SPEED:
+                return False
+        return True
     return bool((np.abs(velocities) <= MAX_SPEED).all())
 
 
-def _finite_rows(out: np.ndarray) -> np.ndarray:
-    """Mask of the rows (tracks) of a flat head output that are all finite: one sum per row (a finite
-    sum has finite terms), the exact element check only when a sum is not finite."""
-    ok = np.isfinite(np.add.reduce(out, axis=1))
-    if np.count_nonzero(ok) < len(ok):
-        ok = np.isfinite(out).all(axis=1)
-    return ok
+def _finite_rows(out: np.ndarray) -> np.ndarray | None:
+    """Mask of the rows (tracks) of a flat head output that are all finite, None when all are (the usual
+    case, decided by one sum: a finite sum has finite terms)."""
+    if math.isfinite(np.add.reduce(out, axis=None)):
+        return None
+    return np.isfinite(out).all(axis=1)
 
 
 def _segment_prediction(positions, std):
