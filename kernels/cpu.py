@@ -212,6 +212,15 @@ def gru_step_cpu(x, state, layers, cell, index=None, out=None):
     `index` (n,) selects the rows that advance (unique; a slice works too, as views), else all N.
     Returns the top layer's new h (n, H), written to `out` when given.
     """
+    if isinstance(index, slice):       # a block of rows (numpy): each layer's cell writes its state view in place
+        h = x
+        for k, layer in enumerate(layers):
+            rows = state[k, index]
+            h = cell(layer, h, rows, rows)
+        if out is None:
+            return h.copy()
+        out[...] = h
+        return out
     new_h = None
     for k, layer in enumerate(layers):
         rows = state[k] if index is None else state[k][index]

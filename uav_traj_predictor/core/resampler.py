@@ -37,6 +37,10 @@ def _no_positions():
 
 def as_xyz(position) -> list[float]:
     """A 3-vector (any array-like of 3 numbers) as [x, y, z] Python floats; ValueError for another size."""
+    if type(position) is tuple and len(position) == 3:     # the adapters' usual form, as np.asarray reads it
+        x, y, z = position
+        if type(x) is float and type(y) is float and type(z) is float:
+            return [x, y, z]
     position = np.asarray(position, dtype=np.float64)
     if position.size != 3:
         raise ValueError(f"OnlineResampler.push expects a 3-vector position, got shape {position.shape}")
