@@ -114,7 +114,7 @@ class TrackBank:
             self._reset(track, IGNORED_NON_FINITE, stamp)
             resampler.reset()
         elif samples:
-            track.queued_velocities.extend(velocity for _, _, velocity in samples if velocity is not None)
+            track.queued_velocities += [velocity for _, _, velocity in samples if velocity is not None]
             track.queued_samples += len(samples)
             track.last_grid_stamp, track.last_grid_position, _ = samples[-1]
         return len(samples)
@@ -134,8 +134,10 @@ class TrackBank:
         for _, (x, y, z), velocity in samples:
             if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
                 return False
-            if velocity is not None and not all(-limit <= v <= limit for v in velocity):
-                return False
+            if velocity is not None:
+                vx, vy, vz = velocity
+                if not (-limit <= vx <= limit and -limit <= vy <= limit and -limit <= vz <= limit):
+                    return False
         return True
 
     def _is_teleport(self, resampler: OnlineResampler, stamp: float, xyz: list[float]) -> bool:
@@ -173,8 +175,9 @@ class TrackBank:
         self._drop_stale(now)
         due = [track for track in self.tracks.values() if track.queued_samples]
         self._apply_resets(due)
-        self._step_rounds(due)
-        predictions = self._predict([track for track in due if track.history > 0])
+        stepped, slots = self._step_rounds(due)
+        predicting = [track for track in due if track.history > 0]
+        predictions = self._predict(predicting, slots if predicting == stepped else None)   # same Track objects
         for track in due:
             track.queued_samples = 0
         events, self._events = self._events, []
@@ -195,25 +198,31 @@ class TrackBank:
         for track in resetting:
             track.needs_reset = False
 
-    def _step_rounds(self, due: list[Track]) -> None:
-        """Round r steps every track that has an r-th queued velocity, all in one batched call."""
+    def _step_rounds(self, due: list[Track]):
+        """Round r steps every track that has an r-th queued velocity, all in one batched call.
+        Returns the tracks of round 0 and their slots (the usual tracks to predict for)."""
         pending = [track for track in due if track.queued_velocities]
+        first, first_slots = pending, None
         round_index = 0
         while pending:
             slots = np.array([track.slot for track in pending])
             velocities = np.array([track.queued_velocities[round_index] for track in pending])
             self.predictor.step(slots, velocities)
+            if first_slots is None:
+                first_slots = slots
             for track in pending:
                 track.history += 1
             round_index += 1
             pending = [track for track in pending if len(track.queued_velocities) > round_index]
         for track in due:
             track.queued_velocities.clear()
+        return first, first_slots
 
-    def _predict(self, tracks: list[Track]) -> list[Prediction]:
+    def _predict(self, tracks: list[Track], slots: np.ndarray | None = None) -> list[Prediction]:
         if not tracks:
             return []
-        slots = np.array([track.slot for track in tracks])
+        if slots is None:
+            slots = np.array([track.slot for track in tracks])
         last = np.array([track.last_grid_position for track in tracks])
         positions, velocities, std = self.predictor.predict(slots, last)
         statuses = self.predictor.status(slots)

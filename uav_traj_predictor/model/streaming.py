@@ -233,9 +233,9 @@ class StreamingPredictor:
         steps = velocity[:, None, :] * self._steps0_dt        # [last, positions...] per track (v * 0 + last = last)
         steps += last[:, None, :]
         positions = steps[:, 1:]
-        ready = (self._count[rows] >= self.min_history).tolist()
-        status = [TRACKING if r else WARMING_UP for r in ready]
-        if all(ready):          # the usual case: every track's prediction from the network
+        ready = self._count[rows] >= self.min_history
+        if np.count_nonzero(ready) == len(ready):     # the usual case: every track's prediction from the network
+            status = [TRACKING] * len(ready)
             out = self._head_flat(self._top[rows], velocity)
             ok = _finite_rows(out)
             residual, std = self._split(out)
@@ -244,6 +244,7 @@ class StreamingPredictor:
             else:
                 std = self._fallback(positions, residual, std, np.arange(len(indices)), ok, status)
         else:
+            status = [TRACKING if r else WARMING_UP for r in ready.tolist()]
             ready_rows = np.flatnonzero(ready)
             std = np.empty_like(positions)
             std[:] = self._cv_std
