@@ -208,8 +208,7 @@ class StreamingPredictor:
 
     def _head(self, top: np.ndarray, velocity: np.ndarray):
         """(residual (n, H, 3) m, calibrated std (n, H, 3) m) from top hidden states and last velocities."""
-        out = self._head_flat(top, velocity).reshape(len(top), 2, self.horizon_steps, 3)
-        return out[:, 0], out[:, 1]
+        return self._split(self._head_flat(top, velocity))
 
     def _speed_bins(self, velocity: np.ndarray):
         """Calibration bin of each track's speed |v| (searchsorted on the edges, side "left")."""
@@ -245,17 +244,21 @@ class StreamingPredictor:
                 std = self._fallback(positions, residual, std, np.arange(len(indices)), ok, status)
         else:
             status = [TRACKING if r else WARMING_UP for r in ready.tolist()]
-            ready_rows = np.flatnonzero(ready)
-            std = np.empty_like(positions)
-            std[:] = self._cv_std
-            if len(ready_rows):
-                selected = indices[ready_rows]
-                out = self._head_flat(self._top[selected], self._last_velocity[selected])
-                self._fallback(positions, *self._split(out), ready_rows, _finite_rows(out), status, std)
+            std = self._partly_ready(indices, np.flatnonzero(ready), positions, status)
         self._status[rows] = status
         velocities = np.subtract(steps[:, 1:], steps[:, :-1])     # np.diff's arithmetic
         velocities /= self.dt
         return positions, velocities, std
+
+    def _partly_ready(self, indices, ready_rows, positions, status):
+        """Some tracks still warming up: the cv std for all, the network's output for the ready ones."""
+        std = np.empty_like(positions)
+        std[:] = self._cv_std
+        if len(ready_rows):
+            selected = indices[ready_rows]
+            out = self._head_flat(self._top[selected], self._last_velocity[selected])
+            self._fallback(positions, *self._split(out), ready_rows, _finite_rows(out), status, std)
+        return std
 
     def _split(self, out: np.ndarray):
         """Views (residual (n, H, 3), std (n, H, 3)) of a flat head output."""
