@@ -209,7 +209,7 @@ class GRUStepper:
         if path == "numpy":
             xs = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
             layers, cell = self._cells["numpy"]
-            rows = slice(int(idx[0]), int(idx[0]) + 1) if len(idx) == 1 else idx   # one track: a view, no gather
+            rows = idx if len(idx) != 1 else slice(idx.item(), idx.item() + 1)   # one track: a view, no gather
             res = cpu.gru_step_cpu(np.asarray(xs, np.float32), self.state, layers, cell, rows,
                                    None if out is None else np.asarray(out))
         elif path == "torch":
