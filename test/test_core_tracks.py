@@ -137,8 +137,8 @@ def test_float_max_stream_is_tracked_and_grid_overflow_resets(checkpoint, monkey
     resampler = bank.tracks["huge"].resampler
     consume = resampler.consume          # what TrackBank.push calls
 
-    def overflowing_consume(stamp, xyz):   # any overflow left in the grid arithmetic
-        reset, ignored, samples = consume(stamp, xyz)
+    def overflowing_consume(stamp, xyz, velocity=None):   # any overflow left in the grid arithmetic
+        reset, ignored, samples = consume(stamp, xyz, velocity)
         return reset, ignored, tuple((t, (np.inf,) * 3, velocity) for t, _, velocity in samples)
 
     monkeypatch.setattr(resampler, "consume", overflowing_consume)
@@ -197,3 +197,24 @@ def test_freeze_startup_heap_leaves_live_objects_out_of_later_collections():
         assert len(gc.get_objects()) < frozen                  # what a full collection still traverses
     finally:
         gc.unfreeze()
+
+
+def test_twist_velocities_stream_exactly_like_the_offline_twist_segment(checkpoint):
+    """velocity_source "twist": the bank steps the interval means of the pushed velocities, and the
+    offline predict_segment over the twist segment gives the same predictions."""
+    t, p = flight(3)
+    v = np.gradient(p, t, axis=0) + np.random.default_rng(3).normal(0, 0.2, p.shape)   # noisy, not p's differences
+    cfg = PreprocessConfig(rate=1 / DT, velocity_source="twist")
+    bank = TrackBank(StreamingPredictor(checkpoint), cfg)
+    got = {}
+    for i in range(len(t)):
+        bank.push("uav1", t[i], p[i], now=t[i], velocity=v[i])
+        got.update({round(pr.t0, 6): pr for pr in bank.tick().predictions})
+    (segment,) = preprocess(t, p, cfg, v=v)
+    offline = StreamingPredictor(checkpoint).predict_segment(segment)
+    pose_offline = StreamingPredictor(checkpoint).predict_segment(preprocess(t, p, PreprocessConfig(rate=1 / DT))[0])
+    for k in range(MIN_HISTORY, len(segment)):
+        np.testing.assert_allclose(got[round(segment.times[k], 6)].positions, offline.positions[k], atol=1e-4)
+    assert not np.allclose(offline.positions[MIN_HISTORY:], pose_offline.positions[MIN_HISTORY:], atol=1e-3)
+    with pytest.raises(ValueError, match="velocity"):
+        bank.push("uav1", t[-1] + 0.05, p[-1])                      # twist mode: a sample needs its velocity

@@ -153,3 +153,38 @@ def test_cli_warns_about_a_file_without_windows_among_good_ones(tmp_path, capsys
     assert evaluate_main([str(tmp_path), "--methods", "cv", "--quiet"]) == 0
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "bad.txt: no usable samples" in warnings[0] and "non-finite 2" in warnings[0]
+
+
+def test_cli_twist_velocities_and_online_calibration(tmp_path, capsys, random_checkpoint):
+    """--velocity-source twist reads a TUM file's extra vx vy vz columns (the model's input changes, the
+    baselines do not); a file without velocities and a bad calibration rate are one-line errors."""
+    t, p = helix(15.0)
+    v = np.gradient(p, t, axis=0) + np.random.default_rng(0).normal(0, 0.3, p.shape)
+    rows = np.column_stack([t, p, np.tile([0.0, 0.0, 0.0, 1.0], (len(t), 1)), v])
+    with_velocity = tmp_path / "bb" / "helix.txt"
+    with_velocity.parent.mkdir()
+    with_velocity.write_text("# ts x y z qx qy qz qw\n" + "\n".join(" ".join(f"{x:.6f}" for x in r) for r in rows))
+    reports = {}
+    for source in ("pose", "twist"):
+        out = tmp_path / f"{source}.json"
+        assert evaluate_main([str(with_velocity), "--json", str(out), "--checkpoint", random_checkpoint,
+                              "--methods", "model", "cv", "--velocity-source", source, "--quiet"]) == 0
+        reports[source] = json.loads(out.read_text())
+    assert reports["twist"]["protocol"]["velocity_source"] == "twist"
+    assert reports["twist"]["pooled"]["cv"] == reports["pose"]["pooled"]["cv"]
+    assert reports["twist"]["pooled"]["model"]["ade"] != reports["pose"]["pooled"]["model"]["ade"]
+    out = tmp_path / "online.json"
+    assert evaluate_main([str(with_velocity), "--json", str(out), "--checkpoint", random_checkpoint, "--methods", "model",
+                          "--online-calibration", "0.02", "--quiet"]) == 0
+    online = json.loads(out.read_text())
+    assert "online calibration rate 0.02" in online["methods"]["model"]
+    assert online["pooled"]["model"]["coverage_1sigma"] != reports["pose"]["pooled"]["model"]["coverage_1sigma"]
+    capsys.readouterr()
+    plain = tmp_path / "plain" / "helix.txt"
+    write_tum(plain, t, p)
+    assert evaluate_main([str(plain), "--methods", "model", "--checkpoint", random_checkpoint,
+                          "--velocity-source", "twist", "--quiet"]) == 2
+    assert "needs measured velocities" in capsys.readouterr().err
+    assert evaluate_main([str(with_velocity), "--methods", "model", "--checkpoint", random_checkpoint,
+                          "--online-calibration", "1.5", "--quiet"]) == 2
+    assert "online calibration rate" in capsys.readouterr().err

@@ -125,3 +125,17 @@ def test_shipped_checkpoint_streams_like_its_segment_path():
     offline = predictor.predict_segment(SimpleNamespace(positions=positions))
     np.testing.assert_allclose(offline.positions, streamed, atol=1e-5, equal_nan=True)
     np.testing.assert_allclose(offline.std, streamed_std, rtol=1e-4, atol=1e-6, equal_nan=True)
+
+
+def test_online_calibration_streams_like_its_segment_path(checkpoint):
+    """With the online std calibration on, stepping a track and the offline sequence pass agree (a
+    boundary case |e| = std flipping between the float32 paths moves a scale by at most 0.2 %)."""
+    rng = np.random.default_rng(5)
+    predictor = StreamingPredictor(checkpoint, online_calibration=0.02)
+    positions = flight(rng, count=300)
+    streamed, streamed_std, _ = stream(predictor, positions)
+    offline = predictor.predict_segment(SimpleNamespace(positions=positions))
+    np.testing.assert_allclose(offline.std, streamed_std, rtol=5e-3, equal_nan=True)
+    plain = StreamingPredictor(checkpoint).predict_segment(SimpleNamespace(positions=positions))
+    np.testing.assert_array_equal(offline.positions, plain.positions)        # positions untouched
+    assert not np.allclose(offline.std[100:], plain.std[100:])                # the std adapted

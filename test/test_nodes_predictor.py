@@ -52,6 +52,9 @@ BAD_CONFIGS = {
     "typo": (["-p", "trak_timeout:=1.0"], "unknown parameter(s) ['trak_timeout']"),
     "no_input": ([], "no input: set 'odom_topics'"),
     "checkpoint": (["-p", "checkpoint:=/nonexistent/model.pt"], "/nonexistent/model.pt: no such checkpoint file"),
+    "twist_pose": (["-p", "input_type:=pose", "-p", "velocity_source:=twist"],
+                   "velocity_source 'twist' needs input_type 'odometry'"),
+    "online_rate": (["-p", "online_calibration:=0.9"], "parameter 'online_calibration'"),
 }
 
 
@@ -110,14 +113,16 @@ class Scenario:
         self.node.create_subscription(MarkerArray, "/predicted_markers", self.markers.append, 100)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 100)
 
-    def publish(self, name, stamp, position, frame="map"):
+    def publish(self, name, stamp, position, frame="map", orientation=(0.0, 0.0, 0.0, 1.0), twist=(0.0, 0.0, 0.0)):
         msg = self.Odometry()
         sec = math.floor(stamp)
         msg.header.stamp.sec, msg.header.stamp.nanosec = int(sec), int(round((stamp - sec) * 1e9)) % 1_000_000_000
         msg.header.frame_id = frame
         msg.child_frame_id = "base_link"
         msg.pose.pose.position.x, msg.pose.pose.position.y, msg.pose.pose.position.z = map(float, position)
-        msg.pose.pose.orientation.w = 1.0
+        o = msg.pose.pose.orientation
+        o.x, o.y, o.z, o.w = map(float, orientation)
+        msg.twist.twist.linear.x, msg.twist.twist.linear.y, msg.twist.twist.linear.z = map(float, twist)
         self.pubs[name].publish(msg)
 
     def spin(self, seconds):
@@ -285,3 +290,37 @@ def test_silent_track_times_out_markers_deleted_and_diagnostics_report_it(scenar
     assert int(node["dropped.timeout"]) >= 1 and float(node["latency_p99_ms"]) > 0
     last_t2 = stamp(sc.trajectories["t2"][-1].header.stamp)
     assert last_t2 < stamp(sc.trajectories["t1"][-1].header.stamp) - 1.5
+
+
+def test_twist_source_predicts_from_the_rotated_body_velocity(checkpoint, tmp_path):
+    """velocity_source twist: a vehicle holding its position while its twist says 1 m/s forward, yawed
+    90 degrees, is predicted to move +y at 1 m/s (warm-up constant velocity from the twist); a message
+    whose orientation is no rotation is ignored, not used."""
+    import rclpy
+    node, log = start(tmp_path, "predictor_node", "-p", f"checkpoint:={checkpoint}", "-p", "odom_topics:=['/tw/odom']",
+                      "-p", "velocity_source:=twist", "-p", "online_calibration:=0.0", "-p", "diagnostics_period:=0.2")
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    yaw90 = (0.0, 0.0, math.sin(math.pi / 4), math.cos(math.pi / 4))
+    try:
+        sc = Scenario(context, ["tw"])
+        assert sc.spin_until(lambda: sc.pubs["tw"].get_subscription_count() > 0, 60), "no subscription"
+        start_wall = time.time()
+        for k in range(int(1.5 * RATE)):
+            orientation = (0.0, 0.0, 0.0, 0.0) if k == 7 else yaw90
+            sc.publish("tw", start_wall + k / RATE, (1.0, 2.0, 3.0), orientation=orientation, twist=(1.0, 0.0, 0.0))
+            sc.spin(max(0.0, start_wall + (k + 1) / RATE - time.time()))
+        sc.spin(0.5)
+    finally:
+        code, output = stop(node, log)
+        rclpy.try_shutdown(context=context)
+    assert code == 0 and "Traceback" not in output, output
+    from uav_traj_predictor.msg import PredictedTrajectory
+    warm = [m for m in sc.trajectories["tw"] if m.status == PredictedTrajectory.STATUS_WARMING_UP]
+    assert len(warm) >= 3, f"{len(sc.trajectories['tw'])} predictions, {len(warm)} warming up"
+    for message in warm:
+        got = np.array([(p.x, p.y, p.z) for p in message.positions])
+        expected = np.array([1.0, 2.0, 3.0]) + np.outer(np.arange(1, HORIZON + 1) * DT, [0.0, 1.0, 0.0])
+        np.testing.assert_allclose(got, expected, atol=1e-6)
+    ignored = [kv for d in sc.diagnostics for s in d.status for kv in s.values if "invalid_orientation" in kv.key]
+    assert ignored and max(int(kv.value) for kv in ignored) == 1

@@ -167,3 +167,48 @@ def test_online_never_raises_and_matches_preprocess_on_the_samples_it_accepted(s
             np.testing.assert_allclose(grid, segment.positions, atol=1e-9, rtol=0)
         else:
             assert expected == []
+
+
+# ---- measured velocities (velocity_source "twist") ------------------------------------------------
+TWIST = PreprocessConfig(velocity_source="twist")
+
+
+def run_twist_stream(resampler, stamps, positions, velocities):
+    segments = {}
+    for stamp, position, velocity in zip(stamps, positions, velocities):
+        out = resampler.push(stamp, position, velocity)
+        if len(out):
+            s, p, v = segments.setdefault(out.segment, ([], [], []))
+            s.extend(out.stamps)
+            p.extend(out.positions)
+            v.extend(out.velocities)
+    return [tuple(map(np.asarray, val)) for val in segments.values() if len(val[0]) >= 2]
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("cfg", [TWIST, PreprocessConfig(rate=30.0, max_gap=0.05, velocity_source="twist"),
+                                 PreprocessConfig(smoothing="savgol", velocity_source="twist")],
+                         ids=["default", "30Hz", "savgol"])
+def test_twist_grid_velocities_equal_preprocess(seed, cfg):
+    stamps, positions = clean_stream(seed)
+    velocities = np.random.default_rng(seed + 100).normal(scale=2.0, size=positions.shape)
+    online = run_twist_stream(OnlineResampler(cfg), stamps, positions, velocities)
+    offline = preprocess(stamps, positions, cfg, v=velocities)
+    assert len(online) == len(offline) >= 1
+    for (times, grid, measured), segment in zip(online, offline):
+        np.testing.assert_array_equal(times, segment.times)
+        np.testing.assert_allclose(grid, segment.positions, atol=1e-9, rtol=0)
+        assert np.isnan(measured[0]).all()
+        np.testing.assert_allclose(measured[1:], segment.velocities, atol=1e-9, rtol=0)
+        assert not np.allclose(segment.velocities, np.diff(segment.positions, axis=0) / segment.dt)
+
+
+def test_twist_samples_need_a_finite_velocity():
+    resampler = OnlineResampler(TWIST)
+    resampler.push(0.0, [0, 0, 0], [1, 0, 0])
+    assert resampler.push(0.05, [0.05, 0, 0], [np.nan, 0, 0]).ignored == "non_finite"
+    out = resampler.push(0.1, [0.1, 0, 0], [1, 0, 0])
+    np.testing.assert_allclose(out.velocities, [[1.0, 0, 0]])
+    with pytest.raises(ValueError, match="3-vector velocity"):
+        resampler.push(0.2, [0.2, 0, 0])
+    assert len(OnlineResampler().push(0.0, [0, 0, 0], [np.nan] * 3)) == 1   # pose source: velocity unused

@@ -67,6 +67,8 @@ def parser() -> argparse.ArgumentParser:
                     help="also score the PredictedTrajectory messages recorded on T (method 'recorded'; "
                          "several topics for several vehicles)")
     ev.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR")
+    ev.add_argument("--velocity-source", choices=("pose", "twist"), default="pose",
+                    help="the model's input velocities: pose differences, or the Odometry twist (rotated to the world)")
     ev.add_argument("--threads", type=int, default=2, help="torch CPU threads")
 
     info = sub.add_parser("info", help="topics, counts and damage of a bag")
@@ -135,6 +137,7 @@ def cmd_record(args) -> int:
 def cmd_eval(args) -> int:
     import torch
 
+    from ..evaluate import Protocol
     from ..evaluate.methods import MethodUnavailable
     from .replay_eval import evaluate_bag
     torch.set_num_threads(max(1, args.threads))
@@ -143,7 +146,8 @@ def cmd_eval(args) -> int:
     try:
         report = evaluate_bag(args.bag, odom_topics=args.odom_topic, checkpoint=args.checkpoint,
                               vector_dir=args.vector, methods=args.methods,
-                              predictions_topic=args.predictions_topic, notes=notes, examples=examples)
+                              predictions_topic=args.predictions_topic, notes=notes, examples=examples,
+                              protocol=Protocol(velocity_source=args.velocity_source))
     except MethodUnavailable as err:
         raise CommandError(str(err)) from None
     from ..evaluate.report import format_report, save_report

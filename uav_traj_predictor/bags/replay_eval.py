@@ -91,17 +91,19 @@ def read_odometry(path, topics) -> dict:
 
 
 def stream_through_trackbank(flights: dict, predictor, cfg) -> dict:
-    """Push every sample (merged by stamp across topics, one track per topic) through a TrackBank,
-    ticking after each message as the predictor_node does; {topic: PredictionTable}."""
+    """Push every sample (merged by stamp across topics, one track per topic; with velocity_source
+    "twist" its world-frame twist too) through a TrackBank, ticking after each message as the
+    predictor_node does; {topic: PredictionTable}."""
     from ..core import TrackBank
     bank = TrackBank(predictor, cfg)
     streams = [((float(t), order, i) for i, t in enumerate(flight.t))
                for order, flight in enumerate(flights.values())]
     topics = list(flights)
+    twist = cfg.velocity_source == "twist"
     rows = {topic: [] for topic in topics}
     for stamp, order, i in heapq.merge(*streams):
         topic = topics[order]
-        bank.push(topic, stamp, flights[topic].p[i])
+        bank.push(topic, stamp, flights[topic].p[i], velocity=flights[topic].v[i] if twist else None)
         for prediction in bank.tick().predictions:
             rows[prediction.track_id].append((prediction.t0, prediction.positions, prediction.position_std))
     return {topic: PredictionTable.build(found) for topic, found in rows.items()}

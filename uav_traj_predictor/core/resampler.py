@@ -6,6 +6,9 @@ smoothing arithmetic), splitting segments at the same gaps. Bad input is never a
 non-finite samples and stamps at or before the last one are ignored (`ignored` says why); a gap or a
 jump back in time starts a new segment (`reset` says why). O(1) work per push, on plain floats
 (`consume` is the allocation-light form `TrackBank` uses; `push` wraps it into arrays).
+With `cfg.velocity_source == "twist"` every sample also carries a measured world-frame velocity and
+the grid velocities are its interval means (a running integral of the piecewise-linear velocity, the
+arithmetic of `data.preprocess.mean_velocities`) instead of position differences.
 """
 from __future__ import annotations
 
@@ -35,15 +38,15 @@ def _no_positions():
     return np.zeros((0, 3))
 
 
-def as_xyz(position) -> list[float]:
+def as_xyz(position, name: str = "position") -> list[float]:
     """A 3-vector (any array-like of 3 numbers) as [x, y, z] Python floats; ValueError for another size."""
     if type(position) is tuple and len(position) == 3:     # the adapters' usual form, as np.asarray reads it
         x, y, z = position
         if type(x) is float and type(y) is float and type(z) is float:
             return [x, y, z]
-    position = np.asarray(position, dtype=np.float64)
+    position = np.asarray(() if position is None else position, dtype=np.float64)
     if position.size != 3:
-        raise ValueError(f"OnlineResampler.push expects a 3-vector position, got shape {position.shape}")
+        raise ValueError(f"OnlineResampler.push expects a 3-vector {name}, got shape {position.shape}")
     return position.reshape(3).tolist()
 
 
@@ -51,7 +54,8 @@ def as_xyz(position) -> list[float]:
 class ResamplerOutput:
     """What one push produced: new grid samples (possibly none) and why the stream changed, if it did.
 
-    velocities[i] = (positions[i] - previous grid position) / dt, NaN for a segment's first sample.
+    velocities[i] = (positions[i] - previous grid position) / dt (or, for velocity_source "twist", the
+    mean measured velocity since the previous grid stamp), NaN for a segment's first sample.
     reset: a new segment started with this push ("gap", "time_backwards", "manual"), else None.
     ignored: the pushed sample was dropped ("non_finite", "duplicate", "out_of_order"), else None.
     """
@@ -80,16 +84,19 @@ class OnlineResampler:
         self.max_backwards = max_backwards
         self._max_gap = cfg.max_gap
         self._smoothing = cfg.smoothing == "savgol"
+        self.twist = cfg.velocity_source == "twist"
         self._raw_grid = deque(maxlen=cfg.savgol_window if self._smoothing else 1)  # last unsmoothed grid positions
         self.segment = -1
         self._pending_reset: str | None = None
-        self._start(None, None)
+        self._start(None, None, None)
 
     # --- state -----------------------------------------------------------------------------
-    def _start(self, stamp, position):
+    def _start(self, stamp, position, velocity):
         self.t0 = stamp                    # first stamp of the current segment (None: no segment)
         self.last_stamp = stamp            # newest accepted raw sample
         self.last_raw = position           # its position, [x, y, z] floats
+        self.last_raw_velocity = velocity  # its measured velocity (twist), else None
+        self._since_grid = (0.0, 0.0, 0.0)  # twist: velocity integral from the newest grid stamp to last_stamp
         self.count = 0                     # grid samples emitted in the current segment
         self.last_position = None          # newest emitted grid position, (x, y, z) floats
         self._raw_grid.clear()
@@ -98,7 +105,7 @@ class OnlineResampler:
         """Forget the current segment; the next sample starts a new one (reported as "manual")."""
         if self.t0 is not None:
             self._pending_reset = RESET_MANUAL
-        self._start(None, None)
+        self._start(None, None, None)
 
     @property
     def last_grid_stamp(self) -> float | None:
@@ -106,9 +113,11 @@ class OnlineResampler:
         return None if self.count == 0 else self.t0 + (self.count - 1) * self.dt
 
     # --- input -------------------------------------------------------------------------------
-    def push(self, stamp: float, position) -> ResamplerOutput:
-        """Consume one raw sample; return the grid samples it completes (and any reset/ignore reason)."""
-        reset, ignored, samples = self.consume(float(stamp), as_xyz(position))
+    def push(self, stamp: float, position, velocity=None) -> ResamplerOutput:
+        """Consume one raw sample (with its world-frame velocity for velocity_source "twist"); return the
+        grid samples it completes (and any reset/ignore reason)."""
+        velocity = as_xyz(velocity, "velocity") if self.twist else None
+        reset, ignored, samples = self.consume(float(stamp), as_xyz(position), velocity)
         if not samples:
             return ResamplerOutput(reset=reset, ignored=ignored, segment=self.segment)
         nan = (math.nan,) * 3
@@ -116,50 +125,72 @@ class OnlineResampler:
                                velocities=np.array([nan if s[2] is None else s[2] for s in samples]),
                                reset=reset, segment=self.segment)
 
-    def consume(self, stamp: float, xyz: list[float]):
+    def consume(self, stamp: float, xyz: list[float], velocity: list[float] | None = None):
         """`push` on plain floats: (reset, ignored, samples), samples a tuple of (stamp, position, velocity)
-        per new grid sample, position and velocity (x, y, z) floats, velocity None for a segment's first."""
+        per new grid sample, position and velocity (x, y, z) floats, velocity None for a segment's first.
+        `velocity`: the sample's measured [vx, vy, vz], required for velocity_source "twist"."""
         if not (math.isfinite(stamp) and math.isfinite(xyz[0]) and math.isfinite(xyz[1])
                 and math.isfinite(xyz[2])):
             return None, IGNORED_NON_FINITE, NO_SAMPLES
+        if self.twist and not _finite_velocity(velocity):
+            return None, IGNORED_NON_FINITE, NO_SAMPLES
         if self.t0 is None:
-            return self._begin_segment(stamp, xyz, self._pending_reset)
+            return self._begin_segment(stamp, xyz, velocity, self._pending_reset)
         step = stamp - self.last_stamp
         if step > self._max_gap:
-            return self._begin_segment(stamp, xyz, RESET_GAP)
+            return self._begin_segment(stamp, xyz, velocity, RESET_GAP)
         if step < -self.max_backwards:
-            return self._begin_segment(stamp, xyz, RESET_TIME_BACKWARDS)
+            return self._begin_segment(stamp, xyz, velocity, RESET_TIME_BACKWARDS)
         if step <= 0:
             return None, IGNORED_DUPLICATE if step == 0 else IGNORED_OUT_OF_ORDER, NO_SAMPLES
-        return None, None, self._advance(stamp, xyz)
+        return None, None, self._advance(stamp, xyz, velocity)
 
-    def _begin_segment(self, stamp, xyz, reset: str | None):
+    def _begin_segment(self, stamp, xyz, velocity, reset: str | None):
         self._pending_reset = None
         self.segment += 1
-        self._start(stamp, xyz)
+        self._start(stamp, xyz, velocity)
         return reset, None, (self._emit(stamp, tuple(xyz)),)
 
-    def _advance(self, stamp, xyz) -> tuple:
+    def _advance(self, stamp, xyz, velocity) -> tuple:
         """Grid samples t0 + k * dt (k = count, count + 1, ...) up to `stamp`, interpolated between the
         previous raw sample and this one (the grid_count / interpolate arithmetic of preprocess)."""
         t0, dt, k = self.t0, self.dt, self.count
         t_a, (xa, ya, za) = self.last_stamp, self.last_raw
-        self.last_stamp, self.last_raw = stamp, xyz
+        v_a = self.last_raw_velocity
+        self.last_stamp, self.last_raw, self.last_raw_velocity = stamp, xyz, velocity
         samples = []
         g = t0 + k * dt
         while g <= stamp:
             w = (g - t_a) / (stamp - t_a)
-            samples.append(self._emit(g, (xa + w * (xyz[0] - xa), ya + w * (xyz[1] - ya), za + w * (xyz[2] - za))))
+            mean = self._mean_velocity(t_a, v_a, stamp, velocity, g) if self.twist else None
+            samples.append(self._emit(g, (xa + w * (xyz[0] - xa), ya + w * (xyz[1] - ya), za + w * (xyz[2] - za)),
+                                      mean))
             k += 1
             g = t0 + k * dt
+        if self.twist:
+            self._since_grid = _add(self._since_grid, _integral(t_a, v_a, stamp, velocity, stamp))
         return samples
 
-    def _emit(self, stamp, raw: tuple) -> tuple:
+    def _mean_velocity(self, t_a, v_a, t_b, v_b, g) -> tuple:
+        """Mean measured velocity from the newest grid stamp to grid stamp g in (t_a, t_b]; afterwards the
+        running integral restarts at g (as the integral from t_a, minus the part up to g)."""
+        previous = self.t0 + (self.count - 1) * self.dt
+        upto = _integral(t_a, v_a, t_b, v_b, g)
+        span = g - previous
+        mean = tuple((since + part) / span for since, part in zip(self._since_grid, upto))
+        self._since_grid = tuple(-part for part in upto)
+        return mean
+
+    def _emit(self, stamp, raw: tuple, measured: tuple | None = None) -> tuple:
         self._raw_grid.append(raw)
         position = self._smoothed() if self._smoothing else raw
         last, dt = self.last_position, self.dt
-        velocity = None if last is None else ((position[0] - last[0]) / dt, (position[1] - last[1]) / dt,
-                                              (position[2] - last[2]) / dt)
+        if last is None:
+            velocity = None
+        elif measured is not None:
+            velocity = measured
+        else:
+            velocity = ((position[0] - last[0]) / dt, (position[1] - last[1]) / dt, (position[2] - last[2]) / dt)
         self.last_position = position
         self.count += 1
         return stamp, position, velocity
@@ -168,3 +199,21 @@ class OnlineResampler:
         window = np.array(self._raw_grid)
         coeffs = causal_savgol_coeffs(self.cfg.savgol_window, self.cfg.savgol_order, len(window))
         return tuple(causal_savgol_point(coeffs, window).tolist())
+
+
+def _finite_velocity(velocity) -> bool:
+    if velocity is None:
+        raise ValueError("velocity_source 'twist': every sample needs its 3-vector velocity")
+    return math.isfinite(velocity[0]) and math.isfinite(velocity[1]) and math.isfinite(velocity[2])
+
+
+def _integral(t_a, v_a, t_b, v_b, g) -> tuple:
+    """`data.preprocess.velocity_integral` on float triples: the integral from t_a to g of the velocity
+    linearly interpolated between (t_a, v_a) and (t_b, v_b)."""
+    s = g - t_a
+    h = 0.5 * s / (t_b - t_a)
+    return tuple(s * (a + h * (b - a)) for a, b in zip(v_a, v_b))
+
+
+def _add(a: tuple, b: tuple) -> tuple:
+    return tuple(x + y for x, y in zip(a, b))

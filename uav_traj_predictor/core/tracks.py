@@ -4,6 +4,7 @@ The single prediction path shared by the ROS node, the bag replay and the offlin
 
     bank = TrackBank(StreamingPredictor(), PreprocessConfig(rate=10.0))
     bank.push("uav1", stamp, position)          # raw samples, any track, any order of tracks
+                                                # (+ velocity=... with velocity_source "twist")
     result = bank.tick(now)                     # -> TickResult(predictions, events)
 
 `push` runs the track's `OnlineResampler` (O(1)) and queues the grid samples it completes; nothing
@@ -85,10 +86,12 @@ class TrackBank:
         self._latest_now = -np.inf
 
     # ---- input -------------------------------------------------------------------------------
-    def push(self, track_id: str, stamp: float, position, now: float | None = None) -> int:
+    def push(self, track_id: str, stamp: float, position, now: float | None = None, velocity=None) -> int:
         """Queue one raw sample of `track_id` (created on first use); returns the grid samples it completed.
 
         `now` is the receive time on the caller's clock for the track timeout (default: the stamp).
+        `velocity`: the sample's measured world-frame velocity, used (and required) when the bank's
+        preprocessing has velocity_source "twist" (a non-finite one is ignored as "non_finite").
         """
         stamp = float(stamp)
         now = stamp if now is None else float(now)
@@ -99,10 +102,11 @@ class TrackBank:
             self._latest_now = max(self._latest_now, now)
         xyz = as_xyz(position)
         resampler = track.resampler
+        measured = as_xyz(velocity, "velocity") if resampler.twist else None
         teleport = self._is_teleport(resampler, stamp, xyz)
         if teleport:
             resampler.reset()
-        reset, ignored, samples = resampler.consume(stamp, xyz)
+        reset, ignored, samples = resampler.consume(stamp, xyz, measured)
         if ignored:
             track.ignored[ignored] += 1
             self._events.append(TrackEvent(track_id, EVENT_IGNORED, ignored, stamp))

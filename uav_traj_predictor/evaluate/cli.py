@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from ..data import FlightFormatError
+from ..model.calibration import RECOMMENDED_RATE
 from .methods import MethodUnavailable, build_methods
 from .protocol import Protocol
 from .report import format_report, save_report
@@ -34,6 +35,13 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR")
     ap.add_argument("--history", type=int, default=Protocol.history, help="velocities of history per window")
     ap.add_argument("--horizon", type=int, default=Protocol.horizon, help="predicted grid steps")
+    ap.add_argument("--velocity-source", choices=("pose", "twist"), default=Protocol.velocity_source,
+                    help="the model's input velocities: differences of grid positions, or the flights' measured "
+                         "velocities (twist; files without any are an error); baselines always use positions")
+    ap.add_argument("--online-calibration", type=float, default=0.0, metavar="RATE",
+                    help="rate of the model's online per-track std calibration (0 = off, the default: the "
+                         f"checkpoint's offline calibration only; {RECOMMENDED_RATE:g} = the rate validated on "
+                         "simulated flights); see docs/model.md")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch CPU threads (1 is fastest on a shared machine; see docs/evaluation.md)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -55,9 +63,10 @@ def run(args) -> int:
     missing = [path for path in args.paths if not Path(path).exists()]
     if missing:
         raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
-    protocol = Protocol(history=args.history, horizon=args.horizon)
+    protocol = Protocol(history=args.history, horizon=args.horizon, velocity_source=args.velocity_source)
     notes: list[str] = []
-    methods = build_methods(args.methods, protocol, checkpoint=args.checkpoint, vector_dir=args.vector, notes=notes)
+    methods = build_methods(args.methods, protocol, checkpoint=args.checkpoint, vector_dir=args.vector, notes=notes,
+                            model_options={"online_calibration": args.online_calibration})
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if not methods:

@@ -55,7 +55,8 @@ class ModelMethod:
                                     f"history {protocol.history}, {protocol.rate:g} Hz)")
 
     def describe(self) -> str:
-        return f"StreamingPredictor({getattr(self.predictor, 'model_id', '?')})"
+        rate = getattr(getattr(self.predictor, "_online", None), "rate", 0.0)
+        return f"StreamingPredictor({getattr(self.predictor, 'model_id', '?')}, online calibration rate {rate:g})"
 
     def predict_segment(self, segment) -> SegmentPrediction:
         result = self.predictor.predict_segment(segment)
@@ -77,11 +78,11 @@ def default_checkpoint():
 
 
 def build_methods(names=None, protocol: Protocol = Protocol(), checkpoint=None, vector_dir=None,
-                  notes: list[str] | None = None) -> dict[str, Method]:
+                  notes: list[str] | None = None, model_options: dict | None = None) -> dict[str, Method]:
     """Methods by name, in order. `names` (None = all available) may hold shell patterns such as
     "vector:*". `model` is skipped with a note when no checkpoint can be loaded, unless it was
     asked for by name or `checkpoint` is given (then its error is raised). VECTOR checkpoints come
-    from `vector_dir`."""
+    from `vector_dir`; `model_options` go to the model's StreamingPredictor (e.g. online_calibration)."""
     from .baselines import make_baseline
     from .vector import vector_methods
 
@@ -93,7 +94,7 @@ def build_methods(names=None, protocol: Protocol = Protocol(), checkpoint=None, 
     for name in wanted:
         if name == "model":
             try:
-                methods[name] = _model_method(checkpoint, protocol)
+                methods[name] = _model_method(checkpoint, protocol, model_options or {})
             except MethodUnavailable as err:
                 if checkpoint is not None or (names is not None and "model" in names):
                     raise
@@ -105,12 +106,12 @@ def build_methods(names=None, protocol: Protocol = Protocol(), checkpoint=None, 
     return methods
 
 
-def _model_method(checkpoint, protocol: Protocol) -> ModelMethod:
+def _model_method(checkpoint, protocol: Protocol, options: dict) -> ModelMethod:
     if checkpoint is not None:
-        return ModelMethod(checkpoint, protocol)      # the user named it: its errors surface as they are
+        return ModelMethod(checkpoint, protocol, **options)   # the user named it: its errors surface as they are
     path = default_checkpoint()
     try:
-        return ModelMethod(path, protocol)
+        return ModelMethod(path, protocol, **options)
     except ValueError as err:                         # CheckpointError is a ValueError
         raise MethodUnavailable(f"model: default checkpoint {path} is unusable: {err}") from None
 

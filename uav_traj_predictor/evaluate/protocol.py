@@ -23,11 +23,12 @@ class Protocol:
     horizon: int = 10        # predicted grid steps (truth positions[k+1..k+horizon])
     rate: float = 10.0       # grid rate, Hz
     max_gap: float = 0.2     # gaps above this (s) split a flight into segments
+    velocity_source: str = "pose"   # the model's grid velocities: "pose" differences or measured "twist"
 
     def __post_init__(self):
         if self.history < 1 or self.horizon < 1:
             raise ValueError(f"Protocol needs history >= 1 and horizon >= 1, got {self.history}, {self.horizon}")
-        PreprocessConfig(rate=self.rate, max_gap=self.max_gap)  # validates rate and gap
+        self.preprocess_config()  # validates rate, gap and velocity source
 
     @property
     def dt(self) -> float:
@@ -39,7 +40,7 @@ class Protocol:
         return int(min(self.horizon, max(1, np.floor(ADE_SHORT_SECONDS * self.rate + 1e-9))))
 
     def preprocess_config(self) -> PreprocessConfig:
-        return PreprocessConfig(rate=self.rate, max_gap=self.max_gap)
+        return PreprocessConfig(rate=self.rate, max_gap=self.max_gap, velocity_source=self.velocity_source)
 
     def to_dict(self) -> dict:
         """The protocol as recorded under "protocol" in the JSON report."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import Flight, read_flight, segments_from_flight
-from ..data.readers import flight_paths
+from ..data.readers import detect_format, flight_paths
 from .methods import build_methods, describe
 from .metrics import WindowScores, score_windows, summarise
 from .protocol import Protocol, truth_windows, window_indices
@@ -38,7 +38,7 @@ def evaluate_flights(paths_or_flights, methods=None, protocol: Protocol = Protoc
         methods = build_methods(methods, protocol, notes=notes)
     file_scores, file_groups = {}, {}
     seconds = {name: 0.0 for name in methods}
-    for flight in _iter_flights(paths_or_flights, progress):
+    for flight in _iter_flights(paths_or_flights, progress, protocol.velocity_source == "twist"):
         key, group = _unique_key(flight, file_scores), flight_group(flight)
         group_examples = None if examples is None else examples.setdefault(group, [])
         file_groups[key] = group
@@ -141,7 +141,7 @@ def flight_group(flight: Flight) -> str:
     return parent or flight.name or "flights"
 
 
-def _iter_flights(paths_or_flights, progress: bool):
+def _iter_flights(paths_or_flights, progress: bool, velocities: bool = False):
     items = [paths_or_flights] if isinstance(paths_or_flights, (str, Path, Flight)) else list(paths_or_flights)
     expanded = []
     for item in items:
@@ -150,7 +150,12 @@ def _iter_flights(paths_or_flights, progress: bool):
         from tqdm import tqdm
         expanded = tqdm(expanded, desc="evaluate", unit="file")
     for item in expanded:
-        yield item if isinstance(item, Flight) else read_flight(item)
+        yield item if isinstance(item, Flight) else read_flight(item, **_read_options(item, velocities))
+
+
+def _read_options(path, velocities: bool) -> dict:
+    """TUM files keep their extra columns (Blackbird's vx vy vz) when measured velocities are wanted."""
+    return {"extra_columns": True} if velocities and detect_format(Path(path)) == "tum" else {}
 
 
 def _unique_key(flight: Flight, taken: Mapping) -> str:

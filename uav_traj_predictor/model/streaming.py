@@ -5,6 +5,8 @@ velocities seen. `predict` turns the top hidden state into future positions
 p_k + j dt v_k + residual_j and per-axis stds. Until a track has `min_history` velocities (or if the
 network ever returned non-finite values) it returns constant-velocity extrapolation with the
 checkpoint's constant-velocity error std, and `status()` says so ("warming_up" / "fallback_cv").
+The network's std is further scaled per track and axis by `OnlineCalibration` (model/calibration.py),
+learnt online from the track's own matured predictions (`online_calibration` = its rate, 0 = off).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import math
 import numpy as np
 import torch
 
+from .calibration import OnlineCalibration, calibrate_segment
 from .checkpoint import load_checkpoint
 from .network import LOG_STD_MAX, LOG_STD_MIN
 from .recurrence import make_stepper
@@ -29,7 +32,7 @@ class StreamingPredictor:
     MAX_SPEED = MAX_SPEED
 
     def __init__(self, checkpoint=None, backend: str = "auto", device: str = "cpu",
-                 min_history: int | None = None, capacity: int = 8):
+                 min_history: int | None = None, capacity: int = 8, online_calibration: float = 0.0):
         self.model, self.meta = load_checkpoint(checkpoint)
         meta = self.meta
         self.rate = float(meta["rate"])
@@ -45,6 +48,7 @@ class StreamingPredictor:
         self._last_velocity = np.zeros((capacity, 3), np.float64)
         self._top = np.zeros((capacity, self.model.arch.hidden), np.float32)
         self._status = np.full(capacity, WARMING_UP, dtype=object)
+        self._online = OnlineCalibration(capacity, self.horizon_steps, online_calibration)
 
     def _load_head(self) -> None:
         model = self.model
@@ -93,6 +97,7 @@ class StreamingPredictor:
         self._last_velocity = extend(self._last_velocity, 0.0)
         self._top = extend(self._top, 0.0)
         self._status = extend(self._status, WARMING_UP)
+        self._online.grow(capacity)
 
     def add_tracks(self, n: int) -> np.ndarray:
         """Allocate `n` fresh tracks (zero state) and return their indices."""
@@ -118,6 +123,12 @@ class StreamingPredictor:
         self._last_velocity[indices] = 0.0
         self._top[indices] = 0.0
         self._status[indices] = WARMING_UP
+        self._online.reset(indices)
+
+    @property
+    def online_calibration(self) -> float:
+        """Rate of the online std calibration (0: off)."""
+        return self._online.rate
 
     def history(self, indices) -> np.ndarray:
         """Number of velocities each track has consumed since its last reset."""
@@ -228,6 +239,10 @@ class StreamingPredictor:
         indices = self._checked(indices)
         rows = self._rows(indices)
         last = np.asarray(last_positions, np.float64).reshape(len(indices), 3)
+        online = self._online.enabled and len(indices) > 1
+        if online:                                        # score the predictions that targeted this grid sample
+            grid_index = self._count[indices]
+            self._online.observe(indices, grid_index, last)
         velocity = self._last_velocity[rows]
         steps = velocity[:, None, :] * self._steps0_dt        # [last, positions...] per track (v * 0 + last = last)
         steps += last[:, None, :]
@@ -246,6 +261,14 @@ class StreamingPredictor:
             status = [TRACKING if r else WARMING_UP for r in ready.tolist()]
             std = self._partly_ready(indices, np.flatnonzero(ready), positions, status)
         self._status[rows] = status
+        if online:
+            self._scale_online(indices, grid_index, status, positions, std)
+        elif self._online.enabled:                        # one track: the same in one call
+            track = int(indices[0])
+            if status[0] == TRACKING:
+                std[0] *= self._online.update_one(track, int(self._count[track]), last[0], positions[0], std[0])
+            else:
+                self._online.update_one(track, int(self._count[track]), last[0])
         velocities = np.subtract(steps[:, 1:], steps[:, :-1])     # np.diff's arithmetic
         velocities /= self.dt
         return positions, velocities, std
@@ -280,11 +303,23 @@ class StreamingPredictor:
             status[row] = FALLBACK_CV
         return std
 
+    def _scale_online(self, indices, grid_index, status, positions, std) -> None:
+        """Record the network's predictions for later scoring, then scale their std in place."""
+        tracking = [row for row, state in enumerate(status) if state == TRACKING]
+        if not tracking:
+            return
+        sel = slice(None) if len(tracking) == len(status) else np.array(tracking)
+        selected = indices[sel]
+        self._online.record(selected, grid_index[sel], positions[sel], std[sel])
+        std[sel] *= self._online.scale(selected)[:, None, :]
+
     # ---- offline ---------------------------------------------------------------------------
     def predict_segment(self, segment):
         """Row k = prediction at grid index k from positions[:k+1] (NaN before `min_history` velocities).
 
-        Same math as stepping a fresh track through the segment, but one GRU sequence pass.
+        Same math as stepping a fresh track through the segment, but one GRU sequence pass; the
+        segment's velocities (position differences, or measured ones for velocity_source "twist") are
+        what a track is stepped with, and the online std calibration runs over the rows in order.
         """
         dt = getattr(segment, "dt", self.dt)
         if not np.isclose(dt, self.dt, rtol=1e-6):
@@ -295,13 +330,16 @@ class StreamingPredictor:
         out = np.full((count, horizon, 3), np.nan)
         std = np.full((count, horizon, 3), np.nan)
         if count > self.min_history:
-            velocities = np.diff(positions, axis=0) / self.dt
+            velocities = getattr(segment, "velocities", None)
+            velocities = (np.diff(positions, axis=0) / self.dt if velocities is None
+                          else np.asarray(velocities, np.float64))
             with torch.no_grad():
                 top, _ = self.model.encode(torch.from_numpy(velocities.astype(np.float32))[None], self.dt)
             rows = np.arange(self.min_history, count)          # grid index k uses velocities[:k]
             residual, model_std = self._head(top[0].numpy()[rows - 1], velocities[rows - 1])
             out[rows] = positions[rows, None, :] + velocities[rows - 1, None, :] * self._steps_dt + residual
             std[rows] = model_std
+            std = calibrate_segment(positions, out, std, horizon, self._online.rate)
         return _segment_prediction(out, std)
 
 

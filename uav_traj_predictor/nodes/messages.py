@@ -166,6 +166,10 @@ _POSE_COVARIANCE = 36 * 8
 QUATERNION_TOLERANCE = 0.1      # |norm - 1| above this: not an attitude (the bag reader's rule too)
 
 
+class OrientationError(ValueError):
+    """The message's orientation is no rotation, so its body-frame twist cannot be used."""
+
+
 def read_odometry_twist(data: bytes):
     """(stamp seconds, frame_id, (x, y, z), world-frame (vx, vy, vz)) from serialized nav_msgs/Odometry.
 
@@ -181,7 +185,7 @@ def read_odometry_twist(data: bytes):
         raise ValueError(f"truncated message ({error})") from None
     norm = math.sqrt(qx * qx + qy * qy + qz * qz + qw * qw)
     if not (math.isfinite(norm) and abs(norm - 1.0) <= QUATERNION_TOLERANCE):
-        raise ValueError(f"orientation quaternion of norm {norm:g} is not a rotation")
+        raise OrientationError(f"orientation quaternion of norm {norm:g} is not a rotation")
     return stamp, frame_id, position, rotate((qx / norm, qy / norm, qz / norm, qw / norm), body)
 
 

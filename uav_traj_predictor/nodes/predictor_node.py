@@ -5,9 +5,11 @@ bag replay and the offline evaluation give identical numbers for the same sample
 
 Inputs: nav_msgs/Odometry (`input_type: odometry`) or geometry_msgs/PoseStamped (`pose`) on the topics in
 `odom_topics` and/or every topic matching `odom_topic_regex` (the graph is re-scanned every
-`discovery_period` s), sensor-data QoS (best effort) with a deep history (`input_depth`). Each topic is one track; only the position (in header.frame_id)
-and header.stamp are used (read from the raw CDR bytes): the twist is ignored, the core derives
-velocities from grid positions.
+`discovery_period` s), sensor-data QoS (best effort) with a deep history (`input_depth`). Each topic is
+one track; header.stamp, the position (in header.frame_id) and, with `velocity_source: twist`, the
+Odometry twist (in child_frame_id, rotated into header.frame_id by the pose's orientation) are read
+straight from the raw CDR bytes. With the default `velocity_source: pose` the core derives the grid
+velocities from the grid positions, as the shipped model was trained.
 Outputs per track, in the namespace of the input topic (/uav1/odom -> /uav1/...): `predicted_path`
 (nav_msgs/Path, H poses stamped t0 + k dt) and `predicted_trajectory` (PredictedTrajectory with std,
 status and model id); on `predicted_markers` one MarkerArray for all tracks (line + 2-sigma
@@ -50,12 +52,16 @@ INPUT_TYPES = {"odometry": (Odometry, "nav_msgs/msg/Odometry"), "pose": (PoseSta
 IGNORED_ZERO_STAMP = "zero_stamp"
 IGNORED_FRAME = "frame_mismatch"
 IGNORED_MALFORMED = "malformed"
+IGNORED_ORIENTATION = "invalid_orientation"
+VELOCITY_SOURCES = ("pose", "twist")
 RESET_FRAME_CHANGED = "frame_changed"
 
 PARAMETERS = [
     Param("checkpoint", "", "Model checkpoint file; empty = the checkpoint shipped with the package."),
     Param("backend", "auto", "GRU kernel backend.", choices=("auto", "torch", "numpy", "triton")),
     Param("device", "cpu", "Device for the GRU state and kernels (cpu, cuda, cuda:N)."),
+    Param("online_calibration", 0.0, "Rate of the per-track online std calibration from the track's own matured "
+          "predictions (0 = off: the checkpoint's offline calibration only; 0.02 = the validated rate).", 0.0, 0.5),
     Param("grid_rate", 0.0, "Grid rate in Hz; 0 = the checkpoint's. Any other value must equal it.", 0.0, 1000.0),
     Param("max_gap", 0.2, "Input gap (s) that resets a track.", 0.001, 60.0),
     Param("smoothing", "none", "Causal smoothing of grid positions (must match training).", choices=("none", "savgol")),
@@ -66,6 +72,9 @@ PARAMETERS = [
     Param("max_speed", 60.0, "Implied speed (m/s) between two samples above which a track resets (teleport).",
           0.1, 10000.0, read_only=False),
     Param("input_type", "odometry", "Input message type.", choices=tuple(INPUT_TYPES)),
+    Param("velocity_source", "pose", "Grid velocities from the poses' differences (pose) or from the Odometry "
+          "twist rotated into the world frame (twist: interval means of the measured velocity).",
+          choices=VELOCITY_SOURCES),
     Param("odom_topics", Parameter.Type.STRING_ARRAY, "Input topics, one track each."),
     Param("odom_topic_regex", "", "Also subscribe to every topic whose full name matches this regex."),
     Param("discovery_period", 2.0, "Seconds between graph scans for odom_topic_regex.", 0.1, 3600.0),
@@ -111,6 +120,9 @@ class PredictorNode(Node):
             self.topic_pattern = re.compile(self.config["odom_topic_regex"]) if self.config["odom_topic_regex"] else None
         except re.error as error:
             raise ConfigError(f"parameter 'odom_topic_regex' is not a valid regex: {error}") from None
+        self.use_twist = self.config["velocity_source"] == "twist"
+        if self.use_twist and self.message_type is not Odometry:
+            raise ConfigError("velocity_source 'twist' needs input_type 'odometry' (PoseStamped has no twist)")
         if not self.config["odom_topics"] and self.topic_pattern is None:
             raise ConfigError("no input: set 'odom_topics' (list of topics) and/or 'odom_topic_regex'")
         self.bank = self._make_bank(self.config)
@@ -144,14 +156,16 @@ class PredictorNode(Node):
         from ..model import CheckpointError, StreamingPredictor
         try:
             predictor = StreamingPredictor(config["checkpoint"] or None, backend=config["backend"],
-                                           device=config["device"])
+                                           device=config["device"], online_calibration=config["online_calibration"])
         except (CheckpointError, ValueError, RuntimeError, ImportError) as error:
             raise ConfigError(f"cannot load the predictor (checkpoint {config['checkpoint'] or 'shipped default'!r}, "
                               f"backend {config['backend']!r}, device {config['device']!r}): {error}") from None
         rate = config["grid_rate"] or predictor.rate
         smoothing = None if config["smoothing"] == "none" else config["smoothing"]
         try:
-            return TrackBank(predictor, PreprocessConfig(rate=rate, max_gap=config["max_gap"], smoothing=smoothing),
+            preprocess = PreprocessConfig(rate=rate, max_gap=config["max_gap"], smoothing=smoothing,
+                                          velocity_source=config["velocity_source"])
+            return TrackBank(predictor, preprocess,
                              track_timeout=config["track_timeout"], max_speed=config["max_speed"],
                              horizon_steps=config["horizon_steps"] or None)
         except ValueError as error:
@@ -191,8 +205,14 @@ class PredictorNode(Node):
         cheaper than deserializing the whole Odometry in Python)."""
         arrived = time.perf_counter()
         entry.received += 1
+        velocity = None
         try:
-            stamp, frame_id, position = messages.read_stamped_position(data, self.message_type is Odometry)
+            if self.use_twist:
+                stamp, frame_id, position, velocity = messages.read_odometry_twist(data)
+            else:
+                stamp, frame_id, position = messages.read_stamped_position(data, self.message_type is Odometry)
+        except messages.OrientationError:
+            return self._ignore(entry, IGNORED_ORIENTATION)
         except ValueError:
             return self._ignore(entry, IGNORED_MALFORMED)
         if stamp == 0.0:
@@ -204,7 +224,7 @@ class PredictorNode(Node):
             self.bank.reset(entry.track_id, RESET_FRAME_CHANGED)
         entry.frame_id = frame_id
         now = self.get_clock().now().nanoseconds * 1e-9
-        if self.bank.push(entry.track_id, stamp, position, now=now):
+        if self.bank.push(entry.track_id, stamp, position, now=now, velocity=velocity):
             entry.arrivals.append(arrived)
             if not self.tick_due:               # one tick after this burst of callbacks (see module doc)
                 self.tick_due = True
