@@ -1,0 +1,76 @@
+"""Leave-one-flight-out fine-tuning gain: for each flight, fine-tune on all the others, score only it.
+
+    cd /tmp && /work/main/.venv/bin/python /work/main/bench/finetune_lofo.py ../shared/flights \
+        [--checkpoint models/default.pt] [--config config/train_finetune.yaml] [--json out.json]
+
+Each fold runs the project's own commands (`uav-traj train --config CONFIG --init CHECKPOINT --data
+<the other flights>`, then `uav-traj evaluate <held-out flight> --methods model` for the shipped and
+the fine-tuned checkpoint), so a flight is never scored by a model tuned on it. Prints one row per
+held-out flight and the window-weighted ADE per folder; ~1 min per fold on one core.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def uav_traj(*args: str) -> None:
+    command = [str(Path(sys.executable).parent / "uav-traj"), *args]
+    run = subprocess.run(command, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{run.stdout[-2000:]}{run.stderr[-2000:]}")
+
+
+def model_score(flight: Path, checkpoint: Path, folder: Path) -> dict:
+    out = folder / f"{flight.stem}_{checkpoint.parent.name}.json"
+    uav_traj("evaluate", str(flight), "--checkpoint", str(checkpoint), "--methods", "model", "--quiet", "--json", str(out))
+    return json.loads(out.read_text())["pooled"]["model"]
+
+
+def fold(flight: Path, others: list[Path], checkpoint: Path, config: Path, work: Path) -> dict:
+    tuned_dir = work / flight.stem
+    uav_traj("train", "--config", str(config), "--init", str(checkpoint), "--data", *map(str, others),
+             "--out", str(tuned_dir), "--name", "tuned")
+    (tuned,) = tuned_dir.rglob("tuned.pt")
+    shipped_score, tuned_score = model_score(flight, checkpoint, work), model_score(flight, tuned, work)
+    return {"folder": flight.parent.name, "flight": flight.stem, "windows": shipped_score["windows"],
+            "shipped_ade": shipped_score["ade"], "tuned_ade": tuned_score["ade"]}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("flights", type=Path, help="folder of flight files (searched recursively)")
+    parser.add_argument("--checkpoint", type=Path, default=REPO / "models" / "default.pt")
+    parser.add_argument("--config", type=Path, default=REPO / "config" / "train_finetune.yaml")
+    parser.add_argument("--json", type=Path, help="also write the rows here")
+    args = parser.parse_args(argv)
+    flights = sorted(path for path in args.flights.rglob("*") if path.is_file() and path.suffix in (".txt", ".csv"))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for flight in flights:
+            row = fold(flight, [other for other in flights if other != flight], args.checkpoint.resolve(),
+                       args.config.resolve(), Path(tmp))
+            rows.append(row)
+            change = 100 * (row["tuned_ade"] / row["shipped_ade"] - 1)
+            print(f"{row['folder']:>10} {row['flight']:<28} {row['windows']:>5}  shipped {row['shipped_ade']:.3f}  "
+                  f"fine-tuned {row['tuned_ade']:.3f}  {change:+.1f} %", flush=True)
+    for folder in sorted({row["folder"] for row in rows}) + ["pooled"]:
+        chosen = [row for row in rows if folder in ("pooled", row["folder"])]
+        windows = sum(row["windows"] for row in chosen)
+        shipped = sum(row["shipped_ade"] * row["windows"] for row in chosen) / windows
+        tuned = sum(row["tuned_ade"] * row["windows"] for row in chosen) / windows
+        print(f"{folder:>10} {windows:>5} windows: shipped {shipped:.3f}  fine-tuned {tuned:.3f}  "
+              f"{100 * (tuned / shipped - 1):+.1f} %")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
