@@ -60,11 +60,6 @@ def numpy_layers(weights: GRUWeights) -> tuple[CpuLayer, ...]:
     return weights.packed(("numpy",), lambda w: _build_layers(w, lambda t: t.numpy().copy()))
 
 
-def torch_layers(weights: GRUWeights, device="cpu") -> tuple[CpuLayer, ...]:
-    device = torch.device(device)
-    return weights.packed(("torch", str(device)), lambda w: _build_layers(w, lambda t: t.to(device).clone()))
-
-
 # ----------------------------------------------------------------------------------------- numpy
 class NumpyCell:
     """One fused step for one layer, with work buffers (one pair per layer shape, grown as needed) and

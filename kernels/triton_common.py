@@ -227,6 +227,33 @@ def recurrent_update_streamed(x_ptrs, g_ptrs, row_ok, h_mask, wi_ptr, h, wh_ptr,
     return n + z * (h - n)
 
 
+@triton.jit
+def resident_tiles(wh_ptr, HP: tl.constexpr, RESIDENT: tl.constexpr):
+    """The three W_hh gate tiles (r, z, n) loaded on chip when RESIDENT, else placeholders (unused)."""
+    if RESIDENT:
+        tiles = weight_tile(wh_ptr, 0, HP, HP), weight_tile(wh_ptr, 1, HP, HP), weight_tile(wh_ptr, 2, HP, HP)
+    else:
+        tiles = wh_ptr, wh_ptr, wh_ptr
+    return tiles
+
+
+@triton.jit
+def layer_step(x_ptrs, g_ptrs, row_ok, h_mask, wi_ptr, wh_ptr, offset, h, w_hr, w_hz, w_hn, b_r, b_z, b_in, b_hn,
+               RESIDENT: tl.constexpr, GATES_IN: tl.constexpr, IN: tl.constexpr, H: tl.constexpr,
+               HP: tl.constexpr, PRECISION: tl.constexpr):
+    """One GRU step of one layer for a block of rows, the shared body of the sequence and step kernels:
+    resident W_hh tiles (from `resident_tiles`), or each tile streamed from L2 before its matmul."""
+    if RESIDENT:
+        i_r = input_gate(x_ptrs, g_ptrs, row_ok, h_mask, wi_ptr, offset, 0, GATES_IN, IN, H, HP)
+        i_z = input_gate(x_ptrs, g_ptrs, row_ok, h_mask, wi_ptr, offset, 1, GATES_IN, IN, H, HP)
+        i_n = input_gate(x_ptrs, g_ptrs, row_ok, h_mask, wi_ptr, offset, 2, GATES_IN, IN, H, HP)
+        h_new = recurrent_update(i_r, i_z, i_n, h, w_hr, w_hz, w_hn, b_r, b_z, b_in, b_hn, PRECISION)
+    else:
+        h_new = recurrent_update_streamed(x_ptrs, g_ptrs, row_ok, h_mask, wi_ptr, h, wh_ptr, b_r, b_z, b_in, b_hn,
+                                          offset, GATES_IN, IN, H, HP, PRECISION)
+    return h_new
+
+
 def dot_precision(dtype: torch.dtype, allow_tf32: bool) -> str:
     """tl.dot input precision: exact fp32 ("ieee") unless TF32 is asked for; halves use tensor cores."""
     return "tf32" if (dtype == torch.float32 and allow_tf32) else "ieee"

@@ -13,9 +13,8 @@ import torch
 import triton
 import triton.language as tl
 
-from .triton_common import (dot_precision, input_gate, interpreting, launch_config,
-                            load_layer_biases, packed_for, recurrent_update,
-                            recurrent_update_streamed, weight_tile)
+from .triton_common import (dot_precision, interpreting, launch_config, layer_step, load_layer_biases,
+                            packed_for, resident_tiles)
 from .weights import GRUWeights
 
 
@@ -37,21 +36,14 @@ def gru_sequence_layer_kernel(
     else:
         h = tl.zeros((BLOCK_B, HP), dtype=tl.float32)
     b_r, b_z, b_in, b_hn = load_layer_biases(b_ptr, HP)
-    if RESIDENT:
-        w_hr, w_hz, w_hn = weight_tile(wh_ptr, 0, HP, HP), weight_tile(wh_ptr, 1, HP, HP), weight_tile(wh_ptr, 2, HP, HP)
+    w_hr, w_hz, w_hn = resident_tiles(wh_ptr, HP, RESIDENT)
     x_row = x_ptr + rows * stride_xb
     g_row = x_ptr + rows[:, None] * stride_xb + hcols[None, :]
     o_row = out_ptr + rows[:, None] * stride_ob + hcols[None, :]
     for t in range(T):
         x_t, g_t, off = x_row + t * stride_xt, g_row + t * stride_xt, t * w_step
-        if RESIDENT:
-            i_r = input_gate(x_t, g_t, row_ok, h_mask, wi_ptr, off, 0, GATES_IN, IN, H, HP)
-            i_z = input_gate(x_t, g_t, row_ok, h_mask, wi_ptr, off, 1, GATES_IN, IN, H, HP)
-            i_n = input_gate(x_t, g_t, row_ok, h_mask, wi_ptr, off, 2, GATES_IN, IN, H, HP)
-            h = recurrent_update(i_r, i_z, i_n, h, w_hr, w_hz, w_hn, b_r, b_z, b_in, b_hn, PRECISION)
-        else:
-            h = recurrent_update_streamed(x_t, g_t, row_ok, h_mask, wi_ptr, h, wh_ptr, b_r, b_z, b_in, b_hn,
-                                          off, GATES_IN, IN, H, HP, PRECISION)
+        h = layer_step(x_t, g_t, row_ok, h_mask, wi_ptr, wh_ptr, off, h, w_hr, w_hz, w_hn, b_r, b_z, b_in, b_hn,
+                       RESIDENT, GATES_IN, IN, H, HP, PRECISION)
         tl.store(o_row + t * stride_ot, h, mask=h_mask)
     tl.store(hn_ptr + state_offs, h, mask=h_mask)
 

@@ -16,8 +16,8 @@ import triton
 import triton.language as tl
 
 from .triton_sequence import check_triton_device
-from .triton_common import (dot_precision, input_gate, launch_config, load_layer_biases, packed_for,
-                            recurrent_update, recurrent_update_streamed, weight_tile)
+from .triton_common import (dot_precision, launch_config, layer_step, load_layer_biases, packed_for,
+                            resident_tiles)
 from .weights import GRUWeights
 
 PROGRAMS_PER_SM = 2
@@ -34,8 +34,7 @@ def gru_step_layer_kernel(
     input projection (n, 3H); state row index[r] (or r) advances in place."""
     hcols = tl.arange(0, HP)
     b_r, b_z, b_in, b_hn = load_layer_biases(b_ptr, HP)
-    if RESIDENT:
-        w_hr, w_hz, w_hn = weight_tile(wh_ptr, 0, HP, HP), weight_tile(wh_ptr, 1, HP, HP), weight_tile(wh_ptr, 2, HP, HP)
+    w_hr, w_hz, w_hn = resident_tiles(wh_ptr, HP, RESIDENT)
     for tile in range(tl.program_id(0), tl.cdiv(n, BLOCK_N), tl.num_programs(0)):
         rows = tl.arange(0, BLOCK_N).to(tl.int64) + tile * BLOCK_N
         row_ok = rows < n
@@ -49,14 +48,8 @@ def gru_step_layer_kernel(
         off = tile * w_step
         h_ptrs = state_ptr + slots[:, None] * H + hcols[None, :]
         h = tl.load(h_ptrs, mask=h_mask, other=0.0)
-        if RESIDENT:
-            i_r = input_gate(x_t, g_t, row_ok, h_mask, wi_ptr, off, 0, GATES_IN, IN, H, HP)
-            i_z = input_gate(x_t, g_t, row_ok, h_mask, wi_ptr, off, 1, GATES_IN, IN, H, HP)
-            i_n = input_gate(x_t, g_t, row_ok, h_mask, wi_ptr, off, 2, GATES_IN, IN, H, HP)
-            h = recurrent_update(i_r, i_z, i_n, h, w_hr, w_hz, w_hn, b_r, b_z, b_in, b_hn, PRECISION)
-        else:
-            h = recurrent_update_streamed(x_t, g_t, row_ok, h_mask, wi_ptr, h, wh_ptr, b_r, b_z, b_in, b_hn,
-                                          off, GATES_IN, IN, H, HP, PRECISION)
+        h = layer_step(x_t, g_t, row_ok, h_mask, wi_ptr, wh_ptr, off, h, w_hr, w_hz, w_hn, b_r, b_z, b_in, b_hn,
+                       RESIDENT, GATES_IN, IN, H, HP, PRECISION)
         tl.store(h_ptrs, h, mask=h_mask)
         if HAS_OUT:
             tl.store(out_ptr + rows[:, None] * stride_out + hcols[None, :], h, mask=h_mask)
