@@ -103,8 +103,8 @@ def test_persistent_failure_ends_failed_without_flying():
     assert result.states == [S.IDLE, S.CONNECT, S.ARM, S.FAILED]
 
 
-class DropsOutOnce(EmbeddedSimBackend):
-    """Loses the vehicle (disarmed on the ground) once, after `after` setpoints."""
+class FaultAfter(EmbeddedSimBackend):
+    """Calls `fault()` once, at the `after`-th setpoint."""
 
     def __init__(self, after, **kwargs):
         super().__init__(**kwargs)
@@ -113,9 +113,16 @@ class DropsOutOnce(EmbeddedSimBackend):
     def set_setpoint(self, position, velocity, yaw):
         self.countdown -= 1
         if self.countdown == 0:
-            self.armed = self.in_air = False
-            self.sim.reset(0, position=[self.sim.p[0, 0], self.sim.p[0, 1], 0.0])
+            self.fault()
         super().set_setpoint(position, velocity, yaw)
+
+
+class DropsOutOnce(FaultAfter):
+    """Loses the vehicle (disarmed on the ground) once, after `after` setpoints."""
+
+    def fault(self):
+        self.armed = self.in_air = False
+        self.sim.reset(0, position=[self.sim.p[0, 0], self.sim.p[0, 1], 0.0])
 
 
 def test_lost_vehicle_aborts_and_retries_after_rearming(tmp_path):
@@ -169,18 +176,11 @@ def test_config_file_and_errors(tmp_path):
         load_config(setpoint_rate=5)
 
 
-class InterruptedAfter(EmbeddedSimBackend):
+class InterruptedAfter(FaultAfter):
     """Raises KeyboardInterrupt (a Ctrl-C) from the `after`-th setpoint."""
 
-    def __init__(self, after, **kwargs):
-        super().__init__(**kwargs)
-        self.countdown = after
-
-    def set_setpoint(self, position, velocity, yaw):
-        self.countdown -= 1
-        if self.countdown == 0:
-            raise KeyboardInterrupt
-        super().set_setpoint(position, velocity, yaw)
+    def fault(self):
+        raise KeyboardInterrupt
 
 
 def test_interruption_lands_and_keeps_bag_and_card(tmp_path):
