@@ -143,7 +143,7 @@ class CaseRunner:
         finally:
             for track_id in list(self.bank.tracks):
                 self.bank.remove(track_id)
-        if self.predictor._active.any():
+        if self.predictor.active_tracks:
             raise InvariantViolation("predictor slots still active after every track was removed")
 
     # ---- operations -------------------------------------------------------------------------

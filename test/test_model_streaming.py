@@ -90,7 +90,9 @@ def test_reset_remove_and_errors(checkpoint):
     assert predictor.history([a, b]).tolist() == [0, 25]
     predictor.predict([a, b], np.zeros((2, 3)))
     assert predictor.status([a, b]) == [WARMING_UP, TRACKING]
+    assert predictor.active_tracks == 2
     predictor.remove_tracks([b])
+    assert predictor.active_tracks == 1
     with pytest.raises(IndexError):
         predictor.step([b], np.ones((1, 3)))
     with pytest.raises(ValueError, match="non-finite"):

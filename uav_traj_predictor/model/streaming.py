@@ -84,6 +84,11 @@ class StreamingPredictor:
     def capacity(self) -> int:
         return len(self._active)
 
+    @property
+    def active_tracks(self) -> int:
+        """Number of allocated (not removed) tracks."""
+        return int(np.count_nonzero(self._active))
+
     def _grow(self, capacity: int) -> None:
         old = self.capacity
         self._stepper.ensure_capacity(capacity)
