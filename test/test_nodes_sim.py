@@ -14,7 +14,7 @@ pytestmark = pytest.mark.ros
 def test_sim_odometry_and_clock_drive_a_sim_time_predictor(console_script, ros_env, tmp_path, random_checkpoint):
     import rclpy
     from nav_msgs.msg import Odometry
-    from rclpy.qos import qos_profile_sensor_data
+    from rclpy.qos import QoSProfile, qos_profile_sensor_data
     from rosgraph_msgs.msg import Clock
 
     from uav_traj_predictor.msg import PredictedTrajectory
@@ -33,8 +33,12 @@ def test_sim_odometry_and_clock_drive_a_sim_time_predictor(console_script, ros_e
     odometry, clock, predictions = {1: [], 2: []}, [], []
     try:
         node = rclpy.create_node("sim_check", context=context)
+        # best effort as the publisher, but a deep history: a test process descheduled for a moment must not
+        # lose samples to a keep-last-5 queue (the sensor-data profile's depth)
+        deep_sensor_qos = QoSProfile(depth=1000, reliability=qos_profile_sensor_data.reliability,
+                                     durability=qos_profile_sensor_data.durability)
         for i in (1, 2):
-            node.create_subscription(Odometry, f"/uav{i}/odom", odometry[i].append, qos_profile_sensor_data)
+            node.create_subscription(Odometry, f"/uav{i}/odom", odometry[i].append, deep_sensor_qos)
         node.create_subscription(Clock, "/clock", clock.append, 100)
         node.create_subscription(PredictedTrajectory, "/uav2/predicted_trajectory", predictions.append, 100)
         executor = rclpy.executors.SingleThreadedExecutor(context=context)
@@ -58,7 +62,9 @@ def test_sim_odometry_and_clock_drive_a_sim_time_predictor(console_script, ros_e
     stamps = np.array([m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in messages])
     clock_stamps = np.array([c.clock.sec + c.clock.nanosec * 1e-9 for c in clock])
     assert stamps.max() < 600 and np.all(np.diff(clock_stamps) > 0)      # simulated time from 0, monotonic
-    assert np.allclose(np.diff(stamps), 0.02, atol=1e-6)                  # exactly one period per step
+    periods = np.diff(stamps) / 0.02                                      # whole periods between received
+    assert np.allclose(periods, np.round(periods), atol=1e-4) and periods.min() >= 1 - 1e-4   # samples, and
+    assert np.mean(np.round(periods) == 1) > 0.95                         # (best effort) almost all consecutive
     assert {m.header.frame_id for m in messages} == {"odom"} and {m.child_frame_id for m in messages} == {"base_link"}
     positions = np.array([[m.pose.pose.position.x, m.pose.pose.position.y, m.pose.pose.position.z] for m in messages])
     quats = np.array([[m.pose.pose.orientation.x, m.pose.pose.orientation.y, m.pose.pose.orientation.z,

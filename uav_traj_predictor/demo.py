@@ -57,7 +57,7 @@ class Recorder:
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
         from nav_msgs.msg import Odometry
-        from rclpy.qos import qos_profile_sensor_data
+        from rclpy.qos import QoSProfile, qos_profile_sensor_data
 
         from .msg import PredictedTrajectory
         rclpy.init(args=[])
@@ -65,8 +65,11 @@ class Recorder:
         self.node = rclpy.create_node("demo_recorder")
         self.records = {f"uav{i}": Record() for i in range(1, vehicles + 1)}
         self.diagnostics = {}
+        # best effort like the publisher, with a deep history (the sensor-data profile keeps only 5 samples)
+        odometry_qos = QoSProfile(depth=500, reliability=qos_profile_sensor_data.reliability,
+                                  durability=qos_profile_sensor_data.durability)
         for name, record in self.records.items():
-            self.node.create_subscription(Odometry, f"/{name}/odom", self._odometry(record), qos_profile_sensor_data)
+            self.node.create_subscription(Odometry, f"/{name}/odom", self._odometry(record), odometry_qos)
             self.node.create_subscription(PredictedTrajectory, f"/{name}/predicted_trajectory",
                                           self._prediction(record), 50)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
