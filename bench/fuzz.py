@@ -4,7 +4,9 @@
 
 A case is a list of operations over a few tracks: normal 20 Hz samples and adversarial ones (NaN/Inf,
 extreme values, duplicate and reversed stamps, clock jumps, gaps, teleports, bursts, frame changes,
-silence past the track timeout). Every operation goes through a `TrackBank`; after each tick the
+silence past the track timeout, NaN / extreme measured velocities). Cases rotate through the four core
+modes: no smoothing / causal smoothing x velocity source pose / twist (the vehicle's velocity pushed
+with every sample). Every operation goes through a `TrackBank`; after each tick the
 invariants are checked:
 
   * no exception escapes `push` / `tick` / `reset`;
@@ -50,7 +52,7 @@ EXTREME_STAMPS = (1.7e9, 1e12, 1.7e18, -1e9, 0.0)
 # operation kinds: (kind, track index, value in [0, 1) that parameterises it)
 ADVERSARIAL = ("burst", "nan_position", "inf_position", "nan_stamp", "inf_stamp", "extreme_position",
                "extreme_stamp", "duplicate", "reversed", "jump_back", "gap", "teleport", "tiny_step",
-               "frame_change", "silence")
+               "frame_change", "silence", "nan_velocity", "extreme_velocity")
 KINDS = ("normal", "tick") + ADVERSARIAL
 # drawing weights: mostly normal samples so that tracks get past warm-up between the faults
 WEIGHTS = np.array([0.80, 0.08] + [0.12 / len(ADVERSARIAL)] * len(ADVERSARIAL))
@@ -82,7 +84,7 @@ class Counts:
     new_tracks: int = 0
     exceptions: Counter = field(default_factory=Counter)
     violations: Counter = field(default_factory=Counter)
-    failure_context: Counter = field(default_factory=Counter)   # (failure, smoothing, float-max input?) -> cases
+    failure_context: Counter = field(default_factory=Counter)   # (failure, mode, float-max input?) -> cases
     operations_by_kind: Counter = field(default_factory=Counter)
     failures: list = field(default_factory=list)     # (case seed/ops, traceback text), first few only
 
@@ -120,10 +122,10 @@ def random_operations(rng: np.random.Generator, max_ops: int, tracks: int) -> li
 class CaseRunner:
     """Plays one case's operations through a fresh TrackBank over a shared predictor and checks it."""
 
-    def __init__(self, predictor, counts: Counts, smoothing: str | None = None):
+    def __init__(self, predictor, counts: Counts, smoothing: str | None = None, velocity_source: str = "pose"):
         self.predictor = predictor
         self.counts = counts
-        self.cfg = PreprocessConfig(rate=predictor.rate, smoothing=smoothing)
+        self.cfg = PreprocessConfig(rate=predictor.rate, smoothing=smoothing, velocity_source=velocity_source)
 
     def run(self, operations, seed: int = 0) -> None:
         """Play `operations`; raise InvariantViolation (or whatever escaped the core) on failure."""
@@ -165,7 +167,7 @@ class CaseRunner:
             self.now += TRACK_TIMEOUT * (1.05 + value)
             return self._tick()
         vehicle = self._vehicle(track)
-        stamp, position = None, None
+        stamp, position, velocity = None, None, None
         if kind == "normal":
             self._advance(vehicle, NOMINAL_DT * (0.5 + value))
         elif kind == "burst":
@@ -202,15 +204,24 @@ class CaseRunner:
             self._advance(vehicle, NOMINAL_DT)
         elif kind == "frame_change":
             return self.bank.reset(f"uav{track}", "frame_change")
+        elif kind == "nan_velocity":
+            velocity = vehicle.velocity.copy()
+            velocity[int(value * 3)] = np.nan if value < 0.5 else np.inf
+            self._advance(vehicle, NOMINAL_DT)
+        elif kind == "extreme_velocity":
+            velocity = np.sign(self.rng.normal(size=3)) * EXTREME_POSITIONS[int(value * len(EXTREME_POSITIONS))]
+            self._advance(vehicle, NOMINAL_DT)
         else:
             raise ValueError(f"unknown fuzz operation {kind!r}")
         self._push(track, vehicle.stamp if stamp is None else stamp,
-                   vehicle.position if position is None else position)
+                   vehicle.position if position is None else position,
+                   vehicle.velocity if velocity is None else velocity)
 
-    def _push(self, track: int, stamp: float, position: np.ndarray) -> None:
+    def _push(self, track: int, stamp: float, position: np.ndarray, velocity: np.ndarray) -> None:
         self.now += NOW_PER_PUSH
         self.counts.samples += 1
-        self.bank.push(f"uav{track}", stamp, np.array(position, dtype=np.float64), now=self.now)
+        self.bank.push(f"uav{track}", stamp, np.array(position, dtype=np.float64), now=self.now,
+                       velocity=np.array(velocity, dtype=np.float64))
         self.peak_tracks = max(self.peak_tracks, len(self.bank))
 
     # ---- invariants -------------------------------------------------------------------------
@@ -288,9 +299,9 @@ def uses_float_max(operations) -> bool:
                for kind, _, value in operations)
 
 
-def failure_of(predictor, operations, seed: int, smoothing: str | None) -> str | None:
+def failure_of(predictor, operations, seed: int, smoothing: str | None, velocity_source: str = "pose") -> str | None:
     """The violation name or exception type one case ends with (None if it passes); counts discarded."""
-    runner = CaseRunner(predictor, Counts(), smoothing=smoothing)
+    runner = CaseRunner(predictor, Counts(), smoothing=smoothing, velocity_source=velocity_source)
     try:
         runner.run(operations, seed=seed)
     except InvariantViolation as error:
@@ -302,16 +313,17 @@ def failure_of(predictor, operations, seed: int, smoothing: str | None) -> str |
     return None
 
 
-def shrink(predictor, operations, seed: int, smoothing: str | None, budget: int = 2000) -> list:
+def shrink(predictor, operations, seed: int, smoothing: str | None, velocity_source: str = "pose",
+           budget: int = 2000) -> list:
     """Greedy delta debugging: drop chunks of operations while the case keeps failing the same way."""
-    target = failure_of(predictor, operations, seed, smoothing)
+    target = failure_of(predictor, operations, seed, smoothing, velocity_source)
     chunk = max(1, len(operations) // 2)
     while chunk >= 1 and budget > 0:
         start, removed = 0, False
         while start < len(operations) and budget > 0:
             candidate = operations[:start] + operations[start + chunk:]
             budget -= 1
-            if candidate and failure_of(predictor, candidate, seed, smoothing) == target:
+            if candidate and failure_of(predictor, candidate, seed, smoothing, velocity_source) == target:
                 operations, removed = candidate, True
             else:
                 start += chunk
@@ -322,7 +334,8 @@ def shrink(predictor, operations, seed: int, smoothing: str | None, budget: int 
 
 def run_cases(predictor, cases: int, seed: int, max_ops: int, tracks: int, counts: Counts,
               keep_failures: int = 5) -> Counts:
-    """Run `cases` random cases (odd cases with causal smoothing); failures are counted, not raised.
+    """Run `cases` random cases (odd cases with causal smoothing, every other pair with velocity source
+    twist); failures are counted, not raised.
 
     The first `keep_failures` failures are shrunk to a minimal operation list and kept with their text.
     """
@@ -330,8 +343,9 @@ def run_cases(predictor, cases: int, seed: int, max_ops: int, tracks: int, count
     for case in range(cases):
         case_seed = seed * 1_000_003 + case
         smoothing = "savgol" if case % 2 else None
+        velocity_source = "twist" if case % 4 >= 2 else "pose"
         operations = random_operations(np.random.default_rng(case_seed), max_ops, tracks)
-        runner = CaseRunner(predictor, counts, smoothing=smoothing)
+        runner = CaseRunner(predictor, counts, smoothing=smoothing, velocity_source=velocity_source)
         try:
             runner.run(operations, seed=case_seed)
             continue
@@ -342,12 +356,13 @@ def run_cases(predictor, cases: int, seed: int, max_ops: int, tracks: int, count
             for track_id in list(runner.bank.tracks):
                 runner.bank.remove(track_id)
             text = traceback.format_exc()
-        kind = failure_of(predictor, operations, case_seed, smoothing)
-        counts.failure_context[(kind, smoothing or "none", uses_float_max(operations))] += 1
+        kind = failure_of(predictor, operations, case_seed, smoothing, velocity_source)
+        mode = f"smoothing {smoothing or 'none'}, velocity {velocity_source}"
+        counts.failure_context[(kind, mode, uses_float_max(operations))] += 1
         if len(counts.failures) < keep_failures and kind not in seen:
             seen.add(kind)
-            minimal = shrink(predictor, operations, case_seed, smoothing)
-            counts.failures.append((case_seed, smoothing, minimal, text))
+            minimal = shrink(predictor, operations, case_seed, smoothing, velocity_source)
+            counts.failures.append((case_seed, mode, minimal, text))
     return counts
 
 
@@ -366,11 +381,11 @@ def report(counts: Counts, elapsed: float) -> str:
         f"exceptions escaped: {sum(counts.exceptions.values())} ({fmt(counts.exceptions)})",
         f"invariant violations: {sum(counts.violations.values())} ({fmt(counts.violations)})",
     ]
-    for (kind, smoothing, float_max), cases in sorted(counts.failure_context.items()):
-        lines.append(f"  failing cases: {cases} x {kind} (smoothing {smoothing}, "
+    for (kind, mode, float_max), cases in sorted(counts.failure_context.items()):
+        lines.append(f"  failing cases: {cases} x {kind} ({mode}, "
                      f"{'with' if float_max else 'without'} 1.7e308 positions)")
-    for case_seed, smoothing, operations, text in counts.failures:
-        lines += [f"--- failing case: seed {case_seed}, smoothing {smoothing}, shrunk to {operations}",
+    for case_seed, mode, operations, text in counts.failures:
+        lines += [f"--- failing case: seed {case_seed}, {mode}, shrunk to {operations}",
                   text.rstrip()[-2000:]]
     return "\n".join(lines)
 

@@ -56,9 +56,9 @@ WEIGHTED_KINDS = ("normal",) * 10 + ("tick",) + fuzz.ADVERSARIAL
 operations = st.lists(operation(WEIGHTED_KINDS), min_size=1, max_size=160)
 
 
-def play(predictor, ops, smoothing=None, seed=0) -> "fuzz.Counts":
+def play(predictor, ops, smoothing=None, seed=0, velocity_source="pose") -> "fuzz.Counts":
     counts = fuzz.Counts()
-    fuzz.CaseRunner(predictor, counts, smoothing=smoothing).run(ops, seed=seed)
+    fuzz.CaseRunner(predictor, counts, smoothing=smoothing, velocity_source=velocity_source).run(ops, seed=seed)
     return counts
 
 
@@ -73,6 +73,14 @@ def test_adversarial_streams_keep_every_invariant(predictor, ops, seed):
 @given(ops=operations, seed=st.integers(0, 2**16))
 def test_adversarial_streams_with_causal_smoothing(predictor, ops, seed):
     play(predictor, ops, smoothing="savgol", seed=seed)
+
+
+@FUZZ_SETTINGS
+@given(ops=operations, seed=st.integers(0, 2**16))
+def test_adversarial_streams_with_measured_velocities(predictor, ops, seed):
+    """velocity_source twist: every sample carries the vehicle's velocity; NaN/Inf and extreme
+    velocities are ignored or reset, never published."""
+    play(predictor, ops, seed=seed, velocity_source="twist")
 
 
 def test_float_max_positions_with_smoothing_stay_finite(predictor):
