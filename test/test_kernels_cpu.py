@@ -9,7 +9,8 @@ SHAPES = [(3, 32, 1, 1, 1), (3, 64, 1, 7, 20), (8, 128, 2, 5, 6), (6, 32, 3, 3, 
           (5, 64, 3, 1, 9), (3, 256, 1, 2, 3)]
 
 
-def _setup(i, h, layers, b, t, seed=0):
+def gru_case(i, h, layers, b, t, seed=0):
+    """A seeded torch.nn.GRU, its weights, inputs, h0 and its outputs (shared with the Triton tests)."""
     torch.manual_seed(seed)
     gru = torch.nn.GRU(i, h, layers, batch_first=True)
     x, h0 = torch.randn(b, t, i), torch.randn(layers, b, h)
@@ -21,7 +22,7 @@ def _setup(i, h, layers, b, t, seed=0):
 @pytest.mark.parametrize("backend", ["numpy", "torch", "cpu"])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_sequence_matches_torch_gru(backend, shape):
-    w, x, h0, expect_out, expect_h = _setup(*shape)
+    w, x, h0, expect_out, expect_h = gru_case(*shape)
     out, h_n = gru_sequence(x, w, h0, backend=backend)
     assert isinstance(out, torch.Tensor) and out.shape == expect_out.shape
     torch.testing.assert_close(out, expect_out, atol=1e-5, rtol=0)
@@ -30,7 +31,7 @@ def test_sequence_matches_torch_gru(backend, shape):
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_sequence_empty_time_or_batch(backend):
-    w, x, h0, _, _ = _setup(3, 32, 2, 3, 2)
+    w, x, h0, _, _ = gru_case(3, 32, 2, 3, 2)
     out, h_n = gru_sequence(x[:, :0], w, h0, backend=backend)
     assert out.shape == (3, 0, 32) and torch.equal(h_n, h0)
     out, h_n = gru_sequence(x[:0], w, backend=backend)
@@ -40,7 +41,7 @@ def test_sequence_empty_time_or_batch(backend):
 
 
 def test_sequence_numpy_in_numpy_out_and_zero_h0():
-    w, x, _, _, _ = _setup(3, 32, 2, 4, 5)
+    w, x, _, _, _ = gru_case(3, 32, 2, 4, 5)
     out, h_n = gru_sequence(x.numpy(), w, backend="numpy")
     assert isinstance(out, np.ndarray) and out.dtype == np.float32
     ref_out, ref_h = gru_sequence(x, w, backend="torch")
@@ -51,7 +52,7 @@ def test_sequence_numpy_in_numpy_out_and_zero_h0():
 @pytest.mark.parametrize("backend", ["numpy", "torch", "cpu"])
 @pytest.mark.parametrize("shape", [(3, 64, 1, 5, 8), (3, 32, 3, 3, 6), (8, 128, 2, 1, 4), (3, 32, 2, 11, 3)])
 def test_stepper_streaming_equals_sequence(backend, shape):
-    w, x, h0, expect_out, expect_h = _setup(*shape)
+    w, x, h0, expect_out, expect_h = gru_case(*shape)
     stepper = GRUStepper(w, capacity=2, backend=backend)
     b = x.shape[0]
     idx = np.arange(b)
@@ -66,7 +67,7 @@ def test_stepper_streaming_equals_sequence(backend, shape):
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_index_advances_only_named_tracks(backend):
-    w, x, _, _, _ = _setup(3, 32, 2, 6, 3)
+    w, x, _, _, _ = gru_case(3, 32, 2, 6, 3)
     stepper = GRUStepper(w, capacity=10, backend=backend)
     stepper.step(np.random.default_rng(0).normal(size=(10, 3)).astype(np.float32), np.arange(10))
     before = torch.as_tensor(stepper.state).clone().numpy()
@@ -87,7 +88,7 @@ def test_index_advances_only_named_tracks(backend):
 def test_cpu_stepper_switches_paths_by_track_count_on_one_state():
     from uav_traj_predictor.kernels import dispatch
     from uav_traj_predictor.kernels.reference import gru_cell_reference
-    w, _, _, _, _ = _setup(3, 32, 2, 1, 1)
+    w, _, _, _, _ = gru_case(3, 32, 2, 1, 1)
     stepper = GRUStepper(w, capacity=4, backend="cpu")
     assert isinstance(stepper.state, np.ndarray)
     expect = torch.zeros(2, 40, 32)
@@ -105,7 +106,7 @@ def test_cpu_stepper_switches_paths_by_track_count_on_one_state():
 
 
 def test_stepper_reset_growth_and_errors():
-    w, _, _, _, _ = _setup(3, 32, 1, 1, 1)
+    w, _, _, _, _ = gru_case(3, 32, 1, 1, 1)
     stepper = GRUStepper(w, capacity=2, backend="numpy")
     stepper.step(np.ones((2, 3), np.float32), [0, 1])
     kept = stepper.state[:, :2].copy()
@@ -123,7 +124,7 @@ def test_stepper_reset_growth_and_errors():
 
 
 def test_functional_step_all_rows_in_place_numpy_and_torch():
-    w, x, h0, expect_out, expect_h = _setup(3, 64, 2, 4, 1)
+    w, x, h0, expect_out, expect_h = gru_case(3, 64, 2, 4, 1)
     h_np = h0.numpy().copy()
     top = gru_step(x[:, 0].numpy(), h_np, w)  # auto on a numpy state: fastest CPU path
     np.testing.assert_allclose(top, expect_out[:, 0].numpy(), atol=1e-5)
@@ -150,7 +151,7 @@ def test_backend_resolution():
 
 def test_triton_backend_on_cpu_tensors_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
-    w, x, _, _, _ = _setup(3, 32, 1, 2, 2)
+    w, x, _, _, _ = gru_case(3, 32, 1, 2, 2)
     with pytest.raises(ValueError, match="needs CUDA"):
         gru_sequence(x, w, backend="triton")
     with pytest.raises(ValueError, match="needs a CUDA device"):
@@ -158,7 +159,7 @@ def test_triton_backend_on_cpu_tensors_is_a_clear_error(monkeypatch):
 
 
 def test_half_weights_run_on_cpu_in_fp32():
-    w, x, h0, _, _ = _setup(3, 32, 1, 3, 4)
+    w, x, h0, _, _ = gru_case(3, 32, 1, 3, 4)
     half = w.to(dtype=torch.float16)
     out, _ = gru_sequence(x, half, h0, backend="numpy")
     ref, _ = gru_sequence(x, half.to(dtype=torch.float32), h0, backend="torch")

@@ -30,16 +30,9 @@ else:
     import numpy as np
     import torch
 
-    from uav_traj_predictor.kernels import GRUStepper, GRUWeights, gru_reference, gru_sequence, gru_step
+    from uav_traj_predictor.kernels import GRUStepper, gru_reference, gru_sequence, gru_step
+    from test_kernels_cpu import gru_case
     from uav_traj_predictor.kernels.triton_step import gru_step_triton, step_workspace
-
-    def _setup(i, h, layers, b, t, seed=0):
-        torch.manual_seed(seed)
-        gru = torch.nn.GRU(i, h, layers, batch_first=True)
-        x, h0 = torch.randn(b, t, i), torch.randn(layers, b, h)
-        with torch.no_grad():
-            out, h_n = gru(x, h0)
-        return gru, GRUWeights.from_module(gru), x, h0, out, h_n
 
     # (input, hidden, layers, batch, T): odd batches, 1-3 layers, T 1..64, hidden 32/64/128 (sampled)
     SEQUENCE_GRID = [(3, 32, 1, 1, 1), (3, 32, 1, 33, 5), (6, 64, 2, 3, 7), (3, 128, 1, 5, 4),
@@ -48,7 +41,7 @@ else:
 
     @pytest.mark.parametrize("shape", SEQUENCE_GRID)
     def test_sequence_kernel_matches_reference_and_torch_gru(shape):
-        _, w, x, h0, expect_out, expect_h = _setup(*shape)
+        w, x, h0, expect_out, expect_h = gru_case(*shape)
         out, h_n = gru_sequence(x, w, h0, backend="triton", allow_tf32=False)
         torch.testing.assert_close(out, expect_out, atol=1e-5, rtol=0)
         torch.testing.assert_close(h_n, expect_h, atol=1e-5, rtol=0)
@@ -60,7 +53,7 @@ else:
     @pytest.mark.parametrize("shape", [(3, 32, 1, 5, 1), (3, 64, 2, 3, 1), (8, 128, 1, 7, 1),
                                        (3, 32, 3, 65, 1)])
     def test_step_kernel_all_rows_matches_torch_gru(shape):
-        _, w, x, h0, expect_out, expect_h = _setup(*shape)
+        w, x, h0, expect_out, expect_h = gru_case(*shape)
         state = h0.clone()
         top = gru_step(x[:, 0], state, w, backend="triton", allow_tf32=False)
         torch.testing.assert_close(top, expect_out[:, 0], atol=1e-5, rtol=0)
@@ -68,7 +61,7 @@ else:
 
     @pytest.mark.parametrize("layers,hidden", [(1, 32), (2, 64), (3, 32)])
     def test_streaming_steps_equal_sequence_kernel(layers, hidden):
-        _, w, x, h0, _, _ = _setup(3, hidden, layers, 5, 12)
+        w, x, h0, _, _ = gru_case(3, hidden, layers, 5, 12)
         seq_out, seq_h = gru_sequence(x, w, h0, backend="triton", allow_tf32=False)
         stepper = GRUStepper(w, capacity=5, backend="triton", allow_tf32=False)
         stepper.state.copy_(h0)
@@ -79,7 +72,7 @@ else:
 
     @pytest.mark.parametrize("layers", [1, 2])
     def test_step_index_semantics(layers):
-        _, w, _, _, _, _ = _setup(3, 32, layers, 1, 1)
+        w, _, _, _, _ = gru_case(3, 32, layers, 1, 1)
         torch.manual_seed(1)
         state = torch.randn(layers, 70, 32)
         before = state.clone()
@@ -102,14 +95,14 @@ else:
         assert torch.equal(state, snapshot)
 
     def test_sequence_empty_time_or_batch():
-        _, w, x, h0, _, _ = _setup(3, 32, 2, 3, 2)
+        w, x, h0, _, _ = gru_case(3, 32, 2, 3, 2)
         out, h_n = gru_sequence(x[:, :0], w, h0, backend="triton")
         assert out.shape == (3, 0, 32) and torch.equal(h_n, h0)
         out, h_n = gru_sequence(x[:0], w, backend="triton")
         assert out.shape == (0, 2, 32) and h_n.shape == (2, 0, 32)
 
     def test_fp16_weights_looser_tolerance():
-        _, w, x, h0, expect_out, expect_h = _setup(3, 32, 2, 5, 6)
+        w, x, h0, expect_out, expect_h = gru_case(3, 32, 2, 5, 6)
         out, h_n = gru_sequence(x, w, h0, backend="triton", dtype=torch.float16)
         torch.testing.assert_close(out, expect_out, atol=5e-3, rtol=0)
         state = h0.clone()
@@ -118,7 +111,7 @@ else:
 
     def test_fp32_weights_under_tf32_at_hidden_128_use_fp16_tiles():
         from uav_traj_predictor.kernels.triton_common import packed_for
-        _, w, x, h0, expect_out, expect_h = _setup(3, 128, 2, 3, 5)
+        w, x, h0, expect_out, expect_h = gru_case(3, 128, 2, 3, 5)
         out, h_n = gru_sequence(x, w, h0, backend="triton", allow_tf32=True)
         assert packed_for(w, "cpu", None, allow_tf32=True).dtype == torch.float16
         assert packed_for(w, "cpu", None, allow_tf32=False).dtype == torch.float32
@@ -126,7 +119,7 @@ else:
         torch.testing.assert_close(h_n, expect_h, atol=5e-3, rtol=0)
 
     def test_stepper_numpy_inputs_and_growth():
-        _, w, x, h0, expect_out, _ = _setup(3, 32, 1, 3, 2)
+        w, x, h0, expect_out, _ = gru_case(3, 32, 1, 3, 2)
         stepper = GRUStepper(w, capacity=1, backend="triton", allow_tf32=False)
         stepper.ensure_capacity(3)
         stepper.state.copy_(h0)
