@@ -141,3 +141,9 @@ def test_online_calibration_streams_like_its_segment_path(checkpoint):
     plain = StreamingPredictor(checkpoint).predict_segment(SimpleNamespace(positions=positions))
     np.testing.assert_array_equal(offline.positions, plain.positions)        # positions untouched
     assert not np.allclose(offline.std[100:], plain.std[100:])                # the std adapted
+
+
+def test_online_calibration_accepts_an_empty_batch(checkpoint):
+    predictor = StreamingPredictor(checkpoint, online_calibration=0.02)
+    positions, velocities, std = predictor.predict(np.zeros(0, np.int64), np.zeros((0, 3)))
+    assert positions.shape == velocities.shape == std.shape == (0, 10, 3)

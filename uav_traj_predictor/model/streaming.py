@@ -268,7 +268,7 @@ class StreamingPredictor:
         self._status[rows] = status
         if online:
             self._scale_online(indices, grid_index, status, positions, std)
-        elif self._online.enabled:                        # one track: the same in one call
+        elif self._online.enabled and len(indices) == 1:  # one track: the same in one call
             track = int(indices[0])
             if status[0] == TRACKING:
                 std[0] *= self._online.update_one(track, int(self._count[track]), last[0], positions[0], std[0])
