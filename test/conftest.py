@@ -125,3 +125,16 @@ def random_checkpoint(tmp_path_factory):
     meta = dict(model_id="test-random", rate=1 / dt, dt=dt, min_history=5, horizon_steps=horizon,
                 cv_std=[0.01 * (k + 1) for k in range(horizon)], training={}, metrics={})
     return str(save_checkpoint(tmp_path_factory.mktemp("ckpt") / "random.pt", model, meta))
+
+
+@pytest.fixture
+def launch_description():
+    """Loads a launch file (a path) and returns its generate_launch_description() (needs `launch`)."""
+    import importlib.util
+
+    def load(path):
+        spec = importlib.util.spec_from_file_location(Path(path).name.replace(".", "_"), path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.generate_launch_description()
+    return load

@@ -1,6 +1,5 @@
 """launch/bag_eval.launch.py: bag play + predictor_node + bag record."""
 import ast
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -17,11 +16,8 @@ def test_launch_file_parses_and_wires_play_node_record():
 
 
 @pytest.mark.launch
-def test_launch_description_builds():
-    spec = importlib.util.spec_from_file_location("bag_eval_launch", LAUNCH_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    description = module.generate_launch_description()
+def test_launch_description_builds(launch_description):
+    description = launch_description(LAUNCH_FILE)
     names = [type(entity).__name__ for entity in description.entities]
     assert names.count("DeclareLaunchArgument") == 6
     assert {"Node", "ExecuteProcess", "RegisterEventHandler"} <= set(names)

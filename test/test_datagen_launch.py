@@ -1,7 +1,6 @@
 """launch/px4_gazebo_datagen.launch.py: every executable it starts is installed by this package or listed
 as external; the commander parameters it sets exist; with ROS 2 `launch` present, it builds."""
 import ast
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -63,13 +62,10 @@ def test_commander_parameters_set_by_the_launch_exist():
 
 
 @pytest.mark.launch
-def test_launch_description_builds():
+def test_launch_description_builds(launch_description):
     from launch import LaunchDescription
     from launch.actions import DeclareLaunchArgument
-    spec = importlib.util.spec_from_file_location("px4_gazebo_datagen_launch", LAUNCH_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    description = module.generate_launch_description()
+    description = launch_description(LAUNCH_FILE)
     assert isinstance(description, LaunchDescription)
     declared = {e.name for e in description.entities if isinstance(e, DeclareLaunchArgument)}
     assert {"px4_dir", "out_dir", "record", "predictor"} <= declared

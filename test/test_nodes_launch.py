@@ -2,7 +2,6 @@
 and name only declared parameters; with ROS 2 `launch` installed, the descriptions also build."""
 import ast
 import importlib
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -68,9 +67,6 @@ def test_rviz_config_shows_the_predictor_outputs():
 
 @pytest.mark.launch
 @pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
-def test_launch_descriptions_build(path):
+def test_launch_descriptions_build(path, launch_description):
     from launch import LaunchDescription
-    spec = importlib.util.spec_from_file_location(path.stem.replace(".", "_"), path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert isinstance(module.generate_launch_description(), LaunchDescription)
+    assert isinstance(launch_description(path), LaunchDescription)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..data.preprocess import PreprocessConfig, causal_savgol_coeffs, causal_savgol_point
+from ..data.preprocess import PreprocessConfig, causal_savgol_coeffs, causal_savgol_point, velocity_integral
 
 RESET_GAP = "gap"                       # step > cfg.max_gap: new segment at this sample
 RESET_TIME_BACKWARDS = "time_backwards"  # stamp jumped back > max_backwards (bag loop, sim reset)
@@ -208,11 +208,8 @@ def _finite_velocity(velocity) -> bool:
 
 
 def _integral(t_a, v_a, t_b, v_b, g) -> tuple:
-    """`data.preprocess.velocity_integral` on float triples: the integral from t_a to g of the velocity
-    linearly interpolated between (t_a, v_a) and (t_b, v_b)."""
-    s = g - t_a
-    h = 0.5 * s / (t_b - t_a)
-    return tuple(s * (a + h * (b - a)) for a, b in zip(v_a, v_b))
+    """`data.preprocess.velocity_integral` per axis of float triples (the same arithmetic as offline)."""
+    return tuple(velocity_integral(t_a, a, t_b, b, g) for a, b in zip(v_a, v_b))
 
 
 def _add(a: tuple, b: tuple) -> tuple:

@@ -55,7 +55,7 @@ class ModelMethod:
                                     f"history {protocol.history}, {protocol.rate:g} Hz)")
 
     def describe(self) -> str:
-        rate = getattr(getattr(self.predictor, "_online", None), "rate", 0.0)
+        rate = getattr(self.predictor, "online_calibration", 0.0)
         return f"StreamingPredictor({getattr(self.predictor, 'model_id', '?')}, online calibration rate {rate:g})"
 
     def predict_segment(self, segment) -> SegmentPrediction:

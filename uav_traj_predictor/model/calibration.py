@@ -104,11 +104,13 @@ class OnlineCalibration:
         """Keep the model predictions (n, H, 3) made at `grid_index`, with their offline-calibrated std."""
         if not self.enabled:
             return
-        h = self.horizon
         for row, (track, k) in enumerate(zip(indices.tolist(), grid_index.tolist())):
-            slots = self._target_slots[k % h]
-            self._predicted[track, slots, self._lead] = positions[row, :h]
-            self._std[track, slots, self._lead] = std[row, :h]
+            self._record_one(track, k, positions[row], std[row])
+
+    def _record_one(self, track: int, k: int, predicted: np.ndarray, std: np.ndarray) -> None:
+        slots = self._target_slots[k % self.horizon]
+        self._predicted[track, slots, self._lead] = predicted[:self.horizon]
+        self._std[track, slots, self._lead] = std[:self.horizon]
 
     def update_one(self, track: int, k: int, position, predicted=None, std=None) -> np.ndarray:
         """One track at grid index k: score grid `position` (3,), record its new prediction (H, 3) when
@@ -116,9 +118,7 @@ class OnlineCalibration:
         if self.enabled:
             self._observe_one(track, k, position.tolist())
             if predicted is not None:
-                slots = self._target_slots[k % self.horizon]
-                self._predicted[track, slots, self._lead] = predicted[:self.horizon]
-                self._std[track, slots, self._lead] = std[:self.horizon]
+                self._record_one(track, k, predicted, std)
         return self._scale[track]
 
     def scale(self, indices: np.ndarray) -> np.ndarray:
