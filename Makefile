@@ -17,7 +17,7 @@ unexport RMW_IMPLEMENTATION ROS_LOCALHOST_ONLY ROS_STATIC_PEERS
 export AMENT_PREFIX_PATH := $(abspath $(VENV))
 export PYTHONUNBUFFERED := 1
 
-PKG_SOURCES := setup.py setup.cfg package.xml $(shell find uav_traj_predictor kernels launch config msg models resource -type f -not -path '*/__pycache__/*' 2>/dev/null)
+PKG_SOURCES := setup.py setup.cfg package.xml $(shell find uav_traj_predictor kernels launch config msg models resource -type f -not -path '*/__pycache__/*' -not -name '*.so' 2>/dev/null)
 PYTEST_ARGS ?=
 
 .PHONY: install develop demo test colcon-check clean help
@@ -60,6 +60,8 @@ develop: $(VENV)/.stamp-package
 	cd $(SITE)/uav_traj_predictor && for f in $(abspath uav_traj_predictor)/*; do \
 	  n=$$(basename $$f); [ "$$n" = __pycache__ ] || { rm -rf "$$n"; ln -s "$$f" "$$n"; }; done; \
 	  rm -rf kernels; ln -s $(abspath kernels) kernels
+	$(VPY) setup.py -q build_ext --inplace 2>&1 | grep -E "error|warning: " || true   # kernels/_cstream*.so
+	rm -rf build/lib* build/temp*
 	@echo "develop: $(SITE)/uav_traj_predictor now links to the source tree"
 
 demo: install

@@ -47,13 +47,19 @@ def test_predictions_equal_running_the_predictor_over_the_same_grid_samples(chec
     t, p = flight(1)
     predictions, _ = run(make_bank(checkpoint), {"uav1": (t, p)})
     (segment,) = preprocess(t, p, PreprocessConfig(rate=1 / DT))
-    reference = StreamingPredictor(checkpoint)
-    slot = reference.add_tracks(1)
+    reference, batched = StreamingPredictor(checkpoint), StreamingPredictor(checkpoint)
+    slot, batched_slot = reference.add_tracks(1), batched.add_tracks(1)
     expected = {}
     for k in range(1, len(segment)):
-        reference.step(slot, segment.velocities[k - 1][None])
-        positions, velocities, std = reference.predict(slot, segment.positions[k][None])
-        expected[round(segment.times[k], 6)] = (positions[0], std[0], reference.status(slot)[0])
+        # the one-track path a tick with a few tracks takes (the C path where built), and the batched calls
+        positions, _, std, status = reference.advance_one(int(slot[0]), [tuple(segment.velocities[k - 1])],
+                                                          tuple(segment.positions[k]))
+        batched.step(batched_slot, segment.velocities[k - 1][None])
+        batched_positions, _, batched_std = batched.predict(batched_slot, segment.positions[k][None])
+        assert status == batched.status(batched_slot)[0]
+        np.testing.assert_allclose(positions, batched_positions[0], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(std, batched_std[0], rtol=1e-5, atol=1e-7)
+        expected[round(segment.times[k], 6)] = (positions, std, status)
     got = {round(pr.t0, 6): pr for pr in predictions["uav1"]}
     assert got.keys() == expected.keys()
     for t0, (positions, std, status) in expected.items():
@@ -218,3 +224,48 @@ def test_twist_velocities_stream_exactly_like_the_offline_twist_segment(checkpoi
     assert not np.allclose(offline.positions[MIN_HISTORY:], pose_offline.positions[MIN_HISTORY:], atol=1e-3)
     with pytest.raises(ValueError, match="velocity"):
         bank.push("uav1", t[-1] + 0.05, p[-1])                      # twist mode: a sample needs its velocity
+
+
+def test_one_track_path_and_batched_path_give_the_same_ticks(checkpoint, monkeypatch):
+    """Ticks with a few due tracks go through predictor.advance_one (the C path where built), larger ones
+    through the batched calls: same predictions, statuses and events on input with every kind of fault."""
+    import uav_traj_predictor.core.tracks as tracks
+    rng = np.random.default_rng(3)
+    samples, stamps = [], {f"uav{i}": 10.0 for i in range(3)}
+    for _ in range(900):
+        name = f"uav{rng.integers(3)}"
+        fault = rng.random()
+        step = {fault < 0.02: 1.0, 0.02 <= fault < 0.04: -2.0, 0.04 <= fault < 0.06: 0.0}.get(True, 0.03)
+        stamps[name] += step
+        t = stamps[name]
+        position = np.array([np.cos(t), np.sin(0.7 * t), 0.1 * t]) * 5
+        if 0.06 <= fault < 0.08:
+            position[rng.integers(3)] = np.nan
+        elif 0.08 <= fault < 0.09:
+            position += 100.0                                         # a teleport
+        samples.append((name, t, position, rng.random() < 0.3))      # tick after ~30 % of the samples
+
+    def replay(limit):
+        monkeypatch.setattr(tracks, "FUSED_MAX_TRACKS", limit)
+        bank, out = make_bank(checkpoint, max_gap=0.5), []
+        for name, t, position, tick in samples:
+            bank.push(name, t, position, now=t)
+            if tick:
+                result = bank.tick()
+                out.append((result.predictions, result.events))
+        return out
+
+    one_by_one, batched = replay(12), replay(0)
+    counts = {status: 0 for status in (TRACKING, WARMING_UP)}
+    for (got, got_events), (expected, expected_events) in zip(one_by_one, batched, strict=True):
+        assert got_events == expected_events
+        assert [(p.track_id, p.t0, p.status, p.history) for p in got] == \
+            [(p.track_id, p.t0, p.status, p.history) for p in expected]
+        for a, b in zip(got, expected):
+            np.testing.assert_allclose(a.positions, b.positions, rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(a.velocities, b.velocities, rtol=1e-4, atol=1e-4)
+            np.testing.assert_allclose(a.position_std, b.position_std, rtol=1e-5, atol=1e-7)
+            counts[a.status] += 1
+    assert counts[TRACKING] > 50 and counts[WARMING_UP] > 10
+    assert {e.reason for _, events in one_by_one for e in events} >= {"gap", "time_backwards", "teleport",
+                                                                       "non_finite", "duplicate"}

@@ -22,7 +22,8 @@ for f in "$site/uav_traj_predictor/msg/_predicted_trajectory.py" "$site/uav_traj
 done
 # Import from the install space, not the venv copy: the overlay comes first, as `source install/setup.bash` does.
 (cd / && AMENT_PREFIX_PATH="$ws/install:$venv" PYTHONPATH="$site" LD_LIBRARY_PATH="$ws/install/lib" "$venv/bin/python" -c "
-import uav_traj_predictor, uav_traj_predictor.kernels
+import uav_traj_predictor, uav_traj_predictor.kernels, uav_traj_predictor.kernels.fused as fused
+assert fused.available(), 'the C fast path (kernels/cstream.c) was not built'
 from uav_traj_predictor.msg import PredictedTrajectory
 from ament_index_python.packages import get_package_share_directory
 assert uav_traj_predictor.__file__.startswith('$site'), uav_traj_predictor.__file__

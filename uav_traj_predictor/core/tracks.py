@@ -11,7 +11,10 @@ The single prediction path shared by the ROS node, the bag replay and the offlin
 touches the network there. `tick` drops stale tracks (freeing their predictor slots), resets the
 predictor state of tracks whose stream broke, advances every track by its queued grid velocities in
 batched `predictor.step` calls (round r steps every track that has an r-th new velocity), then
-predicts for all advanced tracks in one batched `predictor.predict` call.
+predicts for all advanced tracks in one batched `predictor.predict` call. A tick with at most
+`FUSED_MAX_TRACKS` due tracks instead advances and predicts them one by one with
+`predictor.advance_one` (the predictor's C one-track path where it has one: cheaper than a batched
+numpy call for a few tracks; the same results to float32 rounding, tests).
 
 Bad input never raises: non-finite samples and duplicate / slightly out-of-order stamps are ignored,
 gaps, time jumping back and teleports (implied speed > max_speed) reset the track; each is reported
@@ -30,6 +33,9 @@ from ..data.preprocess import PreprocessConfig
 from .prediction import (EVENT_DROPPED, EVENT_IGNORED, EVENT_NEW, EVENT_RESET, REASON_TELEPORT,
                          REASON_TIMEOUT, STATUSES, Prediction, TrackEvent)
 from .resampler import IGNORED_NON_FINITE, RESET_MANUAL, OnlineResampler, as_xyz
+
+# Up to this many due tracks per tick, advance_one per track beats the batched calls (bench/node_latency.py).
+FUSED_MAX_TRACKS = 12
 
 
 @dataclass
@@ -81,6 +87,7 @@ class TrackBank:
         self.max_speed = float(max_speed)
         self.max_backwards = float(max_backwards)
         self._step_speed_limit = float(predictor.MAX_SPEED)   # per-axis grid speed predictor.step takes
+        self._fused = bool(getattr(predictor, "fused", False))   # advance_one for ticks with a few tracks
         self.tracks: dict[str, Track] = {}
         self._events: list[TrackEvent] = []
         self._latest_now = -np.inf
@@ -179,9 +186,12 @@ class TrackBank:
         self._drop_stale(now)
         due = [track for track in self.tracks.values() if track.queued_samples]
         self._apply_resets(due)
-        stepped, slots = self._step_rounds(due)
-        predicting = [track for track in due if track.history > 0]
-        predictions = self._predict(predicting, slots if predicting == stepped else None)   # same Track objects
+        if len(due) <= FUSED_MAX_TRACKS and self._fused:
+            predictions = [prediction for prediction in map(self._advance_one, due) if prediction is not None]
+        else:
+            stepped, slots = self._step_rounds(due)
+            predicting = [track for track in due if track.history > 0]
+            predictions = self._predict(predicting, slots if predicting == stepped else None)   # same Tracks
         for track in due:
             track.queued_samples = 0
         events, self._events = self._events, []
@@ -232,14 +242,29 @@ class TrackBank:
         statuses = self.predictor.status(slots)
         horizon, model_id, dt = self.horizon_steps, self.predictor.model_id, self.dt
         stds = [None] * len(tracks) if std is None else std[:, :horizon]
-        predictions = []
-        for track, status, p, v, s in zip(tracks, statuses, positions[:, :horizon], velocities[:, :horizon], stds):
-            status = status if status in STATUSES else str(status)
-            track.status = status
-            track.predictions += 1
-            predictions.append(Prediction(track.track_id, track.last_grid_stamp, dt, p, v, s, status, model_id,
-                                          track.history))
-        return predictions
+        return [self._prediction(track, p, v, s, status)
+                for track, status, p, v, s in zip(tracks, statuses, positions[:, :horizon], velocities[:, :horizon],
+                                                  stds)]
+
+    def _advance_one(self, track: Track) -> Prediction | None:
+        """The tick's work for one due track through `predictor.advance_one` (None: no velocity yet)."""
+        velocities = track.queued_velocities
+        track.history += len(velocities)
+        if track.history == 0:
+            return None
+        positions, future, std, status = self.predictor.advance_one(track.slot, velocities,
+                                                                    track.last_grid_position)
+        velocities.clear()
+        horizon = self.horizon_steps
+        return self._prediction(track, positions[:horizon], future[:horizon],
+                                None if std is None else std[:horizon], status)
+
+    def _prediction(self, track: Track, positions, velocities, std, status) -> Prediction:
+        status = status if status in STATUSES else str(status)
+        track.status = status
+        track.predictions += 1
+        return Prediction(track.track_id, track.last_grid_stamp, self.dt, positions, velocities, std, status,
+                          self.predictor.model_id, track.history)
 
     # ---- management ----------------------------------------------------------------------------
     def reset(self, track_id: str, reason: str) -> None:

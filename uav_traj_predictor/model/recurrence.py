@@ -2,13 +2,15 @@
 
 `make_stepper(gru, capacity, backend, device)` wraps `uav_traj_predictor.kernels.GRUStepper`
 (`step(x, index) -> top hidden`, `reset(index)`, `ensure_capacity(n)`); backends "auto" | "numpy" |
-"torch" | "triton" | "cpu" as the kernels define them (numpy float32 on a CPU by default).
+"torch" | "triton" | "cpu" as the kernels define them (numpy float32 on a CPU by default);
+`fused_plan` builds the C one-track path (kernels/fused.py) over the same weights.
 """
 from __future__ import annotations
 
 from torch import nn
 
 from ..kernels import GRUStepper, GRUWeights
+from ..kernels.fused import plan as fused_plan   # noqa: F401  (the predictor's C one-track path)
 
 
 def make_stepper(gru: nn.GRU, capacity: int, backend: str = "auto", device: str = "cpu") -> GRUStepper:

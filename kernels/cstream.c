@@ -1,0 +1,454 @@
+/* Fused CPU path for ONE track's streaming update: GRU step(s) and the horizon head, in C.
+ *
+ * Python-level numpy costs ~1 us per call on 3-vectors and 96-wide rows, so one track's update through
+ * the numpy path is dominated by call overhead (kernels/README.md). `Plan` holds float32 copies of the
+ * weights in the layouts of kernels/cpu.py and the head's post-processing constants, and does one
+ * track's work per call on the caller's numpy state:
+ *
+ *   step(state, top, slot, vx, vy, vz, lvx, lvy, lvz, fresh)
+ *       features (the arithmetic of StreamingPredictor._features, float32), then every layer's GRU step
+ *       in place on state[:, slot, :] (L, N, H) float32; the top layer's new h also into top[slot].
+ *   predict(state, slot, vx, vy, vz, px, py, pz, out) -> bool
+ *       the head of StreamingPredictor._head_flat on state[L-1, slot] and the constant-velocity-plus-
+ *       residual integration of StreamingPredictor.predict, into out (3, S, 3) float64 = [positions |
+ *       velocities | std]. False (out unspecified) when any head output is non-finite: the caller
+ *       then takes its general path, which handles the fallback.
+ *
+ * float64 arithmetic follows numpy's order exactly (build with -ffp-contract=off); float32 dot products
+ * sum in another order than BLAS, so results match the numpy path to float32 rounding (tests).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_LAYERS 16
+
+/* x86-64: an AVX2 clone of the dot-product loops beside the baseline (SSE2) one, picked at load time. */
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef VECTOR_CLONES
+#define VECTOR_CLONES
+#endif
+
+typedef struct {
+    PyObject_HEAD
+    int layers, hidden, features, accel, head_hidden, steps, edges;
+    int layer_inputs[MAX_LAYERS];
+    float *w_step[MAX_LAYERS], *b_step[MAX_LAYERS];   /* (I + H, 4H), (4H,) per layer */
+    float *inv_scale;                                 /* (features,) */
+    float *w1, *b1, *w2, *b2;                         /* (H, M), (M,), (M, 6S), (6S,) */
+    double *low, *high, *log_residual_scale, *head_scale, *edge_values, *speed_factor;
+    double dt;
+    float *xh, *g, *mlp, *out32;                      /* work buffers */
+} Plan;
+
+/* ---- construction -------------------------------------------------------------------------- */
+static void *copy_buffer(PyObject *obj, char format, int ndim, const Py_ssize_t *shape, const char *name)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(obj, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return NULL;
+    int ok = view.ndim == ndim && view.format != NULL && view.format[0] == format && view.format[1] == 0;
+    for (int d = 0; ok && d < ndim; d++)
+        ok = shape[d] < 0 || view.shape[d] == shape[d];
+    if (!ok) {
+        PyErr_Format(PyExc_ValueError, "cstream.Plan: %s must be a C-contiguous %d-D '%c' array of the "
+                     "expected shape", name, ndim, format);
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    void *copy = malloc(view.len > 0 ? (size_t)view.len : 1);
+    if (copy == NULL) {
+        PyBuffer_Release(&view);
+        return PyErr_NoMemory();
+    }
+    memcpy(copy, view.buf, (size_t)view.len);
+    PyBuffer_Release(&view);
+    return copy;
+}
+
+static Py_ssize_t buffer_dim(PyObject *obj, int d)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(obj, &view, PyBUF_ND) < 0)
+        return -1;
+    Py_ssize_t n = d < view.ndim ? view.shape[d] : -1;
+    PyBuffer_Release(&view);
+    if (n < 0 && !PyErr_Occurred())
+        PyErr_SetString(PyExc_ValueError, "cstream.Plan: array has too few dimensions");
+    return n;
+}
+
+static void plan_free(Plan *self)
+{
+    for (int k = 0; k < MAX_LAYERS; k++) {
+        free(self->w_step[k]);
+        free(self->b_step[k]);
+    }
+    void *owned[] = {self->inv_scale, self->w1, self->b1, self->w2, self->b2, self->low, self->high,
+                     self->log_residual_scale, self->head_scale, self->edge_values, self->speed_factor,
+                     self->xh, self->g, self->mlp, self->out32};
+    for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
+        free(owned[i]);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Plan(layers, inv_scale, head, post, dt): layers a sequence of (w_step (I+H, 4H), b_step (4H,)) float32;
+ * inv_scale (F,) float32; head (w1 (H, M), b1 (M,), w2 (M, 6S), b2 (6S,)) float32; post (low (6S,),
+ * high (6S,), log_residual_scale (3S,), head_scale (6S,), edges (E,), speed_factor (E+1, 3S)) float64. */
+static int plan_init(Plan *self, PyObject *args, PyObject *kwds)
+{
+    PyObject *layers, *inv_scale, *head, *post;
+    double dt;
+    static char *names[] = {"layers", "inv_scale", "head", "post", "dt", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOd", names, &layers, &inv_scale, &head, &post, &dt))
+        return -1;
+    if (!PySequence_Check(layers) || !PySequence_Check(head) || PySequence_Size(head) != 4 ||
+        !PySequence_Check(post) || PySequence_Size(post) != 6) {
+        PyErr_SetString(PyExc_TypeError, "cstream.Plan(layers, inv_scale, head[4], post[6], dt)");
+        return -1;
+    }
+    Py_ssize_t count = PySequence_Size(layers);
+    if (count < 1 || count > MAX_LAYERS) {
+        PyErr_Format(PyExc_ValueError, "cstream.Plan: 1..%d layers, got %zd", MAX_LAYERS, count);
+        return -1;
+    }
+    PyObject *items[10] = {NULL};
+    int status = -1;
+    for (int i = 0; i < 4; i++)
+        items[i] = PySequence_GetItem(head, i);
+    for (int i = 0; i < 6; i++)
+        items[4 + i] = PySequence_GetItem(post, i);
+    for (int i = 0; i < 10; i++)
+        if (items[i] == NULL)
+            goto done;
+
+    Py_ssize_t h = -1, m = buffer_dim(items[0], 1), o = buffer_dim(items[2], 1), e = buffer_dim(items[8], 0);
+    Py_ssize_t f = buffer_dim(inv_scale, 0);
+    if (m < 0 || o < 0 || e < 0 || f < 0)
+        goto done;
+    self->layers = (int)count;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *pair = PySequence_GetItem(layers, k);
+        if (pair == NULL)
+            goto done;
+        PyObject *w = PySequence_Check(pair) && PySequence_Size(pair) == 2 ? PySequence_GetItem(pair, 0) : NULL;
+        PyObject *b = w != NULL ? PySequence_GetItem(pair, 1) : NULL;
+        Py_DECREF(pair);
+        if (b == NULL) {
+            Py_XDECREF(w);
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "cstream.Plan: each layer is (w_step, b_step)");
+            goto done;
+        }
+        Py_ssize_t rows = buffer_dim(w, 0), cols = buffer_dim(w, 1);
+        if (rows >= 0 && cols >= 0 && h < 0)
+            h = cols / 4;
+        Py_ssize_t inputs = rows - h;
+        Py_ssize_t w_shape[2] = {rows, 4 * h}, b_shape[1] = {4 * h};
+        if (rows < 0 || cols != 4 * h || h < 1 || inputs < 1 || (k == 0 && inputs != f) || (k > 0 && inputs != h)) {
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_ValueError, "cstream.Plan: layer %zd w_step has shape (%zd, %zd)", k, rows, cols);
+        } else {
+            self->layer_inputs[k] = (int)inputs;
+            self->w_step[k] = copy_buffer(w, 'f', 2, w_shape, "w_step");
+            self->b_step[k] = self->w_step[k] ? copy_buffer(b, 'f', 1, b_shape, "b_step") : NULL;
+        }
+        Py_DECREF(w);
+        Py_DECREF(b);
+        if (self->b_step[k] == NULL)
+            goto done;
+    }
+    if (o % 6 != 0 || (f != 3 && f != 6)) {
+        PyErr_SetString(PyExc_ValueError, "cstream.Plan: head output must be 6 * steps, features 3 or 6");
+        goto done;
+    }
+    self->hidden = (int)h;
+    self->features = (int)f;
+    self->accel = f == 6;
+    self->head_hidden = (int)m;
+    self->steps = (int)(o / 6);
+    self->edges = (int)e;
+    self->dt = dt;
+    Py_ssize_t s3 = o / 2;
+    Py_ssize_t sf[1] = {f}, w1s[2] = {h, m}, b1s[1] = {m}, w2s[2] = {m, o}, b2s[1] = {o}, half[1] = {s3};
+    Py_ssize_t es[1] = {e}, factor[2] = {e + 1, s3};
+    if (!(self->inv_scale = copy_buffer(inv_scale, 'f', 1, sf, "inv_scale")) ||
+        !(self->w1 = copy_buffer(items[0], 'f', 2, w1s, "w1")) ||
+        !(self->b1 = copy_buffer(items[1], 'f', 1, b1s, "b1")) ||
+        !(self->w2 = copy_buffer(items[2], 'f', 2, w2s, "w2")) ||
+        !(self->b2 = copy_buffer(items[3], 'f', 1, b2s, "b2")) ||
+        !(self->low = copy_buffer(items[4], 'd', 1, b2s, "low")) ||
+        !(self->high = copy_buffer(items[5], 'd', 1, b2s, "high")) ||
+        !(self->log_residual_scale = copy_buffer(items[6], 'd', 1, half, "log_residual_scale")) ||
+        !(self->head_scale = copy_buffer(items[7], 'd', 1, b2s, "head_scale")) ||
+        !(self->edge_values = copy_buffer(items[8], 'd', 1, es, "edges")) ||
+        !(self->speed_factor = copy_buffer(items[9], 'd', 2, factor, "speed_factor")))
+        goto done;
+    self->xh = malloc(sizeof(float) * (size_t)(h + (f > h ? f : h)));
+    self->g = malloc(sizeof(float) * (size_t)(4 * h));
+    self->mlp = malloc(sizeof(float) * (size_t)m);
+    self->out32 = malloc(sizeof(float) * (size_t)o);
+    if (!self->xh || !self->g || !self->mlp || !self->out32) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    status = 0;
+done:
+    for (int i = 0; i < 10; i++)
+        Py_XDECREF(items[i]);
+    return status;
+}
+
+/* ---- per-call helpers ------------------------------------------------------------------------ */
+/* A writable C-contiguous float32 / float64 buffer of `ndim` dims (shape checked by the caller). */
+static int get_array(PyObject *obj, Py_buffer *view, char format, int ndim, const char *name)
+{
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
+        return -1;
+    if (view->ndim != ndim || view->format == NULL || view->format[0] != format || view->format[1] != 0) {
+        PyErr_Format(PyExc_ValueError, "cstream: %s must be a writable C-contiguous %d-D '%c' array",
+                     name, ndim, format);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_doubles(PyObject *const *args, int count, double *values)
+{
+    for (int i = 0; i < count; i++) {
+        values[i] = PyFloat_AsDouble(args[i]);
+        if (values[i] == -1.0 && PyErr_Occurred())
+            return -1;
+    }
+    return 0;
+}
+
+/* g = b + xh @ w (xh (n_in,), w (n_in, cols)); rows of w streamed in order (vectorises over cols). */
+static void affine(const float *xh, int n_in, const float *w, const float *b, int cols, float *g)
+{
+    memcpy(g, b, sizeof(float) * (size_t)cols);
+    for (int k = 0; k < n_in; k++) {
+        const float a = xh[k];
+        const float *row = w + (size_t)k * cols;
+        for (int j = 0; j < cols; j++)
+            g[j] += a * row[j];
+    }
+}
+
+/* One layer: h (H,) -> new h in place, from input x (I,) (the arithmetic of cpu.NumpyCell). */
+VECTOR_CLONES static void gru_layer(Plan *self, int k, const float *x, float *h)
+{
+    const int hid = self->hidden, inputs = self->layer_inputs[k];
+    float *xh = self->xh, *g = self->g;
+    memcpy(xh, x, sizeof(float) * (size_t)inputs);
+    memcpy(xh + inputs, h, sizeof(float) * (size_t)hid);
+    affine(xh, inputs + hid, self->w_step[k], self->b_step[k], 4 * hid, g);
+    for (int j = 0; j < 2 * hid; j++)
+        g[j] = 1.0f / (1.0f + expf(-g[j]));             /* r | z */
+    for (int j = 0; j < hid; j++) {
+        const float n = tanhf(g[2 * hid + j] + g[j] * g[3 * hid + j]);
+        h[j] = (h[j] - n) * g[hid + j] + n;
+    }
+}
+
+/* The head's MLP on the top hidden state: out32 = tanh(top @ w1 + b1) @ w2 (b2 added by the caller). */
+VECTOR_CLONES static void head_dense(Plan *self, const float *top)
+{
+    const int hid = self->hidden, m = self->head_hidden, o = 6 * self->steps;
+    float *mlp = self->mlp, *raw = self->out32;
+    memset(mlp, 0, sizeof(float) * (size_t)m);
+    for (int k = 0; k < hid; k++) {                      /* top @ w1, then + b1, tanh (numpy's order) */
+        const float a = top[k];
+        const float *row = self->w1 + (size_t)k * m;
+        for (int j = 0; j < m; j++)
+            mlp[j] += a * row[j];
+    }
+    for (int j = 0; j < m; j++)
+        mlp[j] = tanhf(mlp[j] + self->b1[j]);
+    memset(raw, 0, sizeof(float) * (size_t)o);
+    for (int k = 0; k < m; k++) {
+        const float a = mlp[k];
+        const float *row = self->w2 + (size_t)k * o;
+        for (int j = 0; j < o; j++)
+            raw[j] += a * row[j];
+    }
+}
+
+/* ---- methods -------------------------------------------------------------------------------- */
+static PyObject *plan_step(Plan *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 10) {
+        PyErr_SetString(PyExc_TypeError, "step(state, top, slot, vx, vy, vz, lvx, lvy, lvz, fresh)");
+        return NULL;
+    }
+    double v[6];
+    Py_ssize_t slot = PyNumber_AsSsize_t(args[2], PyExc_IndexError);
+    if ((slot == -1 && PyErr_Occurred()) || parse_doubles(args + 3, 6, v) < 0)
+        return NULL;
+    int fresh = PyObject_IsTrue(args[9]);
+    if (fresh < 0)
+        return NULL;
+    Py_buffer state, top;
+    if (get_array(args[0], &state, 'f', 3, "state") < 0)
+        return NULL;
+    if (get_array(args[1], &top, 'f', 2, "top") < 0) {
+        PyBuffer_Release(&state);
+        return NULL;
+    }
+    const int hid = self->hidden;
+    if (state.shape[0] != self->layers || state.shape[2] != hid || top.shape[1] != hid ||
+        slot < 0 || slot >= state.shape[1] || slot >= top.shape[0]) {
+        PyErr_SetString(PyExc_IndexError, "cstream.step: state (L, N, H) / top (N, H) shape or slot out of range");
+        PyBuffer_Release(&state);
+        PyBuffer_Release(&top);
+        return NULL;
+    }
+    float x[6];
+    for (int i = 0; i < 3; i++) {
+        const float now = (float)v[i];
+        x[i] = now * self->inv_scale[i];
+        if (self->accel)
+            x[3 + i] = (fresh ? 0.0f : now - (float)v[3 + i]) * self->inv_scale[3 + i];
+    }
+    float *rows = (float *)state.buf;
+    const Py_ssize_t layer_stride = state.shape[1] * (Py_ssize_t)hid;
+    const float *input = x;
+    float *h = NULL;
+    for (int k = 0; k < self->layers; k++) {
+        h = rows + k * layer_stride + slot * (Py_ssize_t)hid;
+        gru_layer(self, k, input, h);
+        input = h;
+    }
+    memcpy((float *)top.buf + slot * (Py_ssize_t)hid, h, sizeof(float) * (size_t)hid);
+    PyBuffer_Release(&state);
+    PyBuffer_Release(&top);
+    Py_RETURN_NONE;
+}
+
+static PyObject *plan_predict(Plan *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "predict(state, slot, vx, vy, vz, px, py, pz, out)");
+        return NULL;
+    }
+    double vp[6];
+    Py_ssize_t slot = PyNumber_AsSsize_t(args[1], PyExc_IndexError);
+    if ((slot == -1 && PyErr_Occurred()) || parse_doubles(args + 2, 6, vp) < 0)
+        return NULL;
+    Py_buffer state, out;
+    if (get_array(args[0], &state, 'f', 3, "state") < 0)
+        return NULL;
+    if (get_array(args[8], &out, 'd', 3, "out") < 0) {
+        PyBuffer_Release(&state);
+        return NULL;
+    }
+    const int hid = self->hidden, s = self->steps, s3 = 3 * s, o = 6 * s;
+    if (state.shape[0] != self->layers || state.shape[2] != hid || slot < 0 || slot >= state.shape[1] ||
+        out.shape[0] != 3 || out.shape[1] != s || out.shape[2] != 3) {
+        PyErr_SetString(PyExc_IndexError, "cstream.predict: state (L, N, H) / out (3, S, 3) shape or slot out of range");
+        PyBuffer_Release(&state);
+        PyBuffer_Release(&out);
+        return NULL;
+    }
+    const float *top = (const float *)state.buf + ((self->layers - 1) * state.shape[1] + slot) * (Py_ssize_t)hid;
+    head_dense(self, top);
+    const float *raw = self->out32;
+    const double vx = vp[0], vy = vp[1], vz = vp[2];
+    const double speed = sqrt(vx * vx + vy * vy + vz * vz);
+    int bin = 0;                                          /* bisect_left: edges strictly below the speed */
+    while (bin < self->edges && self->edge_values[bin] < speed)
+        bin++;
+    const double *factor = self->speed_factor + (size_t)bin * s3;
+    double *positions = (double *)out.buf, *velocities = positions + s3, *std = velocities + s3;
+    int finite = 1;
+    for (int j = 0; j < o; j++) {
+        double value = (double)(raw[j] + self->b2[j]);
+        value = value < self->low[j] ? self->low[j] : value;    /* NaN stays NaN, as np.maximum/minimum */
+        value = value > self->high[j] ? self->high[j] : value;
+        if (j < s3) {
+            positions[j] = value * self->head_scale[j];          /* the residual, for now */
+        } else {
+            value = exp(value + self->log_residual_scale[j - s3]);
+            std[j - s3] = value * self->head_scale[j] * factor[j - s3];
+        }
+        finite &= isfinite(value * self->head_scale[j]) != 0;
+    }
+    if (finite) {
+        const double dt = self->dt;
+        double previous[3] = {vp[0] * 0.0 + vp[3], vp[1] * 0.0 + vp[4], vp[2] * 0.0 + vp[5]};
+        for (int step = 1; step <= s; step++) {
+            const double ahead = (double)step * dt;
+            for (int a = 0; a < 3; a++) {
+                const int i = 3 * (step - 1) + a;
+                const double p = (vp[a] * ahead + vp[3 + a]) + positions[i];
+                positions[i] = p;
+                velocities[i] = (p - previous[a]) / dt;
+                previous[a] = p;
+            }
+        }
+        for (int i = 0; i < s3 && finite; i++)
+            finite = isfinite(std[i]) && isfinite(positions[i]);
+    }
+    PyBuffer_Release(&state);
+    PyBuffer_Release(&out);
+    return PyBool_FromLong(finite);
+}
+
+static PyMethodDef plan_methods[] = {
+    {"step", (PyCFunction)(void (*)(void))plan_step, METH_FASTCALL,
+     "step(state, top, slot, vx, vy, vz, lvx, lvy, lvz, fresh): one GRU step of one track, in place."},
+    {"predict", (PyCFunction)(void (*)(void))plan_predict, METH_FASTCALL,
+     "predict(state, slot, vx, vy, vz, px, py, pz, out) -> bool: head + integration of one track."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyObject *plan_hidden(Plan *self, void *closure)
+{
+    (void)closure;
+    return PyLong_FromLong(self->hidden);
+}
+
+static PyGetSetDef plan_getset[] = {
+    {"hidden", (getter)plan_hidden, NULL, "hidden size", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject PlanType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "uav_traj_predictor.kernels._cstream.Plan",
+    .tp_basicsize = sizeof(Plan),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "One track's fused streaming update (see the module source).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)plan_init,
+    .tp_dealloc = (destructor)plan_free,
+    .tp_methods = plan_methods,
+    .tp_getset = plan_getset,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_cstream", "Fused one-track streaming update (GRU step + head) in C.", -1, NULL,
+};
+
+PyMODINIT_FUNC PyInit__cstream(void)
+{
+    if (PyType_Ready(&PlanType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&PlanType);
+    if (PyModule_AddObject(m, "Plan", (PyObject *)&PlanType) < 0) {
+        Py_DECREF(&PlanType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,114 @@
+"""The C one-track path (kernels/cstream.c via kernels/fused.py) against torch's GRU cell and the
+head arithmetic it implements; bad arguments are errors, not crashes."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from test_kernels_cpu import gru_case
+from uav_traj_predictor.kernels import fused
+from uav_traj_predictor.kernels.cpu import numpy_layers
+
+pytestmark = pytest.mark.skipif(not fused.available(), reason="C extension _cstream not built")
+
+STEPS, EDGES = 4, np.array([1.0, 3.0])
+
+
+def head_constants(hidden, steps=STEPS, mlp=5, seed=0):
+    rng = np.random.default_rng(seed)
+    head = [rng.normal(0, 0.3, (hidden, mlp)), rng.normal(0, 0.1, mlp), rng.normal(0, 0.3, (mlp, 6 * steps)),
+            rng.normal(0, 0.1, 6 * steps)]
+    low = np.concatenate([np.full(3 * steps, -np.inf), np.full(3 * steps, -0.2)])
+    high = np.concatenate([np.full(3 * steps, np.inf), np.full(3 * steps, 0.3)])
+    post = [low, high, rng.normal(0, 0.5, 3 * steps), rng.uniform(0.5, 2.0, 6 * steps), EDGES,
+            rng.uniform(0.5, 1.5, (len(EDGES) + 1, 3 * steps))]
+    return head, post
+
+
+def make_plan(weights, features, seed=0, dt=0.1):
+    scale = np.linspace(0.5, 2.0, features)
+    head, post = head_constants(weights.hidden_size, seed=seed)
+    return fused.plan(weights, scale, head, post, dt), scale.astype(np.float32), head, post
+
+
+@pytest.mark.parametrize("features,hidden,layers", [(6, 32, 1), (3, 16, 2), (6, 96, 1), (6, 8, 3)])
+@pytest.mark.parametrize("fresh", [False, True])
+def test_step_matches_torch_gru_cell_on_one_row(features, hidden, layers, fresh):
+    weights, _, _, _, _ = gru_case(features, hidden, layers, 1, 1, seed=hidden + layers)
+    plan, scale, _, _ = make_plan(weights, features)
+    rng = np.random.default_rng(1)
+    state = rng.normal(size=(layers, 5, hidden)).astype(np.float32)
+    top = np.zeros((5, hidden), np.float32)
+    before = state.copy()
+    v, last = rng.normal(0, 3, 3), rng.normal(0, 3, 3)
+    plan.step(state, top, 3, *v.tolist(), *last.tolist(), fresh)
+
+    x32 = v.astype(np.float32)
+    accel = np.zeros(3, np.float32) if fresh else x32 - last.astype(np.float32)
+    x = torch.from_numpy((np.concatenate([x32, accel])[:features] * scale).astype(np.float32))[None]
+    for k, layer in enumerate(weights.layers):
+        x = torch.gru_cell(x, torch.from_numpy(before[k, 3:4]), layer.w_ih, layer.w_hh, layer.b_ih, layer.b_hh)
+        np.testing.assert_allclose(state[k, 3], x[0].numpy(), rtol=1e-5, atol=2e-6)
+    np.testing.assert_array_equal(top[3], state[-1, 3])
+    untouched = np.ones(5, bool)
+    untouched[3] = False
+    np.testing.assert_array_equal(state[:, untouched], before[:, untouched])   # other tracks keep their state
+
+
+def test_predict_applies_the_head_and_integrates_positions():
+    weights, _, _, _, _ = gru_case(6, 16, 1, 1, 1)
+    plan, _, (w1, b1, w2, b2), (low, high, log_rs, scale, edges, factor) = make_plan(weights, 6)
+    state = np.random.default_rng(2).normal(size=(1, 2, 16)).astype(np.float32)
+    v, last, dt = np.array([2.0, -1.0, 0.5]), np.array([10.0, 20.0, -3.0]), 0.1
+    out = np.empty((3, STEPS, 3))
+    assert plan.predict(state, 1, *v.tolist(), *last.tolist(), out) is True
+
+    f32 = lambda a: a.astype(np.float32)
+    raw = (np.tanh(state[0, 1] @ f32(w1) + f32(b1)) @ f32(w2) + f32(b2)).astype(np.float64)
+    raw = np.minimum(np.maximum(raw, low), high)
+    half = 3 * STEPS
+    speed_bin = int(np.searchsorted(edges, np.linalg.norm(v), side="left"))
+    residual = (raw[:half] * scale[:half]).reshape(STEPS, 3)
+    std = (np.exp(raw[half:] + log_rs) * scale[half:] * factor[speed_bin]).reshape(STEPS, 3)
+    steps = last + v * (np.arange(STEPS + 1)[:, None] * dt)
+    steps[1:] += residual
+    np.testing.assert_allclose(out[0], steps[1:], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(out[1], np.diff(steps, axis=0) / dt, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out[2], std, rtol=1e-6)
+
+
+def test_predict_reports_non_finite_head_output():
+    weights, _, _, _, _ = gru_case(6, 8, 1, 1, 1)
+    head, post = head_constants(8)
+    head[3][2] = np.nan
+    plan = fused.plan(weights, np.ones(6), head, post, 0.1)
+    out = np.zeros((3, STEPS, 3))
+    assert plan.predict(np.zeros((1, 1, 8), np.float32), 0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, out) is False
+
+
+def test_bad_arguments_are_errors_not_crashes():
+    weights, _, _, _, _ = gru_case(6, 8, 1, 1, 1)
+    plan, _, head, post = make_plan(weights, 6)
+    state, top, out = np.zeros((1, 2, 8), np.float32), np.zeros((2, 8), np.float32), np.zeros((3, STEPS, 3))
+    args = (0.0,) * 6
+    with pytest.raises(IndexError):
+        plan.step(state, top, 2, *args, False)                     # slot beyond the state
+    with pytest.raises(IndexError):
+        plan.predict(state, -1, *args, out)
+    with pytest.raises(ValueError):
+        plan.step(state.astype(np.float64), top, 0, *args, False)  # wrong dtype
+    with pytest.raises(ValueError):
+        plan.step(np.zeros((1, 8, 2), np.float32).transpose(0, 2, 1), top, 0, *args, False)  # not contiguous
+    with pytest.raises(IndexError):
+        plan.predict(state, 0, *args, np.zeros((3, STEPS + 1, 3)))  # wrong horizon
+    with pytest.raises(TypeError):
+        plan.step(state, top, 0, *args)                             # missing argument
+    with pytest.raises(TypeError):
+        plan.step(state, top, 0, "x", *args[1:], False)
+    with pytest.raises(ValueError):
+        fused.plan(weights, np.ones(4), head, post, 0.1)            # feature scale of the wrong size
+    with pytest.raises(ValueError, match="b_step"):
+        fused.Plan([(numpy_layers(weights)[0].w_step, np.zeros(3, np.float32))], np.ones(6, np.float32),
+                   [a.astype(np.float32) for a in head], [np.asarray(a, np.float64) for a in post], 0.1)
+    assert math.isfinite(out.sum())
