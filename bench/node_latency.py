@@ -3,8 +3,10 @@
     .venv/bin/python bench/node_latency.py [--checkpoint PATH] [--vehicles 100] [--rate 20] [--duration 10]
                                            [--skip-dds] [--skip-core] [--vector-size 64x2] [--json OUT]
 
-(a) core: `TrackBank.push` + `tick` (one recurrent step + horizon prediction) per update, for 1 track,
-    and for 1000 tracks advanced in one tick (`core_1000_tracks`: as a process without any GC setting;
+(a) core: `TrackBank.push` + `tick` (one recurrent step + horizon prediction) per update, for 1 track
+    (through the one-track C path, kernels/cstream.c, when built: `core_path` says which ran; and
+    `core_one_track_numpy_us` the same with StreamingPredictor(fused=False), the numpy calls),
+    and for 1000 tracks advanced in one tick (batched numpy/torch calls) (`core_1000_tracks`: as a process without any GC setting;
     `core_1000_tracks_gc_frozen`: after `core.freeze_startup_heap()`, with the full collections seen);
 (b) DDS: a publisher process sends nav_msgs/Odometry for N vehicles at R Hz (each message stamped with
     the wall clock just before its publish call), `predictor_node` runs as its own process, this process
@@ -57,15 +59,16 @@ def percentiles(samples_s, scale=1e6):
 
 
 # ---- (a) core ------------------------------------------------------------------------------------
-def make_bank(checkpoint, capacity=8):
+def make_bank(checkpoint, capacity=8, fused=True):
     from uav_traj_predictor.core import TrackBank
     from uav_traj_predictor.model import StreamingPredictor
-    return TrackBank(StreamingPredictor(checkpoint or None, capacity=capacity), track_timeout=1e9)
+    return TrackBank(StreamingPredictor(checkpoint or None, capacity=capacity, fused=fused), track_timeout=1e9)
 
 
-def core_one_track(checkpoint, updates=3000):
-    """push of one 10 Hz sample (one new grid sample) + tick (step + predict) for a single track."""
-    bank = make_bank(checkpoint)
+def core_one_track(checkpoint, updates=3000, fused=True):
+    """push of one 10 Hz sample (one new grid sample) + tick (step + predict) for a single track
+    (`fused` False: without the C one-track path, the numpy calls)."""
+    bank = make_bank(checkpoint, fused=fused)
     times = []
     for k in range(updates):
         t = k * 0.1
@@ -372,7 +375,9 @@ def main(argv=None):
     results = {"model_id": predictor.model_id, "hidden": arch.hidden, "layers": arch.layers,
                "load_average": os.getloadavg(), "cpus": os.cpu_count()}
     if not args.skip_core:
+        results["core_path"] = "C one-track path (kernels/cstream.c)" if predictor.fused else "numpy"
         core = results["core_one_track_us"] = core_one_track(args.checkpoint)
+        results["core_one_track_numpy_us"] = core_one_track(args.checkpoint, fused=False)
         results["core_1000_tracks"] = core_many_tracks(args.checkpoint)
         results["core_1000_tracks_gc_frozen"] = core_many_tracks(args.checkpoint, freeze=True)
         published = results["vector_published_callback_us"] = time_vector_published(arch.hidden, arch.layers)

@@ -152,8 +152,7 @@ def test_online_calibration_accepts_an_empty_batch(checkpoint):
 def test_advance_one_fused_equals_step_and_predict(checkpoint):
     """The C one-track path gives what step() + predict() give, through warm-up, capacity growth
     (the state is reallocated) and interleaved tracks."""
-    fused, plain = StreamingPredictor(checkpoint, capacity=2), StreamingPredictor(checkpoint, capacity=2)
-    plain._fused = None
+    fused, plain = StreamingPredictor(checkpoint, capacity=2), StreamingPredictor(checkpoint, capacity=2, fused=False)
     if not fused.fused:
         pytest.skip("C extension _cstream not built")
     assert not plain.fused

@@ -32,7 +32,8 @@ class StreamingPredictor:
     MAX_SPEED = MAX_SPEED
 
     def __init__(self, checkpoint=None, backend: str = "auto", device: str = "cpu",
-                 min_history: int | None = None, capacity: int = 8, online_calibration: float = 0.0):
+                 min_history: int | None = None, capacity: int = 8, online_calibration: float = 0.0,
+                 fused: bool = True):
         self.model, self.meta = load_checkpoint(checkpoint)
         meta = self.meta
         self.rate = float(meta["rate"])
@@ -49,7 +50,7 @@ class StreamingPredictor:
         self._top = np.zeros((capacity, self.model.arch.hidden), np.float32)
         self._status = np.full(capacity, WARMING_UP, dtype=object)
         self._online = OnlineCalibration(capacity, self.horizon_steps, online_calibration)
-        self._fused = self._fused_plan()
+        self._fused = self._fused_plan() if fused else None     # fused=False: always the numpy calls
 
     def _load_head(self) -> None:
         model = self.model
