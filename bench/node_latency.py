@@ -5,7 +5,8 @@
 
 (a) core: `TrackBank.push` + `tick` (one recurrent step + horizon prediction) per update, for 1 track
     (through the one-track C path, kernels/cstream.c, when built: `core_path` says which ran; and
-    `core_one_track_numpy_us` the same with StreamingPredictor(fused=False), the numpy calls),
+    `core_one_track_numpy_us` the same with StreamingPredictor(fused=False), the numpy calls; with
+    --crossover the tick p50 for 1-32 due tracks through both, for model.streaming.FUSED_MAX_TRACKS),
     and for 1000 tracks advanced in one tick (batched numpy/torch calls) (`core_1000_tracks`: as a process without any GC setting;
     `core_1000_tracks_gc_frozen`: after `core.freeze_startup_heap()`, with the full collections seen);
 (b) DDS: a publisher process sends nav_msgs/Odometry for N vehicles at R Hz (each message stamped with
@@ -79,6 +80,30 @@ def core_one_track(checkpoint, updates=3000, fused=True):
         times.append(time.perf_counter() - started)
         assert len(result.predictions) == 1 or k == 0
     return percentiles(times[100:])
+
+
+def core_crossover(checkpoint, counts=(1, 2, 4, 8, 16, 24, 32), ticks=400):
+    """Tick p50 (us) with n tracks all due, through `advance`'s C path and through the batched numpy /
+    torch calls (fused=False): where FUSED_MAX_TRACKS (model/streaming.py) should sit."""
+    from uav_traj_predictor.model import streaming
+    limit, rows = streaming.FUSED_MAX_TRACKS, {}
+    try:
+        streaming.FUSED_MAX_TRACKS = max(counts)
+        for n in counts:
+            rows[n] = {}
+            for path, fused in (("c", True), ("batched", False)):
+                bank, times = make_bank(checkpoint, capacity=n, fused=fused), []
+                for k in range(ticks):
+                    for i in range(n):
+                        t = k * 0.1
+                        bank.push(f"uav{i}", t, (3 * math.cos(0.5 * t + i), 3 * math.sin(0.5 * t + i), 2.0))
+                    started = time.perf_counter()
+                    bank.tick()
+                    times.append(time.perf_counter() - started)
+                rows[n][path] = percentiles(times[50:])["p50"]
+    finally:
+        streaming.FUSED_MAX_TRACKS = limit
+    return {"fused_max_tracks": limit, "tick_p50_us": rows}
 
 
 class FullCollections:
@@ -360,6 +385,8 @@ def main(argv=None):
     parser.add_argument("--markers", action="store_true", help="let predictor_node publish markers too")
     parser.add_argument("--skip-dds", action="store_true")
     parser.add_argument("--skip-core", action="store_true")
+    parser.add_argument("--crossover", action="store_true",
+                        help="also time ticks of 1-32 tracks through the C path and the batched calls")
     parser.add_argument("--vector-size", type=size_arg, action="append", default=[], metavar="HxL",
                         help="also time the published VECTOR-style callback at this size (repeatable)")
     parser.add_argument("--json", help="also write the results here")
@@ -384,6 +411,8 @@ def main(argv=None):
         lean = results["vector_lean_callback_us"] = time_vector_lean(arch.hidden, arch.layers)
         results["speedup_p50"] = published["p50"] / core["p50"]
         results["speedup_p50_lean"] = lean["p50"] / core["p50"]
+        if args.crossover:
+            results["core_crossover"] = core_crossover(args.checkpoint)
         for hidden, layers in args.vector_size:
             results[f"vector_published_callback_us_{hidden}x{layers}"] = time_vector_published(hidden, layers)
     if not args.skip_dds:

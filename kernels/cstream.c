@@ -21,6 +21,7 @@
 #include <Python.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #define MAX_LAYERS 16
@@ -281,7 +282,87 @@ VECTOR_CLONES static void head_dense(Plan *self, const float *top)
     }
 }
 
+/* ---- one track ------------------------------------------------------------------------------- */
+/* One GRU step of track `slot` of state (L, N, H): features of velocity v given the previous one lv
+ * (the arithmetic of StreamingPredictor._features, float32), then every layer in place. Returns the
+ * top layer's row. */
+static float *step_row(Plan *self, float *state, Py_ssize_t n_rows, Py_ssize_t slot, const double *v,
+                       const double *lv, int fresh)
+{
+    float x[6];
+    for (int i = 0; i < 3; i++) {
+        const float now = (float)v[i];
+        x[i] = now * self->inv_scale[i];
+        if (self->accel)
+            x[3 + i] = (fresh ? 0.0f : now - (float)lv[i]) * self->inv_scale[3 + i];
+    }
+    const Py_ssize_t hid = self->hidden, layer_stride = n_rows * hid;
+    const float *input = x;
+    float *h = NULL;
+    for (int k = 0; k < self->layers; k++) {
+        h = state + k * layer_stride + slot * hid;
+        gru_layer(self, k, input, h);
+        input = h;
+    }
+    return h;
+}
+
+/* Head + integration of one track from its top row, last velocity v and last grid position p into
+ * out = [positions | velocities | std] (3, S, 3). Returns 0 when an output is non-finite. */
+static int predict_row(Plan *self, const float *top, const double *v, const double *p, double *out)
+{
+    const int s = self->steps, s3 = 3 * s, o = 6 * s;
+    head_dense(self, top);
+    const float *raw = self->out32;
+    const double speed = sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+    int bin = 0;                                          /* bisect_left: edges strictly below the speed */
+    while (bin < self->edges && self->edge_values[bin] < speed)
+        bin++;
+    const double *factor = self->speed_factor + (size_t)bin * s3;
+    double *positions = out, *velocities = out + s3, *std = out + 2 * s3;
+    int finite = 1;
+    for (int j = 0; j < o; j++) {
+        double value = (double)(raw[j] + self->b2[j]);
+        value = value < self->low[j] ? self->low[j] : value;    /* NaN stays NaN, as np.maximum/minimum */
+        value = value > self->high[j] ? self->high[j] : value;
+        if (j < s3) {
+            value *= self->head_scale[j];
+            positions[j] = value;                                /* the residual, for now */
+        } else {
+            value = exp(value + self->log_residual_scale[j - s3]) * self->head_scale[j] * factor[j - s3];
+            std[j - s3] = value;
+        }
+        finite &= isfinite(value) != 0;
+    }
+    if (!finite)
+        return 0;
+    const double dt = self->dt;
+    double previous[3] = {v[0] * 0.0 + p[0], v[1] * 0.0 + p[1], v[2] * 0.0 + p[2]};
+    for (int step = 1; step <= s; step++) {
+        const double ahead = (double)step * dt;
+        for (int a = 0; a < 3; a++) {
+            const int i = 3 * (step - 1) + a;
+            const double position = (v[a] * ahead + p[a]) + positions[i];
+            positions[i] = position;
+            velocities[i] = (position - previous[a]) / dt;
+            previous[a] = position;
+            finite &= isfinite(position) != 0;
+        }
+    }
+    return finite;
+}
+
 /* ---- methods -------------------------------------------------------------------------------- */
+static int check_state(Plan *self, Py_buffer *state, Py_ssize_t slot, const char *what)
+{
+    if (state->shape[0] != self->layers || state->shape[2] != self->hidden || slot < 0 || slot >= state->shape[1]) {
+        PyErr_Format(PyExc_IndexError, "cstream.%s: state must be (L=%d, N, H=%d) with slot in [0, N)", what,
+                     self->layers, self->hidden);
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *plan_step(Plan *self, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 10) {
@@ -302,34 +383,19 @@ static PyObject *plan_step(Plan *self, PyObject *const *args, Py_ssize_t nargs)
         PyBuffer_Release(&state);
         return NULL;
     }
-    const int hid = self->hidden;
-    if (state.shape[0] != self->layers || state.shape[2] != hid || top.shape[1] != hid ||
-        slot < 0 || slot >= state.shape[1] || slot >= top.shape[0]) {
-        PyErr_SetString(PyExc_IndexError, "cstream.step: state (L, N, H) / top (N, H) shape or slot out of range");
-        PyBuffer_Release(&state);
-        PyBuffer_Release(&top);
-        return NULL;
+    PyObject *result = NULL;
+    if (check_state(self, &state, slot, "step") == 0) {
+        if (top.shape[1] != self->hidden || slot >= top.shape[0]) {
+            PyErr_SetString(PyExc_IndexError, "cstream.step: top must be (N, H) with slot in [0, N)");
+        } else {
+            float *h = step_row(self, (float *)state.buf, state.shape[1], slot, v, v + 3, fresh);
+            memcpy((float *)top.buf + slot * (Py_ssize_t)self->hidden, h, sizeof(float) * (size_t)self->hidden);
+            result = Py_NewRef(Py_None);
+        }
     }
-    float x[6];
-    for (int i = 0; i < 3; i++) {
-        const float now = (float)v[i];
-        x[i] = now * self->inv_scale[i];
-        if (self->accel)
-            x[3 + i] = (fresh ? 0.0f : now - (float)v[3 + i]) * self->inv_scale[3 + i];
-    }
-    float *rows = (float *)state.buf;
-    const Py_ssize_t layer_stride = state.shape[1] * (Py_ssize_t)hid;
-    const float *input = x;
-    float *h = NULL;
-    for (int k = 0; k < self->layers; k++) {
-        h = rows + k * layer_stride + slot * (Py_ssize_t)hid;
-        gru_layer(self, k, input, h);
-        input = h;
-    }
-    memcpy((float *)top.buf + slot * (Py_ssize_t)hid, h, sizeof(float) * (size_t)hid);
     PyBuffer_Release(&state);
     PyBuffer_Release(&top);
-    Py_RETURN_NONE;
+    return result;
 }
 
 static PyObject *plan_predict(Plan *self, PyObject *const *args, Py_ssize_t nargs)
@@ -349,56 +415,200 @@ static PyObject *plan_predict(Plan *self, PyObject *const *args, Py_ssize_t narg
         PyBuffer_Release(&state);
         return NULL;
     }
-    const int hid = self->hidden, s = self->steps, s3 = 3 * s, o = 6 * s;
-    if (state.shape[0] != self->layers || state.shape[2] != hid || slot < 0 || slot >= state.shape[1] ||
-        out.shape[0] != 3 || out.shape[1] != s || out.shape[2] != 3) {
-        PyErr_SetString(PyExc_IndexError, "cstream.predict: state (L, N, H) / out (3, S, 3) shape or slot out of range");
-        PyBuffer_Release(&state);
-        PyBuffer_Release(&out);
-        return NULL;
-    }
-    const float *top = (const float *)state.buf + ((self->layers - 1) * state.shape[1] + slot) * (Py_ssize_t)hid;
-    head_dense(self, top);
-    const float *raw = self->out32;
-    const double vx = vp[0], vy = vp[1], vz = vp[2];
-    const double speed = sqrt(vx * vx + vy * vy + vz * vz);
-    int bin = 0;                                          /* bisect_left: edges strictly below the speed */
-    while (bin < self->edges && self->edge_values[bin] < speed)
-        bin++;
-    const double *factor = self->speed_factor + (size_t)bin * s3;
-    double *positions = (double *)out.buf, *velocities = positions + s3, *std = velocities + s3;
-    int finite = 1;
-    for (int j = 0; j < o; j++) {
-        double value = (double)(raw[j] + self->b2[j]);
-        value = value < self->low[j] ? self->low[j] : value;    /* NaN stays NaN, as np.maximum/minimum */
-        value = value > self->high[j] ? self->high[j] : value;
-        if (j < s3) {
-            positions[j] = value * self->head_scale[j];          /* the residual, for now */
+    PyObject *result = NULL;
+    if (check_state(self, &state, slot, "predict") == 0) {
+        if (out.shape[0] != 3 || out.shape[1] != self->steps || out.shape[2] != 3) {
+            PyErr_Format(PyExc_IndexError, "cstream.predict: out must be (3, %d, 3)", self->steps);
         } else {
-            value = exp(value + self->log_residual_scale[j - s3]);
-            std[j - s3] = value * self->head_scale[j] * factor[j - s3];
+            const float *top = (const float *)state.buf + ((self->layers - 1) * state.shape[1] + slot) * self->hidden;
+            result = PyBool_FromLong(predict_row(self, top, vp, vp + 3, (double *)out.buf));
         }
-        finite &= isfinite(value * self->head_scale[j]) != 0;
-    }
-    if (finite) {
-        const double dt = self->dt;
-        double previous[3] = {vp[0] * 0.0 + vp[3], vp[1] * 0.0 + vp[4], vp[2] * 0.0 + vp[5]};
-        for (int step = 1; step <= s; step++) {
-            const double ahead = (double)step * dt;
-            for (int a = 0; a < 3; a++) {
-                const int i = 3 * (step - 1) + a;
-                const double p = (vp[a] * ahead + vp[3 + a]) + positions[i];
-                positions[i] = p;
-                velocities[i] = (p - previous[a]) / dt;
-                previous[a] = p;
-            }
-        }
-        for (int i = 0; i < s3 && finite; i++)
-            finite = isfinite(std[i]) && isfinite(positions[i]);
     }
     PyBuffer_Release(&state);
     PyBuffer_Release(&out);
-    return PyBool_FromLong(finite);
+    return result;
+}
+
+/* Three floats of a 3-sequence into dst (TypeError / ValueError otherwise). */
+static int parse_xyz(PyObject *obj, double *dst, const char *name)
+{
+    PyObject *fast = PySequence_Fast(obj, name);
+    if (fast == NULL)
+        return -1;
+    int status = 0;
+    if (PySequence_Fast_GET_SIZE(fast) != 3) {
+        PyErr_Format(PyExc_ValueError, "cstream.advance: each %s must have 3 values", name);
+        status = -1;
+    }
+    for (int i = 0; status == 0 && i < 3; i++) {
+        dst[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(fast, i));
+        if (dst[i] == -1.0 && PyErr_Occurred())
+            status = -1;
+    }
+    Py_DECREF(fast);
+    return status;
+}
+
+typedef struct {
+    Py_buffer state, top, last_velocity, count, active, out, ready;
+    int held;                                            /* buffers acquired so far */
+} AdvanceBuffers;
+
+static void release_buffers(AdvanceBuffers *b)
+{
+    Py_buffer *all[] = {&b->state, &b->top, &b->last_velocity, &b->count, &b->active, &b->out, &b->ready};
+    for (int i = 0; i < b->held; i++)
+        PyBuffer_Release(all[i]);
+}
+
+static int get_buffers(PyObject *const *args, AdvanceBuffers *b)
+{
+    /* (argument index, format, ndim, name) of state, top, last_velocity, count, active, out, ready */
+    static const int index[] = {0, 1, 2, 3, 4, 10, 11};
+    static const char format[] = {'f', 'f', 'd', 'q', '?', 'd', '?'}, ndim[] = {3, 2, 2, 1, 1, 4, 1};
+    static const char *names[] = {"state", "top", "last_velocity", "count", "active", "out", "ready"};
+    Py_buffer *all[] = {&b->state, &b->top, &b->last_velocity, &b->count, &b->active, &b->out, &b->ready};
+    b->held = 0;
+    for (int i = 0; i < 7; i++) {
+        Py_buffer *view = all[i];
+        if (PyObject_GetBuffer(args[index[i]], view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
+            return -1;
+        b->held++;
+        const char *f = view->format;
+        int ok = view->ndim == ndim[i] && f != NULL && f[1] == 0;
+        if (ok && format[i] == 'q')                      /* int64: 'l' on LP64 platforms, 'q' elsewhere */
+            ok = (f[0] == 'q' || f[0] == 'l') && view->itemsize == 8;
+        else if (ok)
+            ok = f[0] == format[i];
+        if (!ok) {
+            PyErr_Format(PyExc_ValueError, "cstream.advance: %s must be a writable C-contiguous %d-D array of "
+                         "format '%c'", names[i], ndim[i], format[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* advance(state, top, last_velocity, count, active, slots, velocity_lists, last_positions, min_history,
+ *         max_speed, out, ready): for each track i of `slots` step its velocities (a list of (x, y, z), in
+ * order), then, when its count reaches min_history, write its prediction into out[i] (3, S, 3) and set
+ * ready[i]; ready[i] False: no prediction here (warming up or a non-finite output; the caller's general
+ * path makes it). Everything is validated before any state changes (slots active and unique, each
+ * velocity finite and within max_speed, positions 3 floats): an error leaves the state untouched. */
+static PyObject *plan_advance(Plan *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 12) {
+        PyErr_SetString(PyExc_TypeError, "advance(state, top, last_velocity, count, active, slots, velocity_lists, "
+                        "last_positions, min_history, max_speed, out, ready)");
+        return NULL;
+    }
+    const long min_history = PyLong_AsLong(args[8]);
+    const double max_speed = PyFloat_AsDouble(args[9]);
+    if (PyErr_Occurred())
+        return NULL;
+    PyObject *slots = PySequence_Fast(args[5], "slots must be a sequence");
+    PyObject *lists = slots ? PySequence_Fast(args[6], "velocity_lists must be a sequence") : NULL;
+    PyObject *lasts = lists ? PySequence_Fast(args[7], "last_positions must be a sequence") : NULL;
+    AdvanceBuffers b = {.held = 0};
+    Py_ssize_t *slot = NULL, *first = NULL;
+    double *values = NULL;
+    PyObject *result = NULL;
+    if (lasts == NULL || get_buffers(args, &b) < 0)
+        goto done;
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(slots), rows = b.state.shape[1], hid = self->hidden;
+    const int s = self->steps;
+    if (PySequence_Fast_GET_SIZE(lists) != n || PySequence_Fast_GET_SIZE(lasts) != n ||
+        b.out.shape[0] != n || b.out.shape[1] != 3 || b.out.shape[2] != s || b.out.shape[3] != 3 ||
+        b.ready.shape[0] != n || b.state.shape[0] != self->layers || b.state.shape[2] != hid ||
+        b.top.shape[0] != rows || b.top.shape[1] != hid || b.last_velocity.shape[0] != rows ||
+        b.last_velocity.shape[1] != 3 || b.count.shape[0] != rows || b.active.shape[0] != rows) {
+        PyErr_Format(PyExc_ValueError, "cstream.advance: inconsistent sizes (n tracks, state (L, N, H), top (N, H), "
+                     "last_velocity (N, 3), count (N,), active (N,), out (n, 3, %d, 3), ready (n,))", s);
+        goto done;
+    }
+    /* validate and parse everything first: first[i]..first[i+1] are track i's velocities in values */
+    slot = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(2 * n + 1));
+    if (slot == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    first = slot + n;
+    Py_ssize_t total = 0;
+    const char *active = (const char *)b.active.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        slot[i] = PyNumber_AsSsize_t(PySequence_Fast_GET_ITEM(slots, i), PyExc_IndexError);
+        if (slot[i] == -1 && PyErr_Occurred())
+            goto done;
+        if (slot[i] < 0 || slot[i] >= rows || !active[slot[i]]) {
+            PyErr_Format(PyExc_IndexError, "track index %zd is unknown or removed", slot[i]);
+            goto done;
+        }
+        for (Py_ssize_t j = 0; j < i; j++)
+            if (slot[j] == slot[i]) {
+                PyErr_Format(PyExc_IndexError, "track index %zd given twice", slot[i]);
+                goto done;
+            }
+        Py_ssize_t count = PyObject_Length(PySequence_Fast_GET_ITEM(lists, i));
+        if (count < 0)
+            goto done;
+        first[i] = total;
+        total += count;
+    }
+    first[n] = total;
+    values = PyMem_Malloc(sizeof(double) * (size_t)(3 * total + 3 * n + 1));
+    if (values == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    double *positions = values + 3 * total;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *list = PySequence_Fast(PySequence_Fast_GET_ITEM(lists, i), "velocity lists must be sequences");
+        if (list == NULL)
+            goto done;
+        int bad = PySequence_Fast_GET_SIZE(list) != first[i + 1] - first[i];
+        for (Py_ssize_t j = 0; !bad && j < first[i + 1] - first[i]; j++) {
+            double *v = values + 3 * (first[i] + j);
+            bad = parse_xyz(PySequence_Fast_GET_ITEM(list, j), v, "velocity") < 0;
+            for (int a = 0; !bad && a < 3; a++)
+                if (!(v[a] >= -max_speed && v[a] <= max_speed)) {   /* NaN fails too */
+                    PyErr_Format(PyExc_ValueError, "step(): velocity non-finite or above MAX_SPEED = %g m/s; "
+                                 "reset the track instead of feeding it", max_speed);
+                    bad = 1;
+                }
+        }
+        Py_DECREF(list);
+        if (bad || parse_xyz(PySequence_Fast_GET_ITEM(lasts, i), positions + 3 * i, "last position") < 0) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "cstream.advance: a velocity list changed size");
+            goto done;
+        }
+    }
+    /* then advance and predict */
+    float *state = (float *)b.state.buf, *top = (float *)b.top.buf;
+    double *last_velocity = (double *)b.last_velocity.buf, *out = (double *)b.out.buf;
+    int64_t *counts = (int64_t *)b.count.buf;
+    char *ready = (char *)b.ready.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double *lv = last_velocity + 3 * slot[i];
+        const float *h = state + ((self->layers - 1) * rows + slot[i]) * hid;
+        for (Py_ssize_t j = first[i]; j < first[i + 1]; j++) {
+            const double *v = values + 3 * j;
+            h = step_row(self, state, rows, slot[i], v, lv, counts[slot[i]] == 0);
+            memcpy(lv, v, sizeof(double) * 3);
+            counts[slot[i]] += 1;
+        }
+        memcpy(top + slot[i] * hid, h, sizeof(float) * (size_t)hid);
+        ready[i] = counts[slot[i]] >= min_history && predict_row(self, h, lv, positions + 3 * i, out + (size_t)i * 9 * s);
+    }
+    result = Py_NewRef(Py_None);
+done:
+    release_buffers(&b);
+    PyMem_Free(slot);
+    PyMem_Free(values);
+    Py_XDECREF(slots);
+    Py_XDECREF(lists);
+    Py_XDECREF(lasts);
+    return result;
 }
 
 static PyMethodDef plan_methods[] = {
@@ -406,6 +616,9 @@ static PyMethodDef plan_methods[] = {
      "step(state, top, slot, vx, vy, vz, lvx, lvy, lvz, fresh): one GRU step of one track, in place."},
     {"predict", (PyCFunction)(void (*)(void))plan_predict, METH_FASTCALL,
      "predict(state, slot, vx, vy, vz, px, py, pz, out) -> bool: head + integration of one track."},
+    {"advance", (PyCFunction)(void (*)(void))plan_advance, METH_FASTCALL,
+     "advance(state, top, last_velocity, count, active, slots, velocity_lists, last_positions, min_history, "
+     "max_speed, out, ready): steps and predictions of n tracks in one call (see the source)."},
     {NULL, NULL, 0, NULL},
 };
 

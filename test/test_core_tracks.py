@@ -47,19 +47,19 @@ def test_predictions_equal_running_the_predictor_over_the_same_grid_samples(chec
     t, p = flight(1)
     predictions, _ = run(make_bank(checkpoint), {"uav1": (t, p)})
     (segment,) = preprocess(t, p, PreprocessConfig(rate=1 / DT))
-    reference, batched = StreamingPredictor(checkpoint), StreamingPredictor(checkpoint)
+    reference, batched = StreamingPredictor(checkpoint), StreamingPredictor(checkpoint, fused=False)
     slot, batched_slot = reference.add_tracks(1), batched.add_tracks(1)
     expected = {}
     for k in range(1, len(segment)):
-        # the one-track path a tick with a few tracks takes (the C path where built), and the batched calls
-        positions, _, std, status = reference.advance_one(int(slot[0]), [tuple(segment.velocities[k - 1])],
-                                                          tuple(segment.positions[k]))
+        # the call a tick makes (the C path where built) and the numpy step + predict calls
+        positions, _, std, status = reference.advance(slot.tolist(), [[tuple(segment.velocities[k - 1])]],
+                                                      [tuple(segment.positions[k])])
         batched.step(batched_slot, segment.velocities[k - 1][None])
         batched_positions, _, batched_std = batched.predict(batched_slot, segment.positions[k][None])
-        assert status == batched.status(batched_slot)[0]
-        np.testing.assert_allclose(positions, batched_positions[0], rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(std, batched_std[0], rtol=1e-5, atol=1e-7)
-        expected[round(segment.times[k], 6)] = (positions, std, status)
+        assert status == batched.status(batched_slot)
+        np.testing.assert_allclose(positions, batched_positions, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(std, batched_std, rtol=1e-5, atol=1e-7)
+        expected[round(segment.times[k], 6)] = (positions[0], std[0], status[0])
     got = {round(pr.t0, 6): pr for pr in predictions["uav1"]}
     assert got.keys() == expected.keys()
     for t0, (positions, std, status) in expected.items():
@@ -226,10 +226,10 @@ def test_twist_velocities_stream_exactly_like_the_offline_twist_segment(checkpoi
         bank.push("uav1", t[-1] + 0.05, p[-1])                      # twist mode: a sample needs its velocity
 
 
-def test_one_track_path_and_batched_path_give_the_same_ticks(checkpoint, monkeypatch):
-    """Ticks with a few due tracks go through predictor.advance_one (the C path where built), larger ones
-    through the batched calls: same predictions, statuses and events on input with every kind of fault."""
-    import uav_traj_predictor.core.tracks as tracks
+def test_c_path_and_batched_calls_give_the_same_ticks(checkpoint, monkeypatch):
+    """Ticks with a few due tracks go through the predictor's C path (where built), larger ones through
+    the batched numpy calls: same predictions, statuses and events on input with every kind of fault."""
+    import uav_traj_predictor.model.streaming as streaming
     rng = np.random.default_rng(3)
     samples, stamps = [], {f"uav{i}": 10.0 for i in range(3)}
     for _ in range(900):
@@ -246,7 +246,7 @@ def test_one_track_path_and_batched_path_give_the_same_ticks(checkpoint, monkeyp
         samples.append((name, t, position, rng.random() < 0.3))      # tick after ~30 % of the samples
 
     def replay(limit):
-        monkeypatch.setattr(tracks, "FUSED_MAX_TRACKS", limit)
+        monkeypatch.setattr(streaming, "FUSED_MAX_TRACKS", limit)
         bank, out = make_bank(checkpoint, max_gap=0.5), []
         for name, t, position, tick in samples:
             bank.push(name, t, position, now=t)

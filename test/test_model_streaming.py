@@ -149,9 +149,9 @@ def test_online_calibration_accepts_an_empty_batch(checkpoint):
     assert positions.shape == velocities.shape == std.shape == (0, 10, 3)
 
 
-def test_advance_one_fused_equals_step_and_predict(checkpoint):
-    """The C one-track path gives what step() + predict() give, through warm-up, capacity growth
-    (the state is reallocated) and interleaved tracks."""
+def test_advance_fused_equals_rounds_of_step_then_predict(checkpoint):
+    """advance() through the C path gives what the batched step rounds + predict give, through warm-up,
+    capacity growth (the state is reallocated), several velocities per track and several tracks per call."""
     fused, plain = StreamingPredictor(checkpoint, capacity=2), StreamingPredictor(checkpoint, capacity=2, fused=False)
     if not fused.fused:
         pytest.skip("C extension _cstream not built")
@@ -159,34 +159,42 @@ def test_advance_one_fused_equals_step_and_predict(checkpoint):
     rng = np.random.default_rng(5)
     slots = [(int(fused.add_tracks(1)[0]), int(plain.add_tracks(1)[0])) for _ in range(2)]
     statuses = set()
-    for k in range(80):
+    for k in range(120):
         if k == 30:
             slots += [(int(fused.add_tracks(1)[0]), int(plain.add_tracks(1)[0])) for _ in range(3)]
-        a, b = slots[rng.integers(len(slots))]
-        velocities = [tuple(rng.normal(0, 4, 3).tolist()) for _ in range(rng.integers(1, 3))]
-        last = tuple(rng.normal(0, 50, 3).tolist())
-        got, expected = fused.advance_one(a, velocities, last), plain.advance_one(b, velocities, last)
-        assert got[3] == expected[3] == fused.status([a])[0]
-        statuses.add(got[3])
+        chosen = rng.choice(len(slots), size=rng.integers(1, len(slots) + 1), replace=False)
+        velocities = [[tuple(rng.normal(0, 4, 3).tolist()) for _ in range(rng.integers(0, 3))] for _ in chosen]
+        last = [tuple(rng.normal(0, 50, 3).tolist()) for _ in chosen]
+        a = [slots[i][0] for i in chosen]
+        b = [slots[i][1] for i in chosen]
+        if min(fused.history(a)) == 0 and not all(velocities):
+            continue                                        # tracks are advanced once they have a velocity
+        got, expected = fused.advance(a, velocities, last), plain.advance(b, velocities, last)
+        assert got[3] == expected[3] == fused.status(a)
+        statuses.update(got[3])
         for x, y in zip(got[:3], expected[:3]):
             np.testing.assert_allclose(x, y, rtol=2e-5, atol=2e-5)
-        assert fused.history([a]) == plain.history([b])
+        assert fused.history(a).tolist() == plain.history(b).tolist()
     assert statuses == {WARMING_UP, TRACKING}
 
 
-def test_advance_one_falls_back_and_refuses_like_step(checkpoint):
+def test_advance_falls_back_and_refuses_like_step(checkpoint):
     predictor = StreamingPredictor(checkpoint, min_history=1)
     if not predictor.fused:
         pytest.skip("C extension _cstream not built")
     predictor._b2[:] = np.nan
     predictor._fused = predictor._fused_plan()            # the C path copies the head when built
     index = int(predictor.add_tracks(1)[0])
-    positions, _, std, status = predictor.advance_one(index, [(1.0, 0.0, 0.0)], (0.0, 0.0, 0.0))
-    assert status == FALLBACK_CV == predictor.status([index])[0]
-    np.testing.assert_allclose(positions[:, 0], np.arange(1, 11) * 0.1)
+    positions, _, std, status = predictor.advance([index], [[(1.0, 0.0, 0.0)]], [(0.0, 0.0, 0.0)])
+    assert status == [FALLBACK_CV] == predictor.status([index])
+    np.testing.assert_allclose(positions[0, :, 0], np.arange(1, 11) * 0.1)
     assert np.isfinite(std).all()
+    state = predictor._stepper.state.copy()
     with pytest.raises(ValueError, match="MAX_SPEED"):
-        predictor.advance_one(index, [(0.5, 0.0, 0.0), (np.nan, 0.0, 0.0)], (0.0, 0.0, 0.0))
-    assert predictor.history([index]).tolist() == [2]       # the good velocity before it was taken
+        predictor.advance([index], [[(0.5, 0.0, 0.0), (np.nan, 0.0, 0.0)]], [(0.0, 0.0, 0.0)])
     with pytest.raises(IndexError):
-        predictor.advance_one(7, [(1.0, 0.0, 0.0)], (0.0, 0.0, 0.0))
+        predictor.advance([7], [[(1.0, 0.0, 0.0)]], [(0.0, 0.0, 0.0)])
+    with pytest.raises(IndexError):
+        predictor.advance([index, index], [[(1.0, 0.0, 0.0)]] * 2, [(0.0, 0.0, 0.0)] * 2)
+    np.testing.assert_array_equal(predictor._stepper.state, state)   # refused calls change nothing
+    assert predictor.history([index]).tolist() == [1]

@@ -9,12 +9,9 @@ The single prediction path shared by the ROS node, the bag replay and the offlin
 
 `push` runs the track's `OnlineResampler` (O(1)) and queues the grid samples it completes; nothing
 touches the network there. `tick` drops stale tracks (freeing their predictor slots), resets the
-predictor state of tracks whose stream broke, advances every track by its queued grid velocities in
-batched `predictor.step` calls (round r steps every track that has an r-th new velocity), then
-predicts for all advanced tracks in one batched `predictor.predict` call. A tick with at most
-`FUSED_MAX_TRACKS` due tracks instead advances and predicts them one by one with
-`predictor.advance_one` (the predictor's C one-track path where it has one: cheaper than a batched
-numpy call for a few tracks; the same results to float32 rounding, tests).
+predictor state of tracks whose stream broke, then advances every due track by its queued grid
+velocities and predicts for them all in one batched `predictor.advance` call (rounds of batched
+steps, then one batched prediction; for a few tracks one call of the predictor's C path).
 
 Bad input never raises: non-finite samples and duplicate / slightly out-of-order stamps are ignored,
 gaps, time jumping back and teleports (implied speed > max_speed) reset the track; each is reported
@@ -33,9 +30,6 @@ from ..data.preprocess import PreprocessConfig
 from .prediction import (EVENT_DROPPED, EVENT_IGNORED, EVENT_NEW, EVENT_RESET, REASON_TELEPORT,
                          REASON_TIMEOUT, STATUSES, Prediction, TrackEvent)
 from .resampler import IGNORED_NON_FINITE, RESET_MANUAL, OnlineResampler, as_xyz
-
-# Up to this many due tracks per tick, advance_one per track beats the batched calls (bench/node_latency.py).
-FUSED_MAX_TRACKS = 12
 
 
 @dataclass
@@ -87,7 +81,6 @@ class TrackBank:
         self.max_speed = float(max_speed)
         self.max_backwards = float(max_backwards)
         self._step_speed_limit = float(predictor.MAX_SPEED)   # per-axis grid speed predictor.step takes
-        self._fused = bool(getattr(predictor, "fused", False))   # advance_one for ticks with a few tracks
         self.tracks: dict[str, Track] = {}
         self._events: list[TrackEvent] = []
         self._latest_now = -np.inf
@@ -186,12 +179,7 @@ class TrackBank:
         self._drop_stale(now)
         due = [track for track in self.tracks.values() if track.queued_samples]
         self._apply_resets(due)
-        if len(due) <= FUSED_MAX_TRACKS and self._fused:
-            predictions = [prediction for prediction in map(self._advance_one, due) if prediction is not None]
-        else:
-            stepped, slots = self._step_rounds(due)
-            predicting = [track for track in due if track.history > 0]
-            predictions = self._predict(predicting, slots if predicting == stepped else None)   # same Tracks
+        predictions = self._advance(due)
         for track in due:
             track.queued_samples = 0
         events, self._events = self._events, []
@@ -212,59 +200,31 @@ class TrackBank:
         for track in resetting:
             track.needs_reset = False
 
-    def _step_rounds(self, due: list[Track]):
-        """Round r steps every track that has an r-th queued velocity, all in one batched call.
-        Returns the tracks of round 0 and their slots (the usual tracks to predict for)."""
-        pending = [track for track in due if track.queued_velocities]
-        first, first_slots = pending, None
-        round_index = 0
-        while pending:
-            slots = np.array([track.slot for track in pending])
-            velocities = np.array([track.queued_velocities[round_index] for track in pending])
-            self.predictor.step(slots, velocities)
-            if first_slots is None:
-                first_slots = slots
-            for track in pending:
-                track.history += 1
-            round_index += 1
-            pending = [track for track in pending if len(track.queued_velocities) > round_index]
+    def _advance(self, due: list[Track]) -> list[Prediction]:
+        """One batched `predictor.advance` over the due tracks that have (or now get) a velocity."""
+        tracks = []
+        for track in due:
+            track.history += len(track.queued_velocities)
+            if track.history > 0:
+                tracks.append(track)
+        if tracks:
+            positions, velocities, std, statuses = self.predictor.advance(
+                [track.slot for track in tracks], [track.queued_velocities for track in tracks],
+                [track.last_grid_position for track in tracks])
         for track in due:
             track.queued_velocities.clear()
-        return first, first_slots
-
-    def _predict(self, tracks: list[Track], slots: np.ndarray | None = None) -> list[Prediction]:
         if not tracks:
             return []
-        if slots is None:
-            slots = np.array([track.slot for track in tracks])
-        last = np.array([track.last_grid_position for track in tracks])
-        positions, velocities, std = self.predictor.predict(slots, last)
-        statuses = self.predictor.status(slots)
         horizon, model_id, dt = self.horizon_steps, self.predictor.model_id, self.dt
         stds = [None] * len(tracks) if std is None else std[:, :horizon]
-        return [self._prediction(track, p, v, s, status)
-                for track, status, p, v, s in zip(tracks, statuses, positions[:, :horizon], velocities[:, :horizon],
-                                                  stds)]
-
-    def _advance_one(self, track: Track) -> Prediction | None:
-        """The tick's work for one due track through `predictor.advance_one` (None: no velocity yet)."""
-        velocities = track.queued_velocities
-        track.history += len(velocities)
-        if track.history == 0:
-            return None
-        positions, future, std, status = self.predictor.advance_one(track.slot, velocities,
-                                                                    track.last_grid_position)
-        velocities.clear()
-        horizon = self.horizon_steps
-        return self._prediction(track, positions[:horizon], future[:horizon],
-                                None if std is None else std[:horizon], status)
-
-    def _prediction(self, track: Track, positions, velocities, std, status) -> Prediction:
-        status = status if status in STATUSES else str(status)
-        track.status = status
-        track.predictions += 1
-        return Prediction(track.track_id, track.last_grid_stamp, self.dt, positions, velocities, std, status,
-                          self.predictor.model_id, track.history)
+        predictions = []
+        for track, status, p, v, s in zip(tracks, statuses, positions[:, :horizon], velocities[:, :horizon], stds):
+            status = status if status in STATUSES else str(status)
+            track.status = status
+            track.predictions += 1
+            predictions.append(Prediction(track.track_id, track.last_grid_stamp, dt, p, v, s, status, model_id,
+                                          track.history))
+        return predictions
 
     # ---- management ----------------------------------------------------------------------------
     def reset(self, track_id: str, reason: str) -> None:

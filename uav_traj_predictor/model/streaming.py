@@ -24,6 +24,10 @@ from .recurrence import fused_plan, make_stepper
 TRACKING, WARMING_UP, FALLBACK_CV = "tracking", "warming_up", "fallback_cv"
 # per-axis grid speed limit, m/s: far beyond any vehicle, and keeps the float32 network inputs finite
 MAX_SPEED = 1e6
+# `advance` over at most this many tracks runs the C path in one call, more run the batched numpy/torch
+# calls (one-call C cost grows per track, the batched calls' mostly per call; crossover measured with
+# bench/node_latency.py --crossover)
+FUSED_MAX_TRACKS = 16
 
 
 class StreamingPredictor:
@@ -93,7 +97,7 @@ class StreamingPredictor:
 
     @property
     def fused(self) -> bool:
-        """Whether `advance_one` runs the C one-track path (else it runs `step` and `predict`)."""
+        """Whether `advance` runs the C path for a few tracks (else always `step` and `predict`)."""
         return self._fused is not None and not self._online.enabled and self._features_always_finite
 
     # ---- track management -------------------------------------------------------------------
@@ -201,46 +205,41 @@ class StreamingPredictor:
         self._last_velocity[rows] = velocities
         self._count[rows] += 1
 
-    def advance_one(self, track: int, velocities, last_position):
-        """`step` with each of `velocities` (a list of (x, y, z) in order, possibly empty) then `predict`
-        for ONE track: (positions, velocities, std) (H, 3) each and the status, as those calls would
-        return them for this track (to float32 rounding). Where `fused`, both run in the C one-track
-        path (two C calls per update instead of ~30 numpy calls); its rare cases (warming up, a
-        non-finite network output) and everything else go through `step` and `predict`."""
-        plan = self._fused
-        if plan is None or not self.fused or not (0 <= track < len(self._active) and self._active[track]):
-            return self._advance_batched(track, velocities, last_position)
-        state, count = self._stepper.state, int(self._count[track])
-        if velocities:
-            lx, ly, lz = self._last_velocity[track].tolist()
-            for velocity in velocities:
-                x, y, z = velocity
-                if not (-MAX_SPEED <= x <= MAX_SPEED and -MAX_SPEED <= y <= MAX_SPEED and -MAX_SPEED <= z <= MAX_SPEED):
-                    self._count[track] = count             # the steps taken so far stay taken, as with step()
-                    self._last_velocity[track] = (lx, ly, lz)
-                    raise ValueError(f"step(): velocity non-finite or above MAX_SPEED = {MAX_SPEED:g} m/s; "
-                                     "reset the track instead of feeding it")
-                plan.step(state, self._top, track, x, y, z, lx, ly, lz, count == 0)
-                lx, ly, lz = x, y, z
-                count += 1
-            self._last_velocity[track] = (lx, ly, lz)
-            self._count[track] = count
-        else:
-            lx, ly, lz = self._last_velocity[track].tolist()
-        if count >= self.min_history:
-            px, py, pz = last_position
-            out = np.empty((3, self.horizon_steps, 3))
-            if plan.predict(state, track, lx, ly, lz, px, py, pz, out):
-                self._status[track] = TRACKING
-                return out[0], out[1], out[2], TRACKING
-        return self._advance_batched(track, (), last_position)
+    def advance(self, indices, velocity_lists, last_positions):
+        """The streaming tick for n tracks in one batched call: track i is stepped with each velocity of
+        velocity_lists[i] (a list of (x, y, z), in order, possibly empty), then predicted from
+        last_positions[i]. Returns (positions, velocities, std) (n, H, 3) and the statuses, what rounds
+        of `step` then `predict` return. Up to FUSED_MAX_TRACKS tracks (where `fused`) everything runs in
+        one call of the C path (kernels/cstream.c; the same to float32 rounding, tests), which leaves
+        warming-up tracks and non-finite outputs to `predict`; otherwise, rounds of `step` then `predict`."""
+        if self.fused and len(indices) <= FUSED_MAX_TRACKS:
+            return self._advance_fused(indices, velocity_lists, last_positions)
+        indices = self._checked(indices)
+        for round_index in range(max(map(len, velocity_lists), default=0)):
+            rows = [i for i, velocities in enumerate(velocity_lists) if len(velocities) > round_index]
+            self.step(indices[rows], [velocity_lists[i][round_index] for i in rows])
+        positions, velocities, std = self.predict(indices, last_positions)
+        return positions, velocities, std, list(self._status[indices])
 
-    def _advance_batched(self, track: int, velocities, last_position):
-        index = np.array([track])
-        for velocity in velocities:
-            self.step(index, [velocity])
-        positions, future_velocities, std = self.predict(index, [last_position])
-        return positions[0], future_velocities[0], std[0], self._status[track]
+    def _advance_fused(self, indices, velocity_lists, last_positions):
+        n = len(indices)
+        out, ready = np.empty((n, 3, self.horizon_steps, 3)), np.empty(n, bool)
+        self._fused.advance(self._stepper.state, self._top, self._last_velocity, self._count, self._active,
+                            indices, velocity_lists, last_positions, self.min_history, MAX_SPEED, out, ready)
+        positions, velocities, std = out[:, 0], out[:, 1], out[:, 2]
+        status = self._status
+        if n == 1 and ready[0]:                           # the usual tick of a node: one track, tracking
+            track = int(indices[0])
+            status[track] = TRACKING
+            return positions, velocities, std, [TRACKING]
+        others = np.flatnonzero(~ready)                   # warming up, or a non-finite network output
+        if len(others):
+            index = np.asarray(indices, np.int64)[others]
+            last = np.asarray(last_positions, np.float64).reshape(n, 3)[others]
+            positions[others], velocities[others], std[others] = self.predict(index, last)
+        for row in np.flatnonzero(ready).tolist():
+            status[int(indices[row])] = TRACKING
+        return positions, velocities, std, [status[int(i)] for i in indices]
 
     @staticmethod
     def usable_velocities(velocities) -> np.ndarray:
