@@ -112,3 +112,34 @@ def test_bad_arguments_are_errors_not_crashes():
         fused.Plan([(numpy_layers(weights)[0].w_step, np.zeros(3, np.float32))], np.ones(6, np.float32),
                    [a.astype(np.float32) for a in head], [np.asarray(a, np.float64) for a in post], 0.1)
     assert math.isfinite(out.sum())
+
+
+def test_advance_checks_its_arrays_before_touching_state():
+    weights, _, _, _, _ = gru_case(6, 8, 1, 1, 1)
+    plan, _, _, _ = make_plan(weights, 6)
+    rng = np.random.default_rng(4)
+    state, top = rng.normal(size=(1, 3, 8)).astype(np.float32), np.zeros((3, 8), np.float32)
+    last_velocity, count, active = np.zeros((3, 3)), np.zeros(3, np.int64), np.ones(3, bool)
+    out, ready = np.zeros((1, 3, STEPS, 3)), np.zeros(1, bool)
+    before = state.copy()
+    call = lambda **changed: plan.advance(*{**dict(
+        state=state, top=top, last_velocity=last_velocity, count=count, active=active, slots=[1],
+        lists=[[(1.0, 2.0, 3.0)]], lasts=[(0.0, 0.0, 0.0)], min_history=1, max_speed=1e6, out=out,
+        ready=ready), **changed}.values())
+    with pytest.raises(ValueError, match="count"):
+        call(count=count.astype(np.int32))
+    with pytest.raises(ValueError, match="inconsistent"):
+        call(out=np.zeros((2, 3, STEPS, 3)))
+    with pytest.raises(ValueError, match="MAX_SPEED"):
+        call(lists=[[(1.0, 2.0, 3.0), (1e7, 0.0, 0.0)]])
+    with pytest.raises(ValueError):
+        call(lasts=[(0.0, 0.0)])
+    with pytest.raises(IndexError):
+        call(active=np.array([True, False, True]))
+    np.testing.assert_array_equal(state, before)
+    assert count.tolist() == [0, 0, 0]
+    call()                                                    # and a good call advances track 1 only
+    assert count.tolist() == [0, 1, 0] and ready.tolist() == [True]
+    np.testing.assert_array_equal(last_velocity[1], [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(top[1], state[0, 1])
+    assert np.isfinite(out).all() and not np.array_equal(state[0, 1], before[0, 1])
