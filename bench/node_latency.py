@@ -6,7 +6,7 @@
 (a) core: `TrackBank.push` + `tick` (one recurrent step + horizon prediction) per update, for 1 track
     (through the one-track C path, kernels/cstream.c, when built: `core_path` says which ran; and
     `core_one_track_numpy_us` the same with StreamingPredictor(fused=False), the numpy calls; with
-    --crossover the tick p50 for 1-32 due tracks through both, for model.streaming.FUSED_MAX_TRACKS),
+    --crossover the tick p50 for 1-32 due tracks through both, for kernels.dispatch.CPU_FUSED_UP_TO),
     and for 1000 tracks advanced in one tick (batched numpy/torch calls) (`core_1000_tracks`: as a process without any GC setting;
     `core_1000_tracks_gc_frozen`: after `core.freeze_startup_heap()`, with the full collections seen);
 (b) DDS: a publisher process sends nav_msgs/Odometry for N vehicles at R Hz (each message stamped with
@@ -84,11 +84,11 @@ def core_one_track(checkpoint, updates=3000, fused=True):
 
 def core_crossover(checkpoint, counts=(1, 2, 4, 8, 16, 24, 32), ticks=400):
     """Tick p50 (us) with n tracks all due, through `advance`'s C path and through the batched numpy /
-    torch calls (fused=False): where FUSED_MAX_TRACKS (model/streaming.py) should sit."""
-    from uav_traj_predictor.model import streaming
-    limit, rows = streaming.FUSED_MAX_TRACKS, {}
+    torch calls (fused=False): where CPU_FUSED_UP_TO (kernels/dispatch.py) should sit."""
+    from uav_traj_predictor.kernels import dispatch
+    limit, rows = dispatch.CPU_FUSED_UP_TO, {}
     try:
-        streaming.FUSED_MAX_TRACKS = max(counts)
+        dispatch.CPU_FUSED_UP_TO = max(counts)
         for n in counts:
             rows[n] = {}
             for path, fused in (("c", True), ("batched", False)):
@@ -102,8 +102,8 @@ def core_crossover(checkpoint, counts=(1, 2, 4, 8, 16, 24, 32), ticks=400):
                     times.append(time.perf_counter() - started)
                 rows[n][path] = percentiles(times[50:])["p50"]
     finally:
-        streaming.FUSED_MAX_TRACKS = limit
-    return {"fused_max_tracks": limit, "tick_p50_us": rows}
+        dispatch.CPU_FUSED_UP_TO = limit
+    return {"cpu_fused_up_to": limit, "tick_p50_us": rows}
 
 
 class FullCollections:

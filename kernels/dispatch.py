@@ -1,7 +1,8 @@
 """Backend choice and the public GRU API the predictor calls.
 
 backend: "auto" (Triton on CUDA tensors, else the fastest CPU path), "triton", "torch", "numpy",
-"cpu" (the fastest CPU path). The CPU choice comes from bench/kernels.py (figures in kernels/README.md).
+"cpu" (the fastest CPU path). The CPU choice comes from bench/kernels.py (figures in kernels/README.md);
+`fused_update(n)` says when the predictor's whole update of n tracks takes the C path (kernels/fused.py).
 Inputs may be numpy arrays or torch tensors; results come back in the same kind as `x`.
 """
 from __future__ import annotations
@@ -17,6 +18,9 @@ BACKENDS = ("auto", "triton", "torch", "numpy", "cpu")
 # one thread; figures in kernels/README.md): numpy below these row counts, torch from them on.
 CPU_STEP_TORCH_FROM = 32
 CPU_SEQUENCE_TORCH_FROM = 8
+# A streaming update (GRU step + head) of up to this many tracks runs the C path (fused.py) in one call,
+# where it is built; measured crossover with the batched calls 24-32 tracks (bench/node_latency.py --crossover).
+CPU_FUSED_UP_TO = 16
 
 
 def _is_cuda(x) -> bool:
@@ -27,6 +31,11 @@ def fastest_cpu(kind: str, n: int) -> str:
     """"numpy" or "torch": the faster CPU path for a step / sequence over n tracks."""
     threshold = CPU_SEQUENCE_TORCH_FROM if kind == "sequence" else CPU_STEP_TORCH_FROM
     return "torch" if n >= threshold else "numpy"
+
+
+def fused_update(n: int) -> bool:
+    """Whether a CPU streaming update of n tracks should take the C path (fused.py) over batched calls."""
+    return n <= CPU_FUSED_UP_TO
 
 
 def resolve_backend(backend: str, on_cuda: bool, kind: str = "step", n: int = 1) -> str:

@@ -229,7 +229,7 @@ def test_twist_velocities_stream_exactly_like_the_offline_twist_segment(checkpoi
 def test_c_path_and_batched_calls_give_the_same_ticks(checkpoint, monkeypatch):
     """Ticks with a few due tracks go through the predictor's C path (where built), larger ones through
     the batched numpy calls: same predictions, statuses and events on input with every kind of fault."""
-    import uav_traj_predictor.model.streaming as streaming
+    import uav_traj_predictor.kernels.dispatch as dispatch
     rng = np.random.default_rng(3)
     samples, stamps = [], {f"uav{i}": 10.0 for i in range(3)}
     for _ in range(900):
@@ -246,7 +246,7 @@ def test_c_path_and_batched_calls_give_the_same_ticks(checkpoint, monkeypatch):
         samples.append((name, t, position, rng.random() < 0.3))      # tick after ~30 % of the samples
 
     def replay(limit):
-        monkeypatch.setattr(streaming, "FUSED_MAX_TRACKS", limit)
+        monkeypatch.setattr(dispatch, "CPU_FUSED_UP_TO", limit)
         bank, out = make_bank(checkpoint, max_gap=0.5), []
         for name, t, position, tick in samples:
             bank.push(name, t, position, now=t)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from torch import nn
 
 from ..kernels import GRUStepper, GRUWeights
-from ..kernels.fused import plan as fused_plan   # noqa: F401  (the predictor's C one-track path)
+from ..kernels.dispatch import fused_update   # noqa: F401  (when the predictor takes the C path)
+from ..kernels.fused import plan as fused_plan   # noqa: F401  (the predictor's C path)
 
 
 def make_stepper(gru: nn.GRU, capacity: int, backend: str = "auto", device: str = "cpu") -> GRUStepper:

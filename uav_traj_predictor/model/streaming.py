@@ -19,15 +19,11 @@ import torch
 from .calibration import OnlineCalibration, calibrate_segment
 from .checkpoint import load_checkpoint
 from .network import LOG_STD_MAX, LOG_STD_MIN
-from .recurrence import fused_plan, make_stepper
+from .recurrence import fused_plan, fused_update, make_stepper
 
 TRACKING, WARMING_UP, FALLBACK_CV = "tracking", "warming_up", "fallback_cv"
 # per-axis grid speed limit, m/s: far beyond any vehicle, and keeps the float32 network inputs finite
 MAX_SPEED = 1e6
-# `advance` over at most this many tracks runs the C path in one call, more run the batched numpy/torch
-# calls (one-call C cost grows per track, the batched calls' mostly per call; crossover measured with
-# bench/node_latency.py --crossover)
-FUSED_MAX_TRACKS = 16
 
 
 class StreamingPredictor:
@@ -209,10 +205,10 @@ class StreamingPredictor:
         """The streaming tick for n tracks in one batched call: track i is stepped with each velocity of
         velocity_lists[i] (a list of (x, y, z), in order, possibly empty), then predicted from
         last_positions[i]. Returns (positions, velocities, std) (n, H, 3) and the statuses, what rounds
-        of `step` then `predict` return. Up to FUSED_MAX_TRACKS tracks (where `fused`) everything runs in
-        one call of the C path (kernels/cstream.c; the same to float32 rounding, tests), which leaves
+        of `step` then `predict` return. For a few tracks (kernels' `fused_update(n)`, where `fused`) all
+        of it runs in one call of the C path (kernels/cstream.c; the same to float32 rounding, tests), which leaves
         warming-up tracks and non-finite outputs to `predict`; otherwise, rounds of `step` then `predict`."""
-        if self.fused and len(indices) <= FUSED_MAX_TRACKS:
+        if self.fused and fused_update(len(indices)):
             return self._advance_fused(indices, velocity_lists, last_positions)
         indices = self._checked(indices)
         for round_index in range(max(map(len, velocity_lists), default=0)):
