@@ -43,6 +43,15 @@ def test_share_directory_resolves_through_ament_index():
     assert (Path(sys.prefix) / "share/ament_index/resource_index/packages/uav_traj_predictor").is_file()
 
 
+def test_the_c_fast_path_is_built_and_used_by_default():
+    """setup.py builds kernels/cstream.c (optional, so a missing compiler would only warn): this install
+    has it, and the default predictor uses it."""
+    from uav_traj_predictor.kernels import fused
+    from uav_traj_predictor.model import StreamingPredictor
+    assert fused.available(), "uav_traj_predictor.kernels._cstream was not built (see the pip install log)"
+    assert StreamingPredictor().fused and not StreamingPredictor(backend="numpy").fused
+
+
 def test_every_console_script_is_installed():
     lines = (REPO / "resource" / "entry_points.txt").read_text().splitlines()
     names = [line.split("=")[0].strip() for line in lines if "=" in line]

@@ -58,7 +58,9 @@ RESET_FRAME_CHANGED = "frame_changed"
 
 PARAMETERS = [
     Param("checkpoint", "", "Model checkpoint file; empty = the checkpoint shipped with the package."),
-    Param("backend", "auto", "GRU kernel backend.", choices=("auto", "torch", "numpy", "triton")),
+    Param("backend", "auto", "GRU kernel backend (auto: Triton on CUDA, else the fastest CPU path, including the "
+          "C path for ticks of a few tracks; numpy / torch: only those calls).",
+          choices=("auto", "torch", "numpy", "triton")),
     Param("device", "cpu", "Device for the GRU state and kernels (cpu, cuda, cuda:N)."),
     Param("online_calibration", 0.0, "Rate of the per-track online std calibration from the track's own matured "
           "predictions (0 = off: the checkpoint's offline calibration only; 0.02 = the validated rate).", 0.0, 0.5),
@@ -149,7 +151,9 @@ class PredictorNode(Node):
         self.diagnostics_period_start = time.monotonic()
         self.get_logger().info(
             f"predicting {self.bank.horizon_steps} steps of {self.bank.dt:g} s with model "
-            f"{self.bank.predictor.model_id} ({self.config['backend']}); inputs {sorted(self.inputs) or 'by discovery'}")
+            f"{self.bank.predictor.model_id} ({self.config['backend']}"
+            f"{', C path for small ticks' if self.bank.predictor.fused else ''}); "
+            f"inputs {sorted(self.inputs) or 'by discovery'}")
 
     # ---- set-up ---------------------------------------------------------------------------------
     def _make_bank(self, config: dict) -> TrackBank:
