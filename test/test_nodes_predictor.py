@@ -158,14 +158,14 @@ def scenario_run(checkpoint, tmp_path_factory):
     import rclpy
     tmp = tmp_path_factory.mktemp("predictor")
     node, log = start(tmp, "predictor_node",
-                      "-p", f"checkpoint:={checkpoint}", "-p", "odom_topics:=['/t1/odom', '/t2/odom', '/bad/odom']",
+                      "-p", f"checkpoint:={checkpoint}", "-p", "odom_topics:=['/t1/odom', '/t2/odom', '/bad/odom', '/noisy/odom']",
                       "-p", "odom_topic_regex:=/disc[0-9]+/odom", "-p", "discovery_period:=0.3",
                       "-p", "track_timeout:=1.0", "-p", "max_speed:=20.0", "-p", "marker_rate:=10.0",
                       "-p", "diagnostics_period:=0.5")
     context = rclpy.Context()
     rclpy.init(context=context)
     try:
-        sc = Scenario(context, ["t1", "t2", "bad", "disc1"])
+        sc = Scenario(context, ["t1", "t2", "bad", "disc1", "noisy"])
         ready = sc.spin_until(lambda: all(p.get_subscription_count() > 0 for p in sc.pubs.values()), 60)
         assert ready, "predictor_node did not subscribe to every input within 60 s"
         from rcl_interfaces.srv import SetParameters
@@ -173,6 +173,7 @@ def scenario_run(checkpoint, tmp_path_factory):
         assert sc.parameter_client.wait_for_service(timeout_sec=30)
         start_wall = time.time()
         bad_offset, bad_shift, steps = 0.0, np.zeros(3), int(5.0 * RATE)
+        noise = np.random.default_rng(0).normal(0, 0.02, (steps, 3))   # VIO-like 2 cm position noise
         for k in range(steps):
             t = k / RATE                 # regular stamps: a stalled test process cannot fake a gap
             now = start_wall + t
@@ -180,6 +181,7 @@ def scenario_run(checkpoint, tmp_path_factory):
             if t < 2.5:                                           # then silent: dropped after 1 s
                 sc.publish("t2", now, circle(t, 5.0, -0.5), frame="odom")
             sc.publish("disc1", now, circle(t, 1.0, 1.5))
+            sc.publish("noisy", now, circle(t, 2.0, 0.6) + noise[k])
             stamp = 1000.0 + k / RATE + bad_offset
             if k == 40:
                 sc.publish("bad", stamp, [math.nan, 0.0, 1.0])          # non-finite
@@ -290,6 +292,15 @@ def test_silent_track_times_out_markers_deleted_and_diagnostics_report_it(scenar
     assert int(node["dropped.timeout"]) >= 1 and float(node["latency_p99_ms"]) > 0
     last_t2 = stamp(sc.trajectories["t2"][-1].header.stamp)
     assert last_t2 < stamp(sc.trajectories["t1"][-1].header.stamp) - 1.5
+
+
+def test_noisy_positions_are_reported_with_a_pointer_to_the_twist_source(scenario_run):
+    diagnostics = scenario_run.final_diagnostics
+    message, values = diagnostics["predictor_node: noisy"]
+    assert "jitter ~" in message and "velocity_source twist" in message, message
+    assert 10 < float(values["position_jitter_mm"]) < 40          # 2 cm white noise, estimated
+    message, values = diagnostics["predictor_node: t1"]
+    assert message == "tracking" and float(values["position_jitter_mm"]) < 1
 
 
 def test_twist_source_predicts_from_the_rotated_body_velocity(checkpoint, tmp_path):

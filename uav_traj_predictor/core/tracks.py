@@ -29,6 +29,7 @@ import numpy as np
 from ..data.preprocess import PreprocessConfig
 from .prediction import (EVENT_DROPPED, EVENT_IGNORED, EVENT_NEW, EVENT_RESET, REASON_TELEPORT,
                          REASON_TIMEOUT, STATUSES, Prediction, TrackEvent)
+from .jitter import PositionJitter
 from .resampler import IGNORED_NON_FINITE, RESET_MANUAL, OnlineResampler, as_xyz
 
 
@@ -51,6 +52,7 @@ class Track:
     ignored: Counter = field(default_factory=Counter)
     samples: int = 0                         # raw samples pushed
     predictions: int = 0
+    jitter: PositionJitter | None = None     # raw-position noise estimate (TrackBank(estimate_jitter=True))
 
 
 @dataclass
@@ -63,7 +65,8 @@ class TrackBank:
     """Per-track resampling + batched streaming prediction (see module doc)."""
 
     def __init__(self, predictor, preprocess_cfg: PreprocessConfig | None = None, track_timeout: float = 2.0,
-                 max_speed: float = 60.0, horizon_steps: int | None = None, max_backwards: float = 1.0):
+                 max_speed: float = 60.0, horizon_steps: int | None = None, max_backwards: float = 1.0,
+                 estimate_jitter: bool = False):
         self.predictor = predictor
         self.cfg = preprocess_cfg if preprocess_cfg is not None else PreprocessConfig(rate=predictor.rate)
         if not np.isclose(self.cfg.rate, predictor.rate, rtol=1e-9, atol=0.0):
@@ -78,6 +81,7 @@ class TrackBank:
             raise ValueError("track_timeout, max_speed and max_backwards must be positive, got "
                              f"{track_timeout}, {max_speed}, {max_backwards}")
         self.track_timeout = float(track_timeout)
+        self.estimate_jitter = bool(estimate_jitter)   # each track's Track.jitter (core/jitter.py)
         self.max_speed = float(max_speed)
         self.max_backwards = float(max_backwards)
         self._step_speed_limit = float(predictor.MAX_SPEED)   # per-axis grid speed predictor.step takes
@@ -110,6 +114,10 @@ class TrackBank:
         if ignored:
             track.ignored[ignored] += 1
             self._events.append(TrackEvent(track_id, EVENT_IGNORED, ignored, stamp))
+        elif track.jitter is not None:
+            if reset or teleport:
+                track.jitter.restart()
+            track.jitter.add(stamp, xyz)
         if teleport and reset == RESET_MANUAL:
             self._reset(track, REASON_TELEPORT, stamp)
         elif reset and reset != RESET_MANUAL:    # a manual one was reported by reset()
@@ -126,7 +134,8 @@ class TrackBank:
     def _add(self, track_id: str, now: float) -> Track:
         slot = int(self.predictor.add_tracks(1)[0])
         resampler = OnlineResampler(self.cfg, max_backwards=self.max_backwards)
-        track = Track(track_id, slot, resampler, last_seen=now if math.isfinite(now) else -math.inf)
+        track = Track(track_id, slot, resampler, last_seen=now if math.isfinite(now) else -math.inf,
+                      jitter=PositionJitter() if self.estimate_jitter else None)
         self.tracks[track_id] = track
         self._events.append(TrackEvent(track_id, EVENT_NEW))
         return track

@@ -41,6 +41,7 @@ from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from visualization_msgs.msg import MarkerArray
 
 from ..core import TrackBank, freeze_startup_heap
+from ..core.jitter import NOISY_POSITIONS_M
 from ..core.prediction import EVENT_DROPPED, EVENT_IGNORED, EVENT_RESET, TRACKING
 from ..data.preprocess import PreprocessConfig
 from ..msg import PredictedTrajectory
@@ -132,6 +133,7 @@ class PredictorNode(Node):
         self.by_track: dict[str, Input] = {}
         self.latest = {}                     # track id -> latest Prediction (for the markers)
         self.stats = Counter()               # resets / ignored / dropped totals by reason
+        self.jitter_warned = set()           # tracks whose noisy positions were logged once
         self.latencies = deque(maxlen=2000)  # receive -> published, seconds (perf_counter)
         self.tick_seconds = deque(maxlen=2000)
         self.tick_due = False
@@ -171,7 +173,7 @@ class PredictorNode(Node):
                                           velocity_source=config["velocity_source"])
             return TrackBank(predictor, preprocess,
                              track_timeout=config["track_timeout"], max_speed=config["max_speed"],
-                             horizon_steps=config["horizon_steps"] or None)
+                             horizon_steps=config["horizon_steps"] or None, estimate_jitter=True)
         except ValueError as error:
             raise ConfigError(f"parameter 'grid_rate'/'horizon_steps': {error}") from None
 
@@ -321,11 +323,21 @@ class PredictorNode(Node):
                                     values=_key_values({"input_rate_hz": f"{rate:.2f}", "received": entry.received}))
         state = track.status or ("reset: " + track.last_reset if track.last_reset else "waiting for grid samples")
         level = DiagnosticStatus.OK if track.status == TRACKING else DiagnosticStatus.WARN
+        jitter = track.jitter.sigma
         values = {"state": state, "input_rate_hz": f"{rate:.2f}", "received": entry.received, "samples": track.samples,
                   "history": track.history, "predictions": track.predictions, "frame_id": entry.frame_id,
+                  "position_jitter_mm": "" if jitter is None else f"{jitter * 1e3:.2f}",
                   "last_reset": track.last_reset or "", **{f"resets.{k}": v for k, v in track.resets.items()},
                   **{f"ignored.{k}": v for k, v in track.ignored.items()}}
-        return DiagnosticStatus(level=level, name=name, hardware_id=entry.topic, message=state,
+        message = state
+        if jitter is not None and jitter > NOISY_POSITIONS_M and not self.use_twist:
+            level = DiagnosticStatus.WARN
+            message = (f"{state}; positions jitter ~{jitter * 1e3:.0f} mm: predictions from differenced positions "
+                       "degrade, use velocity_source twist")
+            if entry.track_id not in self.jitter_warned:
+                self.jitter_warned.add(entry.track_id)
+                self.get_logger().warning(f"track {entry.track_id}: {message} (docs/model.md)")
+        return DiagnosticStatus(level=level, name=name, hardware_id=entry.topic, message=message,
                                 values=_key_values(values))
 
     # ---- runtime parameter changes --------------------------------------------------------------
