@@ -1,18 +1,22 @@
-/* Fused CPU path for ONE track's streaming update: GRU step(s) and the horizon head, in C.
+/* Fused CPU path for the streaming update of a few tracks: GRU steps and the horizon head, in C.
  *
- * Python-level numpy costs ~1 us per call on 3-vectors and 96-wide rows, so one track's update through
+ * Python-level numpy costs ~1 us per call on 3-vectors and 96-wide rows, so a few tracks' update through
  * the numpy path is dominated by call overhead (kernels/README.md). `Plan` holds float32 copies of the
- * weights in the layouts of kernels/cpu.py and the head's post-processing constants, and does one
- * track's work per call on the caller's numpy state:
+ * weights in the layouts of kernels/cpu.py and the head's post-processing constants, and works on the
+ * caller's numpy arrays:
  *
+ *   advance(state, top, last_velocity, count, active, slots, velocity_lists, last_positions, min_history,
+ *           max_speed, out, ready)
+ *       n tracks in one call: each stepped with its list of new velocities, then (count >= min_history)
+ *       predicted into out[i]; validates everything before changing any state (see plan_advance).
  *   step(state, top, slot, vx, vy, vz, lvx, lvy, lvz, fresh)
  *       features (the arithmetic of StreamingPredictor._features, float32), then every layer's GRU step
  *       in place on state[:, slot, :] (L, N, H) float32; the top layer's new h also into top[slot].
  *   predict(state, slot, vx, vy, vz, px, py, pz, out) -> bool
  *       the head of StreamingPredictor._head_flat on state[L-1, slot] and the constant-velocity-plus-
  *       residual integration of StreamingPredictor.predict, into out (3, S, 3) float64 = [positions |
- *       velocities | std]. False (out unspecified) when any head output is non-finite: the caller
- *       then takes its general path, which handles the fallback.
+ *       velocities | std]. False (out unspecified) when any output is non-finite: the caller then
+ *       takes its general path, which handles the fallback.
  *
  * float64 arithmetic follows numpy's order exactly (build with -ffp-contract=off); float32 dot products
  * sum in another order than BLAS, so results match the numpy path to float32 rounding (tests).
@@ -647,7 +651,7 @@ static PyTypeObject PlanType = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_cstream", "Fused one-track streaming update (GRU step + head) in C.", -1, NULL,
+    PyModuleDef_HEAD_INIT, "_cstream", "Fused streaming update of a few tracks (GRU steps + head) in C.", -1, NULL,
 };
 
 PyMODINIT_FUNC PyInit__cstream(void)

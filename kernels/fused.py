@@ -1,9 +1,9 @@
-"""The one-track fused CPU path: the C extension `_cstream` (kernels/cstream.c), when it was built.
+"""The fused CPU path for a few tracks: the C extension `_cstream` (kernels/cstream.c), when it was built.
 
 `plan(weights, inv_scale, head, post, dt)` packs a GRU (the numpy step layouts of kernels/cpu.py) and a
-two-layer tanh MLP head with its post-processing constants into a `_cstream.Plan`, whose `step` and
-`predict` do one track's GRU step and horizon head per call on the caller's numpy state, in about a
-tenth of the numpy path's call overhead. None when the extension is missing (no C compiler at build
+two-layer tanh MLP head with its post-processing constants into a `_cstream.Plan`, whose `advance` steps
+and predicts n tracks in one call on the caller's numpy arrays (`step` / `predict`: one track's pieces),
+at about a quarter of the numpy path's cost per track. None when the extension is missing (no C compiler at build
 time): callers then use the numpy path, with the same results to float32 rounding (tests).
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@
 `make_stepper(gru, capacity, backend, device)` wraps `uav_traj_predictor.kernels.GRUStepper`
 (`step(x, index) -> top hidden`, `reset(index)`, `ensure_capacity(n)`); backends "auto" | "numpy" |
 "torch" | "triton" | "cpu" as the kernels define them (numpy float32 on a CPU by default);
-`fused_plan` builds the C one-track path (kernels/fused.py) over the same weights.
+`fused_plan` builds the C path (kernels/fused.py) over the same weights; `fused_update(n)` says when to use it.
 """
 from __future__ import annotations
 

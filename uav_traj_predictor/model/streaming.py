@@ -82,8 +82,8 @@ class StreamingPredictor:
         self._steps0_dt = np.arange(self.horizon_steps + 1, dtype=np.float64)[:, None] * self.dt   # 0, dt, ...
 
     def _fused_plan(self):
-        """The C one-track path (kernels/cstream.c) for the CPU backends that pick the fastest path
-        ("auto"/"cpu" on a CPU), None otherwise or when the extension is not built."""
+        """The C path (kernels/cstream.c) for the CPU backends that pick the fastest path ("auto"/"cpu"
+        on a CPU), None otherwise or when the extension is not built."""
         if self._stepper.backend != "cpu" or not isinstance(self._stepper.state, np.ndarray):
             return None
         head = (self._w1, self._b1, self._w2, self._b2)
@@ -205,9 +205,9 @@ class StreamingPredictor:
         """The streaming tick for n tracks in one batched call: track i is stepped with each velocity of
         velocity_lists[i] (a list of (x, y, z), in order, possibly empty), then predicted from
         last_positions[i]. Returns (positions, velocities, std) (n, H, 3) and the statuses, what rounds
-        of `step` then `predict` return. For a few tracks (kernels' `fused_update(n)`, where `fused`) all
-        of it runs in one call of the C path (kernels/cstream.c; the same to float32 rounding, tests), which leaves
-        warming-up tracks and non-finite outputs to `predict`; otherwise, rounds of `step` then `predict`."""
+        of `step` then `predict` return. For a few tracks (kernels' `fused_update(n)`, where `fused`)
+        all of it runs in one call of the C path (kernels/cstream.c; the same to float32 rounding,
+        tests), which leaves warming-up tracks and non-finite outputs to `predict`."""
         if self.fused and fused_update(len(indices)):
             return self._advance_fused(indices, velocity_lists, last_positions)
         indices = self._checked(indices)
