@@ -651,7 +651,10 @@ static PyTypeObject PlanType = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_cstream", "Fused streaming update of a few tracks (GRU steps + head) in C.", -1, NULL,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_cstream",
+    .m_doc = "Fused streaming update of a few tracks (GRU steps + head) in C.",
+    .m_size = -1,
 };
 
 PyMODINIT_FUNC PyInit__cstream(void)
