@@ -9,14 +9,12 @@
  *           max_speed, out, ready)
  *       n tracks in one call: each stepped with its list of new velocities, then (count >= min_history)
  *       predicted into out[i]; validates everything before changing any state (see plan_advance).
- *   step(state, top, slot, vx, vy, vz, lvx, lvy, lvz, fresh)
- *       features (the arithmetic of StreamingPredictor._features, float32), then every layer's GRU step
- *       in place on state[:, slot, :] (L, N, H) float32; the top layer's new h also into top[slot].
- *   predict(state, slot, vx, vy, vz, px, py, pz, out) -> bool
- *       the head of StreamingPredictor._head_flat on state[L-1, slot] and the constant-velocity-plus-
- *       residual integration of StreamingPredictor.predict, into out (3, S, 3) float64 = [positions |
- *       velocities | std]. False (out unspecified) when any output is non-finite: the caller then
- *       takes its general path, which handles the fallback.
+ *       Per track: the input features (the arithmetic of StreamingPredictor._features, float32) and
+ *       every layer's GRU step in place on state[:, slot, :] (L, N, H) per velocity (step_row), then
+ *       the head of StreamingPredictor._head_flat and the constant-velocity-plus-residual integration
+ *       of StreamingPredictor.predict into out[i] = [positions | velocities | std] (3, S, 3) float64
+ *       (predict_row); ready[i] False when an output is non-finite or the track is warming up: the
+ *       caller's general path makes those predictions.
  *
  * float64 arithmetic follows numpy's order exactly (build with -ffp-contract=off); float32 dot products
  * sum in another order than BLAS, so results match the numpy path to float32 rounding (tests).
@@ -211,30 +209,6 @@ done:
 }
 
 /* ---- per-call helpers ------------------------------------------------------------------------ */
-/* A writable C-contiguous float32 / float64 buffer of `ndim` dims (shape checked by the caller). */
-static int get_array(PyObject *obj, Py_buffer *view, char format, int ndim, const char *name)
-{
-    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
-        return -1;
-    if (view->ndim != ndim || view->format == NULL || view->format[0] != format || view->format[1] != 0) {
-        PyErr_Format(PyExc_ValueError, "cstream: %s must be a writable C-contiguous %d-D '%c' array",
-                     name, ndim, format);
-        PyBuffer_Release(view);
-        return -1;
-    }
-    return 0;
-}
-
-static int parse_doubles(PyObject *const *args, int count, double *values)
-{
-    for (int i = 0; i < count; i++) {
-        values[i] = PyFloat_AsDouble(args[i]);
-        if (values[i] == -1.0 && PyErr_Occurred())
-            return -1;
-    }
-    return 0;
-}
-
 /* g = b + xh @ w (xh (n_in,), w (n_in, cols)); rows of w streamed in order (vectorises over cols). */
 static void affine(const float *xh, int n_in, const float *w, const float *b, int cols, float *g)
 {
@@ -357,82 +331,6 @@ static int predict_row(Plan *self, const float *top, const double *v, const doub
 }
 
 /* ---- methods -------------------------------------------------------------------------------- */
-static int check_state(Plan *self, Py_buffer *state, Py_ssize_t slot, const char *what)
-{
-    if (state->shape[0] != self->layers || state->shape[2] != self->hidden || slot < 0 || slot >= state->shape[1]) {
-        PyErr_Format(PyExc_IndexError, "cstream.%s: state must be (L=%d, N, H=%d) with slot in [0, N)", what,
-                     self->layers, self->hidden);
-        return -1;
-    }
-    return 0;
-}
-
-static PyObject *plan_step(Plan *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 10) {
-        PyErr_SetString(PyExc_TypeError, "step(state, top, slot, vx, vy, vz, lvx, lvy, lvz, fresh)");
-        return NULL;
-    }
-    double v[6];
-    Py_ssize_t slot = PyNumber_AsSsize_t(args[2], PyExc_IndexError);
-    if ((slot == -1 && PyErr_Occurred()) || parse_doubles(args + 3, 6, v) < 0)
-        return NULL;
-    int fresh = PyObject_IsTrue(args[9]);
-    if (fresh < 0)
-        return NULL;
-    Py_buffer state, top;
-    if (get_array(args[0], &state, 'f', 3, "state") < 0)
-        return NULL;
-    if (get_array(args[1], &top, 'f', 2, "top") < 0) {
-        PyBuffer_Release(&state);
-        return NULL;
-    }
-    PyObject *result = NULL;
-    if (check_state(self, &state, slot, "step") == 0) {
-        if (top.shape[1] != self->hidden || slot >= top.shape[0]) {
-            PyErr_SetString(PyExc_IndexError, "cstream.step: top must be (N, H) with slot in [0, N)");
-        } else {
-            float *h = step_row(self, (float *)state.buf, state.shape[1], slot, v, v + 3, fresh);
-            memcpy((float *)top.buf + slot * (Py_ssize_t)self->hidden, h, sizeof(float) * (size_t)self->hidden);
-            result = Py_NewRef(Py_None);
-        }
-    }
-    PyBuffer_Release(&state);
-    PyBuffer_Release(&top);
-    return result;
-}
-
-static PyObject *plan_predict(Plan *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 9) {
-        PyErr_SetString(PyExc_TypeError, "predict(state, slot, vx, vy, vz, px, py, pz, out)");
-        return NULL;
-    }
-    double vp[6];
-    Py_ssize_t slot = PyNumber_AsSsize_t(args[1], PyExc_IndexError);
-    if ((slot == -1 && PyErr_Occurred()) || parse_doubles(args + 2, 6, vp) < 0)
-        return NULL;
-    Py_buffer state, out;
-    if (get_array(args[0], &state, 'f', 3, "state") < 0)
-        return NULL;
-    if (get_array(args[8], &out, 'd', 3, "out") < 0) {
-        PyBuffer_Release(&state);
-        return NULL;
-    }
-    PyObject *result = NULL;
-    if (check_state(self, &state, slot, "predict") == 0) {
-        if (out.shape[0] != 3 || out.shape[1] != self->steps || out.shape[2] != 3) {
-            PyErr_Format(PyExc_IndexError, "cstream.predict: out must be (3, %d, 3)", self->steps);
-        } else {
-            const float *top = (const float *)state.buf + ((self->layers - 1) * state.shape[1] + slot) * self->hidden;
-            result = PyBool_FromLong(predict_row(self, top, vp, vp + 3, (double *)out.buf));
-        }
-    }
-    PyBuffer_Release(&state);
-    PyBuffer_Release(&out);
-    return result;
-}
-
 /* Three floats of a 3-sequence into dst (TypeError / ValueError otherwise). */
 static int parse_xyz(PyObject *obj, double *dst, const char *name)
 {
@@ -616,10 +514,6 @@ done:
 }
 
 static PyMethodDef plan_methods[] = {
-    {"step", (PyCFunction)(void (*)(void))plan_step, METH_FASTCALL,
-     "step(state, top, slot, vx, vy, vz, lvx, lvy, lvz, fresh): one GRU step of one track, in place."},
-    {"predict", (PyCFunction)(void (*)(void))plan_predict, METH_FASTCALL,
-     "predict(state, slot, vx, vy, vz, px, py, pz, out) -> bool: head + integration of one track."},
     {"advance", (PyCFunction)(void (*)(void))plan_advance, METH_FASTCALL,
      "advance(state, top, last_velocity, count, active, slots, velocity_lists, last_positions, min_history, "
      "max_speed, out, ready): steps and predictions of n tracks in one call (see the source)."},

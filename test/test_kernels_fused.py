@@ -32,6 +32,17 @@ def make_plan(weights, features, seed=0, dt=0.1):
     return fused.plan(weights, scale, head, post, dt), scale.astype(np.float32), head, post
 
 
+def advance(plan, state, slot, velocities, last_velocity, count, position, min_history):
+    """One track through Plan.advance; returns (out (3, S, 3), ready, top, last_velocity, count arrays)."""
+    rows = state.shape[1]
+    top, lv, counts = np.zeros((rows, state.shape[2]), np.float32), np.zeros((rows, 3)), np.zeros(rows, np.int64)
+    lv[slot], counts[slot] = last_velocity, count
+    out, ready = np.zeros((1, 3, STEPS, 3)), np.zeros(1, bool)
+    plan.advance(state, top, lv, counts, np.ones(rows, bool), [slot], [velocities], [position], min_history, 1e6,
+                 out, ready)
+    return out[0], bool(ready[0]), top, lv, counts
+
+
 @pytest.mark.parametrize("features,hidden,layers", [(6, 32, 1), (3, 16, 2), (6, 96, 1), (6, 8, 3)])
 @pytest.mark.parametrize("fresh", [False, True])
 def test_step_matches_torch_gru_cell_on_one_row(features, hidden, layers, fresh):
@@ -39,10 +50,10 @@ def test_step_matches_torch_gru_cell_on_one_row(features, hidden, layers, fresh)
     plan, scale, _, _ = make_plan(weights, features)
     rng = np.random.default_rng(1)
     state = rng.normal(size=(layers, 5, hidden)).astype(np.float32)
-    top = np.zeros((5, hidden), np.float32)
     before = state.copy()
     v, last = rng.normal(0, 3, 3), rng.normal(0, 3, 3)
-    plan.step(state, top, 3, *v.tolist(), *last.tolist(), fresh)
+    _, ready, top, lv, counts = advance(plan, state, 3, [tuple(v)], last, 0 if fresh else 1, (0.0, 0.0, 0.0),
+                                        min_history=10**9)          # stepped, not predicted
 
     x32 = v.astype(np.float32)
     accel = np.zeros(3, np.float32) if fresh else x32 - last.astype(np.float32)
@@ -51,6 +62,7 @@ def test_step_matches_torch_gru_cell_on_one_row(features, hidden, layers, fresh)
         x = torch.gru_cell(x, torch.from_numpy(before[k, 3:4]), layer.w_ih, layer.w_hh, layer.b_ih, layer.b_hh)
         np.testing.assert_allclose(state[k, 3], x[0].numpy(), rtol=1e-5, atol=2e-6)
     np.testing.assert_array_equal(top[3], state[-1, 3])
+    assert not ready and counts[3] == (1 if fresh else 2) and lv[3].tolist() == v.tolist()
     untouched = np.ones(5, bool)
     untouched[3] = False
     np.testing.assert_array_equal(state[:, untouched], before[:, untouched])   # other tracks keep their state
@@ -60,9 +72,11 @@ def test_predict_applies_the_head_and_integrates_positions():
     weights, _, _, _, _ = gru_case(6, 16, 1, 1, 1)
     plan, _, (w1, b1, w2, b2), (low, high, log_rs, scale, edges, factor) = make_plan(weights, 6)
     state = np.random.default_rng(2).normal(size=(1, 2, 16)).astype(np.float32)
+    before = state.copy()
     v, last, dt = np.array([2.0, -1.0, 0.5]), np.array([10.0, 20.0, -3.0]), 0.1
-    out = np.empty((3, STEPS, 3))
-    assert plan.predict(state, 1, *v.tolist(), *last.tolist(), out) is True
+    out, ready, _, _, _ = advance(plan, state, 1, [], v, 1, tuple(last), min_history=1)   # no new velocity
+    assert ready
+    np.testing.assert_array_equal(state, before)
 
     f32 = lambda a: a.astype(np.float32)
     raw = (np.tanh(state[0, 1] @ f32(w1) + f32(b1)) @ f32(w2) + f32(b2)).astype(np.float64)
@@ -83,35 +97,21 @@ def test_predict_reports_non_finite_head_output():
     head, post = head_constants(8)
     head[3][2] = np.nan
     plan = fused.plan(weights, np.ones(6), head, post, 0.1)
-    out = np.zeros((3, STEPS, 3))
-    assert plan.predict(np.zeros((1, 1, 8), np.float32), 0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, out) is False
+    _, ready, _, _, _ = advance(plan, np.zeros((1, 1, 8), np.float32), 0, [(1.0, 0.0, 0.0)], (0.0,) * 3, 0,
+                                (0.0,) * 3, min_history=1)
+    assert not ready
 
 
-def test_bad_arguments_are_errors_not_crashes():
+def test_bad_plans_are_errors_not_crashes():
     weights, _, _, _, _ = gru_case(6, 8, 1, 1, 1)
     plan, _, head, post = make_plan(weights, 6)
-    state, top, out = np.zeros((1, 2, 8), np.float32), np.zeros((2, 8), np.float32), np.zeros((3, STEPS, 3))
-    args = (0.0,) * 6
-    with pytest.raises(IndexError):
-        plan.step(state, top, 2, *args, False)                     # slot beyond the state
-    with pytest.raises(IndexError):
-        plan.predict(state, -1, *args, out)
-    with pytest.raises(ValueError):
-        plan.step(state.astype(np.float64), top, 0, *args, False)  # wrong dtype
-    with pytest.raises(ValueError):
-        plan.step(np.zeros((1, 8, 2), np.float32).transpose(0, 2, 1), top, 0, *args, False)  # not contiguous
-    with pytest.raises(IndexError):
-        plan.predict(state, 0, *args, np.zeros((3, STEPS + 1, 3)))  # wrong horizon
-    with pytest.raises(TypeError):
-        plan.step(state, top, 0, *args)                             # missing argument
-    with pytest.raises(TypeError):
-        plan.step(state, top, 0, "x", *args[1:], False)
     with pytest.raises(ValueError):
         fused.plan(weights, np.ones(4), head, post, 0.1)            # feature scale of the wrong size
     with pytest.raises(ValueError, match="b_step"):
         fused.Plan([(numpy_layers(weights)[0].w_step, np.zeros(3, np.float32))], np.ones(6, np.float32),
                    [a.astype(np.float32) for a in head], [np.asarray(a, np.float64) for a in post], 0.1)
-    assert math.isfinite(out.sum())
+    with pytest.raises(TypeError):
+        fused.Plan([], np.ones(6, np.float32), head, post)          # missing dt
 
 
 def test_advance_checks_its_arrays_before_touching_state():
@@ -128,6 +128,14 @@ def test_advance_checks_its_arrays_before_touching_state():
         ready=ready), **changed}.values())
     with pytest.raises(ValueError, match="count"):
         call(count=count.astype(np.int32))
+    with pytest.raises(ValueError, match="state"):
+        call(state=state.astype(np.float64))                                  # wrong dtype
+    with pytest.raises((ValueError, BufferError)):
+        call(state=np.zeros((1, 8, 3), np.float32).transpose(0, 2, 1))        # not contiguous
+    with pytest.raises(TypeError):
+        plan.advance(state, top, last_velocity, count, active, [1], [[(1.0, 2.0, 3.0)]], [(0.0,) * 3])  # too few
+    with pytest.raises(TypeError):
+        call(lists=[[("x", 2.0, 3.0)]])
     with pytest.raises(ValueError, match="inconsistent"):
         call(out=np.zeros((2, 3, STEPS, 3)))
     with pytest.raises(ValueError, match="MAX_SPEED"):
@@ -136,6 +144,10 @@ def test_advance_checks_its_arrays_before_touching_state():
         call(lasts=[(0.0, 0.0)])
     with pytest.raises(IndexError):
         call(active=np.array([True, False, True]))
+    for slots in ([3], [-1], [1, 1]):                                         # beyond the state, twice
+        with pytest.raises(IndexError):
+            call(slots=slots, lists=[[(1.0, 2.0, 3.0)]] * len(slots), lasts=[(0.0,) * 3] * len(slots),
+                 out=np.zeros((len(slots), 3, STEPS, 3)), ready=np.zeros(len(slots), bool))
     np.testing.assert_array_equal(state, before)
     assert count.tolist() == [0, 0, 0]
     call()                                                    # and a good call advances track 1 only
