@@ -269,3 +269,36 @@ def test_c_path_and_batched_calls_give_the_same_ticks(checkpoint, monkeypatch):
     assert counts[TRACKING] > 50 and counts[WARMING_UP] > 10
     assert {e.reason for _, events in one_by_one for e in events} >= {"gap", "time_backwards", "teleport",
                                                                        "non_finite", "duplicate"}
+
+
+def test_max_tracks_refuses_new_ids_without_allocating_and_reports_each_once(checkpoint):
+    bank = make_bank(checkpoint, max_tracks=2)
+    capacity = bank.predictor.capacity
+    for stamp in np.arange(0, 3.0, 0.02):
+        for name in ("a", "b", "intruder1", "intruder2"):
+            bank.push(name, stamp, (stamp, 0.0, 1.0))
+    events = bank.tick().events
+    assert set(bank.tracks) == {"a", "b"}
+    assert bank.predictor.active_tracks == 2 and bank.predictor.capacity == capacity
+    refused = [e for e in events if e.reason == "track_limit"]
+    assert sorted(e.track_id for e in refused) == ["intruder1", "intruder2"]
+    assert all(e.kind == "ignored" for e in refused)
+    assert bank.refused_samples == 2 * 150
+    bank.remove("a")                        # a slot frees up: the next new id is taken
+    bank.push("intruder1", 3.0, (0.0, 0.0, 1.0))
+    assert "intruder1" in bank.tracks
+
+
+def test_max_tracks_memory_stays_bounded_under_many_ids(checkpoint):
+    from uav_traj_predictor.core.tracks import REFUSED_IDS_REMEMBERED
+    bank = make_bank(checkpoint, max_tracks=1)
+    for i in range(3 * REFUSED_IDS_REMEMBERED):
+        bank.push(f"id{i}", 0.01 * i, (0.0, 0.0, 0.0))
+    assert len(bank.tracks) == 1 and len(bank._refused_ids) <= REFUSED_IDS_REMEMBERED
+    assert bank.refused_samples == 3 * REFUSED_IDS_REMEMBERED - 1
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "3"])
+def test_max_tracks_must_be_a_positive_integer(checkpoint, bad):
+    with pytest.raises((ValueError, TypeError), match="max_tracks"):
+        make_bank(checkpoint, max_tracks=bad)

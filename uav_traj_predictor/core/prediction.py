@@ -17,6 +17,7 @@ EVENT_DROPPED = "dropped"    # the track was removed (reason "timeout") and its 
 # reasons (the resampler's own strings are reused for gap / time_backwards / non_finite / ...)
 REASON_TELEPORT = "teleport"  # implied speed between two raw samples above max_speed
 REASON_TIMEOUT = "timeout"    # no sample for longer than track_timeout
+REASON_TRACK_LIMIT = "track_limit"  # a new track id while max_tracks tracks exist: refused, never allocated
 
 
 @dataclass

@@ -28,9 +28,12 @@ import numpy as np
 
 from ..data.preprocess import PreprocessConfig
 from .prediction import (EVENT_DROPPED, EVENT_IGNORED, EVENT_NEW, EVENT_RESET, REASON_TELEPORT,
-                         REASON_TIMEOUT, STATUSES, Prediction, TrackEvent)
+                         REASON_TIMEOUT, REASON_TRACK_LIMIT, STATUSES, Prediction, TrackEvent)
 from .jitter import PositionJitter
 from .resampler import IGNORED_NON_FINITE, RESET_MANUAL, OnlineResampler, as_xyz
+
+
+REFUSED_IDS_REMEMBERED = 1024   # refused track ids kept to report each once (bounded whatever is published)
 
 
 @dataclass
@@ -66,7 +69,7 @@ class TrackBank:
 
     def __init__(self, predictor, preprocess_cfg: PreprocessConfig | None = None, track_timeout: float = 2.0,
                  max_speed: float = 60.0, horizon_steps: int | None = None, max_backwards: float = 1.0,
-                 estimate_jitter: bool = False):
+                 estimate_jitter: bool = False, max_tracks: int | None = None):
         self.predictor = predictor
         self.cfg = preprocess_cfg if preprocess_cfg is not None else PreprocessConfig(rate=predictor.rate)
         if not np.isclose(self.cfg.rate, predictor.rate, rtol=1e-9, atol=0.0):
@@ -81,6 +84,15 @@ class TrackBank:
             raise ValueError("track_timeout, max_speed and max_backwards must be positive, got "
                              f"{track_timeout}, {max_speed}, {max_backwards}")
         self.track_timeout = float(track_timeout)
+        if max_tracks is not None and (isinstance(max_tracks, bool) or int(max_tracks) != max_tracks
+                                       or max_tracks < 1):
+            raise ValueError(f"max_tracks must be a positive integer or None (no limit), got {max_tracks!r}")
+        # new track ids beyond it are refused, never allocated (anyone on the DDS domain can publish on a
+        # matching topic, docs/reliability.md): `refused_samples` counts them, and one "ignored"/"track_limit"
+        # event is reported per refused id (ids remembered for that up to REFUSED_IDS_REMEMBERED, then anew)
+        self.max_tracks = None if max_tracks is None else int(max_tracks)
+        self.refused_samples = 0
+        self._refused_ids: set[str] = set()
         self.estimate_jitter = bool(estimate_jitter)   # each track's Track.jitter (core/jitter.py)
         self.max_speed = float(max_speed)
         self.max_backwards = float(max_backwards)
@@ -99,7 +111,12 @@ class TrackBank:
         """
         stamp = float(stamp)
         now = stamp if now is None else float(now)
-        track = self.tracks.get(track_id) or self._add(track_id, now)
+        track = self.tracks.get(track_id)
+        if track is None:
+            if self.max_tracks is not None and len(self.tracks) >= self.max_tracks:
+                self._refuse(track_id, stamp)
+                return 0
+            track = self._add(track_id, now)
         track.samples += 1
         if math.isfinite(now):
             track.last_seen = max(track.last_seen, now)
@@ -130,6 +147,15 @@ class TrackBank:
             track.queued_samples += len(samples)
             track.last_grid_stamp, track.last_grid_position, _ = samples[-1]
         return len(samples)
+
+    def _refuse(self, track_id: str, stamp: float) -> None:
+        """A sample of a new track id while max_tracks exist: counted; the first one per id is reported."""
+        self.refused_samples += 1
+        if track_id not in self._refused_ids:
+            if len(self._refused_ids) >= REFUSED_IDS_REMEMBERED:   # bounded memory whatever the ids
+                self._refused_ids.clear()
+            self._refused_ids.add(track_id)
+            self._events.append(TrackEvent(track_id, EVENT_IGNORED, REASON_TRACK_LIMIT, stamp))
 
     def _add(self, track_id: str, now: float) -> Track:
         slot = int(self.predictor.add_tracks(1)[0])
