@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 
 from ..data import FlightFormatError
+from ..data.perturb import Perturbation
 from ..model.calibration import RECOMMENDED_RATE
 from .methods import MethodUnavailable, build_methods
 from .protocol import Protocol
-from .report import format_report, save_report
+from .report import format_report, format_sweep, save_report
 from .runner import evaluate_flights
 
 ERROR_STATUS = 2
@@ -42,6 +43,15 @@ def parser() -> argparse.ArgumentParser:
                     help="rate of the model's online per-track std calibration (0 = off, the default: the "
                          f"checkpoint's offline calibration only; {RECOMMENDED_RATE:g} = the rate validated on "
                          "simulated flights); see docs/model.md")
+    ap.add_argument("--perturb", action="append", metavar="SPEC", default=None,
+                    help="pass every flight through a measurement model first, e.g. 'rate=20,noise=0.01,dropout=0.05' "
+                         "(keys: rate Hz, noise m, dropout, gaps /min, gap_len s, outliers, outlier_size m, drift "
+                         "m/sqrt(s), jitter s; docs/evaluation.md); the truth is the perturbed flight. Given "
+                         "several times: a sweep, one table over all of them")
+    ap.add_argument("--sweep", metavar="KEY=V1,V2,...",
+                    help="a sweep over one key on top of the (single) --perturb, e.g. --perturb rate=20 "
+                         "--sweep noise=0,0.005,0.01,0.02")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the perturbations (per flight and name)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch CPU threads (1 is fastest on a shared machine; see docs/evaluation.md)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -71,11 +81,14 @@ def run(args) -> int:
         print(f"note: {note}", file=sys.stderr)
     if not methods:
         raise MethodUnavailable("no method to evaluate")
+    perturbations = perturbations_of(args.perturb, args.sweep)
+    if len(perturbations) > 1:
+        return _run_sweep(args, methods, protocol, perturbations)
     examples = {} if args.plots else None
     started = time.perf_counter()
     unusable: list[str] = []
     report = evaluate_flights(args.paths, methods, protocol, progress=not args.quiet, examples=examples,
-                              unusable=unusable)
+                              unusable=unusable, perturbation=perturbations[0], seed=args.seed)
     elapsed = time.perf_counter() - started
     if not report["files"]:
         raise FlightFormatError(f"no flight files found under {', '.join(args.paths)}")
@@ -87,6 +100,45 @@ def run(args) -> int:
     print(f"\n{len(report['files'])} files, {_pooled_windows(report)} windows, {len(methods)} methods "
           f"in {elapsed:.1f} s")
     save_report(report, examples, args.json, args.plots)
+    return 0
+
+
+def perturbations_of(specs, sweep: str | None) -> list[Perturbation]:
+    """The --perturb / --sweep arguments as a list of Perturbations (one identity when none)."""
+    bases = [Perturbation.parse(spec) for spec in (specs or ["none"])]
+    if not sweep:
+        return bases
+    if len(bases) != 1:
+        raise ValueError("--sweep expands one --perturb; give at most one --perturb with it")
+    key, sep, values = sweep.partition("=")
+    if not sep or not values:
+        raise ValueError(f"--sweep {sweep!r}: expected KEY=V1,V2,...")
+    base = bases[0].label()
+    taken = set() if base == "clean" else {part.split("=")[0] for part in base.split(",")}
+    if key.strip() in taken:
+        raise ValueError(f"--sweep key {key.strip()!r} is already set by --perturb {base!r}")
+    prefix = "" if base == "clean" else base + ","
+    out = [Perturbation.parse(f"{prefix}{key.strip()}={value.strip()}") for value in values.split(",")]
+    return out
+
+
+def _run_sweep(args, methods, protocol, perturbations) -> int:
+    started, reports = time.perf_counter(), []
+    for perturbation in perturbations:
+        unusable: list[str] = []
+        report = evaluate_flights(args.paths, methods, protocol, progress=not args.quiet, unusable=unusable,
+                                  perturbation=perturbation, seed=args.seed)
+        if _pooled_windows(report) == 0:
+            raise FlightFormatError(f"{perturbation.label()}: no windows in any file: {'; '.join(unusable)}")
+        for line in unusable:
+            print(f"warning: {perturbation.label()}: {line}", file=sys.stderr)
+        reports.append(report)
+    print(format_sweep(reports))
+    print(f"\n{len(reports)} perturbations (seed {args.seed}), {len(reports[0]['files'])} files, "
+          f"{len(methods)} methods in {time.perf_counter() - started:.1f} s")
+    if args.plots:
+        print("note: --plots is not drawn for a sweep", file=sys.stderr)
+    save_report({"sweep": reports}, None, args.json, None)
     return 0
 
 

@@ -59,6 +59,37 @@ def format_summary(report: dict) -> str:
     return "\n".join(["== ADE (m) summary ==", line(["scope", *heads]), *map(line, rows)])
 
 
+def format_sweep(reports: list[dict], model: str = "model") -> str:
+    """One ADE table over several perturbations of the same flights: a row per (perturbation, scope)
+    with every non-VECTOR method, the best checkpoint of each VECTOR training set and, when `model` was
+    evaluated, its ratio to the best other method in that row ("model/best")."""
+    methods = list(reports[0]["pooled"]) if reports else []
+    plain = [name for name in methods if not name.startswith(VECTOR_PREFIX)]
+    sets = vector_sets(methods)
+    ratio = model in plain and len(methods) > 1
+    heads = ["perturbation", "scope", "windows", *plain, *(f"best {name}" for name in sets)]
+    heads += ["model/best"] if ratio else []
+    rows = []
+    for report in reports:
+        label = report.get("perturbation", {}).get("label", "clean")
+        for scope, entries in [*report["groups"].items(), ("pooled", report["pooled"])]:
+            ades = {name: entries[name].get("ade") for name in plain}
+            ades.update({f"best {name}": min((entries[m]["ade"] for m in names if "ade" in entries[m]), default=None)
+                         for name, names in sets.items()})
+            windows = max((entry.get("windows", 0) for entry in entries.values()), default=0)
+            cells = [label, scope, str(windows), *("-" if ades[h] is None else f"{ades[h]:.3f}" for h in heads[3:]
+                                                   if h != "model/best")]
+            if ratio:
+                others = [value for name, value in ades.items() if name != model and value is not None]
+                cells.append("-" if ades[model] is None or not others else f"{ades[model] / min(others):.2f}")
+            rows.append(cells)
+    widths = [max(len(head), *(len(row[i]) for row in rows)) for i, head in enumerate(heads)]
+
+    def line(cells):
+        return "  ".join(f"{cell:<{w}}" if i < 2 else f"{cell:>{w}}" for i, (cell, w) in enumerate(zip(cells, widths)))
+    return "\n".join(["== ADE (m) over perturbations ==", line(heads), *map(line, rows)])
+
+
 def save_report(report: dict, examples, json_path=None, plots_dir=None) -> None:
     """Write the JSON report and the plots (each when asked for) and print where they went."""
     if json_path:

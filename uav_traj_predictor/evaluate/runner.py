@@ -1,7 +1,7 @@
 """Run methods over flights under the protocol and build the JSON report.
 
 Report layout (read by other tools):
-    {"protocol": {...}, "methods": {METHOD: description},
+    {"protocol": {...}, "perturbation": {label, seed, settings}, "methods": {METHOD: description},
      "pooled": {METHOD: summary}, "groups": {FOLDER: {METHOD: summary}}, "files": {FILE: {METHOD: summary}}}
 where a summary is `metrics.summarise` (windows, ade, fde, ade_0p5, err_by_step, [coverage_1sigma,
 coverage_2sigma, nll]) and pooled entries also carry `seconds` (prediction wall time).
@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import Flight, read_flight, segments_from_flight
+from ..data.perturb import Perturbation, perturb_flight
 from ..data.readers import detect_format, flight_paths
 from .methods import build_methods, describe
 from .metrics import WindowScores, score_windows, summarise
@@ -25,20 +26,26 @@ EXAMPLE_FRACTIONS = (0.2, 0.5, 0.8)   # where in a group's first segment the plo
 
 def evaluate_flights(paths_or_flights, methods=None, protocol: Protocol = Protocol(), *,
                      progress: bool = False, examples: dict | None = None,
-                     notes: list[str] | None = None, unusable: list[str] | None = None) -> dict:
+                     notes: list[str] | None = None, unusable: list[str] | None = None,
+                   perturbation: Perturbation | None = None, seed: int = 0) -> dict:
     """Evaluate `methods` on flights and return the report dict (layout in the module docstring).
 
     paths_or_flights: a path, or an iterable of paths (files, bag directories, folders searched
     recursively) and/or in-memory `Flight`s. methods: {name: method}, a list of names/patterns for
     `build_methods`, or None for every available method. Groups are the flight's parent folder
     name. `examples`, when a dict, receives a few windows per group for plotting. `unusable`, when a
-    list, receives one line per flight that gave no window (`no_window_reason`).
+    list, receives one line per flight that gave no window (`no_window_reason`). `perturbation`: every
+    flight is first passed through this measurement model (`data.perturb`, seeded per flight by `seed`
+    and its name); the truth is then the perturbed flight too, as it is for a user's own sensor. Both
+    are recorded in the report ("perturbation").
     """
+    perturbation = perturbation or Perturbation()
     if not isinstance(methods, Mapping):
         methods = build_methods(methods, protocol, notes=notes)
     file_scores, file_groups = {}, {}
     seconds = {name: 0.0 for name in methods}
     for flight in _iter_flights(paths_or_flights, progress, protocol.velocity_source == "twist"):
+        flight = perturb_flight(flight, perturbation, seed)
         key, group = _unique_key(flight, file_scores), flight_group(flight)
         group_examples = None if examples is None else examples.setdefault(group, [])
         file_groups[key] = group
@@ -48,6 +55,7 @@ def evaluate_flights(paths_or_flights, methods=None, protocol: Protocol = Protoc
     report = build_report(file_scores, file_groups, protocol, {name: describe(m) for name, m in methods.items()})
     for name, spent in seconds.items():
         report["pooled"][name]["seconds"] = round(spent, 3)
+    report["perturbation"] = {"label": perturbation.label(), "seed": int(seed), **perturbation.to_dict()}
     return report
 
 

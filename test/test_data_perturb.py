@@ -1,0 +1,82 @@
+"""data.perturb: measurement models applied to flights, seeded per flight, parsed from the CLI's text."""
+import numpy as np
+import pytest
+
+from uav_traj_predictor.data import Flight
+from uav_traj_predictor.data.perturb import Perturbation, perturb_flight
+
+
+def flight(name="f", rate=200.0, seconds=30.0):
+    t = np.arange(int(rate * seconds)) / rate
+    p = np.column_stack([np.cos(t), np.sin(t), 0.1 * t])
+    return Flight(name, f"/data/{name}.txt", t, p, v=np.gradient(p, t, axis=0))
+
+
+def test_parse_round_trips_and_refuses_bad_text():
+    spec = Perturbation.parse("rate=20,noise=0.01,dropout=0.05")
+    assert (spec.rate, spec.noise, spec.dropout) == (20.0, 0.01, 0.05)
+    assert Perturbation.parse(spec.label()) == spec and spec.label() == "rate=20,dropout=0.05,noise=0.01"
+    assert Perturbation.parse("none").is_identity and Perturbation.parse("").label() == "clean"
+    for bad, match in [("noise", "key=value"), ("speed=3", "key one of"), ("noise=abc", "not a number"),
+                       ("noise=-1", ">= 0"), ("dropout=1", "probability"), ("rate=0", "> 0"),
+                       ("noise=1,noise=2", "twice"), ("noise=nan", "finite")]:
+        with pytest.raises(ValueError, match=match):
+            Perturbation.parse(bad)
+
+
+def test_same_seed_and_name_give_the_same_samples_in_any_order():
+    spec = Perturbation.parse("rate=20,noise=0.01,dropout=0.1,outliers=0.01,gaps=2,drift=0.001,jitter=0.001")
+    a, b = flight("a"), flight("b")
+    first = perturb_flight(a, spec, seed=3)
+    perturb_flight(b, spec, seed=3)                     # another flight in between changes nothing
+    again = perturb_flight(a, spec, seed=3)
+    np.testing.assert_array_equal(first.t, again.t)
+    np.testing.assert_array_equal(first.p, again.p)
+    other = perturb_flight(a, spec, seed=4)
+    assert len(other.t) != len(first.t) or not np.array_equal(other.p, first.p)
+    assert not np.array_equal(perturb_flight(b, spec, seed=3).p[:50], first.p[:50])   # per-flight streams
+    assert "perturbed (" in first.report.notes[-1] and a.report.notes == []            # the input is left alone
+
+
+def test_each_setting_does_what_it_says():
+    base = flight(rate=200.0, seconds=60.0)
+    thinned = perturb_flight(base, Perturbation(rate=20.0))
+    assert abs(len(thinned.t) - 1200) <= 1 and np.allclose(np.diff(thinned.t), 0.05)
+    np.testing.assert_array_equal(thinned.p, base.p[::10][:len(thinned.t)])        # samples kept, not moved
+    np.testing.assert_array_equal(thinned.v, base.v[::10][:len(thinned.t)])        # velocities follow their rows
+    assert len(perturb_flight(base, Perturbation(rate=1000.0)).t) == len(base.t)    # no upsampling
+    noisy = perturb_flight(base, Perturbation(noise=0.01), seed=1)
+    assert np.std(noisy.p - base.p) == pytest.approx(0.01, rel=0.03)
+    dropped = perturb_flight(base, Perturbation(dropout=0.2), seed=1)
+    assert len(dropped.t) / len(base.t) == pytest.approx(0.8, abs=0.02)
+    outliers = perturb_flight(base, Perturbation(outliers=0.01, outlier_size=0.5), seed=1)
+    moved = np.linalg.norm(outliers.p - base.p, axis=1) > 0
+    assert moved.mean() == pytest.approx(0.01, abs=0.004) and np.abs(outliers.p - base.p).max() > 0.5
+    gaps = perturb_flight(base, Perturbation(gaps=3.0, gap_len=5.0), seed=1)
+    steps = np.diff(gaps.t)
+    assert (steps > 0.45).sum() >= 1 and steps.max() <= 5.0 + 0.01
+    drift = perturb_flight(base, Perturbation(drift=0.01), seed=1)
+    offset = drift.p - base.p
+    assert np.abs(offset[-1]).max() > np.abs(offset[10]).max()                     # a random walk grows
+    jittered = perturb_flight(base, Perturbation(jitter=0.001), seed=1)
+    assert (np.diff(jittered.t) >= 0).all() and not np.array_equal(jittered.t, base.t)
+
+
+def test_evaluate_records_the_perturbation_and_the_sweep_prints_one_table(tmp_path, capsys):
+    from uav_traj_predictor.evaluate.cli import main, perturbations_of
+    from uav_traj_predictor.evaluate.runner import evaluate_flights
+    path = tmp_path / "f.txt"
+    base = flight(seconds=40.0)
+    np.savetxt(path, np.column_stack([base.t, base.p, np.tile([0, 0, 0, 1.0], (len(base.t), 1))]))
+    report = evaluate_flights(path, ["cv"], perturbation=Perturbation.parse("rate=20,noise=0.01"), seed=5)
+    assert report["perturbation"]["label"] == "rate=20,noise=0.01" and report["perturbation"]["seed"] == 5
+    again = evaluate_flights(path, ["cv"], perturbation=Perturbation.parse("rate=20,noise=0.01"), seed=5)
+    assert report["pooled"]["cv"]["ade"] == again["pooled"]["cv"]["ade"]              # reproducible
+    sweep = perturbations_of(["rate=20"], "noise=0,0.01")
+    assert [p.label() for p in sweep] == ["rate=20", "rate=20,noise=0.01"]
+    with pytest.raises(ValueError, match="already set"):
+        perturbations_of(["rate=20"], "rate=10,30")
+    assert main([str(path), "--methods", "cv", "ca", "--perturb", "rate=20", "--sweep", "noise=0,0.01",
+                 "--quiet", "--json", str(tmp_path / "s.json")]) == 0
+    out = capsys.readouterr().out
+    assert "over perturbations" in out and "rate=20,noise=0.01" in out

@@ -1,0 +1,172 @@
+"""Measurement models applied to recorded flights: what a flight would look like through another sensor.
+
+The flights users have are rarely motion-capture clean: a total station / laser tracker gives 1-5 cm at
+5-50 Hz with dropouts, VIO centimetres plus drift, GNSS several cm. `perturb_flight` turns any `Flight`
+into such a stream, seeded (the same seed and flight name always give the same samples, whatever the
+order flights are perturbed in), so `uav-traj evaluate --perturb ...` answers "what will I get with my
+sensor" and training can draw measurement models (train/datasets.py).
+
+A `Perturbation` is written `key=value,...` (`Perturbation.parse`), applied in this order:
+
+| key | unit | what |
+|---|---|---|
+| rate | Hz | thin to this raw rate: for each stamp t0 + m / rate the nearest raw sample (kept once); a rate at or above the flight's own keeps every sample |
+| gaps | per minute | mean number of outages (Poisson in time); each removes every sample in an interval |
+| gap_len | s | outage length, uniform in [gap_len / 10, gap_len] (default 2 s) |
+| dropout | 0-1 | each remaining sample is dropped independently with this probability |
+| drift | m/sqrt(s) | random-walk position bias per axis (VIO-like drift) |
+| noise | m | white Gaussian position noise per axis |
+| outliers | 0-1 | each sample is an outlier with this probability: displaced by N(0, outlier_size^2) per axis |
+| outlier_size | m | outlier displacement std per axis (default 0.2 m) |
+| jitter | s | white stamp noise (samples keep their order) |
+
+Velocities (Flight.v) and orientations follow the kept rows unchanged.
+"""
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import asdict, dataclass, fields, replace
+
+import numpy as np
+
+from .flight import Flight, ReadReport
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """One measurement model (see the module table); the defaults change nothing."""
+    rate: float | None = None
+    gaps: float = 0.0
+    gap_len: float = 2.0
+    dropout: float = 0.0
+    drift: float = 0.0
+    noise: float = 0.0
+    outliers: float = 0.0
+    outlier_size: float = 0.2
+    jitter: float = 0.0
+
+    def __post_init__(self):
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if value is None and item.name == "rate":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"perturbation {item.name} must be a finite number, got {value!r}")
+            if value < 0:
+                raise ValueError(f"perturbation {item.name} must be >= 0, got {value!r}")
+        if self.rate is not None and self.rate <= 0:
+            raise ValueError(f"perturbation rate must be > 0 Hz, got {self.rate!r}")
+        if self.gap_len <= 0 or self.outlier_size <= 0:
+            raise ValueError("perturbation gap_len and outlier_size must be > 0")
+        for name in ("dropout", "outliers"):
+            if getattr(self, name) >= 1:
+                raise ValueError(f"perturbation {name} is a probability in [0, 1), got {getattr(self, name)!r}")
+
+    @classmethod
+    def parse(cls, text: str) -> "Perturbation":
+        """`"rate=20,noise=0.01,dropout=0.05"` -> Perturbation (ValueError naming the bad part).
+        `"none"` or `""`: no perturbation."""
+        text = text.strip()
+        if text in ("", "none", "clean"):
+            return cls()
+        known = {item.name for item in fields(cls)}
+        values = {}
+        for part in text.split(","):
+            key, sep, value = part.partition("=")
+            key = key.strip()
+            if not sep or key not in known:
+                raise ValueError(f"perturbation {part!r}: expected key=value with key one of {sorted(known)}")
+            if key in values:
+                raise ValueError(f"perturbation {key!r} given twice in {text!r}")
+            try:
+                values[key] = float(value)
+            except ValueError:
+                raise ValueError(f"perturbation {part!r}: {value!r} is not a number") from None
+        return cls(**values)
+
+    @property
+    def is_identity(self) -> bool:
+        return self == Perturbation()
+
+    def label(self) -> str:
+        """`key=value,...` of the settings that differ from the defaults ("clean" for none)."""
+        default = Perturbation()
+        parts = [f"{item.name}={getattr(self, item.name):g}" for item in fields(self)
+                 if getattr(self, item.name) != getattr(default, item.name)]
+        return ",".join(parts) or "clean"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def flight_rng(seed: int, name: str) -> np.random.Generator:
+    """The random stream of one flight: depends on the seed and the flight's name only."""
+    return np.random.default_rng([int(seed), zlib.crc32(name.encode("utf-8"))])
+
+
+def perturb_flight(flight: Flight, perturbation: Perturbation, seed: int = 0,
+                   rng: np.random.Generator | None = None) -> Flight:
+    """A perturbed copy of `flight` (the original is left alone); its report notes what was done.
+    `rng` overrides the per-flight stream `flight_rng(seed, flight.name)`."""
+    if perturbation.is_identity:
+        return flight
+    rng = flight_rng(seed, flight.name) if rng is None else rng
+    t = np.asarray(flight.t, np.float64)
+    order = np.argsort(t, kind="stable")
+    finite = np.isfinite(t[order])
+    rows = order[finite]
+    t = t[rows]
+    keep = np.ones(len(t), bool)
+    if perturbation.rate is not None:
+        keep &= _thin(t, perturbation.rate)
+    if perturbation.gaps > 0:
+        keep &= _outages(t, perturbation.gaps, perturbation.gap_len, rng)
+    if perturbation.dropout > 0:
+        keep &= rng.random(len(t)) >= perturbation.dropout
+    rows, t = rows[keep], t[keep]
+    p = np.array(flight.p, np.float64)[rows]
+    if perturbation.drift > 0 and len(t):
+        steps = np.sqrt(np.diff(t, prepend=t[0]))[:, None] * rng.standard_normal((len(t), 3))
+        p += perturbation.drift * np.cumsum(steps, axis=0)
+    if perturbation.noise > 0:
+        p += perturbation.noise * rng.standard_normal(p.shape)
+    outliers = 0
+    if perturbation.outliers > 0:
+        hit = rng.random(len(t)) < perturbation.outliers
+        outliers = int(hit.sum())
+        p[hit] += perturbation.outlier_size * rng.standard_normal((outliers, 3))
+    if perturbation.jitter > 0 and len(t):
+        t = np.maximum.accumulate(t + perturbation.jitter * rng.standard_normal(len(t)))
+    take = lambda a: None if a is None else np.asarray(a)[rows]      # noqa: E731
+    report = ReadReport(kept=len(t), dropped=dict(flight.report.dropped), notes=list(flight.report.notes))
+    report.notes.append(f"perturbed ({perturbation.label()}, seed {seed}): kept {len(t)} of "
+                        f"{len(flight.t)} samples, {outliers} outliers")
+    return replace(flight, t=t, p=p, v=take(flight.v), q=take(flight.q), extra=take(flight.extra), report=report)
+
+
+def _thin(t: np.ndarray, rate: float) -> np.ndarray:
+    """Mask keeping, for each stamp t0 + m / rate, the nearest sample (each sample at most once)."""
+    keep = np.zeros(len(t), bool)
+    if len(t) == 0:
+        return keep
+    targets = t[0] + np.arange(int(math.floor((t[-1] - t[0]) * rate + 1e-9)) + 1) / rate
+    right = np.clip(np.searchsorted(t, targets), 1, max(len(t) - 1, 1))
+    left = right - 1
+    nearest = np.where(np.abs(t[np.minimum(right, len(t) - 1)] - targets) < np.abs(t[left] - targets),
+                       np.minimum(right, len(t) - 1), left)
+    keep[nearest] = True
+    return keep
+
+
+def _outages(t: np.ndarray, per_minute: float, length: float, rng: np.random.Generator) -> np.ndarray:
+    """Mask removing samples inside outages that start as a Poisson process of `per_minute`."""
+    keep = np.ones(len(t), bool)
+    if len(t) == 0:
+        return keep
+    start = t[0] + rng.exponential(60.0 / per_minute)
+    while start < t[-1]:
+        span = rng.uniform(0.1 * length, length)
+        keep &= ~((t >= start) & (t < start + span))
+        start += span + rng.exponential(60.0 / per_minute)
+    return keep
