@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .methods import SegmentPrediction
+from ..core.prediction import SegmentPrediction
 from .protocol import Protocol
 
 
@@ -172,8 +172,11 @@ def _filter_states(measurements: np.ndarray, transition: np.ndarray, gains: np.n
 
 
 def make_baseline(name: str, protocol: Protocol = Protocol()):
-    """A baseline method by name: "cv", "ca" or "kf"."""
-    kinds = {"cv": ConstantVelocity, "ca": ConstantAcceleration, "kf": KalmanCA}
+    """A baseline method by name: "cv", "ca", "kf", "akf" or "imm" (the last two: evaluate/imm.py with
+    its adaptive defaults)."""
+    from .imm import adaptive_kalman, adaptive_imm
+    kinds = {"cv": ConstantVelocity, "ca": ConstantAcceleration, "kf": KalmanCA, "akf": adaptive_kalman,
+             "imm": adaptive_imm}
     if name not in kinds:
         raise ValueError(f"unknown baseline {name!r}; expected one of {', '.join(kinds)}")
     return kinds[name](horizon=protocol.horizon)

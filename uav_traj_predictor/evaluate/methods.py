@@ -3,28 +3,21 @@
 A method is any object with `predict_segment(segment) -> SegmentPrediction`: row k of the result is
 the prediction made at grid index k from positions[:k+1] only (rows without enough history may be
 NaN). Names: `model` (the trained network via `model.StreamingPredictor`), `cv`, `ca`, `kf`
-(evaluate.baselines) and `vector:<checkpoint stem>` (evaluate.vector, VECTOR's released weights).
+(evaluate.baselines), `akf` and `imm` (evaluate.imm: a Kalman filter and a CV/CA IMM whose measurement
+noise is the online noise estimate) and `vector:<checkpoint stem>` (evaluate.vector, VECTOR's released
+weights).
 """
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol as TypingProtocol
 
-import numpy as np
-
+from ..core.prediction import SegmentPrediction
 from .protocol import Protocol
 
-BASELINES = ("cv", "ca", "kf")
+BASELINES = ("cv", "ca", "kf", "akf", "imm")
 VECTOR_PREFIX = "vector:"
-
-
-@dataclass
-class SegmentPrediction:
-    """Predictions for every grid index of a segment of M samples over H steps (rows may be NaN)."""
-    positions: np.ndarray             # (M, H, 3) predicted positions at t_k + j*dt, j = 1..H
-    std: np.ndarray | None = None     # (M, H, 3) per-axis std of those positions, or None
 
 
 class Method(TypingProtocol):
