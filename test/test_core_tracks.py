@@ -52,9 +52,10 @@ def test_predictions_equal_running_the_predictor_over_the_same_grid_samples(chec
     expected = {}
     for k in range(1, len(segment)):
         # the call a tick makes (the C path where built) and the numpy step + predict calls
-        positions, _, std, status = reference.advance(slot.tolist(), [[tuple(segment.velocities[k - 1])]],
-                                                      [tuple(segment.positions[k])])
-        batched.step(batched_slot, segment.velocities[k - 1][None])
+        # a grid sample: velocity and the raw-position noise estimate when it was completed (data.noise)
+        sample = (*segment.velocities[k - 1].tolist(), float(segment.noise[k]))
+        positions, _, std, status = reference.advance(slot.tolist(), [[sample]], [tuple(segment.positions[k])])
+        batched.step(batched_slot, segment.velocities[k - 1][None], segment.noise[k:k + 1])
         batched_positions, _, batched_std = batched.predict(batched_slot, segment.positions[k][None])
         assert status == batched.status(batched_slot)
         np.testing.assert_allclose(positions, batched_positions, rtol=1e-5, atol=1e-5)

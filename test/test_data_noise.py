@@ -1,11 +1,11 @@
-"""core.jitter.PositionJitter: the raw-position noise estimate behind predictor_node's noisy-pose warning."""
+"""data.noise: the raw-position noise estimate (streaming PositionJitter and array noise_series, tested equal)."""
 import math
 
 import numpy as np
 import pytest
 
 from uav_traj_predictor.core import TrackBank
-from uav_traj_predictor.core.jitter import MIN_SAMPLES, NOISY_POSITIONS_M, PositionJitter
+from uav_traj_predictor.data.noise import MIN_SAMPLES, NOISY_POSITIONS_M, PositionJitter
 from uav_traj_predictor.model import StreamingPredictor
 
 
@@ -50,21 +50,18 @@ def test_outliers_and_restarts_do_not_run_away():
     assert jitter.sigma < NOISY_POSITIONS_M
 
 
-def test_track_bank_estimates_per_track_only_when_asked(random_checkpoint):
+def test_track_bank_estimates_per_track(random_checkpoint):
     rng = np.random.default_rng(3)
-    bank = TrackBank(StreamingPredictor(random_checkpoint), estimate_jitter=True)
-    plain = TrackBank(StreamingPredictor(random_checkpoint))
+    bank = TrackBank(StreamingPredictor(random_checkpoint))
     t = np.arange(400) / 50.0
     clean, noisy = manoeuvre(t), manoeuvre(t) + rng.normal(0, 0.02, (len(t), 3))
     for k, stamp in enumerate(t):
         bank.push("clean", stamp, clean[k])
         bank.push("noisy", stamp, noisy[k])
         bank.push("noisy", stamp, [math.nan] * 3)                  # ignored samples do not count
-        plain.push("clean", stamp, clean[k])
         bank.tick()
     assert bank.tracks["clean"].jitter.sigma < 0.1 * NOISY_POSITIONS_M
     assert bank.tracks["noisy"].jitter.sigma > NOISY_POSITIONS_M
-    assert plain.tracks["clean"].jitter is None
 
 
 def test_bursts_of_close_stamps_do_not_inflate_the_estimate():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol, Sequence
 
 import numpy as np
 
@@ -57,3 +58,37 @@ class TrackEvent:
     kind: str
     reason: str | None = None
     stamp: float | None = None   # stamp of the sample that caused it (None for timeouts)
+
+
+@dataclass
+class SegmentPrediction:
+    """Predictions for every grid index of a segment of M samples over H steps (rows may be NaN): row k
+    is the prediction made at grid index k from the segment's samples up to k."""
+    positions: np.ndarray             # (M, H, 3) predicted positions at t_k + j*dt, j = 1..H
+    std: np.ndarray | None = None     # (M, H, 3) per-axis std of those positions, or None
+
+
+class Predictor(Protocol):
+    """What `TrackBank` drives (`model.StreamingPredictor` is the implementation): slots of tracks
+    advanced one grid sample at a time.
+
+    A grid sample is (vx, vy, vz) m/s or (vx, vy, vz, noise m): the velocity over the last grid interval
+    and the stream's measured position-noise level (data/noise.py) when it was completed.
+    """
+    rate: float                  # grid rate, Hz
+    horizon_steps: int           # steps of every prediction
+    min_history: int             # velocities before predictions come from the network
+    model_id: str
+    MAX_SPEED: float             # per-axis grid speed `advance` takes, m/s
+
+    def add_tracks(self, n: int) -> np.ndarray: ...
+
+    def remove_tracks(self, indices) -> None: ...
+
+    def reset(self, indices) -> None: ...
+
+    def advance(self, indices: Sequence[int], step_lists: Sequence[Sequence[tuple]],
+                last_positions: Sequence[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[str]]:
+        """Step each track with its grid samples, then predict: (positions, velocities (n, H, 3), std
+        (n, H, 3) or None, statuses)."""
+        ...

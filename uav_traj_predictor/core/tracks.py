@@ -28,8 +28,8 @@ import numpy as np
 
 from ..data.preprocess import PreprocessConfig
 from .prediction import (EVENT_DROPPED, EVENT_IGNORED, EVENT_NEW, EVENT_RESET, REASON_TELEPORT,
-                         REASON_TIMEOUT, REASON_TRACK_LIMIT, STATUSES, Prediction, TrackEvent)
-from .jitter import PositionJitter
+                         REASON_TIMEOUT, REASON_TRACK_LIMIT, STATUSES, Prediction, Predictor, TrackEvent)
+from ..data.noise import PositionJitter
 from .resampler import IGNORED_NON_FINITE, RESET_MANUAL, OnlineResampler, as_xyz
 
 
@@ -45,7 +45,7 @@ class Track:
     last_seen: float                         # `now` of the newest push (node clock), for the timeout
     history: int = 0                         # velocities stepped into the predictor since the reset
     needs_reset: bool = False                # predictor state must be zeroed before the next step
-    queued_velocities: list = field(default_factory=list)
+    queued_velocities: list = field(default_factory=list)   # (vx, vy, vz, noise m) per new grid sample
     queued_samples: int = 0                  # grid samples queued (the first of a segment has no velocity)
     last_grid_stamp: float | None = None
     last_grid_position: tuple | None = None    # (x, y, z) of the newest grid sample
@@ -55,7 +55,7 @@ class Track:
     ignored: Counter = field(default_factory=Counter)
     samples: int = 0                         # raw samples pushed
     predictions: int = 0
-    jitter: PositionJitter | None = None     # raw-position noise estimate (TrackBank(estimate_jitter=True))
+    jitter: PositionJitter = field(default_factory=PositionJitter)   # raw-position noise estimate, per segment
 
 
 @dataclass
@@ -67,9 +67,9 @@ class TickResult:
 class TrackBank:
     """Per-track resampling + batched streaming prediction (see module doc)."""
 
-    def __init__(self, predictor, preprocess_cfg: PreprocessConfig | None = None, track_timeout: float = 2.0,
+    def __init__(self, predictor: Predictor, preprocess_cfg: PreprocessConfig | None = None, track_timeout: float = 2.0,
                  max_speed: float = 60.0, horizon_steps: int | None = None, max_backwards: float = 1.0,
-                 estimate_jitter: bool = False, max_tracks: int | None = None):
+                 max_tracks: int | None = None):
         self.predictor = predictor
         self.cfg = preprocess_cfg if preprocess_cfg is not None else PreprocessConfig(rate=predictor.rate)
         if not np.isclose(self.cfg.rate, predictor.rate, rtol=1e-9, atol=0.0):
@@ -93,7 +93,6 @@ class TrackBank:
         self.max_tracks = None if max_tracks is None else int(max_tracks)
         self.refused_samples = 0
         self._refused_ids: set[str] = set()
-        self.estimate_jitter = bool(estimate_jitter)   # each track's Track.jitter (core/jitter.py)
         self.max_speed = float(max_speed)
         self.max_backwards = float(max_backwards)
         self._step_speed_limit = float(predictor.MAX_SPEED)   # per-axis grid speed predictor.step takes
@@ -131,7 +130,7 @@ class TrackBank:
         if ignored:
             track.ignored[ignored] += 1
             self._events.append(TrackEvent(track_id, EVENT_IGNORED, ignored, stamp))
-        elif track.jitter is not None:
+        else:                                    # the noise estimate of the segment (data.preprocess's twin)
             if reset or teleport:
                 track.jitter.restart()
             track.jitter.add(stamp, xyz)
@@ -143,7 +142,8 @@ class TrackBank:
             self._reset(track, IGNORED_NON_FINITE, stamp)
             resampler.reset()
         elif samples:
-            track.queued_velocities += [velocity for _, _, velocity in samples if velocity is not None]
+            noise = track.jitter.level
+            track.queued_velocities += [(*velocity, noise) for _, _, velocity in samples if velocity is not None]
             track.queued_samples += len(samples)
             track.last_grid_stamp, track.last_grid_position, _ = samples[-1]
         return len(samples)
@@ -160,8 +160,7 @@ class TrackBank:
     def _add(self, track_id: str, now: float) -> Track:
         slot = int(self.predictor.add_tracks(1)[0])
         resampler = OnlineResampler(self.cfg, max_backwards=self.max_backwards)
-        track = Track(track_id, slot, resampler, last_seen=now if math.isfinite(now) else -math.inf,
-                      jitter=PositionJitter() if self.estimate_jitter else None)
+        track = Track(track_id, slot, resampler, last_seen=now if math.isfinite(now) else -math.inf)
         self.tracks[track_id] = track
         self._events.append(TrackEvent(track_id, EVENT_NEW))
         return track

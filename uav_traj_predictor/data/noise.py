@@ -1,40 +1,62 @@
-"""`PositionJitter`: a running estimate of the white noise on one track's raw positions.
+"""Raw-position noise estimate of one stream: the measured noise level the model and the adaptive
+classical filters are given, and the source of predictor_node's noisy-pose diagnostics.
 
-Differenced positions are what the model reads with velocity_source "pose"; noise on them is amplified
-(velocity noise ~ sqrt(2) sigma / dt, acceleration features more), so odometry with VIO or GNSS position
-noise should use velocity_source "twist" (docs/model.md). The estimate: third divided differences of
-the raw samples scaled by 6 h^3 (h the mean spacing; exactly the third difference for uniform stamps, 0
-for any quadratic motion whatever the spacing), whose white-noise part has std sqrt(20) sigma; a running
-mean of their absolute values (each clipped to 10x the estimate, against outliers) times
-sqrt(pi / 2) / sqrt(20) gives sigma. Smooth motion leaks in as jerk * h^3: ~0.2 mm at 20 Hz for a
-1.5 m/s^3 manoeuvre, so the estimate is meaningful from ~20 Hz input. Measured (median of per-axis
-values): EuRoC / UZH-FPV / Blackbird ground truth <= 0.1 mm, simulated motion capture 0.6-0.8 mm,
-simulated VIO 13-18 mm, simulated GNSS 27-82 mm.
+The estimate (one definition, two forms tested equal: `PositionJitter` streams it sample by sample,
+`noise_series` computes it over an array of raw samples):
+
+* every four consecutive accepted raw samples give a third divided difference per axis, scaled by
+  6 h^3 (h = their mean spacing): exactly the third difference for uniform stamps, zero for any
+  quadratic motion whatever the spacing. Its white-noise part has std sqrt(20) sigma. Quadruples far
+  from even spacing (a gap shorter than a twelfth of their span) are skipped: they amplify noise.
+* the value of a quadruple is the mean over the three axes of log |third difference| (floored at
+  LOG_FLOOR_M); a running mean of those values, with weight max(1 / n, RATE) for the n-th value (a plain
+  mean over the first 1 / RATE values, then an exponential memory of ~1 / RATE values), is log-robust:
+  an isolated outlier moves it by RATE * log(outlier / sigma), not by its size.
+* sigma = exp(mean - E[log |Z|]) / sqrt(20) with E[log |Z|] = -(gamma + ln 2) / 2 for Gaussian Z.
+
+Smooth motion leaks in as jerk * h^3: ~0.2 mm at 20 Hz for a 1.5 m/s^3 manoeuvre, several mm at 5 Hz;
+the network is trained on the same estimate computed the same way, leaks included. The estimate is
+per segment: `TrackBank` starts a fresh one whenever a track's stream breaks (gap, time jump,
+teleport, reset), exactly as `data.preprocess` computes it per gap-free stretch.
+Measured (bench/noise_estimate.py): real EuRoC / UZH-FPV / Blackbird ground truth well below 1 mm,
+added white noise of 5-20 mm at 20 Hz within a few percent.
 """
 from __future__ import annotations
 
 import math
 
-# from this many third differences on, `sigma` is reported
+import numpy as np
+from scipy.signal import lfilter
+
+# from this many quadruples on, `sigma` is reported to users (diagnostics); the model reads `level` earlier
 MIN_SAMPLES = 50
-# running-mean weight of a new third difference
-RATE = 0.02
-# sigma above this (m) with velocity_source "pose": predictor_node warns (between simulated motion capture
-# and simulated VIO above)
+# running-mean weight floor of a new quadruple (memory ~ 1 / RATE quadruples)
+RATE = 0.01
+# |third difference| floor (m) before the log: exact quadratic motion gives 0
+LOG_FLOOR_M = 1e-9
+# sigma above this (m) with velocity_source "pose": predictor_node warns (between motion capture and VIO)
 NOISY_POSITIONS_M = 0.005
-_SCALE = math.sqrt(math.pi / 2) / math.sqrt(20)
+# what `level` reports before the first quadruple of a segment (m): a neutral prior the model is trained with
+PRIOR_M = 1e-3
+_LOG_ABS_GAUSSIAN = -(0.5772156649015329 + math.log(2.0)) / 2.0   # E[log |Z|], Z ~ N(0, 1)
+_OFFSET = -_LOG_ABS_GAUSSIAN - 0.5 * math.log(20.0)              # sigma = exp(mean + _OFFSET)
+_LOG_FLOOR = math.log(LOG_FLOOR_M)
+_MIN_RATE_COUNT = int(round(1.0 / RATE))                          # weight 1 / n until n reaches it
 
 
 class PositionJitter:
-    """Feed accepted raw samples with `add`; `restart` after a break in the stream (keeps the estimate)."""
+    """Feed accepted raw samples with `add`; `restart` when the stream breaks (a fresh estimate)."""
 
     def __init__(self):
         self._recent: list[tuple] = []      # up to 3 previous (t, x, y, z)
-        self._mean_abs = [0.0, 0.0, 0.0]
-        self.count = 0                      # third differences seen
+        self._mean = 0.0                    # running mean of the per-quadruple mean log |third difference|
+        self.count = 0                      # quadruples used
 
     def restart(self) -> None:
+        """Start a fresh estimate (a new segment of the stream)."""
         self._recent.clear()
+        self._mean = 0.0
+        self.count = 0
 
     def add(self, stamp: float, xyz) -> None:
         """One accepted raw sample; a stamp not after the previous one is skipped."""
@@ -43,32 +65,80 @@ class PositionJitter:
             return
         sample = (stamp, xyz[0], xyz[1], xyz[2])
         if len(recent) == 3:
-            self._update(recent[0], recent[1], recent[2], sample)
+            value = _quadruple(recent[0], recent[1], recent[2], sample)
+            if value is not None:
+                count = self.count + 1
+                weight = 1.0 / count if count <= _MIN_RATE_COUNT else RATE
+                self._mean += weight * (value - self._mean)
+                self.count = count
             del recent[0]
         recent.append(sample)
 
-    def _update(self, a, b, c, d) -> None:
-        span = d[0] - a[0]
-        ab, bc, cd, ac, bd = b[0] - a[0], c[0] - b[0], d[0] - c[0], c[0] - a[0], d[0] - b[0]
-        if min(ab, bc, cd) < span / 12:       # far from even spacing: noise would be amplified, skip
-            return
-        scale = 6.0 * (span / 3.0) ** 3 / span
-        weight = RATE if self.count >= MIN_SAMPLES else 1.0 / (self.count + 1)
-        for axis in range(3):
-            i = axis + 1
-            first = ((b[i] - a[i]) / ab, (c[i] - b[i]) / bc, (d[i] - c[i]) / cd)
-            second = ((first[1] - first[0]) / ac, (first[2] - first[1]) / bd)
-            value = abs((second[1] - second[0]) * scale)
-            mean = self._mean_abs[axis]
-            if self.count >= MIN_SAMPLES:
-                value = min(value, 10.0 * mean)
-            if math.isfinite(value):
-                self._mean_abs[axis] = mean + weight * (value - mean)
-        self.count += 1
+    @property
+    def level(self) -> float:
+        """The estimate (m) as the model reads it: PRIOR_M before the segment's first quadruple."""
+        if self.count == 0:
+            return PRIOR_M
+        return math.exp(self._mean + _OFFSET)
 
     @property
     def sigma(self) -> float | None:
-        """Estimated position noise std (m), the largest axis; None until MIN_SAMPLES differences."""
+        """The estimate (m) for users; None until MIN_SAMPLES quadruples."""
         if self.count < MIN_SAMPLES:
             return None
-        return max(self._mean_abs) * _SCALE
+        return math.exp(self._mean + _OFFSET)
+
+
+def _quadruple(a, b, c, d) -> float | None:
+    """Mean over axes of log |scaled third divided difference| of four samples (t, x, y, z), None when
+    their spacing is too uneven."""
+    span = d[0] - a[0]
+    ab, bc, cd, ac, bd = b[0] - a[0], c[0] - b[0], d[0] - c[0], c[0] - a[0], d[0] - b[0]
+    if min(ab, bc, cd) < span / 12:
+        return None
+    scale = 6.0 * (span / 3.0) ** 3 / span
+    total = 0.0
+    for i in (1, 2, 3):
+        first0, first1, first2 = (b[i] - a[i]) / ab, (c[i] - b[i]) / bc, (d[i] - c[i]) / cd
+        value = abs(((first2 - first1) / bd - (first1 - first0) / ac) * scale)
+        if not math.isfinite(value):
+            return None
+        total += math.log(value) if value > LOG_FLOOR_M else _LOG_FLOOR
+    return total / 3.0
+
+
+def noise_series(t: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """(N,) the estimate (m, `PositionJitter.level`) after each raw sample of one gap-free stretch of
+    strictly increasing stamps t (N,) and positions p (N, 3): what a fresh `PositionJitter` fed these
+    samples reports after each `add` (equal to float rounding)."""
+    t = np.asarray(t, np.float64)
+    p = np.asarray(p, np.float64)
+    out = np.full(len(t), PRIOR_M)
+    if len(t) < 4:
+        return out
+    a, b, c, d = t[:-3], t[1:-2], t[2:-1], t[3:]
+    ab, bc, cd, ac, bd, span = b - a, c - b, d - c, c - a, d - b, d - a
+    valid = np.minimum(np.minimum(ab, bc), cd) >= span / 12
+    with np.errstate(all="ignore"):
+        first0 = (p[1:-2] - p[:-3]) / ab[:, None]
+        first1 = (p[2:-1] - p[1:-2]) / bc[:, None]
+        first2 = (p[3:] - p[2:-1]) / cd[:, None]
+        third = ((first2 - first1) / bd[:, None] - (first1 - first0) / ac[:, None]) * (
+            6.0 * (span / 3.0) ** 3 / span)[:, None]
+        magnitude = np.abs(third)
+        valid &= np.isfinite(magnitude).all(axis=1)
+        logs = np.where(magnitude > LOG_FLOOR_M, np.log(np.where(magnitude > 0, magnitude, 1.0)), _LOG_FLOOR)
+    values = logs[valid].mean(axis=1)
+    if len(values) == 0:
+        return out
+    means = np.empty(len(values))
+    head = min(len(values), _MIN_RATE_COUNT)
+    means[:head] = np.cumsum(values[:head]) / np.arange(1, head + 1)
+    if len(values) > head:
+        means[head:] = lfilter([RATE], [1.0, -(1.0 - RATE)], values[head:], zi=[(1.0 - RATE) * means[head - 1]])[0]
+    # the estimate after raw sample i uses every valid quadruple ending at or before i
+    ends = np.flatnonzero(valid) + 3
+    after = np.searchsorted(ends, np.arange(len(t)), side="right") - 1     # index of the newest quadruple
+    known = after >= 0
+    out[known] = np.exp(means[after[known]] + _OFFSET)
+    return out

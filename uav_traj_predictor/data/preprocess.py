@@ -21,6 +21,8 @@ from functools import lru_cache
 import numpy as np
 from scipy.signal import savgol_coeffs
 
+from .noise import noise_series
+
 SMOOTHINGS = (None, "savgol")
 VELOCITY_SOURCES = ("pose", "twist")
 
@@ -62,6 +64,7 @@ class Segment:
     positions: np.ndarray          # (M, 3)
     name: str = ""                 # flight it came from
     measured_velocities: np.ndarray | None = None   # (M-1, 3) interval means of measured velocities
+    noise: np.ndarray | None = None    # (M,) raw-position noise estimate (m) when grid sample k was completed
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -220,7 +223,16 @@ def resample_segment(t: np.ndarray, p: np.ndarray, cfg: PreprocessConfig, name: 
     if cfg.smoothing == "savgol":
         positions = causal_smooth(positions, cfg.savgol_window, cfg.savgol_order)
     measured = None if v is None else mean_velocities(t, v, times)
-    return Segment(t0=float(t[0]), dt=cfg.dt, positions=positions, name=name, measured_velocities=measured)
+    return Segment(t0=float(t[0]), dt=cfg.dt, positions=positions, name=name, measured_velocities=measured,
+                   noise=grid_noise(t, p, times))
+
+
+def grid_noise(t: np.ndarray, p: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """(len(times),) the raw-position noise estimate (`data.noise`, fresh per gap-free stretch) after the
+    raw sample that completes each grid stamp (the first raw stamp >= it), as the online path has it
+    when it emits that grid sample."""
+    completing = np.minimum(np.searchsorted(t, times, side="left"), len(t) - 1)
+    return noise_series(t, p)[completing]
 
 
 def preprocess(t, p, cfg: PreprocessConfig = PreprocessConfig(), name: str = "", v=None) -> list[Segment]:

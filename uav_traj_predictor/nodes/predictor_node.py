@@ -41,7 +41,7 @@ from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from visualization_msgs.msg import MarkerArray
 
 from ..core import TrackBank, freeze_startup_heap
-from ..core.jitter import NOISY_POSITIONS_M
+from ..data.noise import NOISY_POSITIONS_M
 from ..core.prediction import EVENT_DROPPED, EVENT_IGNORED, EVENT_RESET, TRACKING
 from ..data.preprocess import PreprocessConfig
 from ..msg import PredictedTrajectory
@@ -173,7 +173,7 @@ class PredictorNode(Node):
                                           velocity_source=config["velocity_source"])
             return TrackBank(predictor, preprocess,
                              track_timeout=config["track_timeout"], max_speed=config["max_speed"],
-                             horizon_steps=config["horizon_steps"] or None, estimate_jitter=True)
+                             horizon_steps=config["horizon_steps"] or None)
         except ValueError as error:
             raise ConfigError(f"parameter 'grid_rate'/'horizon_steps': {error}") from None
 
