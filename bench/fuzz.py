@@ -276,7 +276,7 @@ class CaseRunner:
 
     def _check_bookkeeping(self, before: dict, predicted: set, broken: set) -> None:
         tracks = self.bank.tracks
-        active = int(self.predictor._active.sum())
+        active = self.predictor.active_tracks
         if active != len(tracks):
             self._violation("slot_leak", f"{active} active predictor slots for {len(tracks)} tracks")
         if self.predictor.capacity > max(8, 2 * max(self.peak_tracks, 1)):

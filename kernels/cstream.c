@@ -5,16 +5,17 @@
  * weights in the layouts of kernels/cpu.py and the head's post-processing constants, and works on the
  * caller's numpy arrays:
  *
- *   advance(state, top, last_velocity, count, active, slots, velocity_lists, last_positions, min_history,
- *           max_speed, out, ready)
- *       n tracks in one call: each stepped with its list of new velocities, then (count >= min_history)
- *       predicted into out[i]; validates everything before changing any state (see plan_advance).
- *       Per track: the input features (the arithmetic of StreamingPredictor._features, float32) and
- *       every layer's GRU step in place on state[:, slot, :] (L, N, H) per velocity (step_row), then
- *       the head of StreamingPredictor._head_flat and the constant-velocity-plus-residual integration
- *       of StreamingPredictor.predict into out[i] = [positions | velocities | std] (3, S, 3) float64
- *       (predict_row); ready[i] False when an output is non-finite or the track is warming up: the
- *       caller's general path makes those predictions.
+ *   advance(tracks, slots, step_lists, last_positions, min_history, max_speed, out, ready, noise_prior)
+ *       n tracks in one call: each stepped with its list of new grid samples ((vx, vy, vz) or
+ *       (vx, vy, vz, noise m)), then (count >= min_history) predicted into out[i]; validates
+ *       everything before changing any state (see plan_advance). `tracks` is the predictor's one state
+ *       object (model/slots.py TrackSlots: arrays gru (L, N, H) float32, top (N, H) float32,
+ *       last_velocity (N, 3) float64, count (N,) int64, active (N,) bool, advanced in place).
+ *       Per track: the input features (model/spec.py ModelSpec.features, float32) and every layer's
+ *       GRU step in place on gru[:, slot, :] per sample (step_row), then the head of ModelSpec.head
+ *       and the constant-velocity-plus-residual integration of StreamingPredictor.predict into
+ *       out[i] = [positions | velocities | std] (3, S, 3) float64 (predict_row); ready[i] False when an
+ *       output is non-finite or the track is warming up: the caller's general path makes those.
  *
  * float64 arithmetic follows numpy's order exactly (build with -ffp-contract=off); float32 dot products
  * sum in another order than BLAS, so results match the numpy path to float32 rounding (tests).
@@ -40,10 +41,11 @@
 
 typedef struct {
     PyObject_HEAD
-    int layers, hidden, features, accel, head_hidden, steps, edges;
+    int layers, hidden, features, scaled, accel, noise, head_hidden, steps, edges;
+    double noise_floor, noise_log_center, noise_width;   /* the measured-noise input (noise = 1) */
     int layer_inputs[MAX_LAYERS];
     float *w_step[MAX_LAYERS], *b_step[MAX_LAYERS];   /* (I + H, 4H), (4H,) per layer */
-    float *inv_scale;                                 /* (features,) */
+    float *inv_scale;                                 /* (scaled,): velocity | acceleration scales */
     float *w1, *b1, *w2, *b2;                         /* (H, M), (M,), (M, 6S), (6S,) */
     double *low, *high, *log_residual_scale, *head_scale, *edge_values, *speed_factor;
     double dt;
@@ -101,16 +103,23 @@ static void plan_free(Plan *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* Plan(layers, inv_scale, head, post, dt): layers a sequence of (w_step (I+H, 4H), b_step (4H,)) float32;
- * inv_scale (F,) float32; head (w1 (H, M), b1 (M,), w2 (M, 6S), b2 (6S,)) float32; post (low (6S,),
- * high (6S,), log_residual_scale (3S,), head_scale (6S,), edges (E,), speed_factor (E+1, 3S)) float64. */
+/* Plan(layers, inv_scale, noise, head, post, dt): layers a sequence of (w_step (I+H, 4H), b_step (4H,))
+ * float32; inv_scale (3 or 6,) float32; noise None or (floor m, log center, width) of the measured-noise
+ * input; head (w1 (H, M), b1 (M,), w2 (M, 6S), b2 (6S,)) float32; post (low (6S,), high (6S,),
+ * log_residual_scale (3S,), head_scale (6S,), edges (E,), speed_factor (E+1, 3S)) float64. */
 static int plan_init(Plan *self, PyObject *args, PyObject *kwds)
 {
-    PyObject *layers, *inv_scale, *head, *post;
+    PyObject *layers, *inv_scale, *noise, *head, *post;
     double dt;
-    static char *names[] = {"layers", "inv_scale", "head", "post", "dt", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOd", names, &layers, &inv_scale, &head, &post, &dt))
+    static char *names[] = {"layers", "inv_scale", "noise", "head", "post", "dt", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOd", names, &layers, &inv_scale, &noise, &head, &post, &dt))
         return -1;
+    self->noise = noise != Py_None;
+    if (self->noise && !PyArg_ParseTuple(noise, "ddd", &self->noise_floor, &self->noise_log_center,
+                                         &self->noise_width)) {
+        PyErr_SetString(PyExc_TypeError, "cstream.Plan: noise must be None or (floor, log_center, width)");
+        return -1;
+    }
     if (!PySequence_Check(layers) || !PySequence_Check(head) || PySequence_Size(head) != 4 ||
         !PySequence_Check(post) || PySequence_Size(post) != 6) {
         PyErr_SetString(PyExc_TypeError, "cstream.Plan(layers, inv_scale, head[4], post[6], dt)");
@@ -132,9 +141,10 @@ static int plan_init(Plan *self, PyObject *args, PyObject *kwds)
             goto done;
 
     Py_ssize_t h = -1, m = buffer_dim(items[0], 1), o = buffer_dim(items[2], 1), e = buffer_dim(items[8], 0);
-    Py_ssize_t f = buffer_dim(inv_scale, 0);
-    if (m < 0 || o < 0 || e < 0 || f < 0)
+    Py_ssize_t scaled = buffer_dim(inv_scale, 0);
+    if (m < 0 || o < 0 || e < 0 || scaled < 0)
         goto done;
+    const Py_ssize_t f = scaled + self->noise;
     self->layers = (int)count;
     for (Py_ssize_t k = 0; k < count; k++) {
         PyObject *pair = PySequence_GetItem(layers, k);
@@ -167,19 +177,21 @@ static int plan_init(Plan *self, PyObject *args, PyObject *kwds)
         if (self->b_step[k] == NULL)
             goto done;
     }
-    if (o % 6 != 0 || (f != 3 && f != 6)) {
-        PyErr_SetString(PyExc_ValueError, "cstream.Plan: head output must be 6 * steps, features 3 or 6");
+    if (o % 6 != 0 || (scaled != 3 && scaled != 6) || (self->noise && scaled != 6)) {
+        PyErr_SetString(PyExc_ValueError, "cstream.Plan: head output must be 6 * steps, scaled features 3 or 6 "
+                        "(6 with the noise input)");
         goto done;
     }
     self->hidden = (int)h;
     self->features = (int)f;
-    self->accel = f == 6;
+    self->scaled = (int)scaled;
+    self->accel = scaled == 6;
     self->head_hidden = (int)m;
     self->steps = (int)(o / 6);
     self->edges = (int)e;
     self->dt = dt;
     Py_ssize_t s3 = o / 2;
-    Py_ssize_t sf[1] = {f}, w1s[2] = {h, m}, b1s[1] = {m}, w2s[2] = {m, o}, b2s[1] = {o}, half[1] = {s3};
+    Py_ssize_t sf[1] = {scaled}, w1s[2] = {h, m}, b1s[1] = {m}, w2s[2] = {m, o}, b2s[1] = {o}, half[1] = {s3};
     Py_ssize_t es[1] = {e}, factor[2] = {e + 1, s3};
     if (!(self->inv_scale = copy_buffer(inv_scale, 'f', 1, sf, "inv_scale")) ||
         !(self->w1 = copy_buffer(items[0], 'f', 2, w1s, "w1")) ||
@@ -261,18 +273,22 @@ VECTOR_CLONES static void head_dense(Plan *self, const float *top)
 }
 
 /* ---- one track ------------------------------------------------------------------------------- */
-/* One GRU step of track `slot` of state (L, N, H): features of velocity v given the previous one lv
- * (the arithmetic of StreamingPredictor._features, float32), then every layer in place. Returns the
- * top layer's row. */
+/* One GRU step of track `slot` of state (L, N, H): features of the grid sample v = (vx, vy, vz, noise)
+ * given the previous velocity lv (the arithmetic of ModelSpec.features, float32), then every layer in
+ * place. Returns the top layer's row. */
 static float *step_row(Plan *self, float *state, Py_ssize_t n_rows, Py_ssize_t slot, const double *v,
                        const double *lv, int fresh)
 {
-    float x[6];
+    float x[7];
     for (int i = 0; i < 3; i++) {
         const float now = (float)v[i];
         x[i] = now * self->inv_scale[i];
         if (self->accel)
             x[3 + i] = (fresh ? 0.0f : now - (float)lv[i]) * self->inv_scale[3 + i];
+    }
+    if (self->noise) {
+        const double level = v[3] > self->noise_floor ? v[3] : self->noise_floor;   /* np.maximum (v[3] >= 0) */
+        x[6] = (float)((log(level) - self->noise_log_center) / self->noise_width);
     }
     const Py_ssize_t hid = self->hidden, layer_stride = n_rows * hid;
     const float *input = x;
@@ -331,49 +347,57 @@ static int predict_row(Plan *self, const float *top, const double *v, const doub
 }
 
 /* ---- methods -------------------------------------------------------------------------------- */
-/* Three floats of a 3-sequence into dst (TypeError / ValueError otherwise). */
-static int parse_xyz(PyObject *obj, double *dst, const char *name)
+/* 3 floats of a 3-sequence (or, with `optional4`, 3 or 4: the 4th default `fill`) into dst. */
+static int parse_values(PyObject *obj, double *dst, const char *name, int optional4, double fill)
 {
     PyObject *fast = PySequence_Fast(obj, name);
     if (fast == NULL)
         return -1;
+    const Py_ssize_t size = PySequence_Fast_GET_SIZE(fast);
     int status = 0;
-    if (PySequence_Fast_GET_SIZE(fast) != 3) {
-        PyErr_Format(PyExc_ValueError, "cstream.advance: each %s must have 3 values", name);
+    if (!(size == 3 || (optional4 && size == 4))) {
+        PyErr_Format(PyExc_ValueError, "cstream.advance: each %s must have %s values", name,
+                     optional4 ? "3 or 4" : "3");
         status = -1;
     }
-    for (int i = 0; status == 0 && i < 3; i++) {
+    for (Py_ssize_t i = 0; status == 0 && i < size; i++) {
         dst[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(fast, i));
         if (dst[i] == -1.0 && PyErr_Occurred())
             status = -1;
     }
+    if (status == 0 && optional4 && size == 3)
+        dst[3] = fill;
     Py_DECREF(fast);
     return status;
 }
 
 typedef struct {
-    Py_buffer state, top, last_velocity, count, active, out, ready;
+    Py_buffer gru, top, last_velocity, count, active, out, ready;
     int held;                                            /* buffers acquired so far */
 } AdvanceBuffers;
 
 static void release_buffers(AdvanceBuffers *b)
 {
-    Py_buffer *all[] = {&b->state, &b->top, &b->last_velocity, &b->count, &b->active, &b->out, &b->ready};
+    Py_buffer *all[] = {&b->gru, &b->top, &b->last_velocity, &b->count, &b->active, &b->out, &b->ready};
     for (int i = 0; i < b->held; i++)
         PyBuffer_Release(all[i]);
 }
 
-static int get_buffers(PyObject *const *args, AdvanceBuffers *b)
+/* The five arrays of the state object `tracks` (attributes), then out and ready. */
+static int get_buffers(PyObject *tracks, PyObject *out, PyObject *ready, AdvanceBuffers *b)
 {
-    /* (argument index, format, ndim, name) of state, top, last_velocity, count, active, out, ready */
-    static const int index[] = {0, 1, 2, 3, 4, 10, 11};
     static const char format[] = {'f', 'f', 'd', 'q', '?', 'd', '?'}, ndim[] = {3, 2, 2, 1, 1, 4, 1};
-    static const char *names[] = {"state", "top", "last_velocity", "count", "active", "out", "ready"};
-    Py_buffer *all[] = {&b->state, &b->top, &b->last_velocity, &b->count, &b->active, &b->out, &b->ready};
+    static const char *names[] = {"gru", "top", "last_velocity", "count", "active", "out", "ready"};
+    Py_buffer *all[] = {&b->gru, &b->top, &b->last_velocity, &b->count, &b->active, &b->out, &b->ready};
     b->held = 0;
     for (int i = 0; i < 7; i++) {
         Py_buffer *view = all[i];
-        if (PyObject_GetBuffer(args[index[i]], view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
+        PyObject *array = i == 5 ? Py_NewRef(out) : i == 6 ? Py_NewRef(ready) : PyObject_GetAttrString(tracks, names[i]);
+        if (array == NULL)
+            return -1;
+        int got = PyObject_GetBuffer(array, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE);
+        Py_DECREF(array);                                /* the buffer view keeps the array alive */
+        if (got < 0)
             return -1;
         b->held++;
         const char *f = view->format;
@@ -391,44 +415,46 @@ static int get_buffers(PyObject *const *args, AdvanceBuffers *b)
     return 0;
 }
 
-/* advance(state, top, last_velocity, count, active, slots, velocity_lists, last_positions, min_history,
- *         max_speed, out, ready): for each track i of `slots` step its velocities (a list of (x, y, z), in
- * order), then, when its count reaches min_history, write its prediction into out[i] (3, S, 3) and set
- * ready[i]; ready[i] False: no prediction here (warming up or a non-finite output; the caller's general
- * path makes it). Everything is validated before any state changes (slots active and unique, each
- * velocity finite and within max_speed, positions 3 floats): an error leaves the state untouched. */
+/* advance(tracks, slots, step_lists, last_positions, min_history, max_speed, out, ready): for each track i
+ * of `slots` step its grid samples (a list of (vx, vy, vz) or (vx, vy, vz, noise m), in order; a sample
+ * without a noise level gets `noise_prior`), then, when its count reaches min_history, write its
+ * prediction into out[i] (3, S, 3) and set ready[i]; ready[i] False: no prediction here (warming up or a
+ * non-finite output; the caller's general path makes it). Everything is validated before any state
+ * changes (slots active and unique, each velocity finite and within max_speed, each noise finite and
+ * >= 0, positions 3 floats): an error leaves the state untouched. */
 static PyObject *plan_advance(Plan *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 12) {
-        PyErr_SetString(PyExc_TypeError, "advance(state, top, last_velocity, count, active, slots, velocity_lists, "
-                        "last_positions, min_history, max_speed, out, ready)");
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "advance(tracks, slots, step_lists, last_positions, min_history, "
+                        "max_speed, out, ready, noise_prior)");
         return NULL;
     }
-    const long min_history = PyLong_AsLong(args[8]);
-    const double max_speed = PyFloat_AsDouble(args[9]);
+    const long min_history = PyLong_AsLong(args[4]);
+    const double max_speed = PyFloat_AsDouble(args[5]);
+    const double noise_prior = PyFloat_AsDouble(args[8]);
     if (PyErr_Occurred())
         return NULL;
-    PyObject *slots = PySequence_Fast(args[5], "slots must be a sequence");
-    PyObject *lists = slots ? PySequence_Fast(args[6], "velocity_lists must be a sequence") : NULL;
-    PyObject *lasts = lists ? PySequence_Fast(args[7], "last_positions must be a sequence") : NULL;
+    PyObject *slots = PySequence_Fast(args[1], "slots must be a sequence");
+    PyObject *lists = slots ? PySequence_Fast(args[2], "step_lists must be a sequence") : NULL;
+    PyObject *lasts = lists ? PySequence_Fast(args[3], "last_positions must be a sequence") : NULL;
     AdvanceBuffers b = {.held = 0};
     Py_ssize_t *slot = NULL, *first = NULL;
     double *values = NULL;
     PyObject *result = NULL;
-    if (lasts == NULL || get_buffers(args, &b) < 0)
+    if (lasts == NULL || get_buffers(args[0], args[6], args[7], &b) < 0)
         goto done;
-    const Py_ssize_t n = PySequence_Fast_GET_SIZE(slots), rows = b.state.shape[1], hid = self->hidden;
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(slots), rows = b.gru.shape[1], hid = self->hidden;
     const int s = self->steps;
     if (PySequence_Fast_GET_SIZE(lists) != n || PySequence_Fast_GET_SIZE(lasts) != n ||
         b.out.shape[0] != n || b.out.shape[1] != 3 || b.out.shape[2] != s || b.out.shape[3] != 3 ||
-        b.ready.shape[0] != n || b.state.shape[0] != self->layers || b.state.shape[2] != hid ||
+        b.ready.shape[0] != n || b.gru.shape[0] != self->layers || b.gru.shape[2] != hid ||
         b.top.shape[0] != rows || b.top.shape[1] != hid || b.last_velocity.shape[0] != rows ||
         b.last_velocity.shape[1] != 3 || b.count.shape[0] != rows || b.active.shape[0] != rows) {
-        PyErr_Format(PyExc_ValueError, "cstream.advance: inconsistent sizes (n tracks, state (L, N, H), top (N, H), "
+        PyErr_Format(PyExc_ValueError, "cstream.advance: inconsistent sizes (n tracks, gru (L, N, H), top (N, H), "
                      "last_velocity (N, 3), count (N,), active (N,), out (n, 3, %d, 3), ready (n,))", s);
         goto done;
     }
-    /* validate and parse everything first: first[i]..first[i+1] are track i's velocities in values */
+    /* validate and parse everything first: first[i]..first[i+1] are track i's samples in values */
     slot = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(2 * n + 1));
     if (slot == NULL) {
         PyErr_NoMemory();
@@ -457,36 +483,40 @@ static PyObject *plan_advance(Plan *self, PyObject *const *args, Py_ssize_t narg
         total += count;
     }
     first[n] = total;
-    values = PyMem_Malloc(sizeof(double) * (size_t)(3 * total + 3 * n + 1));
+    values = PyMem_Malloc(sizeof(double) * (size_t)(4 * total + 3 * n + 1));
     if (values == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    double *positions = values + 3 * total;
+    double *positions = values + 4 * total;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *list = PySequence_Fast(PySequence_Fast_GET_ITEM(lists, i), "velocity lists must be sequences");
+        PyObject *list = PySequence_Fast(PySequence_Fast_GET_ITEM(lists, i), "step lists must be sequences");
         if (list == NULL)
             goto done;
         int bad = PySequence_Fast_GET_SIZE(list) != first[i + 1] - first[i];
         for (Py_ssize_t j = 0; !bad && j < first[i + 1] - first[i]; j++) {
-            double *v = values + 3 * (first[i] + j);
-            bad = parse_xyz(PySequence_Fast_GET_ITEM(list, j), v, "velocity") < 0;
+            double *v = values + 4 * (first[i] + j);
+            bad = parse_values(PySequence_Fast_GET_ITEM(list, j), v, "grid sample", 1, noise_prior) < 0;
             for (int a = 0; !bad && a < 3; a++)
                 if (!(v[a] >= -max_speed && v[a] <= max_speed)) {   /* NaN fails too */
                     PyErr_Format(PyExc_ValueError, "step(): velocity non-finite or above MAX_SPEED = %g m/s; "
                                  "reset the track instead of feeding it", max_speed);
                     bad = 1;
                 }
+            if (!bad && !(v[3] >= 0.0 && isfinite(v[3]))) {
+                PyErr_SetString(PyExc_ValueError, "step(): noise levels must be finite and >= 0 m");
+                bad = 1;
+            }
         }
         Py_DECREF(list);
-        if (bad || parse_xyz(PySequence_Fast_GET_ITEM(lasts, i), positions + 3 * i, "last position") < 0) {
+        if (bad || parse_values(PySequence_Fast_GET_ITEM(lasts, i), positions + 3 * i, "last position", 0, 0.0) < 0) {
             if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_ValueError, "cstream.advance: a velocity list changed size");
+                PyErr_SetString(PyExc_ValueError, "cstream.advance: a step list changed size");
             goto done;
         }
     }
     /* then advance and predict */
-    float *state = (float *)b.state.buf, *top = (float *)b.top.buf;
+    float *state = (float *)b.gru.buf, *top = (float *)b.top.buf;
     double *last_velocity = (double *)b.last_velocity.buf, *out = (double *)b.out.buf;
     int64_t *counts = (int64_t *)b.count.buf;
     char *ready = (char *)b.ready.buf;
@@ -494,7 +524,7 @@ static PyObject *plan_advance(Plan *self, PyObject *const *args, Py_ssize_t narg
         double *lv = last_velocity + 3 * slot[i];
         const float *h = state + ((self->layers - 1) * rows + slot[i]) * hid;
         for (Py_ssize_t j = first[i]; j < first[i + 1]; j++) {
-            const double *v = values + 3 * j;
+            const double *v = values + 4 * j;
             h = step_row(self, state, rows, slot[i], v, lv, counts[slot[i]] == 0);
             memcpy(lv, v, sizeof(double) * 3);
             counts[slot[i]] += 1;
@@ -515,8 +545,8 @@ done:
 
 static PyMethodDef plan_methods[] = {
     {"advance", (PyCFunction)(void (*)(void))plan_advance, METH_FASTCALL,
-     "advance(state, top, last_velocity, count, active, slots, velocity_lists, last_positions, min_history, "
-     "max_speed, out, ready): steps and predictions of n tracks in one call (see the source)."},
+     "advance(tracks, slots, step_lists, last_positions, min_history, max_speed, out, ready, noise_prior): "
+     "steps and predictions of n tracks in one call (see the source)."},
     {NULL, NULL, 0, NULL},
 };
 

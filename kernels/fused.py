@@ -1,8 +1,8 @@
 """The fused CPU path for a few tracks: the C extension `_cstream` (kernels/cstream.c), when it was built.
 
-`plan(weights, inv_scale, head, post, dt)` packs a GRU (the numpy step layouts of kernels/cpu.py) and a
-two-layer tanh MLP head with its post-processing constants into a `_cstream.Plan`, whose `advance` steps
-and predicts n tracks in one call on the caller's numpy arrays (a one-track tick: 8.7 us vs 39 us through
+`plan(spec)` packs a model's exported semantics (`model.spec.ModelSpec`: features, the GRU in the numpy
+step layouts of kernels/cpu.py, a two-layer tanh MLP head and its post-processing constants) into a
+`_cstream.Plan`, whose `advance` steps and predicts n tracks in one call on the predictor's state object (a one-track tick: 8.7 us vs 39 us through
 numpy, `bench/node_latency.py --crossover`). None when the extension is missing (no C compiler at build
 time): callers then use the numpy path, with the same results to float32 rounding (tests).
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from .cpu import numpy_layers
-from .weights import GRUWeights
 
 try:
     from ._cstream import Plan
@@ -23,12 +22,16 @@ def available() -> bool:
     return Plan is not None
 
 
-def plan(weights: GRUWeights, inv_scale, head, post, dt: float):
-    """A `_cstream.Plan` (or None without the extension). head: (w1 (H, M), b1, w2 (M, 6S), b2) float32;
-    post: (low, high (6S,), log_residual_scale (3S,), head_scale (6S,), edges (E,), speed_factor (E+1, 3S))."""
+def plan(spec):
+    """A `_cstream.Plan` of a `model.spec.ModelSpec` (anything with its fields), or None without the
+    extension."""
     if Plan is None:
         return None
-    layers = [(layer.w_step, layer.b_step) for layer in numpy_layers(weights)]
-    f32 = lambda a: np.ascontiguousarray(a, np.float32)
-    f64 = lambda a: np.ascontiguousarray(a, np.float64)
-    return Plan(layers, f32(inv_scale), [f32(a) for a in head], [f64(a) for a in post], float(dt))
+    layers = [(layer.w_step, layer.b_step) for layer in numpy_layers(spec.gru)]
+    f32 = lambda a: np.ascontiguousarray(a, np.float32)    # noqa: E731
+    f64 = lambda a: np.ascontiguousarray(a, np.float64)    # noqa: E731
+    head = (spec.w1, spec.b1, spec.w2, spec.b2)
+    post = (spec.head_low, spec.head_high, spec.log_residual_scale, spec.head_scale, spec.speed_edges,
+            spec.speed_factor)
+    return Plan(layers, f32(spec.inv_feature_scale), spec.noise_norm, [f32(a) for a in head],
+                [f64(a) for a in post], float(spec.dt))

@@ -1,6 +1,7 @@
 """The C one-track path (kernels/cstream.c via kernels/fused.py) against torch's GRU cell and the
 head arithmetic it implements; bad arguments are errors, not crashes."""
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -26,10 +27,32 @@ def head_constants(hidden, steps=STEPS, mlp=5, seed=0):
     return head, post
 
 
+NOISE_NORM = (1e-4, math.log(3e-3), 1.5)
+PRIOR = 1e-3
+
+
+def make_spec(weights, features, head=None, post=None, seed=0, dt=0.1):
+    """What kernels.fused.plan reads of a model.spec.ModelSpec (features 7: 6 scaled + the noise input)."""
+    default_head, default_post = head_constants(weights.hidden_size, seed=seed)
+    head, post = head or default_head, post or default_post
+    noise = features == 7
+    low, high, log_rs, scale, edges, factor = post
+    return SimpleNamespace(gru=weights, inv_feature_scale=np.linspace(0.5, 2.0, 6 if noise else features),
+                           noise_norm=NOISE_NORM if noise else None, w1=head[0], b1=head[1], w2=head[2], b2=head[3],
+                           head_low=low, head_high=high, log_residual_scale=log_rs, head_scale=scale,
+                           speed_edges=edges, speed_factor=factor, dt=dt)
+
+
 def make_plan(weights, features, seed=0, dt=0.1):
-    scale = np.linspace(0.5, 2.0, features)
-    head, post = head_constants(weights.hidden_size, seed=seed)
-    return fused.plan(weights, scale, head, post, dt), scale.astype(np.float32), head, post
+    spec = make_spec(weights, features, seed=seed, dt=dt)
+    post = (spec.head_low, spec.head_high, spec.log_residual_scale, spec.head_scale, spec.speed_edges,
+            spec.speed_factor)
+    return fused.plan(spec), spec.inv_feature_scale.astype(np.float32), (spec.w1, spec.b1, spec.w2, spec.b2), post
+
+
+def state_object(state, top, last_velocity, count, active):
+    """The predictor's one state object as the C path reads it (model/slots.py TrackSlots)."""
+    return SimpleNamespace(gru=state, top=top, last_velocity=last_velocity, count=count, active=active)
 
 
 def advance(plan, state, slot, velocities, last_velocity, count, position, min_history):
@@ -38,12 +61,12 @@ def advance(plan, state, slot, velocities, last_velocity, count, position, min_h
     top, lv, counts = np.zeros((rows, state.shape[2]), np.float32), np.zeros((rows, 3)), np.zeros(rows, np.int64)
     lv[slot], counts[slot] = last_velocity, count
     out, ready = np.zeros((1, 3, STEPS, 3)), np.zeros(1, bool)
-    plan.advance(state, top, lv, counts, np.ones(rows, bool), [slot], [velocities], [position], min_history, 1e6,
-                 out, ready)
+    plan.advance(state_object(state, top, lv, counts, np.ones(rows, bool)), [slot], [velocities], [position],
+                 min_history, 1e6, out, ready, PRIOR)
     return out[0], bool(ready[0]), top, lv, counts
 
 
-@pytest.mark.parametrize("features,hidden,layers", [(6, 32, 1), (3, 16, 2), (6, 96, 1), (6, 8, 3)])
+@pytest.mark.parametrize("features,hidden,layers", [(6, 32, 1), (3, 16, 2), (7, 96, 1), (7, 8, 3), (6, 8, 3)])
 @pytest.mark.parametrize("fresh", [False, True])
 def test_step_matches_torch_gru_cell_on_one_row(features, hidden, layers, fresh):
     weights, _, _, _, _ = gru_case(features, hidden, layers, 1, 1, seed=hidden + layers)
@@ -51,13 +74,18 @@ def test_step_matches_torch_gru_cell_on_one_row(features, hidden, layers, fresh)
     rng = np.random.default_rng(1)
     state = rng.normal(size=(layers, 5, hidden)).astype(np.float32)
     before = state.copy()
-    v, last = rng.normal(0, 3, 3), rng.normal(0, 3, 3)
-    _, ready, top, lv, counts = advance(plan, state, 3, [tuple(v)], last, 0 if fresh else 1, (0.0, 0.0, 0.0),
+    v, last, noise = rng.normal(0, 3, 3), rng.normal(0, 3, 3), 0.02
+    sample = tuple(v) + ((noise,) if features == 7 else ())
+    _, ready, top, lv, counts = advance(plan, state, 3, [sample], last, 0 if fresh else 1, (0.0, 0.0, 0.0),
                                         min_history=10**9)          # stepped, not predicted
 
     x32 = v.astype(np.float32)
     accel = np.zeros(3, np.float32) if fresh else x32 - last.astype(np.float32)
-    x = torch.from_numpy((np.concatenate([x32, accel])[:features] * scale).astype(np.float32))[None]
+    scaled = (np.concatenate([x32, accel])[:len(scale)] * scale).astype(np.float32)
+    if features == 7:
+        floor, log_center, width = NOISE_NORM
+        scaled = np.append(scaled, np.float32((math.log(max(noise, floor)) - log_center) / width))
+    x = torch.from_numpy(scaled)[None]
     for k, layer in enumerate(weights.layers):
         x = torch.gru_cell(x, torch.from_numpy(before[k, 3:4]), layer.w_ih, layer.w_hh, layer.b_ih, layer.b_hh)
         np.testing.assert_allclose(state[k, 3], x[0].numpy(), rtol=1e-5, atol=2e-6)
@@ -96,7 +124,7 @@ def test_predict_reports_non_finite_head_output():
     weights, _, _, _, _ = gru_case(6, 8, 1, 1, 1)
     head, post = head_constants(8)
     head[3][2] = np.nan
-    plan = fused.plan(weights, np.ones(6), head, post, 0.1)
+    plan = fused.plan(make_spec(weights, 6, head, post))
     _, ready, _, _, _ = advance(plan, np.zeros((1, 1, 8), np.float32), 0, [(1.0, 0.0, 0.0)], (0.0,) * 3, 0,
                                 (0.0,) * 3, min_history=1)
     assert not ready
@@ -105,13 +133,20 @@ def test_predict_reports_non_finite_head_output():
 def test_bad_plans_are_errors_not_crashes():
     weights, _, _, _, _ = gru_case(6, 8, 1, 1, 1)
     plan, _, head, post = make_plan(weights, 6)
+    spec = make_spec(weights, 6)
     with pytest.raises(ValueError):
-        fused.plan(weights, np.ones(4), head, post, 0.1)            # feature scale of the wrong size
+        spec.inv_feature_scale = np.ones(4)                          # feature scale of the wrong size
+        fused.plan(spec)
+    with pytest.raises(ValueError):                                   # the noise input on a 6-input GRU
+        fused.plan(make_spec(weights, 7))
+    with pytest.raises(TypeError, match="noise"):
+        fused.Plan([(numpy_layers(weights)[0].w_step, numpy_layers(weights)[0].b_step)], np.ones(6, np.float32),
+                   (1.0, 2.0), [a.astype(np.float32) for a in head], [np.asarray(a, np.float64) for a in post], 0.1)
     with pytest.raises(ValueError, match="b_step"):
-        fused.Plan([(numpy_layers(weights)[0].w_step, np.zeros(3, np.float32))], np.ones(6, np.float32),
+        fused.Plan([(numpy_layers(weights)[0].w_step, np.zeros(3, np.float32))], np.ones(6, np.float32), None,
                    [a.astype(np.float32) for a in head], [np.asarray(a, np.float64) for a in post], 0.1)
     with pytest.raises(TypeError):
-        fused.Plan([], np.ones(6, np.float32), head, post)          # missing dt
+        fused.Plan([], np.ones(6, np.float32), None, head, post)    # missing dt
 
 
 def test_advance_checks_its_arrays_before_touching_state():
@@ -122,24 +157,33 @@ def test_advance_checks_its_arrays_before_touching_state():
     last_velocity, count, active = np.zeros((3, 3)), np.zeros(3, np.int64), np.ones(3, bool)
     out, ready = np.zeros((1, 3, STEPS, 3)), np.zeros(1, bool)
     before = state.copy()
-    call = lambda **changed: plan.advance(*{**dict(
-        state=state, top=top, last_velocity=last_velocity, count=count, active=active, slots=[1],
-        lists=[[(1.0, 2.0, 3.0)]], lasts=[(0.0, 0.0, 0.0)], min_history=1, max_speed=1e6, out=out,
-        ready=ready), **changed}.values())
+    def call(**changed):
+        args = {**dict(state=state, top=top, last_velocity=last_velocity, count=count, active=active, slots=[1],
+                       lists=[[(1.0, 2.0, 3.0)]], lasts=[(0.0, 0.0, 0.0)], min_history=1, max_speed=1e6, out=out,
+                       ready=ready, prior=PRIOR), **changed}
+        tracks = state_object(*(args.pop(key) for key in ("state", "top", "last_velocity", "count", "active")))
+        return plan.advance(tracks, *args.values())
     with pytest.raises(ValueError, match="count"):
         call(count=count.astype(np.int32))
-    with pytest.raises(ValueError, match="state"):
+    with pytest.raises(ValueError, match="gru"):
         call(state=state.astype(np.float64))                                  # wrong dtype
+    with pytest.raises(AttributeError):
+        plan.advance(SimpleNamespace(gru=state), [1], [[(1.0, 2.0, 3.0)]], [(0.0,) * 3], 1, 1e6, out, ready, PRIOR)
     with pytest.raises((ValueError, BufferError)):
         call(state=np.zeros((1, 8, 3), np.float32).transpose(0, 2, 1))        # not contiguous
     with pytest.raises(TypeError):
-        plan.advance(state, top, last_velocity, count, active, [1], [[(1.0, 2.0, 3.0)]], [(0.0,) * 3])  # too few
+        plan.advance(state_object(state, top, last_velocity, count, active), [1], [[(1.0, 2.0, 3.0)]])  # too few
     with pytest.raises(TypeError):
         call(lists=[[("x", 2.0, 3.0)]])
     with pytest.raises(ValueError, match="inconsistent"):
         call(out=np.zeros((2, 3, STEPS, 3)))
     with pytest.raises(ValueError, match="MAX_SPEED"):
         call(lists=[[(1.0, 2.0, 3.0), (1e7, 0.0, 0.0)]])
+    for noise in (-1e-3, math.nan, math.inf):                                 # noise levels: finite and >= 0
+        with pytest.raises(ValueError, match="noise"):
+            call(lists=[[(1.0, 2.0, 3.0, 0.01), (1.0, 2.0, 3.0, noise)]])
+    with pytest.raises(ValueError, match="3 or 4"):
+        call(lists=[[(1.0, 2.0, 3.0, 0.01, 5.0)]])
     with pytest.raises(ValueError):
         call(lasts=[(0.0, 0.0)])
     with pytest.raises(IndexError):

@@ -4,15 +4,23 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+import dataclasses
+
 from test_model_checkpoint import make_checkpoint
 from uav_traj_predictor.model import FALLBACK_CV, TRACKING, WARMING_UP, StreamingPredictor
 
 
-@pytest.fixture(scope="module", params=[6, 3], ids=["velocity+accel", "velocity"])
+@pytest.fixture(scope="module", params=[7, 6, 3], ids=["velocity+accel+noise", "velocity+accel", "velocity"])
 def checkpoint(tmp_path_factory, request):
     path, _ = make_checkpoint(tmp_path_factory.mktemp("ckpt") / "m.pt", hidden=24, layers=2,
                               features=request.param)
     return path
+
+
+def break_head(predictor):
+    """NaN output biases of the head, in the spec every path reads (the C path copies it when built)."""
+    predictor.spec = dataclasses.replace(predictor.spec, b2=np.full_like(predictor.spec.b2, np.nan))
+    predictor._fused = predictor._fused_plan()
 
 
 def flight(rng, count=120):
@@ -103,7 +111,7 @@ def test_reset_remove_and_errors(checkpoint):
 
 def test_non_finite_network_output_falls_back_to_cv(checkpoint):
     predictor = StreamingPredictor(checkpoint, min_history=1)
-    predictor._b2[:] = np.nan                              # a broken head must never leak garbage
+    break_head(predictor)                                  # a broken head must never leak garbage
     index = predictor.add_tracks(1)
     predictor.step(index, np.array([[1.0, 0.0, 0.0]]))
     positions, _, std = predictor.predict(index, np.zeros((1, 3)))
@@ -182,8 +190,7 @@ def test_advance_falls_back_and_refuses_like_step(checkpoint):
     predictor = StreamingPredictor(checkpoint, min_history=1)
     if not predictor.fused:
         pytest.skip("C extension _cstream not built")
-    predictor._b2[:] = np.nan
-    predictor._fused = predictor._fused_plan()            # the C path copies the head when built
+    break_head(predictor)
     index = int(predictor.add_tracks(1)[0])
     positions, _, std, status = predictor.advance([index], [[(1.0, 0.0, 0.0)]], [(0.0, 0.0, 0.0)])
     assert status == [FALLBACK_CV] == predictor.status([index])

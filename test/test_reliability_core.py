@@ -177,11 +177,11 @@ def test_silent_vehicle_is_dropped_and_its_slot_freed(predictor):
     t = feed(bank, "quiet", 0.0, 20)
     feed(bank, "busy", 0.0, 20)
     bank.tick(t)
-    active = int(predictor._active.sum())
+    active = predictor.active_tracks
     t = feed(bank, "busy", t + 0.05, 30)                   # 1.5 s of "busy" only
     result = bank.tick(t)
     assert ("quiet", "timeout") in events_of(result, EVENT_DROPPED)
-    assert "quiet" not in bank and int(predictor._active.sum()) == active - 1
+    assert "quiet" not in bank and predictor.active_tracks == active - 1
     bank.remove("busy")
 
 

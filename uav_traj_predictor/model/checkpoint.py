@@ -56,6 +56,8 @@ def save_checkpoint(path, model: VelocityGRU, meta: dict) -> Path:
     meta["normalisation"] = {"velocity_scale": model.velocity_scale.tolist(),
                              "accel_scale": model.accel_scale.tolist(),
                              "residual_scale": model.residual_scale.tolist()}
+    if model.uses_noise:
+        meta["normalisation"]["noise"] = dict(zip(("floor_m", "center_m", "width"), model.noise_norm.tolist()))
     meta["std_calibration"] = model.std_calibration.tolist()
     meta["speed_calibration"] = {"edges": model.speed_edges.tolist(), "factors": model.speed_calibration.tolist()}
     missing = [key for key in REQUIRED_META if key not in meta]

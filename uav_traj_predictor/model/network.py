@@ -8,6 +8,7 @@ with v_k = (p_k - p_{k-1}) / dt the last grid velocity, so the network never see
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -16,12 +17,16 @@ from torch import nn
 
 LOG_STD_MIN, LOG_STD_MAX = -7.0, 5.0
 SPEED_EDGES = (0.5, 1.0, 2.0, 5.0)   # m/s: bins of the speed-dependent std calibration
+# the measured-noise input (input_features 7): (log(max(sigma, floor)) - log(center)) / width, sigma the
+# track's raw-position noise estimate (data/noise.py) in metres; 0.1 mm -> -2.3, 3 mm -> 0, 5 cm -> +1.9
+NOISE_FLOOR_M, NOISE_CENTER_M, NOISE_WIDTH = 1e-4, 3e-3, 1.5
+FEATURE_SETS = {3: ("velocity",), 6: ("velocity", "accel"), 7: ("velocity", "accel", "noise")}
 
 
 @dataclass(frozen=True)
 class Architecture:
     """Shape of the network; stored in every checkpoint."""
-    input_features: int = 6          # 3: normalised velocity; 6: velocity and its last difference (accel.)
+    input_features: int = 7          # 3: normalised velocity; 6: + its last difference (accel.); 7: + noise level
     hidden: int = 96
     layers: int = 1
     head_hidden: int = 128
@@ -30,6 +35,11 @@ class Architecture:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """Names of the input feature groups, in order ("velocity", "accel", "noise")."""
+        return FEATURE_SETS[self.input_features]
 
     @classmethod
     def from_dict(cls, values: dict) -> "Architecture":
@@ -49,8 +59,8 @@ class VelocityGRU(nn.Module):
 
     def __init__(self, arch: Architecture):
         super().__init__()
-        if arch.input_features not in (3, 6):
-            raise ValueError(f"input_features must be 3 or 6, got {arch.input_features}")
+        if arch.input_features not in FEATURE_SETS:
+            raise ValueError(f"input_features must be one of {sorted(FEATURE_SETS)}, got {arch.input_features}")
         self.arch = arch
         self.gru = nn.GRU(arch.input_features, arch.hidden, arch.layers, batch_first=True)
         self.head = nn.Sequential(nn.Linear(arch.hidden, arch.head_hidden), nn.Tanh(),
@@ -62,18 +72,35 @@ class VelocityGRU(nn.Module):
         self.register_buffer("std_calibration", torch.ones(horizon))
         self.register_buffer("speed_edges", torch.tensor(SPEED_EDGES))
         self.register_buffer("speed_calibration", torch.ones(len(SPEED_EDGES) + 1, horizon))
+        if "noise" in arch.features:
+            self.register_buffer("noise_norm", torch.tensor([NOISE_FLOOR_M, NOISE_CENTER_M, NOISE_WIDTH],
+                                                            dtype=torch.float64))
 
-    def features(self, velocities: torch.Tensor, dt: float) -> torch.Tensor:
-        """Network inputs for raw velocities (B, T, 3) m/s seen from a track's start (the streaming view)."""
+    @property
+    def uses_noise(self) -> bool:
+        """Whether the network reads the measured noise level (input_features 7)."""
+        return "noise" in self.arch.features
+
+    def features(self, velocities: torch.Tensor, dt: float, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Network inputs for raw velocities (B, T, 3) m/s seen from a track's start (the streaming view) and,
+        for input_features 7, the noise estimate (B, T) m at each of those grid samples."""
         scaled = velocities * (1.0 / self.velocity_scale)
         if self.arch.input_features == 3:
             return scaled
         accel = torch.diff(velocities, dim=1, prepend=velocities[:, :1]) * (1.0 / (dt * self.accel_scale))
-        return torch.cat([scaled, accel], dim=-1)
+        parts = [scaled, accel]
+        if self.uses_noise:
+            if noise is None:
+                raise ValueError("this model reads the measured noise level: pass noise (B, T) in metres")
+            floor, center, width = self.noise_norm.tolist()
+            level = (torch.log(torch.clamp(noise.to(torch.float64), min=floor)) - math.log(center)) / width
+            parts.append(level.to(velocities.dtype)[..., None])
+        return torch.cat(parts, dim=-1)
 
-    def encode(self, velocities: torch.Tensor, dt: float, h0: torch.Tensor | None = None):
-        """Run the GRU over raw velocities (B, T, 3) m/s -> (hidden per step (B, T, hidden), h_n)."""
-        return self.gru(self.features(velocities, dt), h0)
+    def encode(self, velocities: torch.Tensor, dt: float, h0: torch.Tensor | None = None,
+               noise: torch.Tensor | None = None):
+        """Run the GRU over raw velocities (B, T, 3) m/s [and noise (B, T) m] -> (hidden (B, T, hidden), h_n)."""
+        return self.gru(self.features(velocities, dt, noise), h0)
 
     def decode(self, hidden: torch.Tensor):
         """Head on top-layer hidden states (..., hidden) -> (residual m (..., H, 3), log_std (..., H, 3)).
@@ -90,8 +117,9 @@ class VelocityGRU(nn.Module):
         """Calibration factor of the std for current speeds (...,) m/s -> (..., H)."""
         return self.speed_calibration[torch.bucketize(speed, self.speed_edges)] * self.std_calibration
 
-    def forward(self, velocities: torch.Tensor, dt: float, h0: torch.Tensor | None = None):
-        hidden, _ = self.encode(velocities, dt, h0)
+    def forward(self, velocities: torch.Tensor, dt: float, h0: torch.Tensor | None = None,
+                noise: torch.Tensor | None = None):
+        hidden, _ = self.encode(velocities, dt, h0, noise)
         return self.decode(hidden)
 
 
@@ -116,3 +144,16 @@ def residual_targets(positions: torch.Tensor, horizon: int, dt: float):
     base = positions[:, 1:1 + count, None, :]
     residual = futures - base - cv_offsets(velocities[:, :count], horizon, dt)
     return velocities, residual
+
+
+def training_targets(measured: torch.Tensor, truth: torch.Tensor, horizon: int, dt: float):
+    """Targets of measured grid positions (B, T+1, 3) whose exact positions on the same stamps are `truth`:
+    (velocities (B, T, 3) of the measured positions, residual to the exact future (B, T-H, H, 3), residual
+    to the measured future (B, T-H, H, 3)). Both residuals are taken from the measured p_k and v_k, what
+    the network sees: truth_{k+j} - p_k - j dt v_k and measured_{k+j} - p_k - j dt v_k."""
+    velocities, measured_residual = residual_targets(measured, horizon, dt)
+    count = measured.shape[1] - 1 - horizon
+    futures = torch.stack([truth[:, 1 + j:1 + j + count] for j in range(1, horizon + 1)], dim=2)
+    base = measured[:, 1:1 + count, None, :]
+    residual = futures - base - cv_offsets(velocities[:, :count], horizon, dt)
+    return velocities, residual, measured_residual
