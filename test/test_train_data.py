@@ -5,7 +5,7 @@ import torch
 
 from uav_traj_predictor.model.network import residual_targets
 from uav_traj_predictor.train.datasets import Augment, FlightSet, sample_chunks, split_flights
-from uav_traj_predictor.train.kinematic import KINEMATIC_FAMILIES, cv_error_by_speed, kinematic_flights
+from uav_traj_predictor.sim.kinematic import KINEMATIC_FAMILIES, cv_error_by_speed, kinematic_flights
 
 
 def test_kinematic_flights_reproducible_finite_and_plausible():
@@ -44,16 +44,16 @@ def test_explore_family_is_slow_continuous_3d_and_bounded():
 def test_split_by_flight_is_disjoint_and_complete():
     flights = FlightSet([np.full((5, 3), float(i)) for i in range(20)])
     rest, held = split_flights(flights, 0.25, seed=0)
-    ids = lambda s: {int(f[0, 0]) for f in s.flights}  # noqa: E731
+    ids = lambda s: {int(f.measured[0, 0]) for f in s.flights}  # noqa: E731
     assert len(held.flights) == 5 and not ids(rest) & ids(held) and ids(rest) | ids(held) == set(range(20))
 
 
 def test_chunks_rotate_about_z_only_and_start_at_origin():
     rng = np.random.default_rng(0)
     flight = np.cumsum(rng.normal(size=(300, 3)), axis=0)
-    plain = sample_chunks([flight], 8, 50, np.random.default_rng(1), None)
+    plain = sample_chunks([flight], 8, 50, np.random.default_rng(1), None).measured
     turned = sample_chunks([flight], 8, 50, np.random.default_rng(1),
-                           Augment(yaw=True, mirror=True, scale=(1.0, 1.0), noise=(0.0, 0.0)))
+                           Augment(yaw=True, mirror=True, scale=(1.0, 1.0), noise=(0.0, 0.0))).measured
     assert plain.shape == (8, 50, 3) and torch.all(plain[:, 0] == 0)
     torch.testing.assert_close(plain[..., 2], turned[..., 2])
     torch.testing.assert_close(plain[..., :2].norm(dim=-1), turned[..., :2].norm(dim=-1))

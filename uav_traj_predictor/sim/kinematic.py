@@ -161,16 +161,35 @@ def _track(rng, reference):
     return out
 
 
+def kinematic_paths(n_flights: int, duration_s: float, seed: int = 0, families=None):
+    """`n_flights` exact paths (t (N,), p (N, 3)) sampled every FINE_DT (50 Hz) from the kinematic families
+    (round-robin), each offset by a random start: raw samples for a measurement model (sim/noise.py)."""
+    families = _families(families)
+    rng = np.random.default_rng(seed)
+    n_fine = int(round(duration_s / FINE_DT)) + 1
+    t = np.arange(n_fine) * FINE_DT
+    out = []
+    for index in range(n_flights):
+        path = _track(rng, GENERATORS[families[index % len(families)]](rng, n_fine))
+        out.append((t.copy(), path + rng.uniform(-50, 50, 3)))
+    return out
+
+
+def _families(families) -> list[str]:
+    families = list(families or KINEMATIC_FAMILIES)
+    unknown = sorted(set(families) - set(GENERATORS))
+    if unknown:
+        raise ValueError(f"unknown kinematic families {unknown}; known: {sorted(GENERATORS)}")
+    return families
+
+
 def kinematic_flights(n_flights: int, duration_s: float, seed: int = 0, families=None, rate: float = 10.0,
                       noise: tuple[float, float] = (1e-4, 3e-3), glitches: float = 0.1) -> list[np.ndarray]:
     """`n_flights` grid position arrays (M, 3) at `rate` Hz from the kinematic families (round-robin).
 
     `noise`: log-uniform range of the white position noise (m); `glitches`: fraction of flights with rare
     4 cm position jumps (mocap glitches)."""
-    families = list(families or KINEMATIC_FAMILIES)
-    unknown = sorted(set(families) - set(GENERATORS))
-    if unknown:
-        raise ValueError(f"unknown kinematic families {unknown}; known: {sorted(GENERATORS)}")
+    families = _families(families)
     rng = np.random.default_rng(seed)
     n_fine = int(round(duration_s / FINE_DT)) + 1
     stride = int(round(1.0 / (rate * FINE_DT)))
@@ -210,7 +229,7 @@ def cv_error_by_speed(grids, dt: float = 0.1, horizon: int = 10, history: int = 
 
 
 def main(argv=None) -> int:
-    """`python -m uav_traj_predictor.train.kinematic [FOLDER ...]`: the 1 s constant-velocity error per speed
+    """`python -m uav_traj_predictor.sim.kinematic [FOLDER ...]`: the 1 s constant-velocity error per speed
     bin (horizontal per axis vs vertical) of the slow simulated families and of flight folders (statistics
     only: nothing is fitted to them)."""
     import argparse
@@ -218,14 +237,16 @@ def main(argv=None) -> int:
     parser.add_argument("folders", nargs="*", help="flight folders to compare with (e.g. ../shared/flights/euroc)")
     parser.add_argument("--flights", type=int, default=60)
     args = parser.parse_args(argv)
-    from .datasets import kinematic, simulated
+    from ..data import load_segments, preprocess
+    from .generator import generate_flights
     groups = {}
     for folder in args.folders:
-        from ..data import load_segments
         groups[f"real {folder.rstrip('/').split('/')[-1]}"] = [s.positions for s in load_segments([folder])]
-    groups["sim hover_dash"] = simulated(args.flights, 60.0, 5, 10.0, ["hover_dash"], 50.0, "mocap").flights
+    groups["sim hover_dash"] = [s.positions for f in generate_flights(args.flights, 60.0, seed=5,
+                                                                        families=["hover_dash"], rate=50.0)
+                                for s in preprocess(f.t, f.p)]
     for family in ("hover_dash", "explore"):
-        groups[f"kinematic {family}"] = kinematic(args.flights, 60.0, 5, 10.0, [family], (1e-4, 1e-3), 0.0).flights
+        groups[f"kinematic {family}"] = kinematic_flights(args.flights, 60.0, 5, [family], 10.0, (1e-4, 1e-3), 0.0)
     print("| flights | " + " | ".join(f"{lo:g}-{hi:g} m/s: share, xy / z (m)" for lo, hi in
                                        zip((0.0, 0.5, 1.0), (0.5, 1.0, 2.0))) + " |")
     print("|---|" + "---|" * 3)

@@ -92,3 +92,41 @@ def apply_noise(name: str, rng: np.random.Generator, t, p, v, q):
     keep = _dropout_mask(model, rng, t)
     info = dict(noise=name, pos_std=pos_std, vel_std=vel_std, dropped=int((~keep).sum()))
     return t_noisy[keep], p_noisy[keep], v_noisy[keep], q[keep], info
+
+
+# ---- measurement models for training: which sensor a flight is seen through ---------------------------------
+# (name, weight, raw rate range Hz (log-uniform), white noise range m (log-uniform), dropout max, outages per
+#  minute max, outage length max s, outlier probability max, outlier size range m, drift range m/sqrt(s))
+SENSOR_MIXTURE = (
+    ("mocap", 0.40, (50.0, 500.0), (2e-5, 1e-3), 0.02, 0.0, 0.0, 0.0, (0.05, 0.05), (0.0, 0.0)),
+    ("total_station", 0.30, (5.0, 50.0), (1e-3, 5e-2), 0.15, 1.0, 3.0, 0.005, (0.03, 0.5), (0.0, 0.0)),
+    ("vio", 0.15, (10.0, 100.0), (2e-3, 2e-2), 0.03, 0.5, 1.0, 0.001, (0.03, 0.2), (1e-3, 1e-2)),
+    ("gnss", 0.15, (5.0, 20.0), (8e-3, 5e-2), 0.05, 0.5, 2.0, 0.002, (0.1, 0.5), (2e-3, 1e-2)),
+)
+
+
+def draw_perturbation(rng: np.random.Generator, source_rate: float, sensor: str | None = None):
+    """A random measurement model (`data.perturb.Perturbation`) from SENSOR_MIXTURE (or the named sensor),
+    for a flight sampled at `source_rate` Hz (a raw rate above it keeps every sample). Returns
+    (sensor name, Perturbation)."""
+    from ..data.perturb import Perturbation
+    names = [row[0] for row in SENSOR_MIXTURE]
+    if sensor is None:
+        weights = np.array([row[1] for row in SENSOR_MIXTURE])
+        row = SENSOR_MIXTURE[rng.choice(len(SENSOR_MIXTURE), p=weights / weights.sum())]
+    elif sensor in names:
+        row = SENSOR_MIXTURE[names.index(sensor)]
+    else:
+        raise ValueError(f"unknown sensor {sensor!r}; known: {', '.join(names)}")
+    name, _, rates, noise, dropout, gaps, gap_len, outliers, outlier_size, drift = row
+    log_uniform = lambda low, high: float(np.exp(rng.uniform(np.log(low), np.log(high)))) if high > 0 else 0.0  # noqa
+    rate = log_uniform(*rates)
+    return name, Perturbation(
+        rate=None if rate >= source_rate else rate,
+        noise=log_uniform(*noise),
+        dropout=float(rng.uniform(0, dropout)),
+        gaps=float(rng.uniform(0, gaps)), gap_len=max(gap_len, 0.1),
+        outliers=float(rng.uniform(0, outliers)) if rng.random() < 0.5 else 0.0,
+        outlier_size=log_uniform(*outlier_size),
+        drift=log_uniform(*drift) if drift[1] > 0 else 0.0,
+        jitter=float(rng.uniform(0, 1e-3)))

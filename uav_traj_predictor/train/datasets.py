@@ -1,5 +1,14 @@
-"""Training data: grid position arrays from the simulator, the kinematic mixture or flight files,
-split by flight, and random augmented chunks for many-to-many training."""
+"""Training data: grid tracks from the simulator, the kinematic mixture or flight files, seen through
+measurement models, split by flight, and random augmented chunks for many-to-many training.
+
+A training track is what the predictor would get from a sensor and what really happened, on the same
+grid stamps: `measured` (M, 3) grid positions of the perturbed raw stream (data.preprocess, exactly as
+evaluation and the node resample it), `truth` (M, 3) the exact positions at those stamps, and `noise` (M,)
+the online noise estimate at each grid sample (data/noise.py, as the node computes it). Measurement
+models: `sensors` per source (sim/noise.py `SENSOR_MIXTURE`: motion capture, total station / laser
+tracker, VIO, GNSS, at 5-500 Hz with dropouts, outages, outliers, drift; or "none"), `copies` draws per
+flight. Recorded flight files are their own truth (the copy without a perturbation).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,97 +17,166 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .kinematic import kinematic_flights
+from ..data.perturb import Perturbation, perturb_flight
+from ..data.preprocess import PreprocessConfig, preprocess, resample
 
 SEALED = "sealed"
 
 
+@dataclass(eq=False)
+class TrainTrack:
+    """One gap-free grid track: measured positions, exact positions on the same stamps, noise estimate."""
+    measured: np.ndarray      # (M, 3)
+    truth: np.ndarray         # (M, 3)
+    noise: np.ndarray         # (M,) metres
+    sensor: str = "none"
+
+    def __len__(self) -> int:
+        return len(self.measured)
+
+
 @dataclass
 class FlightSet:
-    """Grid position arrays (M_i, 3) with a description of where they came from."""
-    flights: list[np.ndarray]
+    """Grid tracks with a description of where they came from. `groups[i]` is the source flight of
+    track i (copies and segments of one flight share it, so splits never leak a flight)."""
+    flights: list[TrainTrack]
     description: dict = field(default_factory=dict)
+    groups: list[int] | None = None
+
+    def __post_init__(self):
+        self.flights = [f if isinstance(f, TrainTrack) else _plain_track(f) for f in self.flights]
+        if self.groups is None:
+            self.groups = list(range(len(self.flights)))
 
     @property
     def steps(self) -> int:
         return int(sum(len(f) for f in self.flights))
 
 
-def _grid_segments(flights, rate: float) -> list[np.ndarray]:
-    from ..data.preprocess import PreprocessConfig, preprocess
-    cfg = PreprocessConfig(rate=rate)
-    out = []
-    for flight in flights:
-        out += [segment.positions for segment in preprocess(flight.t, flight.p, cfg)]
-    return out
+def _plain_track(positions) -> TrainTrack:
+    """A grid array seen exactly (no measurement model): its own truth, zero noise estimate."""
+    positions = np.asarray(positions, np.float64)
+    return TrainTrack(positions, positions, np.zeros(len(positions)))
+
+
+def measured_tracks(t, p, perturbation: Perturbation, rng: np.random.Generator, rate: float,
+                    sensor: str = "none", name: str = "") -> list[TrainTrack]:
+    """The grid tracks a sensor `perturbation` would give of exact raw samples (t, p) (sorted, finite)."""
+    from ..data import Flight
+    seen = perturb_flight(Flight(name, "", np.asarray(t, np.float64), np.asarray(p, np.float64)),
+                          perturbation, rng=rng)
+    tracks = []
+    for segment in preprocess(seen.t, seen.p, PreprocessConfig(rate=rate), name=name):
+        truth = resample(t, p, segment.times)
+        tracks.append(TrainTrack(segment.positions, truth, segment.noise, sensor))
+    return tracks
+
+
+def _draw(rng, sensors, source_rate: float):
+    from ..sim.noise import draw_perturbation
+    if sensors == "none":
+        return "none", Perturbation()
+    return draw_perturbation(rng, source_rate, None if sensors == "mixture" else sensors)
+
+
+def _measure_all(paths, seed: int, rate: float, source_rate: float, sensors, copies: int):
+    """Tracks of every (t, p) path through `copies` random measurement models each: `sensors` "mixture"
+    (SENSOR_MIXTURE), a sensor's name, "none", or a list of those, one per copy."""
+    rng = np.random.default_rng([seed, 7])
+    per_copy = list(sensors) if isinstance(sensors, (list, tuple)) else [sensors] * copies
+    tracks, groups, counts = [], [], {}
+    for index, (t, p) in enumerate(paths):
+        for kind in per_copy:
+            sensor, perturbation = _draw(rng, kind, source_rate)
+            counts[sensor] = counts.get(sensor, 0) + 1
+            new = measured_tracks(t, p, perturbation, rng, rate, sensor)
+            tracks += new
+            groups += [index] * len(new)
+    return tracks, groups, counts
 
 
 def simulated(n: int, duration_s: float, seed: int, rate: float, families=None, sim_rate: float = 100.0,
-              noise: str = "mocap") -> FlightSet:
-    """Flights from the dynamic simulator, resampled on the grid exactly like real files."""
+              sensors="mixture", copies: int = 1) -> FlightSet:
+    """Flights from the dynamic simulator (exact positions at `sim_rate`), seen through measurement models."""
     from ..sim import generate_flights
-    flights = generate_flights(n, duration_s, seed=seed, families=families, rate=sim_rate, noise=noise)
-    return FlightSet(_grid_segments(flights, rate),
-                     {"source": "sim", "flights": n, "duration_s": duration_s, "seed": seed,
-                      "families": list(families) if families else "all", "sim_rate": sim_rate, "noise": noise})
+    flights = generate_flights(n, duration_s, seed=seed, families=families, rate=sim_rate, noise="none")
+    tracks, groups, counts = _measure_all([(f.t, f.p) for f in flights], seed, rate, sim_rate, sensors, copies)
+    return FlightSet(tracks, {"source": "sim", "flights": n, "duration_s": duration_s, "seed": seed,
+                              "families": list(families) if families else "all", "sim_rate": sim_rate,
+                              "sensors": sensors, "copies": copies, "sensor_draws": counts}, groups)
 
 
-def kinematic(n: int, duration_s: float, seed: int, rate: float, families=None,
-              noise=(1e-4, 3e-3), glitches: float = 0.1) -> FlightSet:
-    """Flights from the kinematic mixture (train/kinematic.py); `noise` = white position noise range, m."""
-    return FlightSet(kinematic_flights(n, duration_s, seed=seed, families=families, rate=rate,
-                                       noise=tuple(noise), glitches=glitches),
-                     {"source": "kinematic", "flights": n, "duration_s": duration_s, "seed": seed,
-                      "families": list(families) if families else "all", "noise": list(noise),
-                      "glitches": glitches})
+def kinematic(n: int, duration_s: float, seed: int, rate: float, families=None, sensors="mixture",
+              copies: int = 1) -> FlightSet:
+    """Flights from the kinematic mixture (sim/kinematic.py, exact at 50 Hz), seen through measurement models."""
+    from ..sim.kinematic import FINE_DT, kinematic_paths
+    paths = kinematic_paths(n, duration_s, seed=seed, families=families)
+    tracks, groups, counts = _measure_all(paths, seed, rate, 1.0 / FINE_DT, sensors, copies)
+    return FlightSet(tracks, {"source": "kinematic", "flights": n, "duration_s": duration_s, "seed": seed,
+                              "families": list(families) if families else "all", "sensors": sensors,
+                              "copies": copies, "sensor_draws": counts}, groups)
 
 
 def from_files(paths, rate: float) -> FlightSet:
-    """Flights read from files/folders (never from a `sealed` folder)."""
-    from ..data import read_flights
+    """Flights read from files/folders (never from a `sealed` folder), each its own truth."""
+    from ..data import read_flights, segments_from_flight
     for path in paths:
         if SEALED in Path(path).resolve().parts:
             raise ValueError(f"{path}: refusing to train on the sealed evaluation set")
     flights = read_flights([str(p) for p in paths])
-    return FlightSet(_grid_segments(flights, rate),
-                     {"source": "files", "paths": [str(p) for p in paths], "flights": len(flights)})
+    tracks, groups = [], []
+    for index, flight in enumerate(flights):
+        for segment in segments_from_flight(flight, PreprocessConfig(rate=rate)):
+            tracks.append(TrainTrack(segment.positions, segment.positions, segment.noise, "recorded"))
+            groups.append(index)
+    return FlightSet(tracks, {"source": "files", "paths": [str(p) for p in paths], "flights": len(flights)}, groups)
 
 
 def mixture(spec: dict, seed: int, rate: float, scale: float = 1.0) -> FlightSet:
-    """A set built from a config `data` section: a list of {source, flights, duration_s, families...}."""
+    """A set built from a config `data` section: a list of {source, flights, duration_s, families, sensors,
+    copies...}."""
     sets = []
     for index, part in enumerate(spec["sources"]):
         n = max(1, int(round(part["flights"] * scale)))
         part_seed = seed * 1000 + index
+        sensors = part.get("sensors", "mixture")
+        copies = len(sensors) if isinstance(sensors, list) else int(part.get("copies", 1))
         if part["source"] == "sim":
             sets.append(simulated(n, part["duration_s"], part_seed, rate, part.get("families"),
-                                  part.get("sim_rate", 100.0), part.get("noise", "mocap")))
+                                  part.get("sim_rate", 100.0), sensors, copies))
         elif part["source"] == "kinematic":
-            sets.append(kinematic(n, part["duration_s"], part_seed, rate, part.get("families"),
-                                  part.get("noise", (1e-4, 3e-3)), part.get("glitches", 0.1)))
+            sets.append(kinematic(n, part["duration_s"], part_seed, rate, part.get("families"), sensors, copies))
         else:
             raise ValueError(f"unknown data source {part['source']!r}: expected 'sim' or 'kinematic'")
-    return FlightSet([f for s in sets for f in s.flights], {"parts": [s.description for s in sets]})
+    tracks, groups, offset = [], [], 0
+    for flight_set in sets:
+        tracks += flight_set.flights
+        groups += [offset + g for g in flight_set.groups]
+        offset += max(flight_set.groups, default=-1) + 1
+    return FlightSet(tracks, {"parts": [s.description for s in sets]}, groups)
 
 
 def split_flights(flight_set: FlightSet, fraction: float, seed: int) -> tuple[FlightSet, FlightSet]:
-    """Split by flight: (rest, held-out) with `fraction` of the flights held out (at least one)."""
-    order = np.random.default_rng(seed).permutation(len(flight_set.flights))
+    """Split by source flight: (rest, held-out) with `fraction` of the flights held out (at least one)."""
+    names = sorted(set(flight_set.groups))
+    order = np.random.default_rng(seed).permutation(len(names))
     count = max(1, int(round(fraction * len(order))))
-    pick = lambda idx: [flight_set.flights[i] for i in sorted(idx)]  # noqa: E731
-    return (FlightSet(pick(order[count:]), flight_set.description),
-            FlightSet(pick(order[:count]), flight_set.description))
+    held = {names[i] for i in order[:count]}
+    pick = lambda keep: FlightSet([f for f, g in zip(flight_set.flights, flight_set.groups) if (g in held) == keep],  # noqa
+                                  flight_set.description, [g for g in flight_set.groups if (g in held) == keep])
+    return pick(False), pick(True)
 
 
 @dataclass(frozen=True)
 class Augment:
     """Per-chunk augmentation: yaw rotation, mirror, spatial scale (log-uniform), extra vertical scale
-    (log-uniform, more or less vertical motion), extra white position noise (uniform std range, metres)."""
+    (log-uniform, more or less vertical motion), extra white noise on the measured positions (uniform std
+    range, metres; not seen by the noise estimate: keep it 0 for models that read the noise level)."""
     yaw: bool = True
     mirror: bool = True
     scale: tuple[float, float] = (0.7, 1.4)
     z_scale: tuple[float, float] = (1.0, 1.0)
-    noise: tuple[float, float] = (0.0, 0.002)
+    noise: tuple[float, float] = (0.0, 0.0)
 
     @classmethod
     def from_dict(cls, values: dict | None) -> "Augment":
@@ -109,41 +187,65 @@ class Augment:
         return cls(**values)
 
 
-def sample_chunks(flights: list[np.ndarray], count: int, length: int, rng: np.random.Generator,
-                  augment: Augment | None) -> torch.Tensor:
-    """`count` random chunks of `length` grid positions (offset to start at 0), augmented: (count, length, 3)."""
+@dataclass
+class Chunks:
+    """A batch of training chunks (offset so measured[:, 0] = 0): measured and exact positions (B, T, 3),
+    noise estimate (B, T)."""
+    measured: torch.Tensor
+    truth: torch.Tensor
+    noise: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.measured)
+
+
+def sample_chunks(flights, count: int, length: int, rng: np.random.Generator,
+                  augment: Augment | None) -> Chunks:
+    """`count` random chunks of `length` grid samples, augmented."""
+    flights = [f if isinstance(f, TrainTrack) else _plain_track(f) for f in flights]
     usable = [f for f in flights if len(f) >= length]
     if not usable:
         raise ValueError(f"no flight has {length} grid samples; lower chunk_steps or lengthen the flights")
     weights = np.array([len(f) - length + 1 for f in usable], np.float64)
     picks = rng.choice(len(usable), size=count, p=weights / weights.sum())
-    chunks = np.empty((count, length, 3))
+    measured, truth = np.empty((count, length, 3)), np.empty((count, length, 3))
+    noise = np.empty((count, length))
     for row, pick in enumerate(picks):
-        start = rng.integers(len(usable[pick]) - length + 1)
-        chunk = usable[pick][start:start + length]
-        chunks[row] = chunk - chunk[0]
+        track = usable[pick]
+        start = rng.integers(len(track) - length + 1)
+        origin = track.measured[start]
+        measured[row] = track.measured[start:start + length] - origin
+        truth[row] = track.truth[start:start + length] - origin
+        noise[row] = track.noise[start:start + length]
     if augment is not None:
-        chunks = _augment(chunks, rng, augment)
-    return torch.from_numpy(chunks.astype(np.float32))
+        measured, truth, noise = _augment(measured, truth, noise, rng, augment)
+    return Chunks(torch.from_numpy(measured.astype(np.float32)), torch.from_numpy(truth.astype(np.float32)),
+                  torch.from_numpy(noise.astype(np.float32)))
 
 
-def _augment(chunks: np.ndarray, rng: np.random.Generator, augment: Augment) -> np.ndarray:
-    count = len(chunks)
+def _augment(measured, truth, noise, rng: np.random.Generator, augment: Augment):
+    count = len(measured)
+    both = np.stack([measured, truth])                       # (2, B, T, 3): one transform for both
     if augment.yaw:
         angle = rng.uniform(0, 2 * np.pi, count)
-        c, s = np.cos(angle), np.sin(angle)
-        x, y = chunks[..., 0].copy(), chunks[..., 1].copy()
-        chunks[..., 0] = c[:, None] * x - s[:, None] * y
-        chunks[..., 1] = s[:, None] * x + c[:, None] * y
+        c, s = np.cos(angle)[:, None], np.sin(angle)[:, None]
+        x, y = both[..., 0].copy(), both[..., 1].copy()
+        both[..., 0] = c * x - s * y
+        both[..., 1] = s * x + c * y
     if augment.mirror:
-        chunks[..., 1] *= np.where(rng.random(count) < 0.5, -1.0, 1.0)[:, None]
+        both[..., 1] *= np.where(rng.random(count) < 0.5, -1.0, 1.0)[:, None]
     low, high = augment.scale
-    chunks *= np.exp(rng.uniform(np.log(low), np.log(high), count))[:, None, None]
+    factor = np.exp(rng.uniform(np.log(low), np.log(high), count))
+    both *= factor[:, None, None]
+    noise = noise * factor[:, None]                          # the estimate is linear in the positions
     low, high = augment.z_scale
     if (low, high) != (1.0, 1.0):
-        chunks[..., 2] *= np.exp(rng.uniform(np.log(low), np.log(high), count))[:, None]
+        vertical = np.exp(rng.uniform(np.log(low), np.log(high), count))
+        both[..., 2] *= vertical[:, None]
+        noise = noise * np.cbrt(vertical)[:, None]           # the estimate: geometric mean over the axes
+    measured, truth = both[0], both[1]
     low, high = augment.noise
     if high > 0:
         sigma = rng.uniform(low, high, count)[:, None, None]
-        chunks += rng.normal(size=chunks.shape) * sigma
-    return chunks
+        measured = measured + rng.normal(size=measured.shape) * sigma
+    return measured, truth, noise

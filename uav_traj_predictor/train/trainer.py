@@ -16,15 +16,19 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from ..model.network import Architecture, VelocityGRU, residual_targets
-from .datasets import Augment, sample_chunks
+from ..evaluate.metrics import score_windows
+from ..evaluate.metrics import summarise as summarise_windows
+from ..model.network import Architecture, VelocityGRU, residual_targets, training_targets
+from .datasets import Augment, Chunks, TrainTrack, sample_chunks
 
 COVERAGE_1SIGMA = 0.6827
 
 
-def fit_normalisation(model: VelocityGRU, flights: list[np.ndarray], dt: float) -> None:
-    """Set velocity, acceleration and residual scales from training flights (RMS; x and y share a scale)."""
+def fit_normalisation(model: VelocityGRU, flights: list, dt: float) -> None:
+    """Set velocity, acceleration and residual scales from training flights' exact positions (RMS; x and y
+    share a scale)."""
     horizon = model.arch.horizon_steps
+    flights = [f.truth if isinstance(f, TrainTrack) else np.asarray(f) for f in flights]
     velocities = np.concatenate([np.diff(f, axis=0) / dt for f in flights])
     horizontal = math.sqrt(float(np.mean(velocities[:, :2] ** 2)))
     vertical = max(math.sqrt(float(np.mean(velocities[:, 2] ** 2))), 0.1)
@@ -43,19 +47,25 @@ def fit_normalisation(model: VelocityGRU, flights: list[np.ndarray], dt: float) 
     model.residual_scale.copy_(torch.from_numpy(np.maximum(np.sqrt(sums / max(count, 1)), 1e-3)).float())
 
 
-def chunk_loss(model, chunk: torch.Tensor, dt: float, loss_from: int, nll_weight: float,
-               relative_floor: float = 0.0):
+def chunk_loss(model, chunk, dt: float, loss_from: int, nll_weight: float, relative_floor: float = 0.0):
     """(loss, mean 3D error m) over every prediction with >= loss_from velocities in the chunk.
 
-    With `relative_floor` > 0 each chunk's 3D error is divided by (its constant-velocity ADE + floor),
-    normalised over the batch, so slow flights weigh as much as fast ones (relative improvement over CV).
+    `chunk`: `datasets.Chunks` (measured positions, exact positions, noise estimate) or a plain tensor of
+    positions (B, T, 3) taken as exact. The mean is fitted to the exact future (the conditional mean of
+    what a sensor will measure, with less variance); the log-std by Gaussian NLL of the detached mean
+    against the measured future, so the std covers what the sensor will report. With `relative_floor` > 0
+    each chunk's 3D error is divided by (its constant-velocity ADE + floor), normalised over the batch,
+    so slow flights weigh as much as fast ones (relative improvement over CV).
     """
     core = model.module if hasattr(model, "module") else model
-    velocities, target = residual_targets(chunk, core.arch.horizon_steps, dt)
-    residual, log_std = model(velocities, dt)
+    if not isinstance(chunk, Chunks):
+        chunk = Chunks(chunk, chunk, torch.zeros(chunk.shape[:2], dtype=chunk.dtype))
+    velocities, target, measured_target = training_targets(chunk.measured, chunk.truth, core.arch.horizon_steps, dt)
+    noise = chunk.noise[:, 1:] if core.uses_noise else None
+    residual, log_std = model(velocities, dt, noise=noise)
     count = target.shape[1]
     residual, log_std = residual[:, loss_from - 1:count], log_std[:, loss_from - 1:count]
-    target = target[:, loss_from - 1:]
+    target, measured_target = target[:, loss_from - 1:], measured_target[:, loss_from - 1:]
     error = residual - target
     distance = error.norm(dim=-1).mean(dim=(1, 2))
     ade = distance.mean()
@@ -64,22 +74,26 @@ def chunk_loss(model, chunk: torch.Tensor, dt: float, loss_from: int, nll_weight
         fit_term = (distance * weight / weight.mean()).mean()
     else:
         fit_term = ade
-    nll = (0.5 * (error.detach() / log_std.exp()) ** 2 + log_std).mean()
+    measured_error = residual.detach() - measured_target
+    nll = (0.5 * (measured_error / log_std.exp()) ** 2 + log_std).mean()
     return fit_term + nll_weight * nll, ade
 
 
 @torch.no_grad()
-def predict_flights(model: VelocityGRU, flights: list[np.ndarray], dt: float, min_history: int):
-    """Protocol windows (k >= min_history, k + H <= M - 1) of every flight: (model errors (N, H, 3),
-    calibrated model std (N, H, 3), constant-velocity errors (N, H, 3), current speed (N,))."""
+def predict_flights(model: VelocityGRU, flights: list, dt: float, min_history: int):
+    """Protocol windows (k >= min_history, k + H <= M - 1) of every track, scored against the measured
+    future (what evaluation scores): (model errors (N, H, 3), calibrated model std (N, H, 3),
+    constant-velocity errors (N, H, 3), current speed (N,))."""
     horizon = model.arch.horizon_steps
     errors, stds, cv_errors, speeds = [], [], [], []
     for flight in flights:
-        if len(flight) < min_history + horizon + 1:
+        track = flight if isinstance(flight, TrainTrack) else TrainTrack(flight, flight, np.zeros(len(flight)))
+        if len(track) < min_history + horizon + 1:
             continue
-        positions = torch.from_numpy(flight[None].astype(np.float64) - flight[0]).float()
+        positions = torch.from_numpy(track.measured[None] - track.measured[0]).float()
         velocities, target = residual_targets(positions, horizon, dt)
-        residual, log_std = model(velocities, dt)
+        noise = torch.from_numpy(track.noise[None, 1:]).float() if model.uses_noise else None
+        residual, log_std = model(velocities, dt, noise=noise)
         rows = slice(min_history - 1, target.shape[1])
         errors.append((residual[0, rows] - target[0, rows]).numpy())
         speed = velocities[0, rows].norm(dim=-1)
@@ -90,12 +104,12 @@ def predict_flights(model: VelocityGRU, flights: list[np.ndarray], dt: float, mi
 
 
 def summarise(errors, stds, cv_errors, speeds=None) -> dict:
-    """ADE, FDE, constant-velocity ADE and 1/2-sigma per-axis coverage of protocol windows."""
-    z = np.abs(errors) / stds
-    return {"windows": int(len(errors)), "ade": float(np.linalg.norm(errors, axis=-1).mean()),
-            "fde": float(np.linalg.norm(errors[:, -1], axis=-1).mean()),
-            "cv_ade": float(np.linalg.norm(cv_errors, axis=-1).mean()),
-            "coverage_1sigma": float((z <= 1).mean()), "coverage_2sigma": float((z <= 2).mean())}
+    """The evaluation metrics (evaluate.metrics) of protocol windows, plus the constant-velocity ADE."""
+    zero = np.zeros_like(errors)
+    model = summarise_windows(score_windows(errors, zero, stds.astype(np.float64)))
+    cv = summarise_windows(score_windows(cv_errors, zero))
+    keys = ("windows", "ade", "fde", "coverage_1sigma", "coverage_2sigma", "nll")
+    return {**{key: model[key] for key in keys}, "cv_ade": cv["ade"]}
 
 
 def calibrate(model: VelocityGRU, flights: list[np.ndarray], dt: float, min_history: int) -> tuple[dict, list]:
