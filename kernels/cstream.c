@@ -6,8 +6,8 @@
  * caller's numpy arrays:
  *
  *   advance(tracks, slots, step_lists, last_positions, min_history, max_speed, out, ready, noise_prior)
- *       n tracks in one call: each stepped with its list of new grid samples ((vx, vy, vz) or
- *       (vx, vy, vz, noise m)), then (count >= min_history) predicted into out[i]; validates
+ *       n tracks in one call: each stepped with its list of new grid samples ((vx, vy, vz),
+ *       (vx, vy, vz, noise m) or (vx, vy, vz, noise m, ux, uy, uz)), then (count >= min_history) predicted into out[i]; validates
  *       everything before changing any state (see plan_advance). `tracks` is the predictor's one state
  *       object (model/slots.py TrackSlots: arrays gru (L, N, H) float32, top (N, H) float32,
  *       last_velocity (N, 3) float64, count (N,) int64, active (N,) bool, advanced in place).
@@ -41,7 +41,7 @@
 
 typedef struct {
     PyObject_HEAD
-    int layers, hidden, features, scaled, accel, noise, head_hidden, steps, edges;
+    int layers, hidden, features, scaled, accel, noise, interval, head_hidden, steps, edges;
     double noise_floor, noise_log_center, noise_width;   /* the measured-noise input (noise = 1) */
     int layer_inputs[MAX_LAYERS];
     float *w_step[MAX_LAYERS], *b_step[MAX_LAYERS];   /* (I + H, 4H), (4H,) per layer */
@@ -103,17 +103,20 @@ static void plan_free(Plan *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* Plan(layers, inv_scale, noise, head, post, dt): layers a sequence of (w_step (I+H, 4H), b_step (4H,))
- * float32; inv_scale (3 or 6,) float32; noise None or (floor m, log center, width) of the measured-noise
- * input; head (w1 (H, M), b1 (M,), w2 (M, 6S), b2 (6S,)) float32; post (low (6S,), high (6S,),
+/* Plan(layers, inv_scale, noise, interval, head, post, dt): layers a sequence of (w_step (I+H, 4H),
+ * b_step (4H,)) float32; inv_scale (3 or 6,) float32; noise None or (floor m, log center, width) of the
+ * measured-noise input; interval true when the interval-mean velocity is an input (after the noise); head (w1 (H, M), b1 (M,), w2 (M, 6S), b2 (6S,)) float32; post (low (6S,), high (6S,),
  * log_residual_scale (3S,), head_scale (6S,), edges (E,), speed_factor (E+1, 3S)) float64. */
 static int plan_init(Plan *self, PyObject *args, PyObject *kwds)
 {
     PyObject *layers, *inv_scale, *noise, *head, *post;
+    int interval;
     double dt;
-    static char *names[] = {"layers", "inv_scale", "noise", "head", "post", "dt", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOd", names, &layers, &inv_scale, &noise, &head, &post, &dt))
+    static char *names[] = {"layers", "inv_scale", "noise", "interval", "head", "post", "dt", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOpOOd", names, &layers, &inv_scale, &noise, &interval, &head,
+                                     &post, &dt))
         return -1;
+    self->interval = interval;
     self->noise = noise != Py_None;
     if (self->noise && !PyArg_ParseTuple(noise, "ddd", &self->noise_floor, &self->noise_log_center,
                                          &self->noise_width)) {
@@ -144,7 +147,7 @@ static int plan_init(Plan *self, PyObject *args, PyObject *kwds)
     Py_ssize_t scaled = buffer_dim(inv_scale, 0);
     if (m < 0 || o < 0 || e < 0 || scaled < 0)
         goto done;
-    const Py_ssize_t f = scaled + self->noise;
+    const Py_ssize_t f = scaled + self->noise + 3 * self->interval;
     self->layers = (int)count;
     for (Py_ssize_t k = 0; k < count; k++) {
         PyObject *pair = PySequence_GetItem(layers, k);
@@ -177,9 +180,10 @@ static int plan_init(Plan *self, PyObject *args, PyObject *kwds)
         if (self->b_step[k] == NULL)
             goto done;
     }
-    if (o % 6 != 0 || (scaled != 3 && scaled != 6) || (self->noise && scaled != 6)) {
+    if (o % 6 != 0 || (scaled != 3 && scaled != 6) || (self->noise && scaled != 6) ||
+        (self->interval && !self->noise)) {
         PyErr_SetString(PyExc_ValueError, "cstream.Plan: head output must be 6 * steps, scaled features 3 or 6 "
-                        "(6 with the noise input)");
+                        "(6 with the noise input; the interval input only after it)");
         goto done;
     }
     self->hidden = (int)h;
@@ -273,13 +277,13 @@ VECTOR_CLONES static void head_dense(Plan *self, const float *top)
 }
 
 /* ---- one track ------------------------------------------------------------------------------- */
-/* One GRU step of track `slot` of state (L, N, H): features of the grid sample v = (vx, vy, vz, noise)
- * given the previous velocity lv (the arithmetic of ModelSpec.features, float32), then every layer in
- * place. Returns the top layer's row. */
+/* One GRU step of track `slot` of state (L, N, H): features of the grid sample
+ * v = (vx, vy, vz, noise, ux, uy, uz) given the previous velocity lv (the arithmetic of
+ * ModelSpec.features, float32), then every layer in place. Returns the top layer's row. */
 static float *step_row(Plan *self, float *state, Py_ssize_t n_rows, Py_ssize_t slot, const double *v,
                        const double *lv, int fresh)
 {
-    float x[7];
+    float x[10];
     for (int i = 0; i < 3; i++) {
         const float now = (float)v[i];
         x[i] = now * self->inv_scale[i];
@@ -290,6 +294,9 @@ static float *step_row(Plan *self, float *state, Py_ssize_t n_rows, Py_ssize_t s
         const double level = v[3] > self->noise_floor ? v[3] : self->noise_floor;   /* np.maximum (v[3] >= 0) */
         x[6] = (float)((log(level) - self->noise_log_center) / self->noise_width);
     }
+    if (self->interval)
+        for (int i = 0; i < 3; i++)
+            x[7 + i] = (float)v[4 + i] * self->inv_scale[i];
     const Py_ssize_t hid = self->hidden, layer_stride = n_rows * hid;
     const float *input = x;
     float *h = NULL;
@@ -347,17 +354,18 @@ static int predict_row(Plan *self, const float *top, const double *v, const doub
 }
 
 /* ---- methods -------------------------------------------------------------------------------- */
-/* 3 floats of a 3-sequence (or, with `optional4`, 3 or 4: the 4th default `fill`) into dst. */
-static int parse_values(PyObject *obj, double *dst, const char *name, int optional4, double fill)
+/* A position (3 floats) or, with `sample`, a grid sample of 3, 4 or 7 floats (vx, vy, vz[, noise[, ux, uy,
+ * uz]]) into dst[0..6]: a missing noise is `fill`, a missing interval velocity the velocity. */
+static int parse_values(PyObject *obj, double *dst, const char *name, int sample, double fill)
 {
     PyObject *fast = PySequence_Fast(obj, name);
     if (fast == NULL)
         return -1;
     const Py_ssize_t size = PySequence_Fast_GET_SIZE(fast);
     int status = 0;
-    if (!(size == 3 || (optional4 && size == 4))) {
+    if (!(size == 3 || (sample && (size == 4 || size == 7)))) {
         PyErr_Format(PyExc_ValueError, "cstream.advance: each %s must have %s values", name,
-                     optional4 ? "3 or 4" : "3");
+                     sample ? "3, 4 or 7" : "3");
         status = -1;
     }
     for (Py_ssize_t i = 0; status == 0 && i < size; i++) {
@@ -365,8 +373,11 @@ static int parse_values(PyObject *obj, double *dst, const char *name, int option
         if (dst[i] == -1.0 && PyErr_Occurred())
             status = -1;
     }
-    if (status == 0 && optional4 && size == 3)
+    if (status == 0 && sample && size < 4)
         dst[3] = fill;
+    if (status == 0 && sample && size < 7)
+        for (int i = 0; i < 3; i++)
+            dst[4 + i] = dst[i];
     Py_DECREF(fast);
     return status;
 }
@@ -483,22 +494,22 @@ static PyObject *plan_advance(Plan *self, PyObject *const *args, Py_ssize_t narg
         total += count;
     }
     first[n] = total;
-    values = PyMem_Malloc(sizeof(double) * (size_t)(4 * total + 3 * n + 1));
+    values = PyMem_Malloc(sizeof(double) * (size_t)(7 * total + 3 * n + 1));
     if (values == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    double *positions = values + 4 * total;
+    double *positions = values + 7 * total;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *list = PySequence_Fast(PySequence_Fast_GET_ITEM(lists, i), "step lists must be sequences");
         if (list == NULL)
             goto done;
         int bad = PySequence_Fast_GET_SIZE(list) != first[i + 1] - first[i];
         for (Py_ssize_t j = 0; !bad && j < first[i + 1] - first[i]; j++) {
-            double *v = values + 4 * (first[i] + j);
+            double *v = values + 7 * (first[i] + j);
             bad = parse_values(PySequence_Fast_GET_ITEM(list, j), v, "grid sample", 1, noise_prior) < 0;
-            for (int a = 0; !bad && a < 3; a++)
-                if (!(v[a] >= -max_speed && v[a] <= max_speed)) {   /* NaN fails too */
+            for (int a = 0; !bad && a < 7; a++)
+                if (a != 3 && !(v[a] >= -max_speed && v[a] <= max_speed)) {   /* NaN fails too */
                     PyErr_Format(PyExc_ValueError, "step(): velocity non-finite or above MAX_SPEED = %g m/s; "
                                  "reset the track instead of feeding it", max_speed);
                     bad = 1;
@@ -524,7 +535,7 @@ static PyObject *plan_advance(Plan *self, PyObject *const *args, Py_ssize_t narg
         double *lv = last_velocity + 3 * slot[i];
         const float *h = state + ((self->layers - 1) * rows + slot[i]) * hid;
         for (Py_ssize_t j = first[i]; j < first[i + 1]; j++) {
-            const double *v = values + 4 * j;
+            const double *v = values + 7 * j;
             h = step_row(self, state, rows, slot[i], v, lv, counts[slot[i]] == 0);
             memcpy(lv, v, sizeof(double) * 3);
             counts[slot[i]] += 1;

@@ -33,5 +33,6 @@ def plan(spec):
     head = (spec.w1, spec.b1, spec.w2, spec.b2)
     post = (spec.head_low, spec.head_high, spec.log_residual_scale, spec.head_scale, spec.speed_edges,
             spec.speed_factor)
-    return Plan(layers, f32(spec.inv_feature_scale), spec.noise_norm, [f32(a) for a in head],
+    interval = "interval" in getattr(spec, "feature_groups", ())
+    return Plan(layers, f32(spec.inv_feature_scale), spec.noise_norm, interval, [f32(a) for a in head],
                 [f64(a) for a in post], float(spec.dt))

@@ -52,10 +52,13 @@ def test_predictions_equal_running_the_predictor_over_the_same_grid_samples(chec
     expected = {}
     for k in range(1, len(segment)):
         # the call a tick makes (the C path where built) and the numpy step + predict calls
-        # a grid sample: velocity and the raw-position noise estimate when it was completed (data.noise)
-        sample = (*segment.velocities[k - 1].tolist(), float(segment.noise[k]))
+        # a grid sample: velocity, the raw-position noise estimate when it was completed (data.noise) and the
+        # velocity between raw-sample interval means (data.preprocess.interval_velocities)
+        sample = (*segment.velocities[k - 1].tolist(), float(segment.noise[k]),
+                  *segment.interval_velocities[k - 1].tolist())
         positions, _, std, status = reference.advance(slot.tolist(), [[sample]], [tuple(segment.positions[k])])
-        batched.step(batched_slot, segment.velocities[k - 1][None], segment.noise[k:k + 1])
+        batched.step(batched_slot, segment.velocities[k - 1][None], segment.noise[k:k + 1],
+                     segment.interval_velocities[k - 1][None])
         batched_positions, _, batched_std = batched.predict(batched_slot, segment.positions[k][None])
         assert status == batched.status(batched_slot)
         np.testing.assert_allclose(positions, batched_positions, rtol=1e-5, atol=1e-5)
@@ -146,7 +149,7 @@ def test_float_max_stream_is_tracked_and_grid_overflow_resets(checkpoint, monkey
 
     def overflowing_consume(stamp, xyz, velocity=None):   # any overflow left in the grid arithmetic
         reset, ignored, samples = consume(stamp, xyz, velocity)
-        return reset, ignored, tuple((t, (np.inf,) * 3, velocity) for t, _, velocity in samples)
+        return reset, ignored, tuple((t, (np.inf,) * 3, velocity, interval) for t, _, velocity, interval in samples)
 
     monkeypatch.setattr(resampler, "consume", overflowing_consume)
     bank.push("huge", 0.65, [1.7e308, -1.7e308, 1.7e308])

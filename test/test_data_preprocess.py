@@ -56,8 +56,11 @@ def test_gaps_split_segments_and_short_pieces_are_dropped():
 def test_gap_equal_to_max_gap_does_not_split():
     t = np.array([0.0, 0.1, 0.3, 0.4])
     assert len(preprocess(t, line(t), PreprocessConfig(max_gap=0.2 + 1e-12))) == 1
-    split = preprocess(t, line(t), PreprocessConfig(max_gap=0.15))
-    assert [(s.t0, len(s)) for s in split] == [(0.0, 2), (0.3, 2)]
+    fast = np.array([0.0, 0.02, 0.04, 0.24, 0.26, 0.28])       # 50 Hz: the limit is max_gap itself
+    split = preprocess(fast, line(fast), PreprocessConfig(max_gap=0.15, rate=50.0))
+    assert [(s.t0, len(s)) for s in split] == [(0.0, 3), (0.24, 3)]
+    # a stream whose own interval is 0.1 s: a 0.2 s step is a dropout, not a gap (data.preprocess.gap_limits)
+    assert len(preprocess(t, line(t), PreprocessConfig(max_gap=0.15))) == 1
 
 
 def test_empty_and_degenerate_inputs_give_no_segments():

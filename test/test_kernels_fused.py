@@ -32,12 +32,16 @@ PRIOR = 1e-3
 
 
 def make_spec(weights, features, head=None, post=None, seed=0, dt=0.1):
-    """What kernels.fused.plan reads of a model.spec.ModelSpec (features 7: 6 scaled + the noise input)."""
+    """What kernels.fused.plan reads of a model.spec.ModelSpec (features 7: 6 scaled + the noise input;
+    10: + the interval-mean velocity)."""
     default_head, default_post = head_constants(weights.hidden_size, seed=seed)
     head, post = head or default_head, post or default_post
-    noise = features == 7
+    noise = features >= 7
+    groups = {3: ("velocity",), 6: ("velocity", "accel"), 7: ("velocity", "accel", "noise"),
+              10: ("velocity", "accel", "noise", "interval")}[features]
     low, high, log_rs, scale, edges, factor = post
-    return SimpleNamespace(gru=weights, inv_feature_scale=np.linspace(0.5, 2.0, 6 if noise else features),
+    return SimpleNamespace(gru=weights, feature_groups=groups,
+                           inv_feature_scale=np.linspace(0.5, 2.0, 6 if noise else features),
                            noise_norm=NOISE_NORM if noise else None, w1=head[0], b1=head[1], w2=head[2], b2=head[3],
                            head_low=low, head_high=high, log_residual_scale=log_rs, head_scale=scale,
                            speed_edges=edges, speed_factor=factor, dt=dt)
@@ -66,7 +70,8 @@ def advance(plan, state, slot, velocities, last_velocity, count, position, min_h
     return out[0], bool(ready[0]), top, lv, counts
 
 
-@pytest.mark.parametrize("features,hidden,layers", [(6, 32, 1), (3, 16, 2), (7, 96, 1), (7, 8, 3), (6, 8, 3)])
+@pytest.mark.parametrize("features,hidden,layers", [(6, 32, 1), (3, 16, 2), (7, 96, 1), (7, 8, 3), (6, 8, 3),
+                                                     (10, 128, 1), (10, 8, 2)])
 @pytest.mark.parametrize("fresh", [False, True])
 def test_step_matches_torch_gru_cell_on_one_row(features, hidden, layers, fresh):
     weights, _, _, _, _ = gru_case(features, hidden, layers, 1, 1, seed=hidden + layers)
@@ -74,17 +79,19 @@ def test_step_matches_torch_gru_cell_on_one_row(features, hidden, layers, fresh)
     rng = np.random.default_rng(1)
     state = rng.normal(size=(layers, 5, hidden)).astype(np.float32)
     before = state.copy()
-    v, last, noise = rng.normal(0, 3, 3), rng.normal(0, 3, 3), 0.02
-    sample = tuple(v) + ((noise,) if features == 7 else ())
+    v, last, noise, interval = rng.normal(0, 3, 3), rng.normal(0, 3, 3), 0.02, rng.normal(0, 3, 3)
+    sample = tuple(v) + ((noise,) if features == 7 else (noise, *interval) if features == 10 else ())
     _, ready, top, lv, counts = advance(plan, state, 3, [sample], last, 0 if fresh else 1, (0.0, 0.0, 0.0),
                                         min_history=10**9)          # stepped, not predicted
 
     x32 = v.astype(np.float32)
     accel = np.zeros(3, np.float32) if fresh else x32 - last.astype(np.float32)
     scaled = (np.concatenate([x32, accel])[:len(scale)] * scale).astype(np.float32)
-    if features == 7:
+    if features >= 7:
         floor, log_center, width = NOISE_NORM
         scaled = np.append(scaled, np.float32((math.log(max(noise, floor)) - log_center) / width))
+    if features == 10:
+        scaled = np.append(scaled, interval.astype(np.float32) * scale[:3])
     x = torch.from_numpy(scaled)[None]
     for k, layer in enumerate(weights.layers):
         x = torch.gru_cell(x, torch.from_numpy(before[k, 3:4]), layer.w_ih, layer.w_hh, layer.b_ih, layer.b_hh)
@@ -141,12 +148,16 @@ def test_bad_plans_are_errors_not_crashes():
         fused.plan(make_spec(weights, 7))
     with pytest.raises(TypeError, match="noise"):
         fused.Plan([(numpy_layers(weights)[0].w_step, numpy_layers(weights)[0].b_step)], np.ones(6, np.float32),
-                   (1.0, 2.0), [a.astype(np.float32) for a in head], [np.asarray(a, np.float64) for a in post], 0.1)
+                   (1.0, 2.0), False, [a.astype(np.float32) for a in head], [np.asarray(a, np.float64) for a in post],
+                   0.1)
     with pytest.raises(ValueError, match="b_step"):
         fused.Plan([(numpy_layers(weights)[0].w_step, np.zeros(3, np.float32))], np.ones(6, np.float32), None,
-                   [a.astype(np.float32) for a in head], [np.asarray(a, np.float64) for a in post], 0.1)
+                   False, [a.astype(np.float32) for a in head], [np.asarray(a, np.float64) for a in post], 0.1)
+    with pytest.raises(ValueError, match="interval"):                  # the interval input needs the noise one
+        fused.Plan([(numpy_layers(weights)[0].w_step, numpy_layers(weights)[0].b_step)], np.ones(3, np.float32),
+                   None, True, [a.astype(np.float32) for a in head], [np.asarray(a, np.float64) for a in post], 0.1)
     with pytest.raises(TypeError):
-        fused.Plan([], np.ones(6, np.float32), None, head, post)    # missing dt
+        fused.Plan([], np.ones(6, np.float32), None, False, head, post)    # missing dt
 
 
 def test_advance_checks_its_arrays_before_touching_state():
@@ -182,8 +193,10 @@ def test_advance_checks_its_arrays_before_touching_state():
     for noise in (-1e-3, math.nan, math.inf):                                 # noise levels: finite and >= 0
         with pytest.raises(ValueError, match="noise"):
             call(lists=[[(1.0, 2.0, 3.0, 0.01), (1.0, 2.0, 3.0, noise)]])
-    with pytest.raises(ValueError, match="3 or 4"):
+    with pytest.raises(ValueError, match="3, 4 or 7"):
         call(lists=[[(1.0, 2.0, 3.0, 0.01, 5.0)]])
+    with pytest.raises(ValueError, match="MAX_SPEED"):                        # interval velocities are checked too
+        call(lists=[[(1.0, 2.0, 3.0, 0.01, math.nan, 0.0, 0.0)]])
     with pytest.raises(ValueError):
         call(lasts=[(0.0, 0.0)])
     with pytest.raises(IndexError):

@@ -10,7 +10,8 @@ from test_model_checkpoint import make_checkpoint
 from uav_traj_predictor.model import FALLBACK_CV, TRACKING, WARMING_UP, StreamingPredictor
 
 
-@pytest.fixture(scope="module", params=[7, 6, 3], ids=["velocity+accel+noise", "velocity+accel", "velocity"])
+@pytest.fixture(scope="module", params=[10, 7, 6, 3],
+                ids=["velocity+accel+noise+interval", "velocity+accel+noise", "velocity+accel", "velocity"])
 def checkpoint(tmp_path_factory, request):
     path, _ = make_checkpoint(tmp_path_factory.mktemp("ckpt") / "m.pt", hidden=24, layers=2,
                               features=request.param)

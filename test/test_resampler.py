@@ -6,21 +6,23 @@ from hypothesis import strategies as st
 
 from uav_traj_predictor.core import OnlineResampler
 from uav_traj_predictor.data import PreprocessConfig, preprocess
+from uav_traj_predictor.data.preprocess import LOW_RATE_GAP_CAP, resample_segment
 
 SMOOTH = PreprocessConfig(smoothing="savgol", savgol_window=5, savgol_order=2)
 
 
 def run_stream(resampler, stamps, positions):
-    """Push everything; return {segment: (stamps, positions, velocities)} and the outputs."""
+    """Push everything; return {segment: (stamps, positions, velocities, interval velocities)} and the outputs."""
     segments, outputs = {}, []
     for stamp, position in zip(stamps, positions):
         out = resampler.push(stamp, position)
         outputs.append(out)
         if len(out):
-            s, p, v = segments.setdefault(out.segment, ([], [], []))
+            s, p, v, u = segments.setdefault(out.segment, ([], [], [], []))
             s.extend(out.stamps)
             p.extend(out.positions)
             v.extend(out.velocities)
+            u.extend(out.interval_velocities)
     return {k: tuple(map(np.asarray, val)) for k, val in segments.items()}, outputs
 
 
@@ -38,12 +40,13 @@ def assert_same_as_preprocess(stamps, positions, cfg):
     online = [val for val in online.values() if len(val[0]) >= 2]
     offline = preprocess(stamps, positions, cfg)
     assert len(online) == len(offline) >= 1
-    for (times, grid, velocities), segment in zip(online, offline):
+    for (times, grid, velocities, interval), segment in zip(online, offline):
         assert times[0] == segment.t0
         np.testing.assert_array_equal(times, segment.times)
         np.testing.assert_allclose(grid, segment.positions, atol=1e-9, rtol=0)
         np.testing.assert_allclose(velocities[1:], segment.velocities, atol=1e-7, rtol=0)
-        assert np.isnan(velocities[0]).all()
+        np.testing.assert_array_equal(interval[1:], segment.interval_velocities)   # same sums, same order
+        assert np.isnan(velocities[0]).all() and np.isnan(interval[0]).all()
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -156,15 +159,18 @@ def test_online_never_raises_and_matches_preprocess_on_the_samples_it_accepted(s
             accepted.setdefault(out.segment, []).append((stamp, position))
         else:
             assert len(out) == 0 and out.reset is None
-    for key, (times, grid, velocities) in online.items():
+    for key, (times, grid, velocities, interval) in online.items():
         assert np.isfinite(grid).all() and np.isfinite(velocities[1:]).all()
         np.testing.assert_array_equal(times, times[0] + np.arange(len(times)) * cfg.dt)
         t, p = map(np.asarray, zip(*accepted[key]))
-        assert (np.diff(t) > 0).all() and (np.diff(t) <= cfg.max_gap).all()
-        expected = preprocess(t, p, cfg)
+        assert (np.diff(t) > 0).all() and (np.diff(t) <= max(cfg.max_gap, LOW_RATE_GAP_CAP)).all()
+        # the segmentation is the stream's (its gap limit remembers earlier steps, data.preprocess.gap_limits);
+        # within it, the grid is preprocess's resampling of the accepted samples
+        segment = resample_segment(t, p, cfg)
+        expected = [] if segment is None else [segment]
         if len(times) >= 2:
-            (segment,) = expected
             np.testing.assert_allclose(grid, segment.positions, atol=1e-9, rtol=0)
+            np.testing.assert_array_equal(interval[1:], segment.interval_velocities)
         else:
             assert expected == []
 
@@ -212,3 +218,39 @@ def test_twist_samples_need_a_finite_velocity():
     with pytest.raises(ValueError, match="3-vector velocity"):
         resampler.push(0.2, [0.2, 0, 0])
     assert len(OnlineResampler().push(0.0, [0, 0, 0], [np.nan] * 3)) == 1   # pose source: velocity unused
+
+
+@pytest.mark.parametrize("rate,jitter", [(200.0, 0.0), (20.0, 0.3), (10.0, 0.0), (7.0, 0.3)])
+def test_interval_velocities_average_every_raw_sample(rate, jitter):
+    """u_k (data.preprocess.interval_velocities) uses all raw samples: online == offline (also with raw
+    stamps exactly on grid stamps, at 10 Hz), and with white noise at 200 Hz it is several times less noisy
+    than the one-difference grid velocity v_k; for clean linear motion both are the velocity."""
+    rng = np.random.default_rng(int(rate))
+    n = int(rate * 40)
+    stamps = 100.0 + np.arange(n) / rate + rng.uniform(0, jitter / rate, n)
+    line = np.column_stack([1.5 * stamps, -0.5 * stamps, 0.2 * stamps])
+    noisy = line + rng.normal(0, 0.01, (n, 3))
+    assert_same_as_preprocess(stamps, noisy, PreprocessConfig())
+    (clean,) = preprocess(stamps, line, PreprocessConfig())
+    np.testing.assert_allclose(clean.interval_velocities, np.tile([1.5, -0.5, 0.2], (len(clean) - 1, 1)), atol=1e-6)
+    (segment,) = preprocess(stamps, noisy, PreprocessConfig())
+    truth = np.array([1.5, -0.5, 0.2])
+    ratio = np.std(segment.velocities - truth) / np.std(segment.interval_velocities - truth)
+    assert ratio > (3.0 if rate == 200.0 else 1.0 - 1e-9)
+    if rate <= 10.0:                          # at most one raw sample per grid interval: u_k is v_k
+        np.testing.assert_allclose(segment.interval_velocities, segment.velocities, atol=1e-9)
+
+
+def test_low_rate_streams_keep_their_segments_and_long_outages_still_split():
+    """A 5 Hz sensor (steps 0.2 s, jittered, above the default max_gap of 0.2 s) is one segment, online
+    as offline; an outage splits it; at 20 Hz the limit stays max_gap."""
+    rng = np.random.default_rng(3)
+    stamps = 50.0 + np.cumsum(rng.uniform(0.19, 0.23, 300))
+    stamps[150:] += 5.0                                          # a 5 s outage
+    positions = np.column_stack([np.sin(0.3 * stamps), np.cos(0.3 * stamps), 0.05 * stamps])
+    segments = preprocess(stamps, positions, PreprocessConfig())
+    assert len(segments) == 2 and sum(len(s) for s in segments) > 0.95 * (stamps[-1] - stamps[0] - 5.0) * 10
+    assert_same_as_preprocess(stamps, positions, PreprocessConfig())
+    fast = 10.0 + np.arange(400) * 0.05
+    fast = np.delete(fast, np.arange(100, 105))                  # 0.3 s without samples at 20 Hz: a gap
+    assert len(preprocess(fast, np.zeros((len(fast), 3)), PreprocessConfig())) == 2

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from uav_traj_predictor.model.network import residual_targets
-from uav_traj_predictor.train.datasets import Augment, FlightSet, sample_chunks, split_flights
+from uav_traj_predictor.train.datasets import Augment, FlightSet, TrainTrack, sample_chunks, split_flights
 from uav_traj_predictor.sim.kinematic import KINEMATIC_FAMILIES, cv_error_by_speed, kinematic_flights
 
 
@@ -71,3 +71,49 @@ def test_residual_targets_are_zero_for_constant_velocity():
     _, residual = residual_targets(parabola, 10, 0.1)
     j = torch.arange(1, 11, dtype=torch.float64) * 0.1
     torch.testing.assert_close(residual[0, 5, :, 0], 0.5 * j ** 2 + 0.05 * j)  # v_k lags by dt/2
+
+
+def test_measured_tracks_pair_the_sensor_view_with_the_exact_positions():
+    from uav_traj_predictor.data.perturb import Perturbation
+    from uav_traj_predictor.train.datasets import measured_tracks
+    t = np.arange(3000) * 0.01                                    # 30 s at 100 Hz, exact
+    p = np.column_stack([np.cos(0.5 * t), np.sin(0.5 * t), 0.1 * t])
+    rng = np.random.default_rng(0)
+    (track,) = measured_tracks(t, p, Perturbation(rate=20.0, noise=0.01), rng, 10.0, "total_station")
+    assert track.measured.shape == track.truth.shape and track.interval.shape == (len(track) - 1, 3)
+    error = track.measured - track.truth                        # the sensor's noise, on the same stamps
+    assert np.std(error) == pytest.approx(0.01, rel=0.1)
+    assert np.median(track.noise[50:]) == pytest.approx(0.01, rel=0.15)   # the online estimate sees it
+    (exact,) = measured_tracks(t, p, Perturbation(), rng, 10.0)
+    np.testing.assert_array_equal(exact.measured, exact.truth)
+    gaps = measured_tracks(t, p, Perturbation(gaps=6.0, gap_len=2.0), np.random.default_rng(1), 10.0)
+    assert len(gaps) > 1                                          # outages split the flight into tracks
+
+
+def test_training_sets_are_reproducible_and_split_by_source_flight():
+    from uav_traj_predictor.train.datasets import kinematic, mixture
+    a = kinematic(6, 20.0, seed=3, rate=10.0, sensors="mixture", copies=2)
+    b = kinematic(6, 20.0, seed=3, rate=10.0, sensors="mixture", copies=2)
+    assert len(a.flights) == len(b.flights) and all(np.array_equal(x.measured, y.measured)
+                                                    for x, y in zip(a.flights, b.flights))
+    assert sum(a.description["sensor_draws"].values()) == 12 and set(a.groups) == set(range(6))
+    both = mixture({"sources": [{"source": "kinematic", "flights": 4, "duration_s": 20.0, "sensors": ["mocap", "gnss"]},
+                                {"source": "kinematic", "flights": 3, "duration_s": 20.0, "sensors": "none"}]}, 0, 10.0)
+    assert set(both.groups) == set(range(7))
+    rest, held = split_flights(both, 0.3, seed=0)
+    assert not set(rest.groups) & set(held.groups)                  # copies of one flight stay together
+
+
+def test_augmentation_moves_measured_truth_and_interval_velocities_together():
+    track = TrainTrack(np.cumsum(np.ones((200, 3)) * 0.1, axis=0), np.cumsum(np.ones((200, 3)) * 0.1, axis=0) + 0.01,
+                       np.full(200, 0.002), "test", np.ones((199, 3)))
+    chunks = sample_chunks([track], 16, 50, np.random.default_rng(2),
+                           Augment(yaw=True, mirror=True, scale=(0.5, 2.0), z_scale=(0.5, 2.0)))
+    offset = chunks.truth - chunks.measured                         # the same rigid transform for both
+    np.testing.assert_allclose(torch.linalg.norm(offset[:, :, :2], dim=-1)[:, 0] /
+                               torch.linalg.norm(chunks.measured[:, 1, :2] - chunks.measured[:, 0, :2], dim=-1),
+                               0.01 * np.sqrt(2) / (0.1 * np.sqrt(2)), rtol=1e-4)
+    velocity = (chunks.measured[:, 1:] - chunks.measured[:, :-1]) / 0.1
+    torch.testing.assert_close(chunks.interval, velocity, rtol=1e-4, atol=1e-4)   # u = v here, still after it
+    scale = chunks.noise[:, 0] / 0.002
+    assert scale.min() < 0.8 and scale.max() > 1.2                  # the noise level follows the scale

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..data.preprocess import PreprocessConfig, causal_savgol_coeffs, causal_savgol_point, velocity_integral
+from ..data.preprocess import (GAP_HISTORY, MIN_INTERVAL_SAMPLES, PreprocessConfig, causal_savgol_coeffs,
+                               causal_savgol_point, gap_limit, velocity_integral)
 
-RESET_GAP = "gap"                       # step > cfg.max_gap: new segment at this sample
+RESET_GAP = "gap"                       # step > the gap limit (data.preprocess.gap_limits): new segment
 RESET_TIME_BACKWARDS = "time_backwards"  # stamp jumped back > max_backwards (bag loop, sim reset)
 RESET_MANUAL = "manual"                 # reset() called; reported with the next sample
 IGNORED_NON_FINITE = "non_finite"
@@ -62,6 +63,7 @@ class ResamplerOutput:
     stamps: np.ndarray = field(default_factory=_no_stamps)
     positions: np.ndarray = field(default_factory=_no_positions)
     velocities: np.ndarray = field(default_factory=_no_positions)
+    interval_velocities: np.ndarray = field(default_factory=_no_positions)   # data.preprocess.interval_velocities
     reset: str | None = None
     ignored: str | None = None
     segment: int = -1            # index of the segment these samples belong to (-1 before any)
@@ -83,6 +85,7 @@ class OnlineResampler:
         self.dt = cfg.dt
         self.max_backwards = max_backwards
         self._max_gap = cfg.max_gap
+        self._recent_steps = deque(maxlen=GAP_HISTORY)   # last raw steps, for the low-rate gap limit
         self._smoothing = cfg.smoothing == "savgol"
         self.twist = cfg.velocity_source == "twist"
         self._raw_grid = deque(maxlen=cfg.savgol_window if self._smoothing else 1)  # last unsmoothed grid positions
@@ -93,6 +96,9 @@ class OnlineResampler:
     # --- state -----------------------------------------------------------------------------
     def _start(self, stamp, position, velocity):
         self.t0 = stamp                    # first stamp of the current segment (None: no segment)
+        self._ref = position               # first raw position of the segment (interval sums are relative)
+        self._interval = [0, 0.0, 0.0, 0.0, 0.0]   # raw samples of the open grid interval: n, sum t, sum x, y, z
+        self._last_mean = None             # (tau, x, y, z) mean of the previous grid interval (relative)
         self.last_stamp = stamp            # newest accepted raw sample
         self.last_raw = position           # its position, [x, y, z] floats
         self.last_raw_velocity = velocity  # its measured velocity (twist), else None
@@ -106,6 +112,11 @@ class OnlineResampler:
         if self.t0 is not None:
             self._pending_reset = RESET_MANUAL
         self._start(None, None, None)
+
+    @property
+    def gap_limit(self) -> float:
+        """The longest raw step (s) the next sample may follow without starting a new segment."""
+        return gap_limit(self._recent_steps, self._max_gap)
 
     @property
     def last_grid_stamp(self) -> float | None:
@@ -123,11 +134,13 @@ class OnlineResampler:
         nan = (math.nan,) * 3
         return ResamplerOutput(stamps=np.array([s[0] for s in samples]), positions=np.array([s[1] for s in samples]),
                                velocities=np.array([nan if s[2] is None else s[2] for s in samples]),
+                               interval_velocities=np.array([nan if s[3] is None else s[3] for s in samples]),
                                reset=reset, segment=self.segment)
 
     def consume(self, stamp: float, xyz: list[float], velocity: list[float] | None = None):
-        """`push` on plain floats: (reset, ignored, samples), samples a tuple of (stamp, position, velocity)
-        per new grid sample, position and velocity (x, y, z) floats, velocity None for a segment's first.
+        """`push` on plain floats: (reset, ignored, samples), samples a tuple of (stamp, position, velocity,
+        interval velocity) per new grid sample, position and velocities (x, y, z) floats, velocities None for
+        a segment's first.
         `velocity`: the sample's measured [vx, vy, vz], required for velocity_source "twist"."""
         if not (math.isfinite(stamp) and math.isfinite(xyz[0]) and math.isfinite(xyz[1])
                 and math.isfinite(xyz[2])):
@@ -137,7 +150,10 @@ class OnlineResampler:
         if self.t0 is None:
             return self._begin_segment(stamp, xyz, velocity, self._pending_reset)
         step = stamp - self.last_stamp
-        if step > self._max_gap:
+        limit = gap_limit(self._recent_steps, self._max_gap)
+        if step > 0:                       # the stream's own sample interval, across segments (gap_limits)
+            self._recent_steps.append(step)
+        if step > limit:
             return self._begin_segment(stamp, xyz, velocity, RESET_GAP)
         if step < -self.max_backwards:
             return self._begin_segment(stamp, xyz, velocity, RESET_TIME_BACKWARDS)
@@ -160,13 +176,19 @@ class OnlineResampler:
         self.last_stamp, self.last_raw, self.last_raw_velocity = stamp, xyz, velocity
         samples = []
         g = t0 + k * dt
+        counted = False
         while g <= stamp:
             w = (g - t_a) / (stamp - t_a)
             mean = self._mean_velocity(t_a, v_a, stamp, velocity, g) if self.twist else None
+            if g == stamp:                 # a raw sample exactly at a grid stamp closes that grid interval
+                self._count_raw(stamp, xyz)
+                counted = True
             samples.append(self._emit(g, (xa + w * (xyz[0] - xa), ya + w * (xyz[1] - ya), za + w * (xyz[2] - za)),
                                       mean))
             k += 1
             g = t0 + k * dt
+        if not counted:
+            self._count_raw(stamp, xyz)
         if self.twist:
             self._since_grid = _add(self._since_grid, _integral(t_a, v_a, stamp, velocity, stamp))
         return samples
@@ -181,7 +203,35 @@ class OnlineResampler:
         self._since_grid = tuple(-part for part in upto)
         return mean
 
+    def _count_raw(self, stamp, xyz) -> None:
+        """Add an accepted raw sample to the open grid interval's sums (relative to the segment start)."""
+        sums, ref = self._interval, self._ref
+        sums[0] += 1
+        sums[1] += stamp - self.t0
+        sums[2] += xyz[0] - ref[0]
+        sums[3] += xyz[1] - ref[1]
+        sums[4] += xyz[2] - ref[2]
+
+    def _interval_velocity(self, stamp, raw: tuple):
+        """Close the grid interval ending at `stamp` (grid position `raw`): the velocity between its raw-sample
+        mean and the previous interval's (data.preprocess.interval_velocities), None for a segment's first."""
+        n, sum_t, sum_x, sum_y, sum_z = self._interval
+        ref = self._ref
+        if n >= MIN_INTERVAL_SAMPLES:
+            mean = (sum_t / n, sum_x / n, sum_y / n, sum_z / n)
+        else:                              # too few raw samples in the interval: the grid sample itself
+            mean = (stamp - self.t0, raw[0] - ref[0], raw[1] - ref[1], raw[2] - ref[2])
+        self._interval = [0, 0.0, 0.0, 0.0, 0.0]
+        last, self._last_mean = self._last_mean, mean
+        if last is None:
+            return None
+        span = mean[0] - last[0]
+        return ((mean[1] - last[1]) / span, (mean[2] - last[2]) / span, (mean[3] - last[3]) / span)
+
     def _emit(self, stamp, raw: tuple, measured: tuple | None = None) -> tuple:
+        if self.count == 0:                # a segment's first grid sample is its first raw sample: interval 0
+            self._count_raw(stamp, raw)
+        interval = self._interval_velocity(stamp, raw)
         self._raw_grid.append(raw)
         position = self._smoothed() if self._smoothing else raw
         last, dt = self.last_position, self.dt
@@ -193,7 +243,7 @@ class OnlineResampler:
             velocity = ((position[0] - last[0]) / dt, (position[1] - last[1]) / dt, (position[2] - last[2]) / dt)
         self.last_position = position
         self.count += 1
-        return stamp, position, velocity
+        return stamp, position, velocity, interval
 
     def _smoothed(self) -> tuple:
         window = np.array(self._raw_grid)

@@ -45,7 +45,7 @@ class Track:
     last_seen: float                         # `now` of the newest push (node clock), for the timeout
     history: int = 0                         # velocities stepped into the predictor since the reset
     needs_reset: bool = False                # predictor state must be zeroed before the next step
-    queued_velocities: list = field(default_factory=list)   # (vx, vy, vz, noise m) per new grid sample
+    queued_velocities: list = field(default_factory=list)   # (vx, vy, vz, noise m, ux, uy, uz) per grid sample
     queued_samples: int = 0                  # grid samples queued (the first of a segment has no velocity)
     last_grid_stamp: float | None = None
     last_grid_position: tuple | None = None    # (x, y, z) of the newest grid sample
@@ -143,9 +143,10 @@ class TrackBank:
             resampler.reset()
         elif samples:
             noise = track.jitter.level
-            track.queued_velocities += [(*velocity, noise) for _, _, velocity in samples if velocity is not None]
+            track.queued_velocities += [(*velocity, noise, *interval) for _, _, velocity, interval in samples
+                                        if velocity is not None]
             track.queued_samples += len(samples)
-            track.last_grid_stamp, track.last_grid_position, _ = samples[-1]
+            track.last_grid_stamp, track.last_grid_position, _, _ = samples[-1]
         return len(samples)
 
     def _refuse(self, track_id: str, stamp: float) -> None:
@@ -169,12 +170,14 @@ class TrackBank:
         """Grid positions finite and velocities ones `predictor.step` takes (finite, within its MAX_SPEED;
         a new segment's first sample has no velocity). NaN and inf fail the comparisons."""
         limit = self._step_speed_limit
-        for _, (x, y, z), velocity in samples:
+        for _, (x, y, z), velocity, interval in samples:
             if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
                 return False
             if velocity is not None:
                 vx, vy, vz = velocity
-                if not (-limit <= vx <= limit and -limit <= vy <= limit and -limit <= vz <= limit):
+                ux, uy, uz = interval
+                if not (-limit <= vx <= limit and -limit <= vy <= limit and -limit <= vz <= limit
+                        and -limit <= ux <= limit and -limit <= uy <= limit and -limit <= uz <= limit):
                     return False
         return True
 
@@ -183,7 +186,7 @@ class TrackBank:
         if resampler.last_stamp is None:
             return False
         step = stamp - resampler.last_stamp
-        if not (0 < step <= self.cfg.max_gap):
+        if not (0 < step <= resampler.gap_limit):
             return False
         x, y, z = xyz
         if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):

@@ -24,6 +24,10 @@ from scipy.signal import savgol_coeffs
 from .noise import noise_series
 
 SMOOTHINGS = (None, "savgol")
+MIN_INTERVAL_SAMPLES = 2      # raw samples a grid interval needs for its mean to replace the grid sample
+GAP_HISTORY = 3               # raw steps that tell a stream's own sample interval (the shortest of them)
+LOW_RATE_GAP_FACTOR = 2.5     # a step splits a segment above max(max_gap, this x that interval) ...
+LOW_RATE_GAP_CAP = 1.0        # ... but never above max(max_gap, this) s: slower streams split as before
 VELOCITY_SOURCES = ("pose", "twist")
 
 
@@ -65,6 +69,7 @@ class Segment:
     name: str = ""                 # flight it came from
     measured_velocities: np.ndarray | None = None   # (M-1, 3) interval means of measured velocities
     noise: np.ndarray | None = None    # (M,) raw-position noise estimate (m) when grid sample k was completed
+    interval_velocities: np.ndarray | None = None   # (M-1, 3) velocities between raw-sample interval means
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -202,11 +207,35 @@ def clean_samples(t, p, v=None):
     return t[first], p[first], v[finite][order][first]
 
 
+def gap_limits(steps: np.ndarray, max_gap: float) -> np.ndarray:
+    """(n,) the longest step (s) that does not split a segment, for each of the raw steps (n,) of a stream
+    in order: max(max_gap, min(LOW_RATE_GAP_CAP, LOW_RATE_GAP_FACTOR x the shortest of the GAP_HISTORY
+    steps before it)) (max_gap for the first). A 5 Hz sensor (steps of 0.2 s) thus keeps its segments with the default
+    max_gap of 0.2 s, while for raw rates above ~12.5 Hz the limit is max_gap itself. `gap_limit` is the
+    online twin (one step at a time)."""
+    limits = np.full(len(steps), float(max_gap))
+    if len(steps) > 1:
+        padded = np.concatenate([np.full(GAP_HISTORY, np.inf), steps[:-1]])
+        windows = np.lib.stride_tricks.sliding_window_view(padded, GAP_HISTORY)[:len(steps)]
+        shortest = windows.min(axis=1)
+        stretched = np.minimum(LOW_RATE_GAP_CAP, LOW_RATE_GAP_FACTOR * shortest)
+        limits = np.maximum(limits, np.where(np.isfinite(shortest), stretched, 0.0))
+    return limits
+
+
+def gap_limit(recent_steps, max_gap: float) -> float:
+    """`gap_limits` of the next step given the (up to GAP_HISTORY) steps before it."""
+    if not recent_steps:
+        return max_gap
+    return max(max_gap, min(LOW_RATE_GAP_CAP, LOW_RATE_GAP_FACTOR * min(recent_steps)))
+
+
 def split_at_gaps(t: np.ndarray, max_gap: float) -> list[slice]:
-    """Slices of sorted stamps `t` with no step larger than max_gap."""
+    """Slices of sorted stamps `t` with no step larger than its gap limit (`gap_limits`)."""
     if len(t) == 0:
         return []
-    cuts = np.flatnonzero(np.diff(t) > max_gap) + 1
+    steps = np.diff(t)
+    cuts = np.flatnonzero(steps > gap_limits(steps, max_gap)) + 1
     bounds = np.concatenate(([0], cuts, [len(t)]))
     return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
@@ -219,12 +248,42 @@ def resample_segment(t: np.ndarray, p: np.ndarray, cfg: PreprocessConfig, name: 
     if count < 2:
         return None
     times = grid_times(t[0], cfg.dt, count)
-    positions = resample(t, p, times)
+    interpolated = resample(t, p, times)
+    positions = interpolated
     if cfg.smoothing == "savgol":
         positions = causal_smooth(positions, cfg.savgol_window, cfg.savgol_order)
     measured = None if v is None else mean_velocities(t, v, times)
     return Segment(t0=float(t[0]), dt=cfg.dt, positions=positions, name=name, measured_velocities=measured,
-                   noise=grid_noise(t, p, times))
+                   noise=grid_noise(t, p, times), interval_velocities=interval_velocities(t, p, times, interpolated))
+
+
+def interval_velocities(t: np.ndarray, p: np.ndarray, times: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """(len(times) - 1, 3) velocities between the means of the raw samples of consecutive grid intervals.
+
+    Interval k (k >= 1) holds the raw samples with stamps in (times[k-1], times[k]]; interval 0 the first
+    raw sample. Its mean position m_k and mean stamp tau_k (an interval with fewer than
+    MIN_INTERVAL_SAMPLES raw samples: the interpolated grid position `grid`, before any smoothing, and the
+    grid stamp, so u_k = v_k for raw rates at or below the grid rate) give u_k = (m_k - m_{k-1}) / (tau_k - tau_{k-1}): every raw sample contributes, so with white
+    noise of sigma at n raw samples per grid step u_k is about sqrt(n / 2) times less noisy than the
+    grid difference v_k (which reads one sample per step), and for clean motion it is the mean velocity
+    around t_k - dt / 2. Sums run relative to the stretch's first sample (stamps and positions), in
+    stamp order: `core.OnlineResampler` computes the same numbers sample by sample.
+    """
+    count = len(times)
+    if count < 2:
+        return np.zeros((0, 3))
+    t_ref, p_ref = t[0], p[0]
+    interval = np.searchsorted(times, t, side="left")          # sample i is in (times[k-1], times[k]]
+    inside = interval < count                                   # samples after the last grid stamp: not yet
+    n = np.bincount(interval[inside], minlength=count).astype(np.float64)
+    sum_t = np.bincount(interval[inside], weights=t[inside] - t_ref, minlength=count)
+    sum_p = np.stack([np.bincount(interval[inside], weights=p[inside, a] - p_ref[a], minlength=count)
+                      for a in range(3)], axis=1)
+    empty = n < MIN_INTERVAL_SAMPLES
+    n_safe = np.where(empty, 1.0, n)
+    tau = np.where(empty, times - t_ref, sum_t / n_safe)
+    mean = np.where(empty[:, None], grid - p_ref, sum_p / n_safe[:, None])
+    return (mean[1:] - mean[:-1]) / (tau[1:] - tau[:-1])[:, None]
 
 
 def grid_noise(t: np.ndarray, p: np.ndarray, times: np.ndarray) -> np.ndarray:

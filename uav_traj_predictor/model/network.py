@@ -20,13 +20,17 @@ SPEED_EDGES = (0.5, 1.0, 2.0, 5.0)   # m/s: bins of the speed-dependent std cali
 # the measured-noise input (input_features 7): (log(max(sigma, floor)) - log(center)) / width, sigma the
 # track's raw-position noise estimate (data/noise.py) in metres; 0.1 mm -> -2.3, 3 mm -> 0, 5 cm -> +1.9
 NOISE_FLOOR_M, NOISE_CENTER_M, NOISE_WIDTH = 1e-4, 3e-3, 1.5
-FEATURE_SETS = {3: ("velocity",), 6: ("velocity", "accel"), 7: ("velocity", "accel", "noise")}
+# input groups by input_features; "interval": velocities between raw-sample interval means
+# (data.preprocess.interval_velocities), scaled like the velocity
+FEATURE_SETS = {3: ("velocity",), 6: ("velocity", "accel"), 7: ("velocity", "accel", "noise"),
+                10: ("velocity", "accel", "noise", "interval")}
 
 
 @dataclass(frozen=True)
 class Architecture:
     """Shape of the network; stored in every checkpoint."""
-    input_features: int = 7          # 3: normalised velocity; 6: + its last difference (accel.); 7: + noise level
+    input_features: int = 10         # 3: velocity; 6: + its last difference (accel.); 7: + noise level;
+                                     # 10: + interval-mean velocity (FEATURE_SETS)
     hidden: int = 96
     layers: int = 1
     head_hidden: int = 128
@@ -81,9 +85,16 @@ class VelocityGRU(nn.Module):
         """Whether the network reads the measured noise level (input_features 7)."""
         return "noise" in self.arch.features
 
-    def features(self, velocities: torch.Tensor, dt: float, noise: torch.Tensor | None = None) -> torch.Tensor:
+    @property
+    def uses_interval(self) -> bool:
+        """Whether the network reads the interval-mean velocities (input_features 10)."""
+        return "interval" in self.arch.features
+
+    def features(self, velocities: torch.Tensor, dt: float, noise: torch.Tensor | None = None,
+                 interval: torch.Tensor | None = None) -> torch.Tensor:
         """Network inputs for raw velocities (B, T, 3) m/s seen from a track's start (the streaming view) and,
-        for input_features 7, the noise estimate (B, T) m at each of those grid samples."""
+        for the groups the architecture has, the noise estimate (B, T) m at each of those grid samples and
+        the interval-mean velocities (B, T, 3) m/s (None: the velocities themselves)."""
         scaled = velocities * (1.0 / self.velocity_scale)
         if self.arch.input_features == 3:
             return scaled
@@ -95,12 +106,15 @@ class VelocityGRU(nn.Module):
             floor, center, width = self.noise_norm.tolist()
             level = (torch.log(torch.clamp(noise.to(torch.float64), min=floor)) - math.log(center)) / width
             parts.append(level.to(velocities.dtype)[..., None])
+        if self.uses_interval:
+            parts.append((velocities if interval is None else interval) * (1.0 / self.velocity_scale))
         return torch.cat(parts, dim=-1)
 
     def encode(self, velocities: torch.Tensor, dt: float, h0: torch.Tensor | None = None,
-               noise: torch.Tensor | None = None):
-        """Run the GRU over raw velocities (B, T, 3) m/s [and noise (B, T) m] -> (hidden (B, T, hidden), h_n)."""
-        return self.gru(self.features(velocities, dt, noise), h0)
+               noise: torch.Tensor | None = None, interval: torch.Tensor | None = None):
+        """Run the GRU over raw velocities (B, T, 3) m/s [noise (B, T) m, interval velocities (B, T, 3)]
+        -> (hidden (B, T, hidden), h_n)."""
+        return self.gru(self.features(velocities, dt, noise, interval), h0)
 
     def decode(self, hidden: torch.Tensor):
         """Head on top-layer hidden states (..., hidden) -> (residual m (..., H, 3), log_std (..., H, 3)).
@@ -118,8 +132,8 @@ class VelocityGRU(nn.Module):
         return self.speed_calibration[torch.bucketize(speed, self.speed_edges)] * self.std_calibration
 
     def forward(self, velocities: torch.Tensor, dt: float, h0: torch.Tensor | None = None,
-                noise: torch.Tensor | None = None):
-        hidden, _ = self.encode(velocities, dt, h0, noise)
+                noise: torch.Tensor | None = None, interval: torch.Tensor | None = None):
+        hidden, _ = self.encode(velocities, dt, h0, noise, interval)
         return self.decode(hidden)
 
 

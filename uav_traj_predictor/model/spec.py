@@ -8,10 +8,11 @@ arithmetic of the features and the head; the C path (`kernels.fused.plan(spec)`,
 is built from the same spec, and `VelocityGRU.features` / `decode` compute the same in torch. Tests hold
 all three equal (test_model_spec.py).
 
-Features of one grid step (`features`), float32, from the velocity v_k (m/s), the previous one and the
-noise estimate sigma_k (m, data/noise.py) at grid sample k:
+Features of one grid step (`features`), float32, from the velocity v_k (m/s), the previous one, the
+noise estimate sigma_k (m, data/noise.py) at grid sample k and the interval-mean velocity u_k (m/s,
+data.preprocess.interval_velocities):
     [v_k / velocity_scale | (v_k - v_{k-1}) / (dt accel_scale) (0 for a track's first) |
-     (log max(sigma_k, floor) - log center) / width]      (the groups the architecture has)
+     (log max(sigma_k, floor) - log center) / width | u_k / velocity_scale]   (the groups it has)
 Head (`head`): MLP(top hidden) -> [residual (H, 3) | log std (H, 3)]; the log-std clipped to
 [LOG_STD_MIN, LOG_STD_MAX]; residual * residual_scale_j; std = exp(log std + log residual_scale_j) *
 std_calibration_j * speed_calibration[bin(|v_k|), j]; float64 after the MLP.
@@ -88,7 +89,11 @@ class ModelSpec:
     # ---- what the arrays mean -------------------------------------------------------------------
     @property
     def input_size(self) -> int:
-        return len(self.inv_feature_scale) + (self.noise_norm is not None)
+        return len(self.inv_feature_scale) + (self.noise_norm is not None) + 3 * self.uses_interval
+
+    @property
+    def uses_interval(self) -> bool:
+        return "interval" in self.feature_groups
 
     @property
     def hidden(self) -> int:
@@ -111,9 +116,11 @@ class ModelSpec:
         floor, log_center, width = self.noise_norm
         return ((np.log(np.maximum(np.asarray(noise, np.float64), floor)) - log_center) / width).astype(np.float32)
 
-    def features(self, velocities: np.ndarray, previous: np.ndarray, fresh, noise=None) -> np.ndarray:
+    def features(self, velocities: np.ndarray, previous: np.ndarray, fresh, noise=None,
+                 interval=None) -> np.ndarray:
         """float32 inputs (n, input_size) of velocities (n, 3) given the previous ones (n, 3) (ignored
-        where `fresh` (n,) bool: a track's first velocity) and noise estimates (n,) m."""
+        where `fresh` (n,) bool: a track's first velocity), noise estimates (n,) m and interval-mean
+        velocities (n, 3) (None: the velocities)."""
         n = len(velocities)
         features = np.empty((n, self.input_size), np.float32)
         features[:, :3] = velocities
@@ -127,6 +134,9 @@ class ModelSpec:
         features[:, :scaled] *= self.inv_feature_scale
         if self.uses_noise:
             features[:, scaled] = self.noise_feature(noise)
+        if self.uses_interval:
+            features[:, scaled + 1:] = velocities if interval is None else interval
+            features[:, scaled + 1:] *= self.inv_feature_scale[:3]
         return features
 
     def head(self, top: np.ndarray, velocity: np.ndarray) -> np.ndarray:

@@ -108,18 +108,22 @@ class StreamingPredictor:
         return list(self.slots.status[self.slots.checked(indices)])
 
     # ---- hot path --------------------------------------------------------------------------
-    def step(self, indices, velocities, noise=None) -> None:
-        """Advance each track by one grid sample, in place: velocities (n, 3) m/s (world frame) and the
+    def step(self, indices, velocities, noise=None, interval=None) -> None:
+        """Advance each track by one grid sample, in place: velocities (n, 3) m/s (world frame), the
         measured noise level (n,) m at that grid sample (data/noise.py; None: unknown, the estimate's
-        prior). Models without the noise input ignore it."""
+        prior) and the interval-mean velocities (n, 3) m/s (data.preprocess.interval_velocities; None:
+        the velocities). Models without those inputs ignore them."""
         slots = self.slots
         indices = slots.checked(indices)
         velocities = np.asarray(velocities, np.float64).reshape(len(indices), 3)
-        if not bool((np.abs(velocities) <= MAX_SPEED).all()):          # NaN and inf fail the comparison
+        interval = None if interval is None else np.asarray(interval, np.float64).reshape(len(indices), 3)
+        if not (bool((np.abs(velocities) <= MAX_SPEED).all())                 # NaN and inf fail the comparison
+                and (interval is None or bool((np.abs(interval) <= MAX_SPEED).all()))):
             raise ValueError(f"step(): velocity non-finite or above MAX_SPEED = {MAX_SPEED:g} m/s; "
                              "reset the track instead of feeding it")
         noise = _noise_levels(noise, len(indices))
-        features = self.spec.features(velocities, slots.last_velocity[indices], slots.count[indices] == 0, noise)
+        features = self.spec.features(velocities, slots.last_velocity[indices], slots.count[indices] == 0, noise,
+                                      interval)
         if not (self._features_always_finite or np.isfinite(features).all()):  # absurdly small scales only
             raise ValueError("step(): velocity features overflow float32; reset the track instead of feeding it")
         slots.top[indices] = self._stepper.step(features, indices)
@@ -128,7 +132,8 @@ class StreamingPredictor:
 
     def advance(self, indices, step_lists, last_positions):
         """The streaming tick for n tracks in one batched call: track i is stepped with each grid sample of
-        step_lists[i] (a list of (vx, vy, vz) or (vx, vy, vz, noise m), in order, possibly empty), then
+        step_lists[i] (a list of (vx, vy, vz), (vx, vy, vz, noise m) or (vx, vy, vz, noise m, ux, uy, uz):
+        velocity, noise level, interval-mean velocity; in order, possibly empty), then
         predicted from last_positions[i]. Returns (positions, velocities, std) (n, H, 3) and the statuses,
         what rounds of `step` then `predict` return. For a few tracks (kernels' `fused_update(n)`, where
         `fused`) all of it runs in one call of the C path (kernels/cstream.c; the same to float32
@@ -139,7 +144,8 @@ class StreamingPredictor:
         for round_index in range(max(map(len, step_lists), default=0)):
             rows = [i for i, samples in enumerate(step_lists) if len(samples) > round_index]
             samples = [step_lists[i][round_index] for i in rows]
-            self.step(indices[rows], [sample[:3] for sample in samples], _sample_noise(samples))
+            self.step(indices[rows], [sample[:3] for sample in samples], _sample_noise(samples),
+                      _sample_interval(samples))
         positions, velocities, std = self.predict(indices, last_positions)
         return positions, velocities, std, list(self.slots.status[indices])
 
@@ -223,9 +229,9 @@ class StreamingPredictor:
         """Row k = prediction at grid index k from positions[:k+1] (NaN before `min_history` velocities).
 
         Same math as stepping a fresh track through the segment, but one GRU sequence pass; the
-        segment's velocities (position differences, or measured ones for velocity_source "twist") and
-        noise estimates (`segment.noise`, the estimate's prior where absent) are what a track is stepped
-        with, and the online std calibration runs over the rows in order.
+        segment's velocities (position differences, or measured ones for velocity_source "twist"), noise
+        estimates (`segment.noise`, the estimate's prior where absent) and interval-mean velocities
+        (`segment.interval_velocities`, the velocities where absent) are what a track is stepped with, and the online std calibration runs over the rows in order.
         """
         dt = getattr(segment, "dt", self.dt)
         if not np.isclose(dt, self.dt, rtol=1e-6):
@@ -241,9 +247,13 @@ class StreamingPredictor:
                           else np.asarray(velocities, np.float64))
             noise = getattr(segment, "noise", None)
             noise = _noise_levels(None if noise is None else np.asarray(noise)[1:], len(velocities))
+            interval = getattr(segment, "interval_velocities", None)
+            interval = velocities if interval is None else np.asarray(interval, np.float64)
+            as_input = lambda a: torch.from_numpy(np.asarray(a, np.float32))[None]    # noqa: E731
             with torch.no_grad():
-                top, _ = self.model.encode(torch.from_numpy(velocities.astype(np.float32))[None], self.dt,
-                                           noise=torch.from_numpy(noise)[None] if self.uses_noise else None)
+                top, _ = self.model.encode(as_input(velocities), self.dt,
+                                           noise=torch.from_numpy(noise)[None] if self.uses_noise else None,
+                                           interval=as_input(interval) if self.spec.uses_interval else None)
             rows = np.arange(self.min_history, count)          # grid index k uses velocities[:k]
             head = self.spec.head(top[0].numpy()[rows - 1], velocities[rows - 1])
             residual, model_std = self._split(head)
@@ -269,3 +279,11 @@ def _sample_noise(samples) -> list[float] | None:
     if all(len(sample) == 3 for sample in samples):
         return None
     return [sample[3] if len(sample) > 3 else PRIOR_M for sample in samples]
+
+
+def _sample_interval(samples) -> list | None:
+    """The interval-mean velocity of each grid sample (its velocity for shorter samples), None when none
+    carries one."""
+    if all(len(sample) < 7 for sample in samples):
+        return None
+    return [sample[4:7] if len(sample) >= 7 else sample[:3] for sample in samples]

@@ -30,6 +30,7 @@ class TrainTrack:
     truth: np.ndarray         # (M, 3)
     noise: np.ndarray         # (M,) metres
     sensor: str = "none"
+    interval: np.ndarray | None = None   # (M-1, 3) interval-mean velocities (None: the grid velocities)
 
     def __len__(self) -> int:
         return len(self.measured)
@@ -68,7 +69,7 @@ def measured_tracks(t, p, perturbation: Perturbation, rng: np.random.Generator, 
     tracks = []
     for segment in preprocess(seen.t, seen.p, PreprocessConfig(rate=rate), name=name):
         truth = resample(t, p, segment.times)
-        tracks.append(TrainTrack(segment.positions, truth, segment.noise, sensor))
+        tracks.append(TrainTrack(segment.positions, truth, segment.noise, sensor, segment.interval_velocities))
     return tracks
 
 
@@ -127,7 +128,8 @@ def from_files(paths, rate: float) -> FlightSet:
     tracks, groups = [], []
     for index, flight in enumerate(flights):
         for segment in segments_from_flight(flight, PreprocessConfig(rate=rate)):
-            tracks.append(TrainTrack(segment.positions, segment.positions, segment.noise, "recorded"))
+            tracks.append(TrainTrack(segment.positions, segment.positions, segment.noise, "recorded",
+                                     segment.interval_velocities))
             groups.append(index)
     return FlightSet(tracks, {"source": "files", "paths": [str(p) for p in paths], "flights": len(flights)}, groups)
 
@@ -190,10 +192,11 @@ class Augment:
 @dataclass
 class Chunks:
     """A batch of training chunks (offset so measured[:, 0] = 0): measured and exact positions (B, T, 3),
-    noise estimate (B, T)."""
+    noise estimate (B, T), interval-mean velocities (B, T - 1, 3) (NaN rows: use the grid velocities)."""
     measured: torch.Tensor
     truth: torch.Tensor
     noise: torch.Tensor
+    interval: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.measured)
@@ -209,7 +212,7 @@ def sample_chunks(flights, count: int, length: int, rng: np.random.Generator,
     weights = np.array([len(f) - length + 1 for f in usable], np.float64)
     picks = rng.choice(len(usable), size=count, p=weights / weights.sum())
     measured, truth = np.empty((count, length, 3)), np.empty((count, length, 3))
-    noise = np.empty((count, length))
+    noise, interval = np.empty((count, length)), np.full((count, length - 1, 3), np.nan)
     for row, pick in enumerate(picks):
         track = usable[pick]
         start = rng.integers(len(track) - length + 1)
@@ -217,15 +220,19 @@ def sample_chunks(flights, count: int, length: int, rng: np.random.Generator,
         measured[row] = track.measured[start:start + length] - origin
         truth[row] = track.truth[start:start + length] - origin
         noise[row] = track.noise[start:start + length]
+        if track.interval is not None:
+            interval[row] = track.interval[start:start + length - 1]
     if augment is not None:
-        measured, truth, noise = _augment(measured, truth, noise, rng, augment)
-    return Chunks(torch.from_numpy(measured.astype(np.float32)), torch.from_numpy(truth.astype(np.float32)),
-                  torch.from_numpy(noise.astype(np.float32)))
+        measured, truth, noise, interval = _augment(measured, truth, noise, interval, rng, augment)
+    as_tensor = lambda a: torch.from_numpy(a.astype(np.float32))    # noqa: E731
+    return Chunks(as_tensor(measured), as_tensor(truth), as_tensor(noise), as_tensor(interval))
 
 
-def _augment(measured, truth, noise, rng: np.random.Generator, augment: Augment):
+def _augment(measured, truth, noise, interval, rng: np.random.Generator, augment: Augment):
     count = len(measured)
-    both = np.stack([measured, truth])                       # (2, B, T, 3): one transform for both
+    length = measured.shape[1]
+    padded = np.concatenate([interval, np.zeros((count, 1, 3))], axis=1)   # velocities transform like positions
+    both = np.stack([measured, truth, padded])               # (3, B, T, 3): one transform for all
     if augment.yaw:
         angle = rng.uniform(0, 2 * np.pi, count)
         c, s = np.cos(angle)[:, None], np.sin(angle)[:, None]
@@ -243,9 +250,9 @@ def _augment(measured, truth, noise, rng: np.random.Generator, augment: Augment)
         vertical = np.exp(rng.uniform(np.log(low), np.log(high), count))
         both[..., 2] *= vertical[:, None]
         noise = noise * np.cbrt(vertical)[:, None]           # the estimate: geometric mean over the axes
-    measured, truth = both[0], both[1]
+    measured, truth, interval = both[0], both[1], both[2][:, :length - 1]
     low, high = augment.noise
     if high > 0:
         sigma = rng.uniform(low, high, count)[:, None, None]
         measured = measured + rng.normal(size=measured.shape) * sigma
-    return measured, truth, noise
+    return measured, truth, noise, interval

@@ -62,7 +62,10 @@ def chunk_loss(model, chunk, dt: float, loss_from: int, nll_weight: float, relat
         chunk = Chunks(chunk, chunk, torch.zeros(chunk.shape[:2], dtype=chunk.dtype))
     velocities, target, measured_target = training_targets(chunk.measured, chunk.truth, core.arch.horizon_steps, dt)
     noise = chunk.noise[:, 1:] if core.uses_noise else None
-    residual, log_std = model(velocities, dt, noise=noise)
+    interval = None
+    if core.uses_interval and chunk.interval is not None:
+        interval = torch.where(torch.isnan(chunk.interval), velocities, chunk.interval)
+    residual, log_std = model(velocities, dt, noise=noise, interval=interval)
     count = target.shape[1]
     residual, log_std = residual[:, loss_from - 1:count], log_std[:, loss_from - 1:count]
     target, measured_target = target[:, loss_from - 1:], measured_target[:, loss_from - 1:]
@@ -92,8 +95,10 @@ def predict_flights(model: VelocityGRU, flights: list, dt: float, min_history: i
             continue
         positions = torch.from_numpy(track.measured[None] - track.measured[0]).float()
         velocities, target = residual_targets(positions, horizon, dt)
-        noise = torch.from_numpy(track.noise[None, 1:]).float() if model.uses_noise else None
-        residual, log_std = model(velocities, dt, noise=noise)
+        noise = torch.from_numpy(track.noise[None, 1:]) if model.uses_noise else None
+        interval = torch.from_numpy(track.interval[None]).float() \
+            if model.uses_interval and track.interval is not None else None
+        residual, log_std = model(velocities, dt, noise=noise, interval=interval)
         rows = slice(min_history - 1, target.shape[1])
         errors.append((residual[0, rows] - target[0, rows]).numpy())
         speed = velocities[0, rows].norm(dim=-1)
