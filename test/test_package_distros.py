@@ -381,16 +381,16 @@ IMPORT_ALL = textwrap.dedent("""
 """)
 # Not installed in the 3.10 check venv: torch and the ROS side (what the brief of this check excludes),
 # and optional libraries whose own 3.10 support pip resolution covers (tools/check_requirements_py310.sh).
-NOT_IN_PY310_VENV = ("torch,triton,rclpy,rosbags,builtin_interfaces,std_msgs,geometry_msgs,nav_msgs,"
+NOT_IN_PY310_VENV = ("torch,triton,rclpy,builtin_interfaces,std_msgs,geometry_msgs,nav_msgs,"
                      "visualization_msgs,diagnostic_msgs,rosgraph_msgs,rcl_interfaces,ament_index_python,"
-                     "matplotlib,mcap,pyulog,mavsdk,pymavlink,psutil,tqdm,catkin_pkg,launch,launch_ros")
+                     "matplotlib,mcap,pyulog,mavsdk,pymavlink,psutil,catkin_pkg,launch,launch_ros")
 
 
 @pytest.mark.slow
 def test_the_package_compiles_and_imports_under_python_3_10(python310, tmp_path_factory):
     """CPython 3.10 byte-compiles every Python file of the repository, and every module of the package
     that needs neither torch nor rclpy (nor the other libraries above) imports with the 3.10 pins of
-    numpy, scipy and PyYAML: 3.11-only syntax or standard-library names would fail here."""
+    numpy, scipy, PyYAML, tqdm and rosbags: 3.11-only syntax or standard-library names would fail here."""
     compiled = tmp_path_factory.mktemp("pyc310")
     out = subprocess.run([python310, "-m", "compileall", "-q", "-f", "-d", "src",
                           *[str(REPO / d) for d in ("uav_traj_predictor", "kernels", "bench", "launch", "tools", "test")],
@@ -399,7 +399,7 @@ def test_the_package_compiles_and_imports_under_python_3_10(python310, tmp_path_
     assert out.returncode == 0, out.stdout + out.stderr
 
     venv = REPO / "build" / "py310-check"
-    pins = _requirement_pins(["numpy", "scipy", "pyyaml"])
+    pins = _requirement_pins(["numpy", "scipy", "pyyaml", "tqdm", "rosbags"])
     stamp = venv / "pins.txt"
     if not (stamp.is_file() and stamp.read_text() == "\n".join(pins)):
         shutil.rmtree(venv, ignore_errors=True)
