@@ -73,8 +73,9 @@ def test_this_test_process_keeps_dds_on_loopback():
     assert 1 <= int(os.environ["ROS_DOMAIN_ID"]) <= 100
     assert "RMW_IMPLEMENTATION" not in os.environ
     # Humble's rcl reads only ROS_LOCALHOST_ONLY; Jazzy and Kilted read the range (Jazzy would warn twice)
-    humble = "humble" in rosenv.ros_distros() or not rosenv.ros_distros()
-    assert os.environ.get("ROS_LOCALHOST_ONLY") == ("1" if humble else None)
+    distros = rosenv.ros_distros()
+    reads_range = distros and distros <= set(rosenv.BOTH_DISTROS + rosenv.RANGE_DISTROS)
+    assert os.environ.get("ROS_LOCALHOST_ONLY") == (None if reads_range else "1")
 
 
 @pytest.mark.parametrize("change", [

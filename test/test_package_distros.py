@@ -164,7 +164,9 @@ NODE = "import rclpy, time; rclpy.init(); n = rclpy.create_node('wire_probe'); t
 
 
 def _rtps_packets(seconds, command, env):
-    """Run `command` while counting RTPS packets per interface: (packets on lo, outgoing elsewhere)."""
+    """Run `command` while counting the RTPS packets of its domain (UDP ports 7400 + 250 * domain ...
+    + 249) per interface: (packets on lo, outgoing elsewhere by interface, the child's stderr)."""
+    first_port = 7400 + 250 * int(env["ROS_DOMAIN_ID"])
     sniffer = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(ETH_P_ALL))
     sniffer.settimeout(0.1)
     loopback, outgoing = 0, {}
@@ -176,8 +178,8 @@ def _rtps_packets(seconds, command, env):
                 data, (ifname, _proto, pkttype, *_rest) = sniffer.recvfrom(65535)
             except socket.timeout:
                 continue
-            payload = _udp_payload(data, ifname == "lo")
-            if payload is None or not payload.startswith(b"RTPS"):
+            port, payload = _udp_datagram(data)
+            if payload is None or not payload.startswith(b"RTPS") or not first_port <= port < first_port + 250:
                 continue
             if ifname == "lo":
                 loopback += 1
@@ -190,14 +192,17 @@ def _rtps_packets(seconds, command, env):
     return loopback, outgoing, stderr
 
 
-def _udp_payload(frame, loopback):
-    """UDP payload of an Ethernet (or loopback, same header) frame carrying IPv4/IPv6, else None."""
+def _udp_datagram(frame):
+    """(destination port, payload) of a UDP datagram in an Ethernet frame (lo has the same header) over
+    IPv4 or IPv6; (None, None) for anything else."""
     ethertype = struct.unpack_from("!H", frame, 12)[0]
     if ethertype == 0x0800 and frame[23] == 17:
-        return frame[14 + (frame[14] & 0x0F) * 4 + 8:]
-    if ethertype == 0x86DD and frame[20] == 17:
-        return frame[14 + 40 + 8:]
-    return None
+        udp = 14 + (frame[14] & 0x0F) * 4
+    elif ethertype == 0x86DD and frame[20] == 17:
+        udp = 14 + 40
+    else:
+        return None, None
+    return struct.unpack_from("!H", frame, udp + 2)[0], frame[udp + 8:]
 
 
 def _can_sniff():
