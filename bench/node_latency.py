@@ -302,9 +302,9 @@ def run_publisher(vehicles, rate, duration, start, stamps_file):
 def dds_end_to_end(checkpoint, vehicles, rate, duration, markers):
     import rclpy
     from nav_msgs.msg import Path as PathMsg
-    from rclpy.event_handler import SubscriptionEventCallbacks
 
     from uav_traj_predictor import rosenv
+    from uav_traj_predictor.nodes.compat import SubscriptionEventCallbacks
     env = rosenv.loopback_env()
     rosenv.use_loopback_dds(domain_id=int(env["ROS_DOMAIN_ID"]))
     topics = "[" + ", ".join(f"'/uav{i}/odom'" for i in range(vehicles)) + "]"

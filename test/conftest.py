@@ -1,7 +1,9 @@
 """Test harness: DDS confined to loopback for every test process and child, and the markers.
 
 Enforced in one place: this file sets the loopback environment before any test imports rclpy and
-wraps rclpy.init so that a test process can never start rclpy without it.
+wraps rclpy.init so that a test process can never start rclpy without it. The environment is the one
+the installed distribution's rcl reads (rosenv: ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST on Jazzy and
+Kilted, ROS_LOCALHOST_ONLY=1 as well on Humble or an unknown one).
 """
 import shutil
 import sys

@@ -71,7 +71,11 @@ def test_this_test_process_keeps_dds_on_loopback():
     rosenv.check_loopback_dds()  # raises if the harness did not confine this process
     assert os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
     assert 1 <= int(os.environ["ROS_DOMAIN_ID"]) <= 100
-    assert "RMW_IMPLEMENTATION" not in os.environ and "ROS_LOCALHOST_ONLY" not in os.environ
+    assert "RMW_IMPLEMENTATION" not in os.environ
+    # Humble's rcl reads only ROS_LOCALHOST_ONLY; Jazzy and Kilted read the range (Jazzy would warn twice)
+    distros = rosenv.ros_distros()
+    reads_range = distros and distros <= set(rosenv.BOTH_DISTROS + rosenv.RANGE_DISTROS)
+    assert os.environ.get("ROS_LOCALHOST_ONLY") == (None if reads_range else "1")
 
 
 @pytest.mark.parametrize("change", [
@@ -81,7 +85,8 @@ def test_this_test_process_keeps_dds_on_loopback():
     {"ROS_DOMAIN_ID": "0"},
     {"ROS_DOMAIN_ID": "150"},
     {"RMW_IMPLEMENTATION": "rmw_cyclonedds_cpp"},
-    {"ROS_LOCALHOST_ONLY": "1"},
+    {"ROS_STATIC_PEERS": "192.0.2.7"},
+    {"ROS_LOCALHOST_ONLY": "0"},
 ])
 def test_rclpy_init_is_refused_without_loopback_settings(monkeypatch, change):
     import rclpy
@@ -97,10 +102,11 @@ def test_rclpy_init_is_refused_without_loopback_settings(monkeypatch, change):
 
 
 def test_loopback_env_for_children_strips_unsafe_variables():
-    env = rosenv.loopback_env({"RMW_IMPLEMENTATION": "x", "ROS_LOCALHOST_ONLY": "1", "ROS_DOMAIN_ID": "0",
-                               "_ROS_WHEELS_BOOTSTRAP_COMPLETE": "1"})
+    env = rosenv.loopback_env({"RMW_IMPLEMENTATION": "x", "ROS_LOCALHOST_ONLY": "0", "ROS_DOMAIN_ID": "0",
+                               "ROS_STATIC_PEERS": "192.0.2.7", "_ROS_WHEELS_BOOTSTRAP_COMPLETE": "1"})
     rosenv.check_loopback_dds(env)
-    assert "_ROS_WHEELS_BOOTSTRAP_COMPLETE" not in env
+    assert not {"_ROS_WHEELS_BOOTSTRAP_COMPLETE", "RMW_IMPLEMENTATION", "ROS_STATIC_PEERS"} & set(env)
+    assert env.get("ROS_LOCALHOST_ONLY", "1") == "1"    # set (Humble, unknown) or left out, never "0"
 
 
 PUBLISHER = textwrap.dedent("""

@@ -112,6 +112,7 @@ def test_silence_publisher_restart_and_burst(checkpoint, env, monitor, children,
 
 
 def test_predictor_sigkill_and_restart(checkpoint, env, monitor, children, tmp_path):
+    from uav_traj_predictor.nodes import lifecycle   # port files: fastrtps_port* (Fast DDS 2), fastdds_port* (3)
     publisher = soak.start_publisher(env, tmp_path / "publisher.log", 2, 20.0)
     children.append(publisher)
     first = soak.start_predictor(env, checkpoint, tmp_path / "predictor1.log", *FAST)
@@ -134,11 +135,11 @@ def test_predictor_sigkill_and_restart(checkpoint, env, monitor, children, tmp_p
     assert not carried, f"the restarted predictor reset tracks as if it had history: {carried}"
     in_use = soak.shm_files_of(publisher.pid) | soak.shm_files_of(second.pid)   # live owners' segments stay
     SHM_RECORD["left_after_restart"] = sorted(f for f in killed_files if (soak.SHM / f).exists()
-                                              and not f.startswith("fastrtps_port") and f not in in_use)
+                                              and not lifecycle.PORT_FILE.match(f) and f not in in_use)
     own_files = soak.shm_files_of(second.pid)
     assert soak.stop(second) == 0
     left = sorted(f for f in own_files - set(killed_files) if (soak.SHM / f).exists()
-                  and not f.startswith("fastrtps_port"))
+                  and not lifecycle.PORT_FILE.match(f))
     assert not left, f"a cleanly stopped predictor left /dev/shm files: {left}"
 
 

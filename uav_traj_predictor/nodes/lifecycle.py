@@ -1,6 +1,7 @@
 """Start-up and teardown shared by the package's node processes (console scripts)."""
 import faulthandler
 import fcntl
+import os
 import re
 import signal
 import sys
@@ -21,28 +22,40 @@ def enable_stack_dumps() -> None:
 
 
 SHM_DIR = Path("/dev/shm")
-SEGMENT_LOCK = re.compile(r"^fastrtps_[0-9a-f]{16}_el$")
+# Fast DDS names its shared-memory files after its "domain": fastrtps_* in Fast DDS 2.x (Humble, Jazzy),
+# fastdds_* in 3.x (Kilted). A participant segment is <domain>_<16 hex>, locked for its whole life by
+# its creator through <domain>_<16 hex>_el (flock, RobustExclusiveLock); ports are <domain>_port<N>
+# (+ _el/_sl locks), shared by every participant on the machine.
+SEGMENT_LOCK = re.compile(r"^(?:fastrtps|fastdds)_[0-9a-f]{16}_el$")
+PORT_FILE = re.compile(r"^(?:fastrtps|fastdds)_port\d+")
 
 
 def clean_stale_shared_memory(name: str) -> None:
-    """Remove Fast DDS shared-memory segments whose owner process died (e.g. SIGKILLed).
+    """Remove Fast DDS participant segments whose owner process died (e.g. SIGKILLed), both namings.
 
-    Each segment `fastrtps_<id>` has a lock file `fastrtps_<id>_el` that its owner holds locked for as
-    long as it lives (the test Fast DDS's `fastdds shm clean` uses). Only segments are removed: port
-    files of a dead reader may still be written to by live publishers until discovery drops it.
+    A segment is removed only when its `_el` lock can be taken: the kernel drops a flock when the
+    process holding it dies, so a live owner's segment is never touched (the test `fastdds shm clean`
+    uses). A creator that is between creating and locking its lock file loses the race harmlessly:
+    Fast DDS then picks another segment id. Port files are left alone: they are shared, and a dead
+    reader's port may still be written to by live publishers until discovery drops it.
     """
     removed = 0
-    for lock in SHM_DIR.glob("fastrtps_*_el") if SHM_DIR.is_dir() else []:
+    for lock in sorted(SHM_DIR.iterdir()) if SHM_DIR.is_dir() else []:
         if not SEGMENT_LOCK.match(lock.name):
             continue
         try:
-            with open(lock, "ab") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)   # fails while the owner lives
+            fd = os.open(lock, os.O_RDONLY)     # never create: a vanished lock means its owner cleaned up
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)   # fails while the owner lives
             Path(str(lock)[:-3]).unlink(missing_ok=True)
             lock.unlink(missing_ok=True)
             removed += 1
         except OSError:
-            continue
+            pass
+        finally:
+            os.close(fd)
     if removed:
         print(f"{name}: removed {removed} stale Fast DDS shared-memory segment(s) of dead processes",
               file=sys.stderr)

@@ -34,7 +34,6 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry, Path
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
@@ -46,6 +45,7 @@ from ..core.prediction import EVENT_DROPPED, EVENT_IGNORED, EVENT_RESET, TRACKIN
 from ..data.preprocess import PreprocessConfig
 from ..msg import PredictedTrajectory
 from . import messages
+from .compat import PublisherEventCallbacks, SubscriptionEventCallbacks
 from .params import ConfigError, Param, check, declare
 from .lifecycle import spin_node
 
