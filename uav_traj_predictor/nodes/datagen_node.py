@@ -30,7 +30,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from std_msgs.msg import String
 
-from ..datagen.recorder import rotate_to_body
+from ..frames import world_to_body
 from .params import ConfigError, Param, declare
 from .lifecycle import init_ros, shutdown_node
 
@@ -116,7 +116,7 @@ class DatagenNode(Node):
         position.x, position.y, position.z = map(float, state.p)
         orientation.x, orientation.y, orientation.z, orientation.w = map(float, state.q)
         linear = msg.twist.twist.linear
-        linear.x, linear.y, linear.z = map(float, rotate_to_body(state.q, state.v))
+        linear.x, linear.y, linear.z = map(float, world_to_body(state.v, state.q))
         self.odom_pub.publish(msg)
 
     def trajectory(self, record) -> None:

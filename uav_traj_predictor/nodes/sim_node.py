@@ -17,8 +17,8 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from rosgraph_msgs.msg import Clock
-from scipy.spatial.transform import Rotation
 
+from ..frames import world_to_body
 from . import messages
 from .params import ConfigError, Param, declare
 from .lifecycle import spin_node
@@ -106,7 +106,7 @@ class SimNode(Node):
         noise = self.config["position_noise"]
         if noise > 0:
             positions = positions + self.rng.normal(0.0, noise, positions.shape)
-        body_velocities = Rotation.from_quat(quaternions).inv().apply(velocities)
+        body_velocities = world_to_body(velocities, quaternions)
         for i, publisher in enumerate(self.publishers_):
             publisher.publish(self._odometry(stamp, positions[i], quaternions[i], body_velocities[i], noise))
 
