@@ -45,7 +45,7 @@ from ..core.jitter import NOISY_POSITIONS_M
 from ..core.prediction import EVENT_DROPPED, EVENT_IGNORED, EVENT_RESET, TRACKING
 from ..data.preprocess import PreprocessConfig
 from ..msg import PredictedTrajectory
-from . import messages
+from . import cdr, messages
 from .params import ConfigError, Param, check, declare
 from .lifecycle import spin_node
 
@@ -214,10 +214,10 @@ class PredictorNode(Node):
         velocity = None
         try:
             if self.use_twist:
-                stamp, frame_id, position, velocity = messages.read_odometry_twist(data)
+                stamp, frame_id, position, velocity = cdr.read_odometry_twist(data)
             else:
-                stamp, frame_id, position = messages.read_stamped_position(data, self.message_type is Odometry)
-        except messages.OrientationError:
+                stamp, frame_id, position = cdr.read_stamped_position(data, self.message_type is Odometry)
+        except cdr.OrientationError:
             return self._ignore(entry, IGNORED_ORIENTATION)
         except ValueError:
             return self._ignore(entry, IGNORED_MALFORMED)
@@ -263,8 +263,8 @@ class PredictorNode(Node):
             self.stats["ignored.stamp_out_of_range"] += 1
             return
         if self.config["publish_path"]:          # serialized here: 3-5x cheaper than rclpy's conversion
-            entry.path_pub.publish(messages.path_cdr(prediction, entry.frame_id))
-        entry.trajectory_pub.publish(messages.trajectory_cdr(prediction, entry.frame_id))
+            entry.path_pub.publish(cdr.path_cdr(prediction, entry.frame_id))
+        entry.trajectory_pub.publish(cdr.trajectory_cdr(prediction, entry.frame_id))
         self.latest[prediction.track_id] = prediction
         done = time.perf_counter()
         while entry.arrivals:
@@ -284,8 +284,8 @@ class PredictorNode(Node):
             self.latest.pop(event.track_id, None)
             self.get_logger().info(f"track '{event.track_id}' dropped: no input for {self.bank.track_timeout:g} s")
             if self.config["publish_markers"]:
-                self.marker_pub.publish(MarkerArray(markers=messages.delete_markers(
-                    event.track_id, self.bank.predictor.horizon_steps, entry.frame_id)))
+                self.marker_pub.publish(messages.delete_markers_cdr(
+                    event.track_id, self.bank.predictor.horizon_steps, entry.frame_id))
 
     def _publish_markers(self) -> None:
         if not (self.config["publish_markers"] and self.latest):
