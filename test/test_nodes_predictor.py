@@ -45,10 +45,10 @@ def stop(process, log, timeout=20):
 # ---- parameter validation ---------------------------------------------------------------------
 BAD_CONFIGS = {
     "grid_rate": (["-p", "grid_rate:=20.0"], "grid rate 20 Hz differs from the checkpoint's 10 Hz"),
-    "choice": (["-p", "backend:=gpu"], "parameter 'backend' = 'gpu' is not one of"),
+    "choice": (["-p", "backend:=gpu"], "parameter 'backend': must be one of ['auto', 'torch', 'numpy', 'triton'], got 'gpu'"),
     "range": (["-p", "track_timeout:=-1.0"], "parameter 'track_timeout'"),
     "type": (["-p", "max_gap:=abc"], "parameter 'max_gap'"),
-    "regex": (["-p", "odom_topic_regex:=(["], "'odom_topic_regex' is not a valid regex"),
+    "regex": (["-p", "odom_topic_regex:=(["], "parameter 'odom_topic_regex': not a valid regex"),
     "typo": (["-p", "trak_timeout:=1.0"], "unknown parameter(s) ['trak_timeout']"),
     "no_input": ([], "no input: set 'odom_topics'"),
     "checkpoint": (["-p", "checkpoint:=/nonexistent/model.pt"], "/nonexistent/model.pt: no such checkpoint file"),
