@@ -57,6 +57,7 @@ IGNORED_MALFORMED = "malformed"
 IGNORED_ORIENTATION = "invalid_orientation"
 VELOCITY_SOURCES = ("pose", "twist")
 RESET_FRAME_CHANGED = "frame_changed"
+REFUSED_TOPICS_REMEMBERED = 10000
 
 
 def _regex_problem(text: str) -> str | None:
@@ -103,6 +104,10 @@ class PredictorParameters(NodeParameters):
     marker_rate: float = setting(5.0, "MarkerArray publishing rate (Hz).", low=0.1, high=100.0)
     diagnostics_period: float = setting(1.0, "Seconds between /diagnostics messages.", low=0.1, high=60.0)
     qos_depth: int = setting(10, "Depth of the output publishers' queues.", low=1, high=1000)
+    max_tracks: int = setting(1000, "Most tracks (= input topics) at once: topics found by odom_topic_regex beyond it "
+                              "are not subscribed, new track ids beyond it are refused and never allocated; both are "
+                              "counted in /diagnostics (refused_topics, refused_samples). Bounds what any participant "
+                              "on the DDS domain can make the node allocate (docs/reliability.md).", low=1, high=100000)
     input_depth: int = setting(50, "History depth of the (best-effort, sensor-data) input subscriptions: deep "
                                "enough that a burst after a stall is not dropped (a dropped stretch would look like a "
                                "gap).", low=1, high=10000)
@@ -112,6 +117,8 @@ class PredictorParameters(NodeParameters):
             raise ConfigError("velocity_source 'twist' needs input_type 'odometry' (PoseStamped has no twist)")
         if not self.odom_topics and not self.odom_topic_regex:
             raise ConfigError("no input: set 'odom_topics' (list of topics) and/or 'odom_topic_regex'")
+        if len(self.odom_topics) > self.max_tracks:
+            raise self.error("odom_topics", f"{len(self.odom_topics)} topics exceed max_tracks {self.max_tracks}")
 
 
 @dataclass
@@ -151,6 +158,7 @@ class PredictorNode(Node):
         self.latencies = deque(maxlen=2000)  # receive -> published, seconds (perf_counter)
         self.tick_seconds = deque(maxlen=2000)
         self.tick_due = False
+        self.refused_topics: set[str] = set()  # topics beyond max_tracks (counted once each, bounded memory)
         qos = self.config.qos_depth
         self.marker_pub = self.create_publisher(MarkerArray, "predicted_markers", qos)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", qos)
@@ -187,7 +195,8 @@ class PredictorNode(Node):
                                           velocity_source=config.velocity_source)
             return TrackBank(predictor, preprocess,
                              track_timeout=config.track_timeout, max_speed=config.max_speed,
-                             horizon_steps=config.horizon_steps or None, estimate_jitter=True)
+                             horizon_steps=config.horizon_steps or None, estimate_jitter=True,
+                             max_tracks=config.max_tracks)
         except ValueError as error:
             raise ConfigError(f"parameter 'grid_rate'/'horizon_steps': {error}") from None
 
@@ -198,6 +207,13 @@ class PredictorNode(Node):
         if track_id in self.by_track:
             self.get_logger().error(f"{topic}: track id '{track_id}' already used by {self.by_track[track_id].topic}; "
                                     "not subscribed")
+            return
+        if len(self.inputs) >= self.config.max_tracks:
+            if topic not in self.refused_topics:
+                if len(self.refused_topics) < REFUSED_TOPICS_REMEMBERED:
+                    self.refused_topics.add(topic)
+                self.stats["refused_topics"] += 1
+                self.get_logger().warning(f"{topic}: not subscribed, {len(self.inputs)} inputs = max_tracks")
             return
         # No QoS-event handlers per topic: each one is a waitable that rclpy's executor adds to every wait
         # set, which dominated the node's CPU with 100 vehicles (3 entities per vehicle).
@@ -319,12 +335,20 @@ class PredictorNode(Node):
     def _node_status(self) -> DiagnosticStatus:
         latency = np.percentile(self.latencies, [50, 99]) * 1e3 if self.latencies else (np.nan, np.nan)
         tick = np.percentile(self.tick_seconds, [50, 99]) * 1e3 if self.tick_seconds else (np.nan, np.nan)
+        refused_topics, refused_samples = self.stats["refused_topics"], self.bank.refused_samples
         values = {"tracks": len(self.bank), "inputs": len(self.inputs), "model_id": self.bank.predictor.model_id,
                   "backend": self.config.backend, "latency_p50_ms": f"{latency[0]:.3f}",
                   "latency_p99_ms": f"{latency[1]:.3f}", "tick_p50_ms": f"{tick[0]:.3f}",
-                  "tick_p99_ms": f"{tick[1]:.3f}", **{k: v for k, v in sorted(self.stats.items())}}
-        return DiagnosticStatus(level=DiagnosticStatus.OK, name="predictor_node", hardware_id=self.get_name(),
-                                message=f"{len(self.bank)} tracks", values=_key_values(values))
+                  "tick_p99_ms": f"{tick[1]:.3f}", "max_tracks": self.config.max_tracks,
+                  "refused_samples": refused_samples, **{k: v for k, v in sorted(self.stats.items())}}
+        values["refused_topics"] = refused_topics
+        message, level = f"{len(self.bank)} tracks", DiagnosticStatus.OK
+        if refused_topics or refused_samples:
+            level = DiagnosticStatus.WARN
+            message += (f"; max_tracks {self.config.max_tracks} reached: {refused_topics} topics not subscribed, "
+                        f"{refused_samples} samples of new tracks refused")
+        return DiagnosticStatus(level=level, name="predictor_node", hardware_id=self.get_name(),
+                                message=message, values=_key_values(values))
 
     def _track_status(self, entry: Input, period: float) -> DiagnosticStatus:
         rate = (entry.received - entry.received_at_report) / max(period, 1e-9)
