@@ -3,6 +3,7 @@
 Enforced in one place: this file sets the loopback environment before any test imports rclpy and
 wraps rclpy.init so that a test process can never start rclpy without it.
 """
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -97,18 +98,32 @@ def console_script():
     return find
 
 
-@pytest.fixture
+def require_shared(path: Path, what: str) -> Path:
+    """`path` of the shared data folder beside the checkout (../shared), which tests need for the real
+    flights and anchors: skipped with the reason on a developer machine without it, a FAILURE under CI
+    (CI=true), where a missing folder must not turn the accuracy checks into silent skips."""
+    if not path.exists():
+        message = f"{what} not found at {path} (the shared data folder beside the checkout)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true: {message}", pytrace=False)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(name="require_shared")
+def require_shared_fixture():
+    """`require_shared(path, what)` for a file inside the shared folder (see above)."""
+    return require_shared
+
+
+@pytest.fixture(scope="session")
 def flights_dir():
-    if not FLIGHTS.is_dir():
-        pytest.skip(f"real flights not found at {FLIGHTS} (the shared data folder beside the checkout)")
-    return FLIGHTS
+    return require_shared(FLIGHTS, "real flights")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def vector_dir():
-    if not VECTOR_ANCHORS.is_dir():
-        pytest.skip(f"VECTOR checkpoints not found at {VECTOR_ANCHORS}")
-    return VECTOR_ANCHORS
+    return require_shared(VECTOR_ANCHORS, "VECTOR checkpoints")
 
 
 @pytest.fixture(scope="session")

@@ -219,3 +219,15 @@ def test_colcon_builds_the_package_in_a_throwaway_workspace(tmp_path):
     for name in ("_ROS_WHEELS_BOOTSTRAP_COMPLETE",):
         env.pop(name, None)
     assert launch_lookup_problems(env, install) == []
+
+
+def test_missing_shared_data_fails_under_ci_and_skips_otherwise(monkeypatch, tmp_path, require_shared):
+    """conftest's require_shared: the real-flight tests fail, not skip, when CI=true and ../shared is missing."""
+    missing = tmp_path / "no_shared" / "flights"
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true: real flights not found at .*no_shared"):
+        require_shared(missing, "real flights")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="real flights not found"):
+        require_shared(missing, "real flights")
+    assert require_shared(tmp_path, "a folder") == tmp_path
