@@ -9,7 +9,6 @@ config/predictor.yaml, a /diagnostics monitor in this process, psutil for the pr
     /dev/shm Fast DDS file; what a SIGKILL leaves behind is recorded (known issue R7).
 """
 import signal
-import subprocess
 
 import pytest
 
