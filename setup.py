@@ -39,6 +39,28 @@ def console_scripts():
     return [line.strip() for line in lines if "=" in line]
 
 
+LIBEXEC_WRAPPER = """#!/bin/sh
+# {name} of uav_traj_predictor where launch_ros and `ros2 run` look (<prefix>/lib/uav_traj_predictor/):
+# runs the console script that pip installed into <prefix>/bin/ (written by setup.py).
+exec "$(dirname "$(readlink -f "$0")")/../../bin/{name}" "$@"
+"""
+
+
+def libexec_wrappers():
+    """(lib/<package>, [wrapper files]): one executable /bin/sh wrapper per console script, generated into
+    build/libexec/ (pip keeps the executable bit of data files)."""
+    out = HERE / "build" / "libexec"
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    for entry in console_scripts():
+        name = entry.split("=")[0].strip()
+        wrapper = out / name
+        wrapper.write_text(LIBEXEC_WRAPPER.format(name=name))
+        wrapper.chmod(0o755)
+        files.append(str(wrapper.relative_to(HERE)))
+    return [(f"lib/{PACKAGE}", files)]
+
+
 def packages():
     found = [PACKAGE] + [f"{PACKAGE}.{p.parent.relative_to(HERE / PACKAGE).as_posix().replace('/', '.')}"
                          for p in sorted((HERE / PACKAGE).rglob("__init__.py")) if p.parent != HERE / PACKAGE]
@@ -53,7 +75,7 @@ setup(
     packages=packages(),
     package_dir={f"{PACKAGE}.kernels": "kernels"},
     ext_modules=[CSTREAM],
-    data_files=share_files(),
+    data_files=share_files() + libexec_wrappers(),
     install_requires=["setuptools"],
     zip_safe=False,
     maintainer="uav_traj_predictor maintainers",

@@ -488,10 +488,10 @@ def profile_main(argv) -> int:
         done = time.process_time()
         cost[names[0]] += middle - started
         cost[names[1]] += done - middle
-        if k % max(1, round(args.rate / node.config["marker_rate"])) == 0:
+        if k % max(1, round(args.rate / node.config.marker_rate)) == 0:
             node._publish_markers()
             cost[names[2]] += time.process_time() - done
-        if k % max(1, round(args.rate * node.config["diagnostics_period"])) == 0:
+        if k % max(1, round(args.rate * node.config.diagnostics_period)) == 0:
             before = time.process_time()
             node._publish_diagnostics()
             cost[names[3]] += time.process_time() - before

@@ -6,19 +6,25 @@
 
 bag play waits for two subscribers on the odometry topic (the node and the recorder), plays, and the
 whole launch shuts down two seconds after it finishes, so the recorder stops cleanly (SIGINT) and
-flushes the bag. predictions_topic must be `<namespace of odom_topic>/predicted_trajectory`.
+flushes the bag. A non-zero exit of the player, the node or the recorder stops the launch with exit
+status 1 (uav_traj_predictor.launching). predictions_topic must be
+`<namespace of odom_topic>/predicted_trajectory`. The node's parameters are evaluated in an
+OpaqueFunction, so `odom_topics` is a real string array (a list holding one substitution would be one
+concatenated string to launch_ros).
 The bag commands run as `python -m uav_traj_predictor.cli bag ...` with this interpreter, so they
 need no console script on PATH.
 """
 import sys
 
 from launch import LaunchDescription
-from launch.actions import (DeclareLaunchArgument, EmitEvent, ExecuteProcess, RegisterEventHandler,
+from launch.actions import (DeclareLaunchArgument, EmitEvent, ExecuteProcess, OpaqueFunction, RegisterEventHandler,
                             TimerAction)
 from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+
+from uav_traj_predictor.launching import fail_on_error
 
 ARGUMENTS = {
     "bag": ("", "bag to replay (directory, .mcap or .db3)"),
@@ -34,11 +40,18 @@ def bag_command(*args):
     return [sys.executable, "-m", "uav_traj_predictor.cli", "bag", *args]
 
 
-def generate_launch_description():
-    config = {name: LaunchConfiguration(name) for name in ARGUMENTS}
+def predictor_node(context):
+    """predictor_node with its parameters as plain values (odom_topics a one-element string array)."""
+    checkpoint = LaunchConfiguration("checkpoint").perform(context)
+    odom_topic = LaunchConfiguration("odom_topic").perform(context)
     predictor = Node(
         package="uav_traj_predictor", executable="predictor_node", name="predictor_node", output="screen",
-        parameters=[{"checkpoint": config["checkpoint"], "odom_topics": [config["odom_topic"]]}])
+        parameters=[{"checkpoint": checkpoint, "odom_topics": [odom_topic]}])
+    return [predictor, fail_on_error(predictor, "predictor_node")]
+
+
+def generate_launch_description():
+    config = {name: LaunchConfiguration(name) for name in ARGUMENTS}
     recorder = ExecuteProcess(
         cmd=bag_command("record", config["odom_topic"], config["predictions_topic"], "--out", config["out"]),
         output="screen", sigterm_timeout="10")
@@ -52,4 +65,5 @@ def generate_launch_description():
     return LaunchDescription(
         [DeclareLaunchArgument(name, default_value=default, description=text)
          for name, (default, text) in ARGUMENTS.items()]
-        + [predictor, recorder, player, stop_after_play])
+        + [OpaqueFunction(function=predictor_node), recorder, player, stop_after_play,
+           fail_on_error(player, "bag play"), fail_on_error(recorder, "bag record")])

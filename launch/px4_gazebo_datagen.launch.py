@@ -14,10 +14,12 @@ Processes (see docs/datagen.md):
   odometry into out_dir/ros_bag;
 - predictor_node (predictor:=true): live predictions on the bridged odometry.
 When the commander exits (all trajectories flown, or failed), the whole launch shuts down, so the
-recorder closes its bag cleanly.
+recorder closes its bag cleanly; a non-zero exit of any process (commander, PX4, bridge, recorder,
+predictor) stops it with exit status 1 (uav_traj_predictor.launching). The predictor's parameters are
+evaluated in an OpaqueFunction, so `odom_topics` is a real string array.
 """
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, EmitEvent, ExecuteProcess, RegisterEventHandler
+from launch.actions import DeclareLaunchArgument, EmitEvent, ExecuteProcess, OpaqueFunction, RegisterEventHandler
 from launch.conditions import IfCondition
 from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
@@ -25,6 +27,8 @@ from launch.substitutions import (EnvironmentVariable, LaunchConfiguration, Path
                                   PythonExpression)
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
+
+from uav_traj_predictor.launching import fail_on_error
 
 ARGUMENTS = {
     "px4_dir": (EnvironmentVariable("PX4_DIR", default_value=""), "PX4-Autopilot checkout (default: $PX4_DIR)"),
@@ -43,6 +47,16 @@ ARGUMENTS = {
 
 # Executables this launch starts that are not installed by this package (checked by the tests).
 EXTERNAL_EXECUTABLES = {"make": "PX4-Autopilot build system", "parameter_bridge": "ros_gz_bridge"}
+
+
+def predictor_node(context):
+    """predictor_node on the bridged odometry (predictor:=true), odom_topics a real string array."""
+    if LaunchConfiguration("predictor").perform(context) != "true":
+        return []
+    predictor = Node(
+        package="uav_traj_predictor", executable="predictor_node", name="predictor_node", output="screen",
+        parameters=[{"odom_topics": [LaunchConfiguration("gz_odometry_topic").perform(context)]}])
+    return [predictor, fail_on_error(predictor, "predictor_node")]
 
 
 def generate_launch_description():
@@ -65,12 +79,11 @@ def generate_launch_description():
         cmd=["uav-traj", "bag", "record", arg["gz_odometry_topic"], "/datagen/markers", "/datagen/odometry",
              "--out", PathJoinSubstitution([arg["out_dir"], "ros_bag"])],
         output="screen", sigterm_timeout="10", condition=IfCondition(arg["record"]))
-    predictor = Node(
-        package="uav_traj_predictor", executable="predictor_node", name="predictor_node", output="screen",
-        parameters=[{"odom_topics": [arg["gz_odometry_topic"]]}], condition=IfCondition(arg["predictor"]))
     stop_when_done = RegisterEventHandler(OnProcessExit(
         target_action=commander, on_exit=[EmitEvent(event=Shutdown(reason="datagen commander finished"))]))
+    failures = [fail_on_error(px4, "PX4 SITL (make px4_sitl gz_x500)"), fail_on_error(bridge, "parameter_bridge"),
+                fail_on_error(commander, "datagen_commander"), fail_on_error(recorder, "bag record")]
     return LaunchDescription(
         [DeclareLaunchArgument(name, default_value=default, description=text)
          for name, (default, text) in ARGUMENTS.items()]
-        + [px4, bridge, commander, recorder, predictor, stop_when_done])
+        + [px4, bridge, commander, recorder, OpaqueFunction(function=predictor_node), stop_when_done] + failures)

@@ -5,6 +5,7 @@ wraps rclpy.init so that a test process can never start rclpy without it. The en
 the installed distribution's rcl reads (rosenv: ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST on Jazzy and
 Kilted, ROS_LOCALHOST_ONLY=1 as well on Humble or an unknown one).
 """
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -99,18 +100,32 @@ def console_script():
     return find
 
 
-@pytest.fixture
+def require_shared(path: Path, what: str) -> Path:
+    """`path` of the shared data folder beside the checkout (../shared), which tests need for the real
+    flights and anchors: skipped with the reason on a developer machine without it, a FAILURE under CI
+    (CI=true), where a missing folder must not turn the accuracy checks into silent skips."""
+    if not path.exists():
+        message = f"{what} not found at {path} (the shared data folder beside the checkout)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true: {message}", pytrace=False)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(name="require_shared")
+def require_shared_fixture():
+    """`require_shared(path, what)` for a file inside the shared folder (see above)."""
+    return require_shared
+
+
+@pytest.fixture(scope="session")
 def flights_dir():
-    if not FLIGHTS.is_dir():
-        pytest.skip(f"real flights not found at {FLIGHTS} (the shared data folder beside the checkout)")
-    return FLIGHTS
+    return require_shared(FLIGHTS, "real flights")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def vector_dir():
-    if not VECTOR_ANCHORS.is_dir():
-        pytest.skip(f"VECTOR checkpoints not found at {VECTOR_ANCHORS}")
-    return VECTOR_ANCHORS
+    return require_shared(VECTOR_ANCHORS, "VECTOR checkpoints")
 
 
 @pytest.fixture(scope="session")

@@ -20,4 +20,4 @@ def test_launch_description_builds(launch_description):
     description = launch_description(LAUNCH_FILE)
     names = [type(entity).__name__ for entity in description.entities]
     assert names.count("DeclareLaunchArgument") == 6
-    assert {"Node", "ExecuteProcess", "RegisterEventHandler"} <= set(names)
+    assert {"OpaqueFunction", "ExecuteProcess", "RegisterEventHandler"} <= set(names)   # the node: in OpaqueFunction

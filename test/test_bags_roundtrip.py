@@ -67,10 +67,8 @@ def test_generated_flight_round_trip(tmp_path, checkpoint, storage):
     assert set(replayed) >= {"protocol", "pooled", "groups", "files", "bag"}
 
 
-def test_shared_flight_round_trip(tmp_path, checkpoint, flights_dir):
-    source = flights_dir / "euroc" / "V1_01_easy_original.txt"
-    if not source.is_file():
-        pytest.skip(f"{source} not found")
+def test_shared_flight_round_trip(tmp_path, checkpoint, flights_dir, require_shared):
+    source = require_shared(flights_dir / "euroc" / "V1_01_easy_original.txt", "EuRoC V1_01")
     lines = source.read_text().splitlines()
     crop = tmp_path / "V1_01_crop.txt"                     # 25 s of the 200 Hz ground truth
     crop.write_text("\n".join(lines[:1 + 25 * 200]) + "\n")

@@ -8,6 +8,7 @@ import yaml
 
 from uav_traj_predictor.bags import cli
 from uav_traj_predictor.bags.from_flight import write_flights_bag
+from uav_traj_predictor.bags.writer import BagFormat
 from uav_traj_predictor.bags.repair import repair_bag
 from uav_traj_predictor.bags.storage import BagError, open_bag
 from uav_traj_predictor.bags.types import ODOMETRY, typestore
@@ -111,7 +112,7 @@ def test_reads_a_bag_laid_out_like_rosbag2_jazzy_sqlite3(tmp_path):
 
 def test_from_flight_writes_v9_metadata_with_qos_and_original_stamps(tmp_path):
     flight = circle(200)
-    write_flights_bag([flight], tmp_path / "bag", storage="sqlite3")
+    write_flights_bag([flight], tmp_path / "bag", fmt=BagFormat(storage="sqlite3"))
     info = yaml.safe_load((tmp_path / "bag" / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
     assert info["version"] == 9 and info["storage_identifier"] == "sqlite3" and info["message_count"] == 200
     topic = info["topics_with_message_count"][0]["topic_metadata"]
@@ -193,7 +194,7 @@ def test_damaged_bags_give_clear_errors_or_documented_recovery(good_bag, tmp_pat
 
 def test_garbage_db3_with_valid_metadata_counts_zero_readable(good_bag, tmp_path):
     target = tmp_path / "garbage"
-    write_flights_bag([circle(100)], target, storage="sqlite3")
+    write_flights_bag([circle(100)], target, fmt=BagFormat(storage="sqlite3"))
     next(target.glob("*.db3")).write_bytes(b"not a database" * 500)
     with pytest.raises(BagError) as error:
         open_bag(target)

@@ -166,7 +166,7 @@ def test_config_file_and_errors(tmp_path):
     assert shipped.setpoint_rate >= 20 and set(shipped.families) <= set(FAMILIES)
     bad = tmp_path / "bad.yaml"
     bad.write_text("trajectoriez: 3\n")
-    with pytest.raises(ConfigError, match="unknown keys.*trajectoriez"):
+    with pytest.raises(ConfigError, match=r"bad.yaml: trajectoriez: unknown key \(expected one of \[.*trajectories"):
         load_config(bad)
     with pytest.raises(ConfigError, match="between"):
         load_config(between="teleport")

@@ -53,12 +53,13 @@ def test_every_executable_is_installed_or_declared_external():
 
 @pytest.mark.ros
 def test_commander_parameters_set_by_the_launch_exist():
-    from uav_traj_predictor.nodes.datagen_node import PARAMETERS
+    from uav_traj_predictor.nodes.datagen_node import DatagenParameters
+    declared = {item.name for item, _ in DatagenParameters.settings()}
     tree = ast.parse(LAUNCH_FILE.read_text())
     commander = next(n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "Node"
                      and ast.literal_eval(keyword(n, "executable")) == "datagen_commander")
     names = {key.value for key in keyword(commander, "parameters").elts[0].keys}
-    assert names <= {p.name for p in PARAMETERS}, names - {p.name for p in PARAMETERS}
+    assert names <= declared, names - declared
 
 
 @pytest.mark.launch

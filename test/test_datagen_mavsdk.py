@@ -28,8 +28,7 @@ from pymavlink.dialects.v20 import common as mavlink  # noqa: E402
 
 from uav_traj_predictor.datagen.commander import Commander, State  # noqa: E402
 from uav_traj_predictor.datagen.config import load_config  # noqa: E402
-from uav_traj_predictor.datagen.mavsdk_backend import (MavsdkBackend, quaternion_ned_frd_to_enu_flu,  # noqa: E402
-                                                       yaw_enu_to_ned_deg)
+from uav_traj_predictor.datagen.mavsdk_backend import MavsdkBackend  # noqa: E402
 from uav_traj_predictor.datagen.plan import plan_trajectories  # noqa: E402
 from uav_traj_predictor.datagen.run import make_backend  # noqa: E402
 
@@ -149,13 +148,6 @@ def autopilot():
     peer.start()
     yield peer, f"udpin://127.0.0.1:{port}"
     peer.stop()
-
-
-def test_frame_conversions():
-    assert yaw_enu_to_ned_deg(np.pi / 2) == pytest.approx(0.0)         # north
-    assert yaw_enu_to_ned_deg(0.0) == pytest.approx(90.0)              # east
-    level_north = quaternion_ned_frd_to_enu_flu([1.0, 0.0, 0.0, 0.0])  # PX4 identity: level, facing north
-    assert np.allclose(np.abs(level_north), np.abs([0, 0, np.sin(np.pi / 4), np.cos(np.pi / 4)]))
 
 
 def test_commander_flies_scripted_px4_peer_over_mavlink(autopilot):

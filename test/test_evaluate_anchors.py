@@ -1,7 +1,5 @@
 """The published anchors on ../shared/flights (docs/evaluation.md): window counts and ADE of the
 baselines and of one VECTOR checkpoint, reproduced within 0.003 m."""
-from pathlib import Path
-
 import pytest
 
 from uav_traj_predictor.evaluate import Protocol, build_methods, evaluate_flights
@@ -15,15 +13,9 @@ ADE = {  # folder -> method -> ADE (m); cv/ca/kf from the issue's table, VECTOR 
 VECTOR = "vector:mixed_dataset__mix_vel_max_norm_64_2_0p5"
 
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-
-
 @pytest.fixture(scope="module")
-def report():
-    flights, vector = SHARED / "flights", SHARED / "anchors" / "vector"
-    for needed in (flights, vector):
-        if not needed.is_dir():
-            pytest.skip(f"{needed} not found (the shared data folder beside the checkout)")
+def report(flights_dir, vector_dir):
+    flights, vector = flights_dir, vector_dir
     import torch
     threads = torch.get_num_threads()
     torch.set_num_threads(1)           # one thread is fastest on a shared 2-core machine

@@ -42,19 +42,23 @@ def test_launch_files_start_only_installed_console_scripts():
         assert (Path(sys.executable).parent / name).is_file(), f"{name} is not installed in the venv"
 
 
-@pytest.mark.parametrize("config, module", [("predictor.yaml", "predictor_node"), ("sim.yaml", "sim_node")])
-def test_node_configs_name_only_declared_parameters_with_matching_types(config, module):
+@pytest.mark.parametrize("config, module, cls", [("predictor.yaml", "predictor_node", "PredictorParameters"),
+                                                  ("sim.yaml", "sim_node", "SimParameters")])
+def test_node_configs_name_only_declared_parameters_with_matching_types(config, module, cls):
     pytest.importorskip("rclpy")
-    spec = importlib.import_module(f"{PACKAGE}.nodes.{module}").PARAMETERS
-    declared = {p.name: p for p in spec}
+    from uav_traj_predictor.config import rule_of
+    parameters_class = getattr(importlib.import_module(f"{PACKAGE}.nodes.{module}"), cls)
+    declared = {item.name: item for item, _ in parameters_class.settings()}
     parameters = yaml.safe_load((REPO / "config" / config).read_text())[module]["ros__parameters"]
     for name, value in parameters.items():
         assert name in declared, f"config/{config}: unknown parameter {name}"
         default = declared[name].default
         if isinstance(default, (bool, int, float, str)):
             assert type(value) is type(default), f"config/{config}: {name} is {type(value).__name__}"
-        if declared[name].choices:
-            assert value in declared[name].choices
+        if rule_of(declared[name]).choices:
+            assert value in rule_of(declared[name]).choices
+    defaults = {name: item.default for name, item in declared.items()}
+    parameters_class(**{**defaults, **parameters, **({"odom_topics": ("/x",)} if module == "predictor_node" else {})})
 
 
 def test_rviz_config_shows_the_predictor_outputs():

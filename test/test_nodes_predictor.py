@@ -45,16 +45,19 @@ def stop(process, log, timeout=20):
 # ---- parameter validation ---------------------------------------------------------------------
 BAD_CONFIGS = {
     "grid_rate": (["-p", "grid_rate:=20.0"], "grid rate 20 Hz differs from the checkpoint's 10 Hz"),
-    "choice": (["-p", "backend:=gpu"], "parameter 'backend' = 'gpu' is not one of"),
+    "choice": (["-p", "backend:=gpu"], "parameter 'backend': must be one of ['auto', 'torch', 'numpy', 'triton'], got 'gpu'"),
     "range": (["-p", "track_timeout:=-1.0"], "parameter 'track_timeout'"),
     "type": (["-p", "max_gap:=abc"], "parameter 'max_gap'"),
-    "regex": (["-p", "odom_topic_regex:=(["], "'odom_topic_regex' is not a valid regex"),
+    "regex": (["-p", "odom_topic_regex:=(["], "parameter 'odom_topic_regex': not a valid regex"),
     "typo": (["-p", "trak_timeout:=1.0"], "unknown parameter(s) ['trak_timeout']"),
     "no_input": ([], "no input: set 'odom_topics'"),
     "checkpoint": (["-p", "checkpoint:=/nonexistent/model.pt"], "/nonexistent/model.pt: no such checkpoint file"),
     "twist_pose": (["-p", "input_type:=pose", "-p", "velocity_source:=twist"],
                    "velocity_source 'twist' needs input_type 'odometry'"),
     "online_rate": (["-p", "online_calibration:=0.9"], "parameter 'online_calibration'"),
+    "max_tracks": (["-p", "max_tracks:=0"], "parameter 'max_tracks'"),
+    "too_many_topics": (["-p", "odom_topics:=['/a/odom', '/b/odom']", "-p", "max_tracks:=1"],
+                        "parameter 'odom_topics': 2 topics exceed max_tracks 1"),
 }
 
 
@@ -74,6 +77,45 @@ def test_wrong_parameters_are_refused_with_a_clear_message(checkpoint):
                 PredictorNode(context=context, cli_args=cli)
             assert message in str(error.value), (case, str(error.value))
     finally:
+        rclpy.try_shutdown(context=context)
+
+
+def test_max_tracks_bounds_subscriptions_and_tracks_and_is_reported(checkpoint):
+    """Topics beyond max_tracks are not subscribed, new track ids beyond it never allocated; /diagnostics
+    says so (WARN, refused_topics, refused_samples)."""
+    import rclpy
+
+    from uav_traj_predictor.nodes.predictor_node import PredictorNode
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = None
+    try:
+        node = PredictorNode(context=context, cli_args=[
+            "--ros-args", "-p", f"checkpoint:={checkpoint}", "-p", "odom_topics:=['/uav1/odom', '/uav2/odom']",
+            "-p", "odom_topic_regex:=/uav[0-9]+/odom", "-p", "max_tracks:=2"])
+        assert node.config.max_tracks == 2 and node.bank.max_tracks == 2
+        for topic in ("/uav3/odom", "/uav3/odom", "/uav4/odom"):      # what discovery would hand over
+            node._subscribe(topic)
+        assert sorted(node.inputs) == ["/uav1/odom", "/uav2/odom"] and node.stats["refused_topics"] == 2
+        slots = int(node.bank.predictor._active.sum())
+        now = node.get_clock().now().nanoseconds * 1e-9
+        for k in range(5):
+            for track in ("uav1", "uav2", "intruder"):
+                node.bank.push(track, 100.0 + 0.05 * k, (0.1 * k, 0.0, 1.0), now=now)
+        node._tick()
+        assert set(node.bank.tracks) == {"uav1", "uav2"} and node.bank.refused_samples == 5
+        assert int(node.bank.predictor._active.sum()) == slots + 2     # the intruder got no slot
+        assert node.stats["ignored.track_limit"] == 1                   # one event per refused id
+        published = []
+        node.diagnostics_pub = type("Recorder", (), {"publish": lambda self, msg: published.append(msg)})()
+        node._publish_diagnostics()
+        status = published[0].status[0]
+        values = {kv.key: kv.value for kv in status.values}
+        assert status.level == status.WARN and "max_tracks 2 reached" in status.message
+        assert (values["max_tracks"], values["refused_topics"], values["refused_samples"]) == ("2", "2", "5")
+    finally:
+        if node is not None:
+            node.destroy_node()
         rclpy.try_shutdown(context=context)
 
 

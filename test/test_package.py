@@ -60,6 +60,56 @@ def test_every_console_script_is_installed():
         assert (Path(sys.executable).parent / name).is_file(), f"{name} is not installed in the venv"
 
 
+LOOKUP = textwrap.dedent("""
+    # What launch_ros's ExecutableInPackage does for Node(package=..., executable=...) (and `ros2 run`):
+    # get_package_prefix, then <prefix>/lib/<package>/<executable>, found with shutil.which on that folder.
+    import json, os, shutil, sys
+    from ament_index_python.packages import get_package_prefix
+    prefix = get_package_prefix("uav_traj_predictor")
+    libexec = os.path.join(prefix, "lib", "uav_traj_predictor")
+    found = {name: shutil.which(name, path=libexec) for name in sys.argv[1:]}
+    print(json.dumps({"prefix": prefix, "libexec_exists": os.path.isdir(libexec), "found": found}))
+""")
+
+
+def launch_lookup_problems(env, expected_prefix):
+    """Problems of the launch_ros lookup of every console script under `env`; each found executable must also
+    be executable and answer --help (exit 0, a usage line) without starting ROS."""
+    import json
+    names = console_script_names()
+    run = subprocess.run([sys.executable, "-c", LOOKUP, *names], env=env, cwd="/", capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    problems = []
+    if Path(result["prefix"]).resolve() != Path(expected_prefix).resolve():
+        problems.append(f"package prefix {result['prefix']}, expected {expected_prefix}")
+    if not result["libexec_exists"]:
+        problems.append(f"no libexec directory {result['prefix']}/lib/uav_traj_predictor")
+    for name, path in result["found"].items():
+        if path is None:
+            problems.append(f"{name}: not found in lib/uav_traj_predictor")
+            continue
+        if not os.access(path, os.X_OK):
+            problems.append(f"{path}: not executable")
+        helped = subprocess.run([path, "--help"], env=env, cwd="/", capture_output=True, text=True, timeout=120)
+        if helped.returncode != 0 or "usage" not in helped.stdout.lower():
+            problems.append(f"{path} --help: exit {helped.returncode}, {(helped.stdout + helped.stderr)[-400:]}")
+    return problems
+
+
+def console_script_names():
+    lines = (REPO / "resource" / "entry_points.txt").read_text().splitlines()
+    return [line.split("=")[0].strip() for line in lines if "=" in line]
+
+
+def test_launch_ros_finds_the_executables_of_the_pip_install(ros_env):
+    """`ros2 launch` / `ros2 run` on a `make install` (pip) install: <prefix>/lib/uav_traj_predictor/ holds
+    every console script (as a wrapper of <prefix>/bin/), executable, answering --help."""
+    env = dict(ros_env, AMENT_PREFIX_PATH=sys.prefix)
+    assert launch_lookup_problems(env, sys.prefix) == []
+
+
 def test_cli_lists_subcommands_and_rejects_unknown(console_script):
     out = subprocess.run([console_script("uav-traj"), "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "evaluate" in out.stdout
@@ -167,3 +217,23 @@ def test_colcon_builds_the_package_in_a_throwaway_workspace(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "colcon install OK" in result.stdout
     print(f"colcon build + import check: {time.monotonic() - started:.1f} s")
+    # the lookup `ros2 launch` makes in the colcon install (overlay first, as `source install/setup.bash` does)
+    install = tmp_path / "ws" / "install"
+    site = next((install / "lib").glob("python3*/site-packages"))
+    env = dict(os.environ, AMENT_PREFIX_PATH=f"{install}:{sys.prefix}", PATH=f"{Path(sys.executable).parent}:"
+               f"{os.environ.get('PATH', '')}", PYTHONPATH=str(site), LD_LIBRARY_PATH=str(install / "lib"))
+    for name in ("_ROS_WHEELS_BOOTSTRAP_COMPLETE",):
+        env.pop(name, None)
+    assert launch_lookup_problems(env, install) == []
+
+
+def test_missing_shared_data_fails_under_ci_and_skips_otherwise(monkeypatch, tmp_path, require_shared):
+    """conftest's require_shared: the real-flight tests fail, not skip, when CI=true and ../shared is missing."""
+    missing = tmp_path / "no_shared" / "flights"
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true: real flights not found at .*no_shared"):
+        require_shared(missing, "real flights")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="real flights not found"):
+        require_shared(missing, "real flights")
+    assert require_shared(tmp_path, "a folder") == tmp_path

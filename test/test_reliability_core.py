@@ -66,7 +66,13 @@ def play(predictor, ops, smoothing=None, seed=0, velocity_source="pose") -> "fuz
 @given(ops=operations, seed=st.integers(0, 2**16))
 def test_adversarial_streams_keep_every_invariant(predictor, ops, seed):
     counts = play(predictor, ops, seed=seed)
-    assert counts.samples + counts.ticks > 0
+    pushes = sum(kind not in ("tick", "silence", "frame_change") for kind, _, _ in ops)
+    assert (counts.cases, counts.operations, counts.samples) == (1, len(ops), pushes)   # every operation played
+    assert counts.ticks == 1 + sum(kind in ("tick", "silence") for kind, _, _ in ops)   # + the final tick
+    assert sum(counts.statuses.values()) == counts.predictions
+    assert set(counts.statuses) <= {"tracking", "warming_up", "fallback_cv"}
+    assert (counts.new_tracks > 0) == (pushes > 0)          # every pushed id became a reported track
+    assert not counts.exceptions and not counts.violations
 
 
 @FUZZ_SETTINGS
@@ -197,16 +203,23 @@ def test_burst_of_ten_times_the_rate_keeps_queues_bounded(predictor):
     bank.remove("a")
 
 
-def test_velocity_beyond_float32_is_refused_or_forgotten(predictor):
+def test_velocity_beyond_float32_is_refused_and_the_track_stays_usable(predictor):
+    """A grid velocity beyond float32 (and beyond MAX_SPEED) is refused with a ValueError naming the limit,
+    leaves the track's state untouched, and the track predicts normally afterwards; MAX_SPEED itself is fed."""
     slot = predictor.add_tracks(1)
     try:
-        try:
-            predictor.step(slot, [[1e39, 0.0, 0.0]])
-        except ValueError:
-            return                                   # refused like a non-finite velocity: fine
+        for _ in range(3):
+            predictor.step(slot, [[1.0, 0.0, 0.0]])
+        history = predictor.history(slot)
+        for bad in ([1e39, 0.0, 0.0], [predictor.MAX_SPEED * 1.01, 0.0, 0.0], [np.nan, 0.0, 0.0]):
+            with pytest.raises(ValueError, match="non-finite or above MAX_SPEED"):
+                predictor.step(slot, [bad])
+            assert predictor.history(slot) == history, "a refused velocity changed the track"
+        predictor.step(slot, [[predictor.MAX_SPEED, 0.0, 0.0]])          # the limit itself is usable
         for _ in range(2 * predictor.min_history):
             predictor.step(slot, [[1.0, 0.0, 0.0]])
-        predictor.predict(slot, [[0.0, 0.0, 0.0]])
+        positions, _, std = predictor.predict(slot, [[0.0, 0.0, 0.0]])
         assert predictor.status(slot) == ["tracking"]
+        assert np.isfinite(positions).all() and np.isfinite(std).all()
     finally:
         predictor.remove_tracks(slot)

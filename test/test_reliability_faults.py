@@ -9,7 +9,6 @@ config/predictor.yaml, a /diagnostics monitor in this process, psutil for the pr
     /dev/shm Fast DDS file; what a SIGKILL leaves behind is recorded (known issue R7).
 """
 import signal
-import subprocess
 
 import pytest
 
@@ -47,9 +46,6 @@ def children():
     yield started
     for child in started:
         soak.stop(child, signal.SIGKILL if child.poll() is None else signal.SIGINT, timeout=5)
-
-
-SHM_RECORD = {}
 
 
 def live(snapshot, track):
@@ -112,6 +108,8 @@ def test_silence_publisher_restart_and_burst(checkpoint, env, monitor, children,
 
 
 def test_predictor_sigkill_and_restart(checkpoint, env, monitor, children, tmp_path):
+    """Fresh start after a SIGKILL, the stale shared-memory segment removed by the next start (R7), and a
+    clean stop leaves nothing (in one test: no test depends on another having run)."""
     from uav_traj_predictor.nodes import lifecycle   # port files: fastrtps_port* (Fast DDS 2), fastdds_port* (3)
     publisher = soak.start_publisher(env, tmp_path / "publisher.log", 2, 20.0)
     children.append(publisher)
@@ -121,7 +119,8 @@ def test_predictor_sigkill_and_restart(checkpoint, env, monitor, children, tmp_p
     killed_files = soak.shm_files_of(first.pid)
     first.send_signal(signal.SIGKILL)
     first.wait(10)
-    SHM_RECORD["left_after_sigkill"] = sorted(f for f in killed_files if (soak.SHM / f).exists())
+    left_after_sigkill = sorted(f for f in killed_files if (soak.SHM / f).exists())
+    assert left_after_sigkill, "expected the SIGKILLed predictor to leave a segment (test premise)"
 
     monitor.snapshots.clear()
     second = soak.start_predictor(env, checkpoint, tmp_path / "predictor2.log", *FAST)
@@ -134,18 +133,12 @@ def test_predictor_sigkill_and_restart(checkpoint, env, monitor, children, tmp_p
                if key.startswith("resets.") and key not in ("resets.gap",) and value}
     assert not carried, f"the restarted predictor reset tracks as if it had history: {carried}"
     in_use = soak.shm_files_of(publisher.pid) | soak.shm_files_of(second.pid)   # live owners' segments stay
-    SHM_RECORD["left_after_restart"] = sorted(f for f in killed_files if (soak.SHM / f).exists()
-                                              and not lifecycle.PORT_FILE.match(f) and f not in in_use)
+    # R7: a SIGKILLed node cannot clean up its /dev/shm segment; the next node start removes it
+    left_after_restart = sorted(f for f in killed_files if (soak.SHM / f).exists()
+                                and not lifecycle.PORT_FILE.match(f) and f not in in_use)
+    assert left_after_restart == [], "the restarted predictor did not remove the stale segment"
     own_files = soak.shm_files_of(second.pid)
     assert soak.stop(second) == 0
     left = sorted(f for f in own_files - set(killed_files) if (soak.SHM / f).exists()
                   and not lifecycle.PORT_FILE.match(f))
     assert not left, f"a cleanly stopped predictor left /dev/shm files: {left}"
-
-
-def test_restarted_predictor_removes_the_shared_memory_a_sigkilled_one_left():
-    """R7: a SIGKILLed node cannot clean up its /dev/shm segment; the next node start removes it."""
-    if "left_after_restart" not in SHM_RECORD:
-        pytest.skip("test_predictor_sigkill_and_restart did not run")
-    assert SHM_RECORD["left_after_sigkill"], "expected the SIGKILLed predictor to leave a segment (test premise)"
-    assert SHM_RECORD["left_after_restart"] == [], "the restarted predictor did not remove the stale segment"

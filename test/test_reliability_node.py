@@ -1,6 +1,6 @@
 """predictor_node message handling under adversarial Odometry (issue 9, fuzzing part, node side).
 
-The raw-CDR reader `messages.read_stamped_position` (what the node's raw subscription uses to turn
+The raw-CDR reader `cdr.read_stamped_position` (what the node's raw subscription uses to turn
 Odometry bytes into a sample) is fuzzed alone: it returns exactly the message's stamp/frame/position for
 any serialisable Odometry or PoseStamped, and for arbitrary, truncated or bit-flipped bytes it returns or
 raises ValueError, nothing else. Then the node is built in this process (own rclpy context, loopback DDS
@@ -134,7 +134,7 @@ frames = st.text(max_size=40)
 def test_cdr_reader_returns_exactly_the_message_fields(sec, nanosec, frame, child, position, pose):
     from geometry_msgs.msg import PoseStamped
 
-    from uav_traj_predictor.nodes.messages import read_stamped_position
+    from uav_traj_predictor.nodes.cdr import read_stamped_position
     frame, child = frame.replace("\x00", ""), child.replace("\x00", "")   # ROS strings end at NUL
     msg = PoseStamped() if pose else Odometry()
     msg.header.stamp.sec, msg.header.stamp.nanosec, msg.header.frame_id = sec, nanosec, frame
@@ -152,7 +152,7 @@ def test_cdr_reader_returns_exactly_the_message_fields(sec, nanosec, frame, chil
     lambda cut, flips, frame: (cut, flips, frame), st.integers(0, 400),
     st.lists(st.tuples(st.integers(0, 399), st.integers(0, 255)), max_size=4), frames))
 def test_cdr_reader_on_garbage_returns_or_raises_value_error(data):
-    from uav_traj_predictor.nodes.messages import read_stamped_position
+    from uav_traj_predictor.nodes.cdr import read_stamped_position
     if isinstance(data, tuple):                     # a real message, truncated and with bytes overwritten
         cut, flips, frame = data
         msg = odometry(5, 6, (1.0, 2.0, 3.0), frame.replace("\x00", ""), (0, 0, 0, 1))
@@ -174,28 +174,30 @@ def test_cdr_reader_on_garbage_returns_or_raises_value_error(data):
 @given(t0=st.floats(-2e9, 2.1e9), dt=st.sampled_from([0.1, 0.05, 0.02, 1 / 30]), horizon=st.integers(1, 12),
        frame=frames, track=frames, status=st.sampled_from(["tracking", "warming_up", "fallback_cv"]),
        with_std=st.booleans(), scale=st.sampled_from([1e-300, 1.0, 1e6, 1e300]), seed=st.integers(0, 1000))
-def test_hand_written_cdr_equals_rclpy_messages(t0, dt, horizon, frame, track, status, with_std, scale, seed):
-    """path_cdr / trajectory_cdr / markers_cdr decode to exactly the messages the rclpy builders make,
+def test_serialised_outputs_equal_rclpy_messages(t0, dt, horizon, frame, track, status, with_std, scale, seed):
+    """cdr.path_cdr / cdr.trajectory_cdr / messages.markers_cdr decode to exactly the messages the rclpy
+    reference builders make,
     for any stamp, step, horizon, text and magnitude (padding bytes differ: rclpy leaves them unset, so
     decoded messages are compared)."""
     from nav_msgs.msg import Path
     from visualization_msgs.msg import MarkerArray
 
+    from reference_messages import path_message, prediction_markers, trajectory_message
     from uav_traj_predictor.core.prediction import Prediction
     from uav_traj_predictor.msg import PredictedTrajectory
-    from uav_traj_predictor.nodes import messages
+    from uav_traj_predictor.nodes import cdr, messages
     frame, track = frame.replace("\x00", ""), track.replace("\x00", "")
     rng = np.random.default_rng(seed)
     prediction = Prediction(track, t0, dt, rng.normal(size=(horizon, 3)) * scale, rng.normal(size=(horizon, 3)),
                             np.abs(rng.normal(size=(horizon, 3))) if with_std else None, status, "model")
     def decoded(data, kind):
         return deserialize_message(data if isinstance(data, bytes) else serialize_message(data), kind)
-    assert decoded(messages.path_cdr(prediction, frame), Path) == decoded(messages.path_message(prediction, frame), Path)
-    assert decoded(messages.trajectory_cdr(prediction, frame), PredictedTrajectory) == \
-        decoded(messages.trajectory_message(prediction, frame), PredictedTrajectory)
-    if hasattr(messages, "markers_cdr"):              # the rclpy side round-trips too: colours are float32
-        assert decoded(messages.markers_cdr([(prediction, frame)], 1.0), MarkerArray) == \
-            decoded(MarkerArray(markers=messages.prediction_markers(prediction, frame, 1.0)), MarkerArray)
+    assert decoded(cdr.path_cdr(prediction, frame), Path) == decoded(path_message(prediction, frame), Path)
+    assert decoded(cdr.trajectory_cdr(prediction, frame), PredictedTrajectory) == \
+        decoded(trajectory_message(prediction, frame), PredictedTrajectory)
+    # the rclpy side round-trips too: colours are float32
+    assert decoded(messages.markers_cdr([(prediction, frame)], 1.0), MarkerArray) == \
+        decoded(MarkerArray(markers=prediction_markers(prediction, frame, 1.0)), MarkerArray)
 
 
 # ---- the node's callback ---------------------------------------------------------------------------

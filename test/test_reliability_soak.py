@@ -1,9 +1,11 @@
 """Soak, CI version (issue 9): 100 vehicles at 20 Hz through the real predictor_node for 30 s.
 
 bench/soak.py --minutes 10 is the full run (figures in docs/reliability.md); this is the same code for
-30 s of measurement. Asserted: every vehicle becomes a track and keeps predicting in every window after
-warm-up, resident memory grows < 5 % after warm-up, the node never receives more than was published,
-and it stops cleanly (exit 0) on SIGINT. Latency and DDS drops depend on the machine's load: printed.
+30 s of measurement. Asserted, against the 10-minute figures of docs/reliability.md (RSS growth 0.15-0.16 %,
+10.1-10.3 predictions per track per second): every vehicle becomes a track and keeps predicting in every
+window after warm-up, at least 4 predictions per track per second (10.1 / 2.5), resident memory grows
+< 0.5 % after warm-up (~3x), the node never receives more than was published, and it stops cleanly
+(exit 0) on SIGINT. Latency and DDS drops depend on the machine's load: printed.
 """
 
 import pytest
@@ -21,8 +23,8 @@ def test_soak_30_seconds_100_vehicles(ros_env, tmp_path, capsys):
     with capsys.disabled():
         soak.print_figures(result, echo=lambda line: print("\n  soak: " + line, end=""))
         print()
-    assert result["tracks"] == 100 and result["predictions"] > 100 * 30
+    assert result["tracks"] == 100 and result["predictions_per_track_per_s"] >= 10.1 / 2.5, result
     assert result["starved_track_windows_after_warmup"] == 0, result
-    assert result["rss_growth_pct"] < 5.0, result
+    assert result["rss_growth_pct"] < 0.5, result
     assert result["messages_received"] <= result["messages_published"]
     assert result["predictor_exit_code"] == 0

@@ -4,8 +4,10 @@ import subprocess
 
 import numpy as np
 import pytest
+import yaml
 
 from uav_traj_predictor.data import read_flight
+from uav_traj_predictor.frames import world_to_body
 from uav_traj_predictor.sim import generate_flights
 from uav_traj_predictor.sim.generate import BAG_EPOCH_S, CARD_NAME, ODOM_TOPIC, main
 
@@ -49,8 +51,23 @@ def test_writes_mcap_bag_that_rosbags_reads(tmp_path):
     assert stamp == BAG_EPOCH_S * 10 ** 9 + round(flight.t[-1] * 1e9)
     pos = msg.pose.pose.position
     np.testing.assert_allclose([pos.x, pos.y, pos.z], flight.p[-1])
-    lin = msg.twist.twist.linear
-    np.testing.assert_allclose([lin.x, lin.y, lin.z], flight.v[-1])
+    lin = msg.twist.twist.linear                      # REP 105: the twist is in the body frame
+    np.testing.assert_allclose([lin.x, lin.y, lin.z], world_to_body(flight.v[-1], flight.q[-1]), atol=1e-12)
+    back = read_flight(bag)                           # the bag reader rotates it back into the world
+    np.testing.assert_allclose(back.v, flight.v, atol=1e-9)
+    np.testing.assert_allclose(back.p, flight.p)
+
+
+def test_bag_version_and_storage_options(tmp_path):
+    out = tmp_path / "humble"
+    assert main(["--flights", "1", "--duration", "1", "--out", str(out), "--format", "bag", "--rate", "20",
+                 "--bag-version", "8", "--storage", "sqlite3"]) == 0
+    card = json.loads((out / CARD_NAME).read_text())
+    assert card["arguments"]["bag_version"] == 8 and card["arguments"]["storage"] == "sqlite3"
+    bag = out / card["flights"][0]["file"]
+    info = yaml.safe_load((bag / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    assert info["version"] == 8 and info["storage_identifier"] == "sqlite3" and list(bag.glob("*.db3"))
+    assert len(read_flight(bag).t) == card["flights"][0]["stats"]["samples"]
 
 
 @pytest.mark.parametrize("argv, message", [

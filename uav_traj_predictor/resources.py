@@ -13,19 +13,26 @@ from . import PACKAGE_NAME
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 
 
-def share_dir() -> Path:
-    """The package's share directory."""
+def package_share_dir(package: str) -> Path | None:
+    """share/<package> of an installed ROS 2 package (ours or an interface package such as
+    visualization_msgs): through ament_index_python, else under the interpreter's prefix; None if neither."""
     try:
         from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
         try:
-            return Path(get_package_share_directory(PACKAGE_NAME))
+            return Path(get_package_share_directory(package))
         except (PackageNotFoundError, ValueError, LookupError, OSError):  # OSError: AMENT_PREFIX_PATH unset
             pass
     except ImportError:
         pass
-    prefix_share = Path(sys.prefix) / "share" / PACKAGE_NAME
-    if (prefix_share / "package.xml").is_file():
-        return prefix_share
+    prefix_share = Path(sys.prefix) / "share" / package
+    return prefix_share if (prefix_share / "package.xml").is_file() else None
+
+
+def share_dir() -> Path:
+    """The package's share directory."""
+    found = package_share_dir(PACKAGE_NAME)
+    if found is not None:
+        return found
     if (SOURCE_ROOT / "package.xml").is_file():
         return SOURCE_ROOT
     raise FileNotFoundError(

@@ -2,7 +2,8 @@
 
 Public API (no rclpy import here; play/record import it when called):
     open_bag(path, salvage=False) -> Bag, BagError          reading, damage reported with readable counts
-    write_flights_bag(flights, out, topic, storage, frame_id)  data.Flight -> Odometry bag (metadata v9)
+    write_flights_bag(flights, out, topic, fmt, frame_id)   data.Flight -> Odometry bag (bags.writer.BagFormat)
+    bags.writer.BagWriter(out, BagFormat(version, storage))  the one bag writer (metadata v9 or v8, mcap/sqlite3)
     evaluate_bag(path, ...) -> report dict                    evaluation protocol over a bag (docs/bags.md)
     bags.play.play_bag(path, PlayOptions) / bags.record.record_topics(topics, out, ...)
 """

@@ -1,6 +1,7 @@
 """`uav-traj bag <command>`: rosbag2 tools without ROS 2's own CLI (see docs/bags.md).
 
-  from-flight FLIGHT... --out BAG   flight files -> nav_msgs/Odometry bag (mcap, metadata v9)
+  from-flight FLIGHT... --out BAG   flight files -> nav_msgs/Odometry bag (mcap, metadata v9; Humble:
+                                    --bag-version 8 --storage sqlite3)
   play BAG                          replay onto live topics, original timing, raw CDR, optional /clock
   record TOPIC... --out BAG         record live topics raw (incl. PredictedTrajectory)
   eval BAG --json OUT.json          predictor core + baselines over the bag's odometry, or score the
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+from .writer import add_format_options, format_from_args
 
 ERROR_STATUS = 2
 
@@ -31,7 +34,7 @@ def parser() -> argparse.ArgumentParser:
     conv.add_argument("flights", nargs="+", metavar="FLIGHT", help="flight files in any format data.read_flight reads")
     conv.add_argument("--out", required=True, metavar="BAG", help="new bag directory")
     conv.add_argument("--topic", default="/odom", help="topic (several flights: /<flight stem><topic> each)")
-    conv.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
+    add_format_options(conv)
     conv.add_argument("--frame", default="map", help="header.frame_id (world frame)")
 
     play = sub.add_parser("play", help="replay a bag onto live topics")
@@ -53,7 +56,7 @@ def parser() -> argparse.ArgumentParser:
     rec.add_argument("topics", nargs="+", metavar="TOPIC")
     rec.add_argument("--out", required=True, metavar="BAG", help="new bag directory")
     rec.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
-    rec.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
+    add_format_options(rec)
 
     ev = sub.add_parser("eval", help="evaluate the predictor (and baselines) on a bag")
     ev.add_argument("bag", metavar="BAG")
@@ -77,7 +80,7 @@ def parser() -> argparse.ArgumentParser:
     fix = sub.add_parser("repair", help="copy the readable messages of a damaged bag into a new bag")
     fix.add_argument("bag", metavar="BAG")
     fix.add_argument("--out", required=True, metavar="FIXED")
-    fix.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
+    add_format_options(fix)
     return ap
 
 
@@ -101,10 +104,11 @@ def cmd_from_flight(args) -> int:
     for flight in flights:
         if flight.report.total_dropped:
             print(f"note: {flight.source}: dropped {flight.report.dropped}", file=sys.stderr)
-    written = write_flights_bag(flights, args.out, topic=args.topic, storage=args.storage, frame_id=args.frame)
+    fmt = format_from_args(args)
+    written = write_flights_bag(flights, args.out, topic=args.topic, fmt=fmt, frame_id=args.frame)
     for item in written:
         print(f"{item.flight}: {item.messages} messages on {item.topic}")
-    print(f"bag: {args.out} ({args.storage}, metadata v9)")
+    print(f"bag: {args.out} ({fmt.describe()})")
     return 0
 
 
@@ -129,7 +133,7 @@ def cmd_play(args) -> int:
 
 def cmd_record(args) -> int:
     from .record import print_summary, record_topics
-    stats = record_topics(args.topics, args.out, duration=args.duration, storage=args.storage)
+    stats = record_topics(args.topics, args.out, duration=args.duration, fmt=format_from_args(args))
     print_summary(stats, args.out)
     return 0
 
@@ -176,7 +180,7 @@ def cmd_info(args) -> int:
 
 def cmd_repair(args) -> int:
     from .repair import repair_bag
-    kept = repair_bag(args.bag, args.out, storage=args.storage)
+    kept = repair_bag(args.bag, args.out, fmt=format_from_args(args))
     print(f"repaired: {sum(kept.values())} messages into {args.out}")
     for topic, count in sorted(kept.items()):
         print(f"  {topic}: {count}")

@@ -1,4 +1,5 @@
-"""`uav-traj bag record`: record live topics raw into a rosbag2 bag (mcap by default, metadata v9).
+"""`uav-traj bag record`: record live topics raw into a rosbag2 bag (bags/writer.py: mcap, metadata v9 by
+default; `--bag-version 8 --storage sqlite3` for Humble).
 
 Topics are subscribed with raw=True as soon as they appear on the graph (their type and the QoS their
 publishers offer are read from it), so bytes go to the bag without Python (de)serialisation. The
@@ -13,12 +14,9 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from rosbags.rosbag2 import Writer
-
-from .from_flight import STORAGES
 from .types import UnknownMessageType, combined_qos, require_type
+from .writer import BagFormat, BagWriter
 
 DISCOVERY_PERIOD = 0.2     # seconds between graph look-ups for topics not yet subscribed
 SUBSCRIPTION_DEPTH = 1000  # bursts must not overflow the recorder's reader history
@@ -39,7 +37,7 @@ class RecordStats:
 class Recorder:
     """Subscribes to `topics` when they appear and writes their raw messages to `writer`."""
 
-    def __init__(self, node, writer: Writer, topics, stats: RecordStats, announce=None):
+    def __init__(self, node, writer: BagWriter, topics, stats: RecordStats, announce=None):
         self.node, self.writer, self.stats = node, writer, stats
         self.pending = [node.resolve_topic_name(topic) for topic in topics]
         self.subscriptions = []
@@ -64,7 +62,7 @@ class Recorder:
             self.announce(f"skipping {topic}: {err}")
             return
         offered = [qos_from_rclpy(info.qos_profile) for info in self.node.get_publishers_info_by_topic(topic)]
-        connection = self.writer.add_connection(topic, msgtype, typestore=store, offered_qos_profiles=offered)
+        connection = self.writer.topic(topic, msgtype, qos=offered, store=store)
         qos = qos_to_rclpy(combined_qos(offered), depth=SUBSCRIPTION_DEPTH)
         clock = self.node.get_clock()
 
@@ -76,26 +74,22 @@ class Recorder:
         self.announce(f"recording {topic} [{msgtype}]")
 
 
-def record_topics(topics, out, duration: float | None = None, storage: str = "mcap",
+def record_topics(topics, out, duration: float | None = None, fmt: BagFormat | None = None,
                   stop: threading.Event | None = None, announce=None) -> RecordStats:
-    """Record `topics` into a new bag directory `out` until `stop` is set, a signal, or `duration` s."""
+    """Record `topics` into a new bag directory `out` (`fmt`: metadata version and storage) until `stop`
+    is set, a signal, or `duration` s."""
     from rclpy.executors import SingleThreadedExecutor
 
     from .ros import ros_session
     if not topics:
         raise ValueError("give at least one topic to record")
-    if storage not in STORAGES:
-        raise ValueError(f"unknown storage {storage!r}; expected one of {', '.join(STORAGES)}")
     if duration is not None and not duration > 0:
         raise ValueError(f"--duration must be > 0, got {duration}")
-    out = Path(out)
-    if out.exists():
-        raise FileExistsError(f"{out} already exists; rosbag2 writes a new directory")
+    writer = BagWriter(out, fmt)            # refuses an existing directory before anything starts
     stop = stop or threading.Event()
     announce = announce or (lambda text: print(text, flush=True))
     stats = RecordStats()
     with ros_session("uav_traj_bag_recorder", stop) as node:
-        writer = Writer(out, version=9, storage_plugin=STORAGES[storage])
         writer.open()
         try:
             recorder = Recorder(node, writer, topics, stats, announce)

@@ -2,24 +2,19 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
-from rosbags.rosbag2 import Writer
-
-from .from_flight import STORAGES
 from .storage import BagError, open_bag
-from .types import UnknownMessageType, default_qos, require_type
+from .types import UnknownMessageType, require_type
+from .writer import BagFormat, BagWriter
 
 
-def repair_bag(path, out, storage: str = "mcap") -> Counter:
+def repair_bag(path, out, fmt: BagFormat | None = None) -> Counter:
     """Write the readable messages of `path` (salvaged when damaged) to the new bag `out`.
 
     Topics of types unknown to the typestore cannot be described in the new bag and are left out
     (BagError when nothing remains). Returns messages written per topic.
     """
-    out = Path(out)
-    if out.exists():
-        raise FileExistsError(f"{out} already exists; rosbag2 writes a new directory")
+    writer = BagWriter(out, fmt)            # refuses an existing directory before reading anything
     bag = open_bag(path, salvage=True)
     known = {}
     for name, topic in bag.topics.items():
@@ -30,9 +25,8 @@ def repair_bag(path, out, storage: str = "mcap") -> Counter:
     if not known:
         raise BagError(f"{path}: nothing readable to repair ({'; '.join(bag.notes) or 'no messages'})")
     kept = Counter()
-    with Writer(out, version=9, storage_plugin=STORAGES[storage]) as writer:
-        connections = {name: writer.add_connection(name, topic.msgtype, typestore=store,
-                                                   offered_qos_profiles=topic.qos or [default_qos()])
+    with writer:
+        connections = {name: writer.topic(name, topic.msgtype, qos=topic.qos, store=store)
                        for name, (topic, store) in known.items()}
         try:
             for message in bag.messages(list(known)):

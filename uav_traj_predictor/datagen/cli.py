@@ -50,7 +50,7 @@ def _run(args) -> int:
     try:
         config = load_config(args.config, trajectories=args.trajectories, seed=args.seed)
         if args.url:
-            config.px4 = dict(config.px4, url=args.url)
+            config = config.replace(px4=dict(config.px4, url=args.url))
         backend = make_backend(args.backend, config)
     except (ConfigError, ValueError, BackendError) as err:
         print(f"uav-traj datagen: {err}", file=sys.stderr)

@@ -15,7 +15,8 @@ a ground station / companion on UDP 14540: `url="udpin://0.0.0.0:14540"` (the de
 - land: offboard stop, MAV_CMD_NAV_LAND, wait until on the ground. disarm: wait for PX4's auto-disarm
   after landing, else send it.
 
-Frames: the commander's ENU / FLU is converted to PX4's NED / FRD here and back for telemetry.
+Frames: the commander's ENU / FLU is converted to PX4's NED / FRD here and back for telemetry, with
+`uav_traj_predictor.frames`.
 The clock is the wall clock (time.time() advanced by time.monotonic()).
 """
 from __future__ import annotations
@@ -24,31 +25,8 @@ import threading
 import time
 
 import numpy as np
-from scipy.spatial.transform import Rotation
-
+from ..frames import enu_to_ned, enu_yaw_to_ned_deg, ned_to_enu, px4_to_ros_attitude, yaw_of
 from .backend import BackendError, VehicleBackend, VehicleState, wait_for
-
-# NED <-> ENU swaps x and y and flips z (its own inverse); FRD <-> FLU flips y and z.
-NED_TO_ENU = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])
-FRD_TO_FLU = np.diag([1.0, -1.0, -1.0])
-
-
-def ned_to_enu(vector) -> np.ndarray:
-    """A NED vector in ENU (also ENU -> NED: the map is its own inverse)."""
-    return NED_TO_ENU @ np.asarray(vector, float)
-
-
-def yaw_enu_to_ned_deg(yaw_enu: float) -> float:
-    """ENU heading (rad, 0 = east, CCW) as PX4 NED yaw in degrees (0 = north, CW), in [-180, 180)."""
-    return float((np.degrees(np.pi / 2 - yaw_enu) + 180.0) % 360.0 - 180.0)
-
-
-def quaternion_ned_frd_to_enu_flu(q_wxyz) -> np.ndarray:
-    """PX4 attitude (w, x, y, z; body FRD in NED) as a ROS quaternion (x, y, z, w; body FLU in ENU)."""
-    w, x, y, z = q_wxyz
-    r_ned_frd = Rotation.from_quat([x, y, z, w]).as_matrix()
-    return Rotation.from_matrix(NED_TO_ENU @ r_ned_frd @ FRD_TO_FLU).as_quat()
-
 
 def _import_mavsdk():
     try:
@@ -120,7 +98,7 @@ class MavsdkBackend(VehicleBackend):
             self._p, self._v = position, velocity
 
     def _on_attitude(self, q, _user) -> None:
-        quaternion = quaternion_ned_frd_to_enu_flu([q.w, q.x, q.y, q.z])
+        quaternion = px4_to_ros_attitude([q.w, q.x, q.y, q.z])
         with self._lock:
             self._q = quaternion
 
@@ -161,9 +139,9 @@ class MavsdkBackend(VehicleBackend):
 
     def set_setpoint(self, position, velocity, yaw: float) -> None:
         api = self._api
-        n, e, d = ned_to_enu(position)
-        vn, ve, vd = ned_to_enu(velocity)
-        yaw_deg = yaw_enu_to_ned_deg(yaw)
+        n, e, d = enu_to_ned(position)
+        vn, ve, vd = enu_to_ned(velocity)
+        yaw_deg = enu_yaw_to_ned_deg(yaw)
         self._call("setpoint", self._offboard.set_position_velocity_ned,
                    api["PositionNedYaw"](float(n), float(e), float(d), yaw_deg),
                    api["VelocityNedYaw"](float(vn), float(ve), float(vd), yaw_deg))
@@ -191,8 +169,7 @@ class MavsdkBackend(VehicleBackend):
 
     # ----------------------------------------------------------------------------------- state, clock
     def _yaw(self) -> float:
-        x, y, z, w = self.state().q
-        return float(np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z)))
+        return yaw_of(self.state().q)
 
     def state(self) -> VehicleState:
         with self._lock:

@@ -2,7 +2,8 @@
 
 Layout of the output directory::
 
-    bag/                    rosbag2, mcap storage, metadata v9:
+    bag/                    rosbag2 written by the package's bag writer (bags/writer.py; mcap, metadata v9
+                            unless the run's bag format says otherwise):
                               /datagen/odometry  nav_msgs/msg/Odometry  every commander tick (ENU, frame "world",
                                                  child "base_link", twist in the child frame as REP 105 says)
                               /datagen/markers   std_msgs/msg/String    "start <id> <family>", "end <id>",
@@ -20,10 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from rosbags.rosbag2 import StoragePlugin, Writer
-
-from uav_traj_predictor.bags.types import default_qos, typestore
-
+from ..bags.types import default_qos
+from ..bags.writer import BagFormat, BagWriter, body_velocities, odometry_cdr, stamps_ns
 from .backend import VehicleState
 
 ODOMETRY_TOPIC = "/datagen/odometry"
@@ -47,7 +46,7 @@ def _plain(value):
 class DatasetRecorder:
     """Writes what the commander reports into `out_dir` (see module docstring). Use as a context manager."""
 
-    def __init__(self, out_dir, card: dict):
+    def __init__(self, out_dir, card: dict, bag_format: BagFormat | None = None):
         self.out_dir = Path(out_dir)
         self.bag_dir = self.out_dir / "bag"
         self.tum_dir = self.out_dir / "trajectories"
@@ -55,27 +54,25 @@ class DatasetRecorder:
             raise FileExistsError(f"{self.bag_dir} already exists: choose another --out or remove it")
         self.tum_dir.mkdir(parents=True, exist_ok=True)
         self.card = dict(card, trajectories=[])
-        self.store = typestore()
-        self.writer = Writer(self.bag_dir, version=9, storage_plugin=StoragePlugin.MCAP)
-        self.writer.open()
-        self.odom_conn = self.writer.add_connection(ODOMETRY_TOPIC, "nav_msgs/msg/Odometry", typestore=self.store,
-                                                    offered_qos_profiles=[default_qos()])
-        self.marker_conn = self.writer.add_connection(MARKER_TOPIC, "std_msgs/msg/String", typestore=self.store,
-                                                      offered_qos_profiles=[default_qos(100, transient_local=True)])
-        self.counts = {ODOMETRY_TOPIC: 0, MARKER_TOPIC: 0}
+        self.writer = BagWriter(self.bag_dir, bag_format).open()
+        self.odom_conn = self.writer.topic(ODOMETRY_TOPIC, "nav_msgs/msg/Odometry")
+        self.marker_conn = self.writer.topic(MARKER_TOPIC, "std_msgs/msg/String",
+                                             qos=[default_qos(100, transient_local=True)])   # latched marks
+        self.counts = self.writer.counts
         self.closed = False
 
     # ----------------------------------------------------------------------------------- commander API
     def odometry(self, state: VehicleState) -> None:
         """One ground-truth sample on /datagen/odometry."""
-        self.writer.write(self.odom_conn, _nanoseconds(state.t), self._odometry_cdr(state))
-        self.counts[ODOMETRY_TOPIC] += 1
+        stamp = _nanoseconds(state.t)
+        velocity = body_velocities(state.v, state.q)[0]
+        self.writer.write(self.odom_conn, stamp, odometry_cdr(stamp, state.p, state.q, velocity, WORLD_FRAME,
+                                                              BODY_FRAME))
 
     def mark(self, t: float, text: str) -> None:
         """A trajectory boundary on /datagen/markers."""
-        message = self.store.types["std_msgs/msg/String"](data=text)
-        self.writer.write(self.marker_conn, _nanoseconds(t), self.store.serialize_cdr(message, "std_msgs/msg/String"))
-        self.counts[MARKER_TOPIC] += 1
+        message = self.writer.store.types["std_msgs/msg/String"](data=text)
+        self.writer.write_message(self.marker_conn, _nanoseconds(t), message)
 
     def trajectory(self, record) -> None:
         """A completed trajectory: its TUM file and its card entry."""
@@ -102,7 +99,7 @@ class DatasetRecorder:
         if result is not None:
             self.card["outcome"] = _plain(dict(
                 final_state=result.final_state.value, flown=len(result.flown), skipped=result.skipped,
-                errors=result.errors, messages=self.counts,
+                errors=result.errors, messages=dict(self.counts),
                 transitions=[f"{t:.2f} {state.value}" for t, state in result.transitions]))
         path = self.out_dir / "card.yaml"
         path.write_text(yaml.safe_dump(_plain(self.card), sort_keys=False))
@@ -116,31 +113,6 @@ class DatasetRecorder:
             self.writer.close()
             self.closed = True
 
-    def _odometry_cdr(self, state: VehicleState) -> bytes:
-        types = self.store.types
-        sec, nanosec = divmod(_nanoseconds(state.t), 1_000_000_000)
-        header = types["std_msgs/msg/Header"](stamp=types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec),
-                                              frame_id=WORLD_FRAME)
-        point, quaternion, vector = (types[f"geometry_msgs/msg/{name}"] for name in ("Point", "Quaternion", "Vector3"))
-        body_velocity = rotate_to_body(np.asarray(state.q, float), np.asarray(state.v, float))
-        pose = types["geometry_msgs/msg/PoseWithCovariance"](
-            pose=types["geometry_msgs/msg/Pose"](position=point(*map(float, state.p)),
-                                                 orientation=quaternion(*map(float, state.q))),
-            covariance=np.zeros(36))
-        twist = types["geometry_msgs/msg/TwistWithCovariance"](
-            twist=types["geometry_msgs/msg/Twist"](linear=vector(*map(float, body_velocity)),
-                                                   angular=vector(0.0, 0.0, 0.0)),
-            covariance=np.zeros(36))
-        message = types["nav_msgs/msg/Odometry"](header=header, child_frame_id=BODY_FRAME, pose=pose, twist=twist)
-        return self.store.serialize_cdr(message, "nav_msgs/msg/Odometry")
-
 
 def _nanoseconds(t: float) -> int:
-    return int(round(t * 1e9))
-
-
-def rotate_to_body(q: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """World vector v expressed in the body frame of unit quaternion q (x, y, z, w)."""
-    u, w = -q[:3], q[3]             # the inverse rotation
-    t = 2.0 * np.cross(u, v)
-    return v + w * t + np.cross(u, t)
+    return int(stamps_ns(t, "datagen sample")[0])

@@ -74,7 +74,7 @@ def run_datagen(config: DatagenConfig, backend: VehicleBackend, out_dir=None, ba
                 vehicle=dict(description=backend.description, params=getattr(backend, "params", None),
                              wind=getattr(backend, "wind", None)),
                 config=config.to_dict())
-    recorder = DatasetRecorder(out_dir, card)
+    recorder = DatasetRecorder(out_dir, card, config.bag_format)
     commander = Commander(backend, config, plan, _Tee(recorder, *listeners))
     try:
         result = commander.run()

@@ -72,14 +72,27 @@ def save_checkpoint(path, model: VelocityGRU, meta: dict) -> Path:
     return path
 
 
+def _unpickler_detail(error: Exception) -> str:
+    """What torch's weights-only unpickler objected to, without its advice to load unsafely."""
+    for line in str(error).splitlines():
+        if "WeightsUnpickler error:" in line:
+            detail = line.split("WeightsUnpickler error:", 1)[1].strip()
+            return f": {detail.split(' was not an allowed global')[0]}" if detail else ""
+    return ""
+
+
 def _read(path: Path) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    if not zipfile.is_zipfile(path):     # torch.save writes a zip archive; anything else is no checkpoint
+        raise CheckpointError(f"{path}: not a checkpoint (no torch zip archive: a truncated, damaged or "
+                              f"foreign file, {path.stat().st_size} bytes)")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        raise CheckpointError(f"{path}: carries objects other than tensors/strings/numbers "
-                              f"(refused by weights_only loading): {str(error).splitlines()[0]}") from None
+        raise CheckpointError(f"{path}: refused, it carries objects other than tensors/strings/numbers "
+                              f"(safe weights-only loading allows nothing else; not a checkpoint of this "
+                              f"package){_unpickler_detail(error)}") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as error:
         raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({type(error).__name__}: "
                               f"{str(error).splitlines()[0] if str(error) else 'no detail'})") from None

@@ -20,6 +20,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from dataclasses import dataclass
 
 import rclpy
 from builtin_interfaces.msg import Time
@@ -30,61 +31,64 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from std_msgs.msg import String
 
-from ..datagen.recorder import rotate_to_body
-from .params import ConfigError, Param, declare
-from .lifecycle import init_ros, shutdown_node
+from ..config import ConfigError, setting
+from ..frames import world_to_body
+from .params import NODE_OPTIONS, NodeParameters, declare
+from .lifecycle import help_requested, init_ros, print_help, shutdown_node
 
-PARAMETERS = [
-    Param("backend", "px4", "Vehicle backend.", choices=("px4", "sim")),
-    Param("config", "", "datagen YAML (config/datagen.yaml); empty = built-in defaults."),
-    Param("out_dir", "", "Output directory (bag, trajectories, card.yaml); empty = out_dir of the config."),
-    Param("trajectories", 0, "Number of trajectories; 0 = from the config.", 0, 100000),
-    Param("seed", -1, "Seed of the references; -1 = from the config.", -1, 2**31 - 1),
-    Param("url", "", "MAVSDK connection URL for backend px4; empty = px4.url of the config."),
-    Param("marker_topic", "/datagen/markers", "Trajectory boundary marks (std_msgs/String)."),
-    Param("odometry_topic", "/datagen/odometry", "Commander's vehicle state (nav_msgs/Odometry); empty = off."),
-    Param("frame_id", "world", "World frame of the published odometry."),
-    Param("shutdown_when_done", True, "Exit when the run ends."),
-    Param("wait_for_subscribers", 0, "Start flying once the marker topic has this many subscribers "
-          "(e.g. the recorder).", 0, 100),
-    Param("wait_timeout", 30.0, "Give up waiting for subscribers after this many seconds (then fly anyway).",
-          0.0, 3600.0),
-]
+@dataclass(frozen=True)
+class DatagenParameters(NodeParameters):
+    """datagen_commander's parameters (docs/datagen.md)."""
+    backend: str = setting("px4", "Vehicle backend.", choices=("px4", "sim"))
+    config: str = setting("", "datagen YAML (config/datagen.yaml); empty = built-in defaults.")
+    out_dir: str = setting("", "Output directory (bag, trajectories, card.yaml); empty = out_dir of the config.")
+    trajectories: int = setting(0, "Number of trajectories; 0 = from the config.", low=0, high=100000)
+    seed: int = setting(-1, "Seed of the references; -1 = from the config.", low=-1, high=2**31 - 1)
+    url: str = setting("", "MAVSDK connection URL for backend px4; empty = px4.url of the config.")
+    marker_topic: str = setting("/datagen/markers", "Trajectory boundary marks (std_msgs/String).")
+    odometry_topic: str = setting("/datagen/odometry", "Commander's vehicle state (nav_msgs/Odometry); empty = off.")
+    frame_id: str = setting("world", "World frame of the published odometry.")
+    shutdown_when_done: bool = setting(True, "Exit when the run ends.")
+    wait_for_subscribers: int = setting(0, "Start flying once the marker topic has this many subscribers "
+                                        "(e.g. the recorder).", low=0, high=100)
+    wait_timeout: float = setting(30.0, "Give up waiting for subscribers after this many seconds (then fly anyway).",
+                                  low=0.0, high=3600.0)
 
 
 class DatagenNode(Node):
     """Worker thread: run_datagen(...) with this node as a listener that publishes marks and odometry."""
 
     def __init__(self, **node_options):
-        super().__init__("datagen_commander", **node_options)
-        from ..datagen.config import ConfigError as DatagenConfigError, load_config
+        super().__init__("datagen_commander", **{**NODE_OPTIONS, **node_options})
+        from ..datagen.config import load_config
         from ..datagen.run import make_backend
-        self.params = params = declare(self, PARAMETERS)
+        self.params = params = declare(self, DatagenParameters)
         try:
-            self.datagen_config = load_config(params["config"] or None,
-                                              trajectories=params["trajectories"] or None,
-                                              seed=None if params["seed"] < 0 else params["seed"])
-            if params["url"]:
-                self.datagen_config.px4 = dict(self.datagen_config.px4, url=params["url"])
-            self.backend = make_backend(params["backend"], self.datagen_config)
-        except (DatagenConfigError, ValueError) as err:
+            self.datagen_config = load_config(params.config or None, trajectories=params.trajectories or None,
+                                              seed=None if params.seed < 0 else params.seed)
+            if params.url:
+                self.datagen_config = self.datagen_config.replace(px4=dict(self.datagen_config.px4, url=params.url))
+            self.backend = make_backend(params.backend, self.datagen_config)
+        except ConfigError:
+            raise
+        except ValueError as err:          # a backend refusing its options
             raise ConfigError(str(err)) from None
         markers_qos = QoSProfile(depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self.marker_pub = self.create_publisher(String, params["marker_topic"], markers_qos)
-        self.odom_pub = (self.create_publisher(Odometry, params["odometry_topic"], 10)
-                         if params["odometry_topic"] else None)
+        self.marker_pub = self.create_publisher(String, params.marker_topic, markers_qos)
+        self.odom_pub = (self.create_publisher(Odometry, params.odometry_topic, 10)
+                         if params.odometry_topic else None)
         self.output = None
         self.failure: BaseException | None = None
         self.worker = threading.Thread(target=self._work, name="datagen", daemon=True)
 
     def start(self) -> None:
         """Wait (spinning, bounded) for `wait_for_subscribers` marker subscribers, then start the run."""
-        wanted, deadline = self.params["wait_for_subscribers"], time.monotonic() + self.params["wait_timeout"]
+        wanted, deadline = self.params.wait_for_subscribers, time.monotonic() + self.params.wait_timeout
         while rclpy.ok() and self.marker_pub.get_subscription_count() < wanted and time.monotonic() < deadline:
             rclpy.spin_once(self, timeout_sec=0.05)
         if self.marker_pub.get_subscription_count() < wanted:
-            self.get_logger().warning(f"{self.params['marker_topic']}: fewer than {wanted} subscribers after "
-                                      f"{self.params['wait_timeout']} s; flying anyway")
+            self.get_logger().warning(f"{self.params.marker_topic}: fewer than {wanted} subscribers after "
+                                      f"{self.params.wait_timeout} s; flying anyway")
         self.worker.start()
 
     def flush(self, timeout: float = 2.0) -> None:
@@ -94,8 +98,8 @@ class DatagenNode(Node):
     def _work(self) -> None:
         from ..datagen.run import format_summary, run_datagen
         try:
-            self.output = run_datagen(self.datagen_config, self.backend, self.params["out_dir"] or None,
-                                      backend_name=self.params["backend"], listeners=[self])
+            self.output = run_datagen(self.datagen_config, self.backend, self.params.out_dir or None,
+                                      backend_name=self.params.backend, listeners=[self])
             self.get_logger().info("datagen finished:\n" + format_summary(self.output))
         except BaseException as err:       # reported by main(); the node must not hang on a dead worker
             self.failure = err
@@ -111,12 +115,12 @@ class DatagenNode(Node):
         msg = Odometry()
         sec, nanosec = divmod(int(round(state.t * 1e9)), 1_000_000_000)
         msg.header.stamp = Time(sec=sec, nanosec=nanosec)
-        msg.header.frame_id, msg.child_frame_id = self.params["frame_id"], "base_link"
+        msg.header.frame_id, msg.child_frame_id = self.params.frame_id, "base_link"
         position, orientation = msg.pose.pose.position, msg.pose.pose.orientation
         position.x, position.y, position.z = map(float, state.p)
         orientation.x, orientation.y, orientation.z, orientation.w = map(float, state.q)
         linear = msg.twist.twist.linear
-        linear.x, linear.y, linear.z = map(float, rotate_to_body(state.q, state.v))
+        linear.x, linear.y, linear.z = map(float, world_to_body(state.v, state.q))
         self.odom_pub.publish(msg)
 
     def trajectory(self, record) -> None:
@@ -131,14 +135,17 @@ class DatagenNode(Node):
 
 
 def main(args=None) -> int:
-    """Console script `datagen_commander` (accepts --ros-args -p name:=value / --params-file)."""
+    """Console script `datagen_commander` (accepts --ros-args -p name:=value / --params-file, --help)."""
+    if help_requested(args):
+        print_help("datagen_commander", DatagenParameters)
+        return 0
     if not init_ros("datagen_commander", args):
         return 2
     node = None
     try:
         node = DatagenNode()
         node.start()
-        while rclpy.ok() and (node.worker.is_alive() or not node.params["shutdown_when_done"]):
+        while rclpy.ok() and (node.worker.is_alive() or not node.params.shutdown_when_done):
             rclpy.spin_once(node, timeout_sec=0.1)
         node.flush()
         if node.failure is not None:

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import rclpy
 from rclpy.executors import ExternalShutdownException
-from rclpy.impl.implementation_singleton import rclpy_implementation
 
-from .params import ConfigError
+from .params import ConfigError, describe
 
 TEARDOWN_GRACE_S = 10.0
 
@@ -61,23 +60,40 @@ def clean_stale_shared_memory(name: str) -> None:
               file=sys.stderr)
 
 
+def help_requested(args=None) -> bool:
+    """`-h` / `--help` among the node's own arguments (after the program name, before --ros-args);
+    `args` is a full argv as rclpy.init takes it (None: sys.argv)."""
+    args = list(sys.argv if args is None else args)[1:]
+    own = args[:args.index("--ros-args")] if "--ros-args" in args else args
+    return "-h" in own or "--help" in own
+
+
+def print_help(name: str, parameters) -> None:
+    print(f"{name}: a uav_traj_predictor ROS 2 node (docs/nodes.md); stop it with SIGINT or SIGTERM.\n")
+    print(describe(parameters, name))
+
+
 def init_ros(name: str, args=None) -> bool:
     """rclpy.init with a one-line error (no traceback) for unparsable --ros-args / --params-file."""
     enable_stack_dumps()
     clean_stale_shared_memory(name)
     try:
         rclpy.init(args=args)
-    except rclpy_implementation.RCLError as error:
+    except RuntimeError as error:       # rclpy's RCLError (a RuntimeError): rcl could not parse the arguments
         print(f"{name}: error: cannot parse ROS arguments ({' '.join(str(error).split())})", file=sys.stderr)
         return False
     return True
 
 
-def spin_node(name: str, node_factory, args=None) -> int:
-    """Console-script body: init, build the node, spin until SIGINT/SIGTERM, tear down.
+def spin_node(name: str, node_factory, args=None, parameters=None) -> int:
+    """Console-script body: init, build the node, spin until SIGINT/SIGTERM, tear down. `--help` prints
+    the node's parameters (the NodeParameters class `parameters`) and exits 0 without starting rclpy.
 
-    Exit status: 0 on a clean stop, 2 for bad arguments or parameters (one line on stderr).
+    Exit status: 0 on a clean stop or --help, 2 for bad arguments or parameters (one line on stderr).
     """
+    if parameters is not None and help_requested(args):
+        print_help(name, parameters)
+        return 0
     if not init_ros(name, args):
         return 2
     node = None

@@ -1,91 +1,117 @@
-"""Typed, ranged, described ROS 2 parameters declared from one table, with clear errors.
+"""A node's ROS 2 parameters as one validated settings dataclass (the package's config pattern,
+uav_traj_predictor/config.py), declared with types, ranges, read-only flags and descriptions.
 
-A node lists `Param`s; `declare(node, specs)` declares them (types, ranges, read-only flags and
-descriptions visible to `ros2 param describe`) and turns rclpy's exceptions into `ConfigError`
-messages that name the parameter, the value and what is allowed. `check(specs, name, value)` is the
-shared validator for start-up and runtime changes (choices, which rclpy's descriptors cannot express).
+A node lists its parameters as a frozen dataclass deriving from `NodeParameters` (fields made with
+`config.setting(default, description, low=, high=, choices=, read_only=)`); `declare(node, cls)` declares
+one ROS parameter per field (visible to `ros2 param describe`), reads the values and returns the
+validated instance. rclpy's own refusals (a wrong type, a value outside the descriptor's range) and the
+dataclass's (choices, checks) both become `ConfigError("parameter '<name>': ...")`. Overrides that name
+no declared parameter are refused too (a typo would otherwise be silently ignored); that needs the node
+built with `NODE_OPTIONS` (`automatically_declare_parameters_from_overrides`, rclpy's public way to see
+the overrides). Runtime changes: `params.replace(name=value)` validates like a new instance.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import typing
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.exceptions import ParameterException, ParameterUninitializedException
 from rclpy.parameter import Parameter
 
+from ..config import ConfigError, Settings, rule_of
 
-class ConfigError(ValueError):
-    """A node's configuration is unusable; the message says which parameter and why."""
+__all__ = ["ConfigError", "NODE_OPTIONS", "NodeParameters", "declare", "describe"]
 
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    default: object                    # a value, or a Parameter.Type for arrays that may be empty
-    description: str
-    low: float | None = None           # numeric range (inclusive)
-    high: float | None = None
-    choices: tuple = ()
-    read_only: bool = True             # False: may be changed at runtime (validated by `check`)
+NODE_OPTIONS = dict(automatically_declare_parameters_from_overrides=True)
+BUILT_IN = {"use_sim_time", "start_type_description_service"}
 
 
-def _descriptor(spec: Param) -> ParameterDescriptor:
-    text = spec.description + (f" One of: {', '.join(map(str, spec.choices))}." if spec.choices else "")
-    descriptor = ParameterDescriptor(description=text, read_only=spec.read_only)
-    if spec.low is not None and isinstance(spec.default, float):
-        descriptor.floating_point_range = [FloatingPointRange(from_value=float(spec.low), to_value=float(spec.high))]
-    elif spec.low is not None and isinstance(spec.default, int) and not isinstance(spec.default, bool):
-        descriptor.integer_range = [IntegerRange(from_value=int(spec.low), to_value=int(spec.high), step=1)]
+class NodeParameters(Settings):
+    """Base of a node's parameter dataclass: messages name `parameter '<name>'`."""
+    KEY = "parameter '{}'"
+
+
+def _is_array(kind) -> bool:
+    return typing.get_origin(kind) in (tuple, list)
+
+
+def _array_type(kind) -> Parameter.Type:
+    item = typing.get_args(kind)[0] if typing.get_args(kind) else str
+    return {str: Parameter.Type.STRING_ARRAY, float: Parameter.Type.DOUBLE_ARRAY, int: Parameter.Type.INTEGER_ARRAY,
+            bool: Parameter.Type.BOOL_ARRAY}[item]
+
+
+def _ros_default(item, kind):
+    """What declare_parameter gets: the value, or the array type when the default array is empty."""
+    if _is_array(kind):
+        return list(item.default) if item.default else _array_type(kind)
+    return item.default
+
+
+def _descriptor(item, kind) -> ParameterDescriptor:
+    rule = rule_of(item)
+    text = rule.description + (f" One of: {', '.join(map(str, rule.choices))}." if rule.choices else "")
+    descriptor = ParameterDescriptor(description=text, read_only=rule.read_only)
+    if rule.low is not None and rule.high is not None and math.isfinite(rule.high):
+        if kind is float:
+            descriptor.floating_point_range = [FloatingPointRange(from_value=float(rule.low), to_value=float(rule.high))]
+        elif kind is int:
+            descriptor.integer_range = [IntegerRange(from_value=int(rule.low), to_value=int(rule.high), step=1)]
     return descriptor
 
 
-def declare(node, specs: list[Param]) -> dict:
-    """Declare every parameter; returns {name: value}. Raises ConfigError for wrong types, ranges, choices
-    and for overrides naming no declared parameter (a typo would otherwise be silently ignored)."""
-    values = {}
-    for spec in specs:
-        try:
-            node.declare_parameter(spec.name, spec.default, _descriptor(spec))
-        except ParameterException as error:
-            raise ConfigError(f"parameter '{spec.name}': {_describe(error)}; expected {_expected(spec)}") from None
-        values[spec.name] = value(node, spec.name)
-        check(specs, spec.name, values[spec.name])
-    known = {spec.name for spec in specs} | {"use_sim_time", "start_type_description_service"}
-    unknown = sorted(name for name in getattr(node, "_parameter_overrides", {})
-                     if name not in known and not name.startswith("qos_overrides."))
-    if unknown:
-        raise ConfigError(f"unknown parameter(s) {unknown}; this node declares: {', '.join(sorted(known))}")
-    return values
+def _expected(item, kind) -> str:
+    rule = rule_of(item)
+    name = _array_type(kind).name.lower() if _is_array(kind) else kind.__name__
+    if rule.choices:
+        return f"a {name} in {list(rule.choices)}"
+    if rule.low is not None and rule.high is not None:
+        return f"a {name} in [{rule.low}, {rule.high}]"
+    return f"a {name}"
 
 
-def value(node, name: str):
-    """A parameter's value; an array declared by type only and left unset reads as []."""
+def _value(node, name: str, kind):
+    """A parameter's value; an array declared by type only and left unset reads as ()."""
     try:
         result = node.get_parameter(name).value
     except ParameterUninitializedException:
-        return []
-    return list(result) if isinstance(result, (list, tuple)) or hasattr(result, "tolist") else result
+        return ()
+    if _is_array(kind):
+        return tuple(result) if result is not None else ()
+    return result
 
 
-def check(specs: list[Param], name: str, new_value) -> None:
-    """Raise ConfigError when `new_value` is outside the choices/range of parameter `name`."""
-    spec = next((s for s in specs if s.name == name), None)
-    if spec is None:
-        return
-    if spec.choices and new_value not in spec.choices:
-        raise ConfigError(f"parameter '{name}' = {new_value!r} is not one of {list(spec.choices)}")
-    if spec.low is not None and isinstance(new_value, (int, float)) and not spec.low <= new_value <= spec.high:
-        raise ConfigError(f"parameter '{name}' = {new_value!r} is outside [{spec.low}, {spec.high}]")
+def declare(node, cls):
+    """Declare every parameter of the dataclass `cls` on `node` and return the validated instance (see
+    the module doc); ConfigError names the parameter, the value and what is allowed."""
+    overridden = set(node.list_parameters([], 0).names)     # auto-declared from the overrides (NODE_OPTIONS)
+    values = {}
+    for item, kind in cls.settings():
+        if node.has_parameter(item.name) and item.name not in BUILT_IN:
+            node.undeclare_parameter(item.name)               # re-declared with its type, range and description
+        try:
+            node.declare_parameter(item.name, _ros_default(item, kind), _descriptor(item, kind))
+        except ParameterException as error:
+            raise cls.error(item.name, f"{' '.join(str(error).split())}; expected {_expected(item, kind)}") from None
+        values[item.name] = _value(node, item.name, kind)
+    known = {item.name for item, _ in cls.settings()} | BUILT_IN
+    unknown = sorted(name for name in overridden if name not in known and not name.startswith("qos_overrides."))
+    if unknown:
+        raise ConfigError(f"unknown parameter(s) {unknown}; this node declares: {', '.join(sorted(known))}")
+    return cls(**values)
 
 
-def _expected(spec: Param) -> str:
-    kind = spec.default.name.lower() if isinstance(spec.default, Parameter.Type) else type(spec.default).__name__
-    if spec.choices:
-        return f"a {kind} in {list(spec.choices)}"
-    if spec.low is not None:
-        return f"a {kind} in [{spec.low}, {spec.high}]"
-    return f"a {kind}"
-
-
-def _describe(error: Exception) -> str:
-    return " ".join(str(error).split())
+def describe(cls, executable: str) -> str:
+    """The `--help` text of a node executable: every parameter with type, default, range and meaning."""
+    lines = [f"usage: {executable} [--help] [--ros-args (-p NAME:=VALUE | --params-file FILE) ...]", "", "parameters:"]
+    for item, kind in cls.settings():
+        rule = rule_of(item)
+        name = _array_type(kind).name.lower() if _is_array(kind) else kind.__name__
+        bounds = f", [{rule.low}, {rule.high}]" if rule.low is not None and rule.high is not None else ""
+        choices = f", one of {list(rule.choices)}" if rule.choices else ""
+        changeable = "" if rule.read_only else ", settable at runtime"
+        lines.append(f"  {item.name} ({name}, default {list(item.default) if _is_array(kind) else item.default!r}"
+                     f"{bounds}{choices}{changeable})")
+        lines.append(f"      {rule.description}")
+    return "\n".join(lines)

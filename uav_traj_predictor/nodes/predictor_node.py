@@ -35,7 +35,6 @@ from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry, Path
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
-from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from visualization_msgs.msg import MarkerArray
 
@@ -44,9 +43,10 @@ from ..data.noise import NOISY_POSITIONS_M
 from ..core.prediction import EVENT_DROPPED, EVENT_IGNORED, EVENT_RESET, TRACKING
 from ..data.preprocess import PreprocessConfig
 from ..msg import PredictedTrajectory
-from . import messages
+from . import cdr, messages
+from ..config import ConfigError, setting
 from .compat import PublisherEventCallbacks, SubscriptionEventCallbacks
-from .params import ConfigError, Param, check, declare
+from .params import NODE_OPTIONS, NodeParameters, declare
 from .lifecycle import spin_node
 
 INPUT_TYPES = {"odometry": (Odometry, "nav_msgs/msg/Odometry"), "pose": (PoseStamped, "geometry_msgs/msg/PoseStamped")}
@@ -56,41 +56,68 @@ IGNORED_MALFORMED = "malformed"
 IGNORED_ORIENTATION = "invalid_orientation"
 VELOCITY_SOURCES = ("pose", "twist")
 RESET_FRAME_CHANGED = "frame_changed"
+REFUSED_TOPICS_REMEMBERED = 10000
 
-PARAMETERS = [
-    Param("checkpoint", "", "Model checkpoint file; empty = the checkpoint shipped with the package."),
-    Param("backend", "auto", "GRU kernel backend (auto: Triton on CUDA, else the fastest CPU path, including the "
-          "C path for ticks of a few tracks; numpy / torch: only those calls).",
-          choices=("auto", "torch", "numpy", "triton")),
-    Param("device", "cpu", "Device for the GRU state and kernels (cpu, cuda, cuda:N)."),
-    Param("online_calibration", 0.0, "Rate of the per-track online std calibration from the track's own matured "
-          "predictions (0 = off: the checkpoint's offline calibration only; 0.02 = the validated rate).", 0.0, 0.5),
-    Param("grid_rate", 0.0, "Grid rate in Hz; 0 = the checkpoint's. Any other value must equal it.", 0.0, 1000.0),
-    Param("max_gap", 0.2, "Input gap (s) that resets a track.", 0.001, 60.0),
-    Param("smoothing", "none", "Causal smoothing of grid positions (must match training).", choices=("none", "savgol")),
-    Param("horizon_steps", 0, "Published horizon steps; 0 = the checkpoint's, at most the checkpoint's.", 0, 1000,
-          read_only=False),
-    Param("track_timeout", 2.0, "Drop a track after this many seconds (node clock) without input.", 0.01, 3600.0,
-          read_only=False),
-    Param("max_speed", 60.0, "Implied speed (m/s) between two samples above which a track resets (teleport).",
-          0.1, 10000.0, read_only=False),
-    Param("input_type", "odometry", "Input message type.", choices=tuple(INPUT_TYPES)),
-    Param("velocity_source", "pose", "Grid velocities from the poses' differences (pose) or from the Odometry "
-          "twist rotated into the world frame (twist: interval means of the measured velocity).",
-          choices=VELOCITY_SOURCES),
-    Param("odom_topics", Parameter.Type.STRING_ARRAY, "Input topics, one track each."),
-    Param("odom_topic_regex", "", "Also subscribe to every topic whose full name matches this regex."),
-    Param("discovery_period", 2.0, "Seconds between graph scans for odom_topic_regex.", 0.1, 3600.0),
-    Param("output_frame", "", "Required input frame (REP-105 map/odom); empty = publish in each input's frame. "
-          "Inputs in another frame are ignored with a diagnostic (no tf lookups)."),
-    Param("publish_path", True, "Publish nav_msgs/Path per track.", read_only=False),
-    Param("publish_markers", True, "Publish the MarkerArray.", read_only=False),
-    Param("marker_rate", 5.0, "MarkerArray publishing rate (Hz).", 0.1, 100.0),
-    Param("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", 0.1, 60.0),
-    Param("qos_depth", 10, "Depth of the output publishers' queues.", 1, 1000),
-    Param("input_depth", 50, "History depth of the (best-effort, sensor-data) input subscriptions: deep "
-          "enough that a burst after a stall is not dropped (a dropped stretch would look like a gap).", 1, 10000),
-]
+
+def _regex_problem(text: str) -> str | None:
+    try:
+        re.compile(text)
+    except re.error as error:
+        return f"not a valid regex: {error}"
+    return None
+
+@dataclass(frozen=True)
+class PredictorParameters(NodeParameters):
+    """predictor_node's parameters (docs/nodes.md); read-only unless marked settable."""
+    checkpoint: str = setting("", "Model checkpoint file; empty = the checkpoint shipped with the package.")
+    backend: str = setting("auto", "GRU kernel backend (auto: Triton on CUDA, else the fastest CPU path, including the "
+                           "C path for ticks of a few tracks; numpy / torch: only those calls).",
+                           choices=("auto", "torch", "numpy", "triton"))
+    device: str = setting("cpu", "Device for the GRU state and kernels (cpu, cuda, cuda:N).")
+    online_calibration: float = setting(0.0, "Rate of the per-track online std calibration from the track's own "
+                                        "matured predictions (0 = off: the checkpoint's offline calibration only; "
+                                        "0.02 = the validated rate).", low=0.0, high=0.5)
+    grid_rate: float = setting(0.0, "Grid rate in Hz; 0 = the checkpoint's. Any other value must equal it.",
+                               low=0.0, high=1000.0)
+    max_gap: float = setting(0.2, "Input gap (s) that resets a track.", low=0.001, high=60.0)
+    smoothing: str = setting("none", "Causal smoothing of grid positions (must match training).",
+                             choices=("none", "savgol"))
+    horizon_steps: int = setting(0, "Published horizon steps; 0 = the checkpoint's, at most the checkpoint's.",
+                                 low=0, high=1000, read_only=False)
+    track_timeout: float = setting(2.0, "Drop a track after this many seconds (node clock) without input.",
+                                   low=0.01, high=3600.0, read_only=False)
+    max_speed: float = setting(60.0, "Implied speed (m/s) between two samples above which a track resets (teleport).",
+                               low=0.1, high=10000.0, read_only=False)
+    input_type: str = setting("odometry", "Input message type.", choices=tuple(INPUT_TYPES))
+    velocity_source: str = setting("pose", "Grid velocities from the poses' differences (pose) or from the Odometry "
+                                   "twist rotated into the world frame (twist: interval means of the measured velocity).",
+                                   choices=VELOCITY_SOURCES)
+    odom_topics: tuple[str, ...] = setting((), "Input topics, one track each.")
+    odom_topic_regex: str = setting("", "Also subscribe to every topic whose full name matches this regex.",
+                                    check=_regex_problem)
+    discovery_period: float = setting(2.0, "Seconds between graph scans for odom_topic_regex.", low=0.1, high=3600.0)
+    output_frame: str = setting("", "Required input frame (REP-105 map/odom); empty = publish in each input's frame. "
+                                "Inputs in another frame are ignored with a diagnostic (no tf lookups).")
+    publish_path: bool = setting(True, "Publish nav_msgs/Path per track.", read_only=False)
+    publish_markers: bool = setting(True, "Publish the MarkerArray.", read_only=False)
+    marker_rate: float = setting(5.0, "MarkerArray publishing rate (Hz).", low=0.1, high=100.0)
+    diagnostics_period: float = setting(1.0, "Seconds between /diagnostics messages.", low=0.1, high=60.0)
+    qos_depth: int = setting(10, "Depth of the output publishers' queues.", low=1, high=1000)
+    max_tracks: int = setting(1000, "Most tracks (= input topics) at once: topics found by odom_topic_regex beyond it "
+                              "are not subscribed, new track ids beyond it are refused and never allocated; both are "
+                              "counted in /diagnostics (refused_topics, refused_samples). Bounds what any participant "
+                              "on the DDS domain can make the node allocate (docs/reliability.md).", low=1, high=100000)
+    input_depth: int = setting(50, "History depth of the (best-effort, sensor-data) input subscriptions: deep "
+                               "enough that a burst after a stall is not dropped (a dropped stretch would look like a "
+                               "gap).", low=1, high=10000)
+
+    def check(self) -> None:
+        if self.velocity_source == "twist" and self.input_type != "odometry":
+            raise ConfigError("velocity_source 'twist' needs input_type 'odometry' (PoseStamped has no twist)")
+        if not self.odom_topics and not self.odom_topic_regex:
+            raise ConfigError("no input: set 'odom_topics' (list of topics) and/or 'odom_topic_regex'")
+        if len(self.odom_topics) > self.max_tracks:
+            raise self.error("odom_topics", f"{len(self.odom_topics)} topics exceed max_tracks {self.max_tracks}")
 
 
 @dataclass
@@ -116,18 +143,11 @@ class PredictorNode(Node):
     """Subscriptions -> TrackBank.push; guard condition / housekeeping timer -> TrackBank.tick -> publishers."""
 
     def __init__(self, **node_options):
-        super().__init__("predictor_node", **node_options)
-        self.config = declare(self, PARAMETERS)
-        self.message_type, self.type_name = INPUT_TYPES[self.config["input_type"]]
-        try:
-            self.topic_pattern = re.compile(self.config["odom_topic_regex"]) if self.config["odom_topic_regex"] else None
-        except re.error as error:
-            raise ConfigError(f"parameter 'odom_topic_regex' is not a valid regex: {error}") from None
-        self.use_twist = self.config["velocity_source"] == "twist"
-        if self.use_twist and self.message_type is not Odometry:
-            raise ConfigError("velocity_source 'twist' needs input_type 'odometry' (PoseStamped has no twist)")
-        if not self.config["odom_topics"] and self.topic_pattern is None:
-            raise ConfigError("no input: set 'odom_topics' (list of topics) and/or 'odom_topic_regex'")
+        super().__init__("predictor_node", **{**NODE_OPTIONS, **node_options})
+        self.config = declare(self, PredictorParameters)
+        self.message_type, self.type_name = INPUT_TYPES[self.config.input_type]
+        self.topic_pattern = re.compile(self.config.odom_topic_regex) if self.config.odom_topic_regex else None
+        self.use_twist = self.config.velocity_source == "twist"
         self.bank = self._make_bank(self.config)
         self.inputs: dict[str, Input] = {}
         self.by_track: dict[str, Input] = {}
@@ -137,43 +157,44 @@ class PredictorNode(Node):
         self.latencies = deque(maxlen=2000)  # receive -> published, seconds (perf_counter)
         self.tick_seconds = deque(maxlen=2000)
         self.tick_due = False
-        qos = self.config["qos_depth"]
+        self.refused_topics: set[str] = set()  # topics beyond max_tracks (counted once each, bounded memory)
+        qos = self.config.qos_depth
         self.marker_pub = self.create_publisher(MarkerArray, "predicted_markers", qos)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", qos)
         self.tick_guard = self.create_guard_condition(self._tick)
-        self.create_timer(min(0.25, self.config["track_timeout"] / 2), self._housekeeping)
-        self.create_timer(1.0 / self.config["marker_rate"], self._publish_markers)
-        self.create_timer(self.config["diagnostics_period"], self._publish_diagnostics)
-        for topic in self.config["odom_topics"]:
+        self.create_timer(min(0.25, self.config.track_timeout / 2), self._housekeeping)
+        self.create_timer(1.0 / self.config.marker_rate, self._publish_markers)
+        self.create_timer(self.config.diagnostics_period, self._publish_diagnostics)
+        for topic in self.config.odom_topics:
             self._subscribe(self.resolve_topic_name(topic))
         if self.topic_pattern is not None:
             self._discover()
-            self.create_timer(self.config["discovery_period"], self._discover)
+            self.create_timer(self.config.discovery_period, self._discover)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.diagnostics_period_start = time.monotonic()
         self.get_logger().info(
             f"predicting {self.bank.horizon_steps} steps of {self.bank.dt:g} s with model "
-            f"{self.bank.predictor.model_id} ({self.config['backend']}"
+            f"{self.bank.predictor.model_id} ({self.config.backend}"
             f"{', C path for small ticks' if self.bank.predictor.fused else ''}); "
             f"inputs {sorted(self.inputs) or 'by discovery'}")
 
     # ---- set-up ---------------------------------------------------------------------------------
-    def _make_bank(self, config: dict) -> TrackBank:
+    def _make_bank(self, config: PredictorParameters) -> TrackBank:
         from ..model import CheckpointError, StreamingPredictor
         try:
-            predictor = StreamingPredictor(config["checkpoint"] or None, backend=config["backend"],
-                                           device=config["device"], online_calibration=config["online_calibration"])
+            predictor = StreamingPredictor(config.checkpoint or None, backend=config.backend,
+                                           device=config.device, online_calibration=config.online_calibration)
         except (CheckpointError, ValueError, RuntimeError, ImportError) as error:
-            raise ConfigError(f"cannot load the predictor (checkpoint {config['checkpoint'] or 'shipped default'!r}, "
-                              f"backend {config['backend']!r}, device {config['device']!r}): {error}") from None
-        rate = config["grid_rate"] or predictor.rate
-        smoothing = None if config["smoothing"] == "none" else config["smoothing"]
+            raise ConfigError(f"cannot load the predictor (checkpoint {config.checkpoint or 'shipped default'!r}, "
+                              f"backend {config.backend!r}, device {config.device!r}): {error}") from None
+        rate = config.grid_rate or predictor.rate
+        smoothing = None if config.smoothing == "none" else config.smoothing
         try:
-            preprocess = PreprocessConfig(rate=rate, max_gap=config["max_gap"], smoothing=smoothing,
-                                          velocity_source=config["velocity_source"])
+            preprocess = PreprocessConfig(rate=rate, max_gap=config.max_gap, smoothing=smoothing,
+                                          velocity_source=config.velocity_source)
             return TrackBank(predictor, preprocess,
-                             track_timeout=config["track_timeout"], max_speed=config["max_speed"],
-                             horizon_steps=config["horizon_steps"] or None)
+                             track_timeout=config.track_timeout, max_speed=config.max_speed,
+                             horizon_steps=config.horizon_steps or None, max_tracks=config.max_tracks)
         except ValueError as error:
             raise ConfigError(f"parameter 'grid_rate'/'horizon_steps': {error}") from None
 
@@ -185,15 +206,22 @@ class PredictorNode(Node):
             self.get_logger().error(f"{topic}: track id '{track_id}' already used by {self.by_track[track_id].topic}; "
                                     "not subscribed")
             return
+        if len(self.inputs) >= self.config.max_tracks:
+            if topic not in self.refused_topics:
+                if len(self.refused_topics) < REFUSED_TOPICS_REMEMBERED:
+                    self.refused_topics.add(topic)
+                self.stats["refused_topics"] += 1
+                self.get_logger().warning(f"{topic}: not subscribed, {len(self.inputs)} inputs = max_tracks")
+            return
         # No QoS-event handlers per topic: each one is a waitable that rclpy's executor adds to every wait
         # set, which dominated the node's CPU with 100 vehicles (3 entities per vehicle).
-        depth, quiet_pub = self.config["qos_depth"], PublisherEventCallbacks(use_default_callbacks=False)
+        depth, quiet_pub = self.config.qos_depth, PublisherEventCallbacks(use_default_callbacks=False)
         entry = Input(topic, track_id,
                       self.create_publisher(Path, f"{namespace}/predicted_path", depth, event_callbacks=quiet_pub),
                       self.create_publisher(PredictedTrajectory, f"{namespace}/predicted_trajectory", depth,
                                             event_callbacks=quiet_pub))
         self.inputs[topic] = self.by_track[track_id] = entry
-        qos = QoSProfile(depth=self.config["input_depth"], reliability=qos_profile_sensor_data.reliability,
+        qos = QoSProfile(depth=self.config.input_depth, reliability=qos_profile_sensor_data.reliability,
                          durability=qos_profile_sensor_data.durability, history=qos_profile_sensor_data.history)
         self.create_subscription(self.message_type, topic, partial(self._on_message, entry), qos, raw=True,
                                  event_callbacks=SubscriptionEventCallbacks(use_default_callbacks=False))
@@ -214,16 +242,16 @@ class PredictorNode(Node):
         velocity = None
         try:
             if self.use_twist:
-                stamp, frame_id, position, velocity = messages.read_odometry_twist(data)
+                stamp, frame_id, position, velocity = cdr.read_odometry_twist(data)
             else:
-                stamp, frame_id, position = messages.read_stamped_position(data, self.message_type is Odometry)
-        except messages.OrientationError:
+                stamp, frame_id, position = cdr.read_stamped_position(data, self.message_type is Odometry)
+        except cdr.OrientationError:
             return self._ignore(entry, IGNORED_ORIENTATION)
         except ValueError:
             return self._ignore(entry, IGNORED_MALFORMED)
         if stamp == 0.0:
             return self._ignore(entry, IGNORED_ZERO_STAMP)
-        required = self.config["output_frame"]
+        required = self.config.output_frame
         if required and frame_id != required:
             return self._ignore(entry, IGNORED_FRAME)
         if entry.frame_id and frame_id != entry.frame_id:
@@ -262,9 +290,9 @@ class PredictorNode(Node):
         if prediction is None:
             self.stats["ignored.stamp_out_of_range"] += 1
             return
-        if self.config["publish_path"]:          # serialized here: 3-5x cheaper than rclpy's conversion
-            entry.path_pub.publish(messages.path_cdr(prediction, entry.frame_id))
-        entry.trajectory_pub.publish(messages.trajectory_cdr(prediction, entry.frame_id))
+        if self.config.publish_path:          # serialized here: 3-5x cheaper than rclpy's conversion
+            entry.path_pub.publish(cdr.path_cdr(prediction, entry.frame_id))
+        entry.trajectory_pub.publish(cdr.trajectory_cdr(prediction, entry.frame_id))
         self.latest[prediction.track_id] = prediction
         done = time.perf_counter()
         while entry.arrivals:
@@ -283,14 +311,14 @@ class PredictorNode(Node):
             entry.arrivals.clear()
             self.latest.pop(event.track_id, None)
             self.get_logger().info(f"track '{event.track_id}' dropped: no input for {self.bank.track_timeout:g} s")
-            if self.config["publish_markers"]:
-                self.marker_pub.publish(MarkerArray(markers=messages.delete_markers(
-                    event.track_id, self.bank.predictor.horizon_steps, entry.frame_id)))
+            if self.config.publish_markers:
+                self.marker_pub.publish(messages.delete_markers_cdr(
+                    event.track_id, self.bank.predictor.horizon_steps, entry.frame_id))
 
     def _publish_markers(self) -> None:
-        if not (self.config["publish_markers"] and self.latest):
+        if not (self.config.publish_markers and self.latest):
             return
-        lifetime = max(1.0, 3.0 / self.config["marker_rate"])
+        lifetime = max(1.0, 3.0 / self.config.marker_rate)
         predictions = [(prediction, self.by_track[track_id].frame_id) for track_id, prediction in self.latest.items()]
         self.marker_pub.publish(messages.markers_cdr(predictions, lifetime))
 
@@ -305,12 +333,20 @@ class PredictorNode(Node):
     def _node_status(self) -> DiagnosticStatus:
         latency = np.percentile(self.latencies, [50, 99]) * 1e3 if self.latencies else (np.nan, np.nan)
         tick = np.percentile(self.tick_seconds, [50, 99]) * 1e3 if self.tick_seconds else (np.nan, np.nan)
+        refused_topics, refused_samples = self.stats["refused_topics"], self.bank.refused_samples
         values = {"tracks": len(self.bank), "inputs": len(self.inputs), "model_id": self.bank.predictor.model_id,
-                  "backend": self.config["backend"], "latency_p50_ms": f"{latency[0]:.3f}",
+                  "backend": self.config.backend, "latency_p50_ms": f"{latency[0]:.3f}",
                   "latency_p99_ms": f"{latency[1]:.3f}", "tick_p50_ms": f"{tick[0]:.3f}",
-                  "tick_p99_ms": f"{tick[1]:.3f}", **{k: v for k, v in sorted(self.stats.items())}}
-        return DiagnosticStatus(level=DiagnosticStatus.OK, name="predictor_node", hardware_id=self.get_name(),
-                                message=f"{len(self.bank)} tracks", values=_key_values(values))
+                  "tick_p99_ms": f"{tick[1]:.3f}", "max_tracks": self.config.max_tracks,
+                  "refused_samples": refused_samples, **{k: v for k, v in sorted(self.stats.items())}}
+        values["refused_topics"] = refused_topics
+        message, level = f"{len(self.bank)} tracks", DiagnosticStatus.OK
+        if refused_topics or refused_samples:
+            level = DiagnosticStatus.WARN
+            message += (f"; max_tracks {self.config.max_tracks} reached: {refused_topics} topics not subscribed, "
+                        f"{refused_samples} samples of new tracks refused")
+        return DiagnosticStatus(level=level, name="predictor_node", hardware_id=self.get_name(),
+                                message=message, values=_key_values(values))
 
     def _track_status(self, entry: Input, period: float) -> DiagnosticStatus:
         rate = (entry.received - entry.received_at_report) / max(period, 1e-9)
@@ -342,16 +378,17 @@ class PredictorNode(Node):
 
     # ---- runtime parameter changes --------------------------------------------------------------
     def _on_set_parameters(self, parameters) -> SetParametersResult:
+        ours = {field.name for field, _ in PredictorParameters.settings()}
+        changes = {p.name: p.value for p in parameters if p.name in ours}
         try:
-            for parameter in parameters:
-                check(PARAMETERS, parameter.name, parameter.value)
-                if parameter.name == "horizon_steps" and parameter.value > self.bank.predictor.horizon_steps:
-                    raise ConfigError(f"horizon_steps {parameter.value} exceeds the checkpoint's "
-                                      f"{self.bank.predictor.horizon_steps}")
-        except ConfigError as error:
+            config = self.config.replace(**changes)          # validated like the start-up values
+            if config.horizon_steps > self.bank.predictor.horizon_steps:
+                raise ConfigError(f"horizon_steps {config.horizon_steps} exceeds the checkpoint's "
+                                  f"{self.bank.predictor.horizon_steps}")
+        except (ConfigError, TypeError) as error:
             return SetParametersResult(successful=False, reason=str(error))
+        self.config = config
         for parameter in parameters:
-            self.config[parameter.name] = parameter.value
             if parameter.name == "horizon_steps":
                 self.bank.horizon_steps = parameter.value or self.bank.predictor.horizon_steps
             elif parameter.name in ("track_timeout", "max_speed"):
@@ -373,7 +410,7 @@ def _start_node() -> PredictorNode:
 
 def main(args=None) -> int:
     """Console script `predictor_node` (accepts --ros-args -p name:=value / --params-file)."""
-    return spin_node("predictor_node", _start_node, args)
+    return spin_node("predictor_node", _start_node, args, PredictorParameters)
 
 
 if __name__ == "__main__":

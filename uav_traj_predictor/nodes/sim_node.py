@@ -10,67 +10,75 @@ node publishes /clock (rosgraph_msgs/Clock) and stamps with that simulated time 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 
 import numpy as np
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
-from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from rosgraph_msgs.msg import Clock
-from scipy.spatial.transform import Rotation
 
+from ..config import setting
+from ..frames import world_to_body
 from . import messages
-from .params import ConfigError, Param, declare
+from .params import NODE_OPTIONS, NodeParameters, declare
 from .lifecycle import spin_node
 
-PARAMETERS = [
-    Param("num_vehicles", 3, "Number of simulated vehicles.", 1, 1000),
-    Param("topic_pattern", "/uav{i}/odom", "Odometry topic of vehicle i (1-based); must contain {i}."),
-    Param("rate", 50.0, "Simulation and publishing rate (Hz).", 1.0, 1000.0),
-    Param("position_noise", 0.0, "Standard deviation of the Gaussian position noise (m).", 0.0, 10.0),
-    Param("frame_id", "map", "World frame of the pose (REP-105).", choices=("map", "odom", "world")),
-    Param("child_frame_id", "base_link", "Body frame of the twist (REP-105)."),
-    Param("publish_clock", False, "Publish /clock and stamp with simulated time (for use_sim_time)."),
-    Param("seed", 0, "Random seed of the references, vehicles and noise.", 0, 2**31 - 1),
-    Param("families", Parameter.Type.STRING_ARRAY, "Reference families to draw from; empty = all."),
-    Param("reference_duration", 120.0, "Length of each random reference (s); a new one follows.", 5.0, 3600.0),
-    Param("spacing", 30.0, "Offset between vehicles along x (m).", 0.0, 10000.0),
-]
+def _families_problem(names) -> str | None:
+    from ..sim.references import check_families
+    try:
+        check_families(list(names) or None)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+@dataclass(frozen=True)
+class SimParameters(NodeParameters):
+    """sim_node's parameters (docs/nodes.md)."""
+    num_vehicles: int = setting(3, "Number of simulated vehicles.", low=1, high=1000)
+    topic_pattern: str = setting("/uav{i}/odom", "Odometry topic of vehicle i (1-based); must contain {i}.",
+                                 check=lambda text: None if "{i}" in text else f"must contain '{{i}}', got {text!r}")
+    rate: float = setting(50.0, "Simulation and publishing rate (Hz).", low=1.0, high=1000.0)
+    position_noise: float = setting(0.0, "Standard deviation of the Gaussian position noise (m).", low=0.0, high=10.0)
+    frame_id: str = setting("map", "World frame of the pose (REP-105).", choices=("map", "odom", "world"))
+    child_frame_id: str = setting("base_link", "Body frame of the twist (REP-105).")
+    publish_clock: bool = setting(False, "Publish /clock and stamp with simulated time (for use_sim_time).")
+    seed: int = setting(0, "Random seed of the references, vehicles and noise.", low=0, high=2**31 - 1)
+    families: tuple[str, ...] = setting((), "Reference families to draw from; empty = all.", check=_families_problem)
+    reference_duration: float = setting(120.0, "Length of each random reference (s); a new one follows.",
+                                        low=5.0, high=3600.0)
+    spacing: float = setting(30.0, "Offset between vehicles along x (m).", low=0.0, high=10000.0)
 
 
 class SimNode(Node):
     """Timer -> QuadrotorSim.step -> one Odometry per vehicle (+ /clock)."""
 
     def __init__(self, **node_options):
-        super().__init__("sim_node", **node_options)
+        super().__init__("sim_node", **{**NODE_OPTIONS, **node_options})
         from ..sim.references import ReferenceGenerator, check_families
         from ..sim.vehicle import QuadrotorSim
-        self.config = config = declare(self, PARAMETERS)
-        if "{i}" not in config["topic_pattern"]:
-            raise ConfigError(f"parameter 'topic_pattern' = {config['topic_pattern']!r} must contain '{{i}}'")
-        try:
-            self.families = check_families(config["families"] or None)
-        except ValueError as error:
-            raise ConfigError(f"parameter 'families': {error}") from None
-        n, self.dt = config["num_vehicles"], 1.0 / config["rate"]
-        self.rng = np.random.default_rng(config["seed"])
+        self.config = config = declare(self, SimParameters)
+        self.families = check_families(list(config.families) or None)
+        n, self.dt = config.num_vehicles, 1.0 / config.rate
+        self.rng = np.random.default_rng(config.seed)
         self.references = ReferenceGenerator(self.rng)
-        self.sim = QuadrotorSim(n_vehicles=n, seed=config["seed"])
-        self.offsets = np.column_stack([config["spacing"] * np.arange(n), np.zeros(n), np.zeros(n)])
+        self.sim = QuadrotorSim(n_vehicles=n, seed=config.seed)
+        self.offsets = np.column_stack([config.spacing * np.arange(n), np.zeros(n), np.zeros(n)])
         self.plans = [self._new_reference() for _ in range(n)]
         self.started = np.zeros(n)                   # sim time at which each reference started
         self.sim.reset(np.arange(n), position=np.array([plan.p[0] for plan in self.plans]) + self.offsets)
         self.sim_time = 0.0
         self.last_wall = None
-        self.publishers_ = [self.create_publisher(Odometry, config["topic_pattern"].format(i=i + 1),
+        self.publishers_ = [self.create_publisher(Odometry, config.topic_pattern.format(i=i + 1),
                                                   qos_profile_sensor_data) for i in range(n)]
-        self.clock_pub = self.create_publisher(Clock, "/clock", 10) if config["publish_clock"] else None
+        self.clock_pub = self.create_publisher(Clock, "/clock", 10) if config.publish_clock else None
         self.create_timer(self.dt, self._step)
-        self.get_logger().info(f"{n} vehicles at {config['rate']:g} Hz on {config['topic_pattern']} "
-                               f"(frame {config['frame_id']}, families {', '.join(self.families)})")
+        self.get_logger().info(f"{n} vehicles at {config.rate:g} Hz on {config.topic_pattern} "
+                               f"(frame {config.frame_id}, families {', '.join(self.families)})")
 
     def _new_reference(self):
-        return self.references.draw_random(self.config["reference_duration"], dt=0.02, families=self.families)
+        return self.references.draw_random(self.config.reference_duration, dt=0.02, families=self.families)
 
     def _setpoints(self):
         n = self.sim.n
@@ -103,18 +111,18 @@ class SimNode(Node):
         else:
             stamp = now.to_msg()
         positions, velocities, quaternions = self.sim.state()
-        noise = self.config["position_noise"]
+        noise = self.config.position_noise
         if noise > 0:
             positions = positions + self.rng.normal(0.0, noise, positions.shape)
-        body_velocities = Rotation.from_quat(quaternions).inv().apply(velocities)
+        body_velocities = world_to_body(velocities, quaternions)
         for i, publisher in enumerate(self.publishers_):
             publisher.publish(self._odometry(stamp, positions[i], quaternions[i], body_velocities[i], noise))
 
     def _odometry(self, stamp, position, quaternion, body_velocity, noise) -> Odometry:
         msg = Odometry()
         msg.header.stamp = stamp
-        msg.header.frame_id = self.config["frame_id"]
-        msg.child_frame_id = self.config["child_frame_id"]
+        msg.header.frame_id = self.config.frame_id
+        msg.child_frame_id = self.config.child_frame_id
         pose = msg.pose.pose
         pose.position.x, pose.position.y, pose.position.z = position.tolist()
         o = pose.orientation
@@ -127,7 +135,7 @@ class SimNode(Node):
 
 def main(args=None) -> int:
     """Console script `sim_node` (accepts --ros-args -p name:=value / --params-file)."""
-    return spin_node("sim_node", SimNode, args)
+    return spin_node("sim_node", SimNode, args, SimParameters)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,16 @@
-"""`uav-traj generate`: simulate flights and write them as TUM files or rosbag2 (mcap) bags + a dataset card.
+"""`uav-traj generate`: simulate flights and write them as TUM files or rosbag2 bags + a dataset card.
 
     uav-traj generate --flights 100 --duration 60 --out data/sim [--format tum|bag] [--seed 0]
                       [--families vector racing ...] [--noise mocap|vio|gnss|none] [--rate HZ]
+                      [--bag-version 9|8] [--storage mcap|sqlite3]
 
 TUM: one `<name>.txt` per flight, `timestamp tx ty tz qx qy qz qw` (seconds from 0, ENU metres).
-bag: one rosbag2 folder `<name>/` per flight (mcap storage), topic /odom, nav_msgs/msg/Odometry with
-frame_id "odom", child_frame_id "base_link", stamps from 2023-11-14T22:13:20Z (1.7e9 s) + t; offered QoS
-written explicitly (reliable, keep-last 10, volatile). `dataset_card.json` records the arguments, seed,
-package version, and per flight its file, family, drawn parameters and speed/acceleration statistics.
+bag: one rosbag2 folder `<name>/` per flight, written by the package's bag writer (bags/writer.py;
+default mcap, metadata v9; `--bag-version 8 --storage sqlite3` for Humble), topic /odom,
+nav_msgs/msg/Odometry with frame_id "odom", child_frame_id "base_link", the twist in the body frame
+(REP 105), stamps from 2023-11-14T22:13:20Z (1.7e9 s) + t, the writer's explicit offered QoS.
+`dataset_card.json` records the arguments, seed, package version, and per flight its file, family,
+drawn parameters and speed/acceleration statistics.
 """
 from __future__ import annotations
 
@@ -66,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output rate in Hz (default: the noise model's typical rate: "
                              + ", ".join(f"{k} {m.rate:g}" for k, m in NOISE_MODELS.items()) + ")")
     parser.add_argument("--force", action="store_true", help="write into a non-empty folder, replacing files")
+    from ..bags.writer import add_format_options
+    add_format_options(parser)
     return parser
 
 
@@ -96,38 +101,12 @@ def write_tum(path: Path, t: np.ndarray, p: np.ndarray, q: np.ndarray) -> None:
                header="timestamp tx ty tz qx qy qz qw  (uav_traj_predictor.sim, ENU metres)")
 
 
-def _odom_qos():
-    from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
-    never = QosTime(sec=0, nsec=0)
-    return [Qos(history=QosHistory.KEEP_LAST, depth=10, reliability=QosReliability.RELIABLE,
-                durability=QosDurability.VOLATILE, deadline=never, lifespan=never,
-                liveliness=QosLiveliness.AUTOMATIC, liveliness_lease_duration=never,
-                avoid_ros_namespace_conventions=False)]
-
-
-def write_bag(path: Path, t: np.ndarray, p: np.ndarray, v: np.ndarray, q: np.ndarray) -> None:
-    """rosbag2 folder (mcap) with nav_msgs/msg/Odometry on /odom."""
-    from rosbags.rosbag2 import StoragePlugin, Writer
-    from rosbags.typesys import Stores, get_typestore
-    store = get_typestore(Stores.ROS2_JAZZY)
-    T = store.types
-    zero_cov = np.zeros(36)
-    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
-        conn = writer.add_connection(ODOM_TOPIC, "nav_msgs/msg/Odometry", typestore=store,
-                                     offered_qos_profiles=_odom_qos())
-        for ti, pi, vi, qi in zip(t, p, v, q):
-            stamp_ns = BAG_EPOCH_S * 10 ** 9 + int(round(ti * 1e9))
-            header = T["std_msgs/msg/Header"](stamp=T["builtin_interfaces/msg/Time"](
-                sec=stamp_ns // 10 ** 9, nanosec=stamp_ns % 10 ** 9), frame_id="odom")
-            pose = T["geometry_msgs/msg/Pose"](position=T["geometry_msgs/msg/Point"](*map(float, pi)),
-                                               orientation=T["geometry_msgs/msg/Quaternion"](*map(float, qi)))
-            twist = T["geometry_msgs/msg/Twist"](linear=T["geometry_msgs/msg/Vector3"](*map(float, vi)),
-                                                 angular=T["geometry_msgs/msg/Vector3"](0.0, 0.0, 0.0))
-            msg = T["nav_msgs/msg/Odometry"](
-                header=header, child_frame_id="base_link",
-                pose=T["geometry_msgs/msg/PoseWithCovariance"](pose=pose, covariance=zero_cov),
-                twist=T["geometry_msgs/msg/TwistWithCovariance"](twist=twist, covariance=zero_cov))
-            writer.write(conn, stamp_ns, store.serialize_cdr(msg, "nav_msgs/msg/Odometry"))
+def write_bag(path: Path, flight, fmt=None) -> None:
+    """One rosbag2 folder with the flight as nav_msgs/msg/Odometry on /odom (bags/writer.py)."""
+    from ..bags.writer import BagWriter, write_odometry
+    with BagWriter(path, fmt) as writer:
+        write_odometry(writer, ODOM_TOPIC, flight.t, flight.p, flight.q, flight.v, frame_id="odom",
+                       epoch_s=BAG_EPOCH_S, where=flight.name)
 
 
 # ------------------------------------------------------------------------------------------ card
@@ -159,23 +138,25 @@ def dataset_card(args, entries: list[dict]) -> dict:
     return _jsonable(dict(
         generator="uav_traj_predictor.sim", version=__version__, command="uav-traj generate",
         arguments=dict(flights=args.flights, duration_s=args.duration, seed=args.seed, format=args.format,
-                       families=args.families or list(FAMILIES), noise=args.noise, rate_hz=args.rate),
+                       families=args.families or list(FAMILIES), noise=args.noise, rate_hz=args.rate,
+                       **(dict(bag_version=args.bag_version, storage=args.storage) if args.format == "bag" else {})),
         physics_rate_hz=args.rate * substeps, frame="ENU world, metres", time="seconds from flight start",
         families={name: FAMILIES[name].description for name in (args.families or FAMILIES)},
         noise_model=vars(NOISE_MODELS[args.noise]),
         flights=entries))
 
 
-def _write_flight(out: Path, fmt: str, sim: SimulatedFlight) -> str:
+def _write_flight(out: Path, args, sim: SimulatedFlight) -> str:
     f = sim.flight
-    if fmt == "tum":
+    if args.format == "tum":
         target = out / f"{f.name}.txt"
         write_tum(target, f.t, f.p, f.q)
     else:
+        from ..bags.writer import format_from_args
         target = out / f.name
         if target.exists():
             shutil.rmtree(target)
-        write_bag(target, f.t, f.p, f.v, f.q)
+        write_bag(target, f, format_from_args(args))
     return target.name
 
 
@@ -188,7 +169,7 @@ def main(argv=None) -> int:
         sims = simulate_flights(args.flights, args.duration, seed=args.seed, families=args.families,
                                 rate=args.rate, noise=args.noise, progress=bar.update)
         for sim in sims:
-            file_name = _write_flight(args.out, args.format, sim)
+            file_name = _write_flight(args.out, args, sim)
             entries.append(dict(name=sim.flight.name, file=file_name, family=sim.family,
                                 stats=flight_stats(sim.flight.t, sim.flight.v), parameters=sim.info))
             bar.update(1)

@@ -1,123 +1,90 @@
-"""Validation of the `uav-traj train` YAML config: types, ranges and unknown keys, one clear error each.
+"""The `uav-traj train` YAML config as validated settings (uav_traj_predictor/config.py): types, ranges and
+unknown keys, one clear error each.
 
-`validate(cfg)` raises `ConfigError("<key>: <problem>")` (the key dotted, e.g. `optim.lr`); the CLI adds
-the file name. Source entries (`data.sources[i]`) are checked for shape and the common fields; the
-source-specific extras (families, noise, ...) are read by `datasets`.
+`validate(cfg)` raises `ConfigError("<key>: <problem>")` (the key dotted, e.g. `optim.lr`) and returns the
+mapping unchanged (the trainer reads it as a dict); `parse(cfg)` returns the `TrainConfig`. The CLI adds the
+file name. Source entries (`data.sources[i]`) are checked for shape and the common fields; the
+source-specific extras (families, noise, ...) are read by `datasets`. Optional keys left out are None
+here: the trainer's own defaults apply.
 """
 from __future__ import annotations
 
-import math
-from numbers import Integral, Real
+from dataclasses import dataclass
+
+from ..config import ConfigError, Settings, from_mapping, setting
+
+__all__ = ["ConfigError", "TrainConfig", "parse", "validate"]
 
 
-class ConfigError(ValueError):
-    """A config value of the wrong type, out of range, or an unknown key."""
+@dataclass(frozen=True)
+class ModelConfig(Settings):
+    input_features: int | None = setting(None, "network input features", low=1)
+    hidden: int | None = setting(None, "GRU width", low=1)
+    layers: int | None = setting(None, "GRU layers", low=1)
+    head_hidden: int | None = setting(None, "head width", low=1)
+    head: str | None = setting(None, "head kind")
 
 
-def _integer(low=None):
-    def check(value):
-        if isinstance(value, bool) or not isinstance(value, Integral):
-            return f"must be an integer, got {value!r}"
-        if low is not None and value < low:
-            return f"must be >= {low}, got {value}"
-        return None
-    return check
+@dataclass(frozen=True)
+class AugmentConfig(Settings):
+    yaw: bool | None = setting(None, "random yaw rotation")
+    mirror: bool | None = setting(None, "random mirroring")
+    scale: tuple[float, float] | None = setting(None, "speed scale range [low, high]", low=0.0)
+    z_scale: tuple[float, float] | None = setting(None, "vertical scale range", low=0.0)
+    noise: tuple[float, float] | None = setting(None, "position noise range (m)", low=0.0)
 
 
-def _number(low=None, high=None, positive=False):
-    def check(value):
-        if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-            return f"must be a finite number, got {value!r}"
-        if positive and value <= 0:
-            return f"must be > 0, got {value}"
-        if low is not None and value < low:
-            return f"must be >= {low}, got {value}"
-        if high is not None and value > high:
-            return f"must be <= {high}, got {value}"
-        return None
-    return check
+@dataclass(frozen=True)
+class OptimConfig(Settings):
+    epochs: int = setting(description="epochs", low=1)
+    steps_per_epoch: int = setting(description="optimiser steps per epoch", low=1)
+    batch_size: int = setting(description="chunks per step (all ranks)", low=1)
+    chunk_steps: int = setting(description="grid steps per training chunk", low=1)
+    lr: float = setting(description="peak learning rate", positive=True)
+    grad_clip: float = setting(description="gradient norm clip", positive=True)
+    loss_from: int = setting(description="first chunk step in the loss", low=0)
+    nll_weight: float = setting(description="weight of the Gaussian NLL term", low=0.0)
+    patience: int = setting(description="epochs without improvement before stopping", low=1)
+    weight_decay: float | None = setting(None, "Adam weight decay", low=0.0)
+    relative_floor: float | None = setting(None, "floor of the relative error term", low=0.0)
 
 
-def _boolean(value):
-    return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
+@dataclass(frozen=True)
+class SourceConfig(Settings):
+    EXTRA_KEYS = True           # source-specific extras (families, noise, ...) are read by train/datasets
+    source: str = setting(description="flight source", choices=("sim", "kinematic"))
+    flights: int = setting(description="number of flights", low=1)
+    duration_s: float = setting(description="seconds per flight", positive=True)
 
 
-def _text(value):
-    return None if isinstance(value, str) else f"must be a string, got {value!r}"
+@dataclass(frozen=True)
+class DataConfig(Settings):
+    sources: list[SourceConfig] = setting(description="flight sources of the training mixture")
+    val_fraction: float | None = setting(None, "validation share of the flights", low=0.0, high=1.0)
+    calib_fraction: float | None = setting(None, "calibration share of the flights", low=0.0, high=1.0)
 
 
-def _pair(low=0.0):
-    def check(value):
-        if not isinstance(value, (list, tuple)) or len(value) != 2:
-            return f"must be a list [low, high] of two numbers, got {value!r}"
-        for item in value:
-            problem = _number(low=low)(item)
-            if problem:
-                return f"[low, high]: {problem}"
-        if value[0] > value[1]:
-            return f"low must not exceed high, got {list(value)}"
-        return None
-    return check
+@dataclass(frozen=True)
+class TrainConfig(Settings):
+    seed: int = setting(description="random seed", low=0)
+    rate: float = setting(description="grid rate (Hz)", positive=True)
+    horizon_steps: int = setting(description="predicted steps", low=1)
+    min_history: int = setting(description="velocities before the model predicts", low=0)
+    model: ModelConfig = setting(description="network")
+    data: DataConfig = setting(description="training data")
+    optim: OptimConfig = setting(description="optimiser")
+    augment: AugmentConfig | None = setting(None, "augmentation")
+    threads: int | None = setting(None, "torch CPU threads", low=1)
 
 
-MODEL = {"input_features": _integer(1), "hidden": _integer(1), "layers": _integer(1), "head_hidden": _integer(1),
-         "head": _text}
-AUGMENT = {"yaw": _boolean, "mirror": _boolean, "scale": _pair(), "z_scale": _pair(), "noise": _pair()}
-OPTIM = {"epochs": _integer(1), "steps_per_epoch": _integer(1), "batch_size": _integer(1), "chunk_steps": _integer(1),
-         "lr": _number(positive=True), "weight_decay": _number(low=0.0), "grad_clip": _number(positive=True),
-         "loss_from": _integer(0), "nll_weight": _number(low=0.0), "relative_floor": _number(low=0.0),
-         "patience": _integer(1)}
-OPTIM_REQUIRED = ("epochs", "steps_per_epoch", "batch_size", "chunk_steps", "lr", "grad_clip", "loss_from",
-                  "nll_weight", "patience")
-DATA = {"val_fraction": _number(low=0.0, high=1.0), "calib_fraction": _number(low=0.0, high=1.0)}
-SOURCE = {"flights": _integer(1), "duration_s": _number(positive=True)}
-TOP = {"seed": _integer(0), "rate": _number(positive=True), "horizon_steps": _integer(1),
-       "min_history": _integer(0), "threads": _integer(1)}
-SECTIONS = ("model", "data", "augment", "optim")
-
-
-def _fail(key: str, problem: str):
-    raise ConfigError(f"{key}: {problem}")
-
-
-def _check_mapping(values, checks: dict, prefix: str, extra: tuple = (), required: tuple = ()):
-    """Every key known and its value valid; `extra` keys are allowed but checked elsewhere."""
-    if not isinstance(values, dict):
-        _fail(prefix.rstrip("."), f"must be a mapping, got {values!r}")
-    for key, value in values.items():
-        if key not in checks and key not in extra:
-            _fail(f"{prefix}{key}", f"unknown key (expected one of {sorted([*checks, *extra])})")
-        problem = checks[key](value) if key in checks else None
-        if problem:
-            _fail(f"{prefix}{key}", problem)
-    for key in required:
-        if key not in values:
-            _fail(f"{prefix}{key}", "missing")
-
-
-def _check_sources(sources):
-    if not isinstance(sources, list):
-        _fail("data.sources", f"must be a list, got {sources!r}")
-    for index, part in enumerate(sources):
-        prefix = f"data.sources[{index}]"
-        if not isinstance(part, dict):
-            _fail(prefix, f"must be a mapping, got {part!r}")
-        if part.get("source") not in ("sim", "kinematic"):
-            _fail(f"{prefix}.source", f"must be 'sim' or 'kinematic', got {part.get('source')!r}")
-        for key, check in SOURCE.items():
-            if key not in part:
-                _fail(f"{prefix}.{key}", "missing")
-            problem = check(part[key])
-            if problem:
-                _fail(f"{prefix}.{key}", problem)
+def parse(cfg: dict) -> TrainConfig:
+    """The validated TrainConfig of a train config mapping (ConfigError naming the dotted key)."""
+    return from_mapping(TrainConfig, cfg)
 
 
 def validate(cfg: dict) -> dict:
-    """Check a train config (a mapping with the required sections); raise ConfigError naming the key."""
-    _check_mapping(cfg, TOP, "", extra=SECTIONS)
-    _check_mapping(cfg["model"], MODEL, "model.")
-    _check_mapping(cfg.get("augment") or {}, AUGMENT, "augment.")
-    _check_mapping(cfg["optim"], OPTIM, "optim.", required=OPTIM_REQUIRED)
-    _check_mapping(cfg["data"], DATA, "data.", extra=("sources",), required=("sources",))
-    _check_sources(cfg["data"]["sources"])
+    """Check a train config (a mapping with the required sections); raise ConfigError naming the key.
+    Returns `cfg` itself, unchanged."""
+    parse(cfg)
     return cfg
+

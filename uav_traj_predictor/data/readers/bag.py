@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..flight import Flight, FlightFormatError, ReadReport, make_flight
-from .frames import body_to_world, valid_quaternions
+from ...frames import body_to_world, valid_quaternions
 
 ODOMETRY = "nav_msgs/msg/Odometry"
 POSE_TYPES = ("geometry_msgs/msg/PoseStamped", "geometry_msgs/msg/PoseWithCovarianceStamped")

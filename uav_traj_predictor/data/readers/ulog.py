@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ..flight import Flight, FlightFormatError, ReadReport, make_flight
-from .frames import body_to_world, frd_ned_to_flu_enu, ned_to_enu, valid_quaternions
+from ...frames import body_to_world, ned_to_enu, px4_to_ros_attitude, valid_quaternions
 
 TOPICS = ("vehicle_local_position", "vehicle_odometry")   # tried in this order when topic=None
 VELOCITY_FRAME_BODY_FRD = 3                                # vehicle_odometry.velocity_frame
@@ -82,7 +82,7 @@ def _odometry(path, data: dict, report: ReadReport):
     if q_wxyz is not None:
         ok = valid_quaternions(q_wxyz)
         q = np.full((len(q_wxyz), 4), np.nan)
-        q[ok] = frd_ned_to_flu_enu(q_wxyz[ok]) if ok.any() else q[ok]
+        q[ok] = px4_to_ros_attitude(q_wxyz[ok]) if ok.any() else q[ok]
     v = None
     if all(f in data for f in velocity_fields):
         v_ned = _columns(path, data, velocity_fields)

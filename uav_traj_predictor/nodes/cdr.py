@@ -1,0 +1,181 @@
+"""predictor_node's per-message wire code: the raw CDR reader of its input and the CDR writer of its two
+per-prediction outputs, where Python (de)serialisation would cost more than the prediction.
+
+Measured with `cd /tmp && $REPO/.venv/bin/python $REPO/bench/messages.py` (docs/nodes.md has the
+table, 2026-12-03, loaded 2-core machine, best of 7): reading stamp, frame and position of an Odometry
+straight from its bytes takes 1.5 us against 44 us for rclpy's `deserialize_message` (30x); with the
+twist rotated into the world 2.6 us against 67 us (deserialise + scipy, 26x); writing a 10-pose Path
+20 us against 115 us for building and serialising the rclpy message (5.8x), a 10-step
+PredictedTrajectory 12 us against 52 us (4.4x). Every message passes through one of these, 2,000 to
+4,000 times a second with 100 vehicles at 20 Hz, so they stay. The MarkerArray (a few times a second)
+goes through the rosbags serialiser instead (`nodes.messages.markers_cdr`).
+
+Wire format: ROS 2's default RMW payload, XCDR1 little-endian, `00 01 00 00` encapsulation header,
+every primitive aligned to its size relative to the end of that header (an 8-byte double sits at a
+payload offset that is a multiple of 8). A string is a uint32 length counting the terminating NUL, then
+its UTF-8 bytes and the NUL; a sequence is a uint32 count, then its elements; `builtin_interfaces/Time`
+and `Duration` are int32 sec + uint32 nanosec. Layouts (payload offsets after the encapsulation):
+
+    std_msgs/Header             stamp (Time, 0..8), frame_id (string at 8)
+    nav_msgs/Odometry           header, child_frame_id (string), pose.pose.position 3 x float64 (8-aligned),
+                                pose.pose.orientation 4 x float64 (x, y, z, w), pose.covariance 36 x float64,
+                                twist.twist.linear 3 x float64, twist.twist.angular 3 x float64,
+                                twist.covariance 36 x float64
+    geometry_msgs/PoseStamped   header, pose.position 3 x float64 (8-aligned), pose.orientation 4 x float64
+    nav_msgs/Path               header, poses: uint32 count, then per pose a PoseStamped
+    uav_traj_predictor/PredictedTrajectory (msg/PredictedTrajectory.msg)
+                                header, track_id (string), model_id (string), horizon_start (Time),
+                                time_step (Duration), positions / velocities / position_std: each a uint32
+                                count then count x 3 float64 (8-aligned when count > 0),
+                                calibrated (bool, 1 byte), status (uint8)
+
+Tests: the reader returns exactly the fields rclpy deserialises for any serialisable message and raises
+ValueError (nothing else) on truncated or random bytes; the writer's bytes deserialise to exactly the
+messages built with rclpy (test/test_nodes_messages.py, test/test_reliability_node.py, hypothesis).
+"""
+from __future__ import annotations
+
+import math
+import struct
+
+import numpy as np
+
+from ..core.prediction import TRACKING, Prediction
+from ..frames import QUATERNION_TOLERANCE, rotate
+from .messages import CV_MODEL_ID, STATUS_CODES, to_time
+
+ENCAPSULATION = b"\x00\x01\x00\x00"      # CDR, little-endian, no options
+_START = len(ENCAPSULATION)
+_POSE_COVARIANCE = 36 * 8
+
+
+# ---- reading ------------------------------------------------------------------------------------------
+def _align(offset: int, size: int) -> int:
+    return offset + (-(offset - _START)) % size
+
+
+def _string(data: bytes, offset: int) -> tuple[str, int]:
+    offset = _align(offset, 4)
+    (length,) = struct.unpack_from("<I", data, offset)
+    offset += 4
+    return data[offset:offset + length - 1].decode("utf-8", "replace") if length else "", offset + length
+
+
+class OrientationError(ValueError):
+    """The message's orientation is no rotation, so its body-frame twist cannot be used."""
+
+
+def read_stamped_position(data: bytes, has_child_frame: bool):
+    """(stamp seconds, frame_id, (x, y, z)) from serialised nav_msgs/Odometry (has_child_frame) or
+    geometry_msgs/PoseStamped. Raises ValueError when the bytes are not such a message (another
+    encapsulation, truncated data)."""
+    stamp, frame_id, position, _ = _read_header_and_position(data, has_child_frame)
+    return stamp, frame_id, position
+
+
+def _read_header_and_position(data: bytes, has_child_frame: bool):
+    """(stamp, frame_id, position, offset of the position) of serialised Odometry / PoseStamped bytes."""
+    if len(data) < 8 or data[:2] != ENCAPSULATION[:2]:
+        raise ValueError("not little-endian CDR")
+    try:
+        sec, nanosec = struct.unpack_from("<iI", data, _START)
+        frame_id, offset = _string(data, _START + 8)
+        if has_child_frame:
+            _, offset = _string(data, offset)
+        offset = _align(offset, 8)
+        x, y, z = struct.unpack_from("<3d", data, offset)
+    except struct.error as error:
+        raise ValueError(f"truncated message ({error})") from None
+    return sec + nanosec * 1e-9, frame_id, (x, y, z), offset
+
+
+def read_odometry_twist(data: bytes):
+    """(stamp seconds, frame_id, (x, y, z), world-frame (vx, vy, vz)) from serialised nav_msgs/Odometry.
+
+    The twist is in child_frame_id (the body, REP 105); it is rotated into header.frame_id with the
+    pose's orientation (normalised; `frames.rotate`). Raises ValueError for bytes that are no Odometry,
+    OrientationError for an orientation that is no rotation (non-finite, or norm off 1 by more than
+    `frames.QUATERNION_TOLERANCE`).
+    """
+    stamp, frame_id, position, offset = _read_header_and_position(data, True)
+    try:
+        qx, qy, qz, qw = struct.unpack_from("<4d", data, offset + 24)
+        body = struct.unpack_from("<3d", data, offset + 56 + _POSE_COVARIANCE)
+    except struct.error as error:
+        raise ValueError(f"truncated message ({error})") from None
+    norm = math.sqrt(qx * qx + qy * qy + qz * qz + qw * qw)
+    if not (math.isfinite(norm) and abs(norm - 1.0) <= QUATERNION_TOLERANCE):
+        raise OrientationError(f"orientation quaternion of norm {norm:g} is not a rotation")
+    return stamp, frame_id, position, rotate((qx / norm, qy / norm, qz / norm, qw / norm), body)
+
+
+# ---- writing ------------------------------------------------------------------------------------------
+class CdrWriter:
+    """Little-endian CDR (XCDR1) with alignment relative to the end of the encapsulation header."""
+
+    def __init__(self):
+        self.data = bytearray(ENCAPSULATION)
+
+    def align(self, size: int) -> None:
+        self.data += b"\x00" * ((-(len(self.data) - _START)) % size)
+
+    def time(self, sec: int, nanosec: int) -> None:
+        self.align(4)
+        self.data += struct.pack("<iI", sec, nanosec)
+
+    def string(self, text: str) -> None:
+        raw = text.encode()
+        self.align(4)
+        self.data += struct.pack("<I", len(raw) + 1) + raw + b"\x00"
+
+    def count(self, n: int) -> None:
+        self.align(4)
+        self.data += struct.pack("<I", n)
+
+    def doubles(self, values) -> None:
+        self.align(8)
+        self.data += struct.pack(f"<{len(values)}d", *values)
+
+    def octets(self, *values: int) -> None:
+        self.data += bytes(int(v) for v in values)
+
+
+def _stamp_ns(seconds: float) -> int:
+    stamp = to_time(seconds)
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+def path_cdr(prediction: Prediction, frame_id: str) -> bytes:
+    """nav_msgs/Path of a prediction: header stamp t0, H poses stamped t0 + k dt (k = 1..H, exact integer
+    nanoseconds), positions, orientation identity, all in `frame_id`."""
+    start, step = _stamp_ns(prediction.t0), int(round(prediction.dt * 1e9))
+    out = CdrWriter()
+    out.time(*divmod(start, 1_000_000_000))
+    out.string(frame_id)
+    out.count(len(prediction.positions))
+    for k, (x, y, z) in enumerate(prediction.positions.tolist(), start=1):
+        out.time(*divmod(start + k * step, 1_000_000_000))
+        out.string(frame_id)
+        out.doubles((x, y, z, 0.0, 0.0, 0.0, 1.0))
+    return bytes(out.data)
+
+
+def trajectory_cdr(prediction: Prediction, frame_id: str) -> bytes:
+    """uav_traj_predictor/PredictedTrajectory of a prediction: std (zeros and calibrated false without
+    one), status code, model id ("cv" unless tracking), horizon start t0 + dt and the step."""
+    start, step = _stamp_ns(prediction.t0), int(round(prediction.dt * 1e9))
+    std = prediction.position_std
+    out = CdrWriter()
+    out.time(*divmod(start, 1_000_000_000))
+    out.string(frame_id)
+    out.string(prediction.track_id)
+    out.string(prediction.model_id if prediction.status == TRACKING else CV_MODEL_ID)
+    out.time(*divmod(start + step, 1_000_000_000))
+    out.time(*divmod(step, 1_000_000_000))
+    for values in (prediction.positions, prediction.velocities,
+                   np.zeros_like(prediction.positions) if std is None else std):
+        out.count(len(values))
+        if len(values):
+            out.doubles(np.asarray(values, np.float64).ravel().tolist())
+    out.octets(std is not None, STATUS_CODES[prediction.status])
+    return bytes(out.data)
