@@ -45,7 +45,7 @@ def offline_and_bag_reports(tmp_path, flight_file, checkpoint, storage="mcap"):
 
 
 def assert_same_pooled(offline, replayed):
-    assert set(offline["pooled"]) == {"model", "cv", "ca", "kf"}
+    assert set(offline["pooled"]) == {"model", "cv", "ca", "kf", "akf", "imm"}
     assert set(replayed["pooled"]) == set(offline["pooled"])
     assert replayed["protocol"] == offline["protocol"]
     for method, expected in offline["pooled"].items():

@@ -132,7 +132,7 @@ def test_vector_bad_files_give_clear_errors(tmp_path):
         vector_methods(tmp_path / "missing")
 
 
-@pytest.mark.parametrize("name", ["cv", "ca", "kf", "vector"])
+@pytest.mark.parametrize("name", ["cv", "ca", "kf", "akf", "imm", "vector"])
 def test_no_future_leak(name, fake_vector_dir):
     """Perturbing samples after k leaves every prediction made at or before k unchanged."""
     if name == "vector":
@@ -154,7 +154,8 @@ def test_build_methods_names_patterns_and_missing_model(fake_vector_dir, monkeyp
     monkeypatch.setattr(methods_module, "default_checkpoint", no_checkpoint)
     notes = []
     built = build_methods(None, Protocol(), vector_dir=fake_vector_dir, notes=notes)
-    assert list(built) == ["cv", "ca", "kf", "vector:toy__toy_vel_max_norm_8_2_0p5", "vector:toy__toy_vel_white_norm_8_2_0p5"]
+    assert list(built) == ["cv", "ca", "kf", "akf", "imm", "vector:toy__toy_vel_max_norm_8_2_0p5",
+                           "vector:toy__toy_vel_white_norm_8_2_0p5"]
     assert any("skipping model" in note for note in notes)
     assert list(build_methods(["kf", "vector:*white*"], vector_dir=fake_vector_dir)) == \
         ["kf", "vector:toy__toy_vel_white_norm_8_2_0p5"]

@@ -97,14 +97,14 @@ def test_max_tracks_bounds_subscriptions_and_tracks_and_is_reported(checkpoint):
         for topic in ("/uav3/odom", "/uav3/odom", "/uav4/odom"):      # what discovery would hand over
             node._subscribe(topic)
         assert sorted(node.inputs) == ["/uav1/odom", "/uav2/odom"] and node.stats["refused_topics"] == 2
-        slots = int(node.bank.predictor._active.sum())
+        slots = node.bank.predictor.active_tracks
         now = node.get_clock().now().nanoseconds * 1e-9
         for k in range(5):
             for track in ("uav1", "uav2", "intruder"):
                 node.bank.push(track, 100.0 + 0.05 * k, (0.1 * k, 0.0, 1.0), now=now)
         node._tick()
         assert set(node.bank.tracks) == {"uav1", "uav2"} and node.bank.refused_samples == 5
-        assert int(node.bank.predictor._active.sum()) == slots + 2     # the intruder got no slot
+        assert node.bank.predictor.active_tracks == slots + 2     # the intruder got no slot
         assert node.stats["ignored.track_limit"] == 1                   # one event per refused id
         published = []
         node.diagnostics_pub = type("Recorder", (), {"publish": lambda self, msg: published.append(msg)})()
