@@ -69,12 +69,12 @@ def main(argv=None) -> int:
           f"of ADE / CV ADE per flight (lower is better)")
     grids = {
         "akf cv": [dict(modes=("cv",), q_accel=q, sigma_floor=f) for q, f in itertools.product(
-            (1.0, 3.0, 10.0, 30.0, 100.0), (0.001, 0.002, 0.005))],
+            (0.1, 0.3, 1.0, 3.0, 10.0, 30.0), (0.001, 0.002, 0.005))],
         "akf ca": [dict(modes=("ca",), q_jerk=q, sigma_floor=f) for q, f in itertools.product(
-            (10.0, 30.0, 100.0, 300.0, 1000.0), (0.001, 0.002, 0.005))],
+            (0.1, 0.3, 1.0, 3.0, 10.0, 30.0), (0.0005, 0.001, 0.002, 0.005))],
         "imm": [dict(modes=("cv", "ca"), q_accel=a, q_jerk=j, p_stay=s, sigma_floor=f) for a, j, s, f in
-                itertools.product((3.0, 10.0, 30.0), (100.0, 300.0, 1000.0, 3000.0), (0.9, 0.95, 0.99),
-                                  (0.001, 0.003))],
+                itertools.product((0.03, 0.1, 0.3, 1.0), (3.0, 10.0, 30.0, 100.0), (0.9, 0.95, 0.99),
+                                  (0.001, 0.003, 0.01))],
     }
     for family, configs in grids.items():
         results = []
