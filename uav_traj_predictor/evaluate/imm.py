@@ -164,7 +164,7 @@ class IMMPredictor:
 
 # Defaults of the adaptive filters `uav-traj evaluate` runs as "akf" and "imm": chosen on simulated flights
 # seen through the training measurement mixture (bench/tune_classical.py), never on the real flights.
-# (`cd /tmp && python bench/tune_classical.py --flights 24 --duration 40 --seed 4242`, at 9a1e1c2: akf 0.834,
+# (`cd /tmp && python bench/tune_classical.py --flights 24 --duration 40 --seed 4242`, at 91cd5b6: akf 0.834,
 # imm 0.712 as the geometric mean of ADE / CV ADE; the optima sit at the low-process-noise edge of the grids.)
 AKF_DEFAULTS = dict(modes=("ca",), q_jerk=1.0, sigma_floor=0.0005)
 IMM_DEFAULTS = dict(modes=("cv", "ca"), q_accel=0.03, q_jerk=3.0, p_stay=0.9, sigma_floor=0.001)
