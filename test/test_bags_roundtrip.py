@@ -112,3 +112,27 @@ def test_recorded_tracks_match_odometry_topics_by_name_or_namespace():
     assert match_tracks({"odom": a}, ["/odom"]) == {"/odom": a}
     assert match_tracks({"something_else": c}, ["/vehicle/pose_odom"]) == {"/vehicle/pose_odom": c}   # the only pair
     assert match_tracks({"x": a, "y": b}, ["/odom"]) == {}
+
+
+def test_perturbed_bag_replay_equals_the_offline_evaluation_of_the_same_measurements(tmp_path, checkpoint):
+    """bag eval --perturb: the node's streaming path (noise estimate, interval velocities and all) over the
+    perturbed odometry scores exactly what the offline evaluation gives for the same perturbed flight."""
+    from uav_traj_predictor.data import read_flight
+    from uav_traj_predictor.data.perturb import Perturbation, perturb_flight
+    from uav_traj_predictor.evaluate.methods import build_methods
+    from uav_traj_predictor.evaluate.runner import evaluate_flights
+    bag, bag_json = tmp_path / "bag", tmp_path / "bag.json"
+    assert bag_cli.main(["from-flight", str(write_tum(tmp_path / "f.txt", seconds=20.0)), "--out", str(bag)]) == 0
+    spec = "rate=50,noise=0.01,outliers=0.002"            # no outage: one prediction per grid sample
+    assert bag_cli.main(["eval", str(bag), "--checkpoint", str(checkpoint), "--json", str(bag_json),
+                         "--perturb", spec, "--seed", "3", "--methods", "model", "cv"]) == 0
+    replayed = json.loads(bag_json.read_text())
+    assert replayed["perturbation"]["label"] == Perturbation.parse(spec).label() and replayed["perturbation"]["seed"] == 3
+    flight = perturb_flight(read_flight(bag, fmt="bag", topic="/odom"), Perturbation.parse(spec), seed=3)
+    offline = evaluate_flights([flight], build_methods(["model", "cv"], checkpoint=str(checkpoint)))
+    for method in ("model", "cv"):
+        got, expected = replayed["pooled"][method], offline["pooled"][method]
+        assert got["windows"] == expected["windows"] > 0
+        assert abs(got["ade"] - expected["ade"]) <= TOLERANCE_M, (method, got["ade"], expected["ade"])
+    clean = evaluate_flights([read_flight(bag, fmt="bag", topic="/odom")], build_methods(["cv"]))
+    assert clean["pooled"]["cv"]["ade"] != offline["pooled"]["cv"]["ade"]          # the perturbation applied

@@ -73,6 +73,10 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--velocity-source", choices=("pose", "twist"), default="pose",
                     help="the model's input velocities: pose differences, or the Odometry twist (rotated to the world)")
     ev.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    ev.add_argument("--perturb", default="none", metavar="SPEC",
+                    help="see every odometry topic through a measurement model first, e.g. 'rate=20,noise=0.01' "
+                         "(as uav-traj evaluate --perturb; docs/evaluation.md)")
+    ev.add_argument("--seed", type=int, default=0, help="seed of the perturbation")
 
     info = sub.add_parser("info", help="topics, counts and damage of a bag")
     info.add_argument("bag", metavar="BAG")
@@ -141,6 +145,7 @@ def cmd_record(args) -> int:
 def cmd_eval(args) -> int:
     import torch
 
+    from ..data.perturb import Perturbation
     from ..evaluate import Protocol
     from ..evaluate.methods import MethodUnavailable
     from .replay_eval import evaluate_bag
@@ -151,7 +156,8 @@ def cmd_eval(args) -> int:
         report = evaluate_bag(args.bag, odom_topics=args.odom_topic, checkpoint=args.checkpoint,
                               vector_dir=args.vector, methods=args.methods,
                               predictions_topic=args.predictions_topic, notes=notes, examples=examples,
-                              protocol=Protocol(velocity_source=args.velocity_source))
+                              protocol=Protocol(velocity_source=args.velocity_source),
+                              perturbation=Perturbation.parse(args.perturb), seed=args.seed)
     except MethodUnavailable as err:
         raise CommandError(str(err)) from None
     from ..evaluate.report import format_report, save_report

@@ -201,13 +201,17 @@ def build_model(checkpoint, explicit: bool, notes: list[str]):
 
 def evaluate_bag(path, odom_topics=None, checkpoint=None, vector_dir=None, methods=None,
                  predictions_topic=None, protocol=None, notes: list[str] | None = None,
-                 examples: dict | None = None) -> dict:
+                 examples: dict | None = None, perturbation=None, seed: int = 0) -> dict:
     """The evaluation report (evaluate.runner layout plus a "bag" section) for the bag at `path`.
 
     methods: names among model, cv, ca, kf, vector:* (patterns allowed); None = all available.
     Method "model" is the TrackBank stream; "recorded" the predictions on `predictions_topic` (one
-    topic or a list, e.g. each vehicle's <ns>/predicted_trajectory).
+    topic or a list, e.g. each vehicle's <ns>/predicted_trajectory). `perturbation` (data.perturb,
+    seeded per topic by `seed`): every odometry topic is seen through that measurement model first, for
+    the stream, the baselines and the truth alike; recorded in the report.
     """
+    from ..data.perturb import Perturbation, perturb_flight
+    perturbation = perturbation or Perturbation()
     from ..evaluate import Protocol, build_methods, build_report, evaluate_flight
     from ..evaluate.methods import BASELINES, describe
     from ..evaluate.runner import flight_group
@@ -216,7 +220,7 @@ def evaluate_bag(path, odom_topics=None, checkpoint=None, vector_dir=None, metho
     bag = open_bag(path)
     notes.extend(bag.notes)
     topics = odometry_topics(bag, odom_topics)
-    flights = read_odometry(path, topics)
+    flights = {topic: perturb_flight(flight, perturbation, seed) for topic, flight in read_odometry(path, topics).items()}
 
     wants_model = methods is None or "model" in methods
     if methods is None:
@@ -270,4 +274,5 @@ def evaluate_bag(path, odom_topics=None, checkpoint=None, vector_dir=None, metho
             notes.append(f"{name}: predictions for {counts['covered']} of {counts['defined']} protocol windows")
     report["bag"] = {"path": str(path), "odometry_topics": topics, "predictions_topics": prediction_topics,
                      "coverage": coverage, "notes": list(notes)}
+    report["perturbation"] = {"label": perturbation.label(), "seed": int(seed), **perturbation.to_dict()}
     return report
