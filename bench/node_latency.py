@@ -42,7 +42,6 @@ import json  # noqa: E402
 import math  # noqa: E402
 import signal  # noqa: E402
 import struct  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -303,15 +302,16 @@ def dds_end_to_end(checkpoint, vehicles, rate, duration, markers):
     import rclpy
     from nav_msgs.msg import Path as PathMsg
 
-    from uav_traj_predictor import rosenv
+    from uav_traj_predictor import harness, rosenv
     from uav_traj_predictor.nodes.compat import SubscriptionEventCallbacks
     env = rosenv.loopback_env()
     rosenv.use_loopback_dds(domain_id=int(env["ROS_DOMAIN_ID"]))
+    folder = Path(tempfile.mkdtemp(prefix="node_latency_"))
     topics = "[" + ", ".join(f"'/uav{i}/odom'" for i in range(vehicles)) + "]"
-    predictor_cmd = [str(Path(sys.executable).parent / "predictor_node"), "--ros-args", "-p", f"odom_topics:={topics}",
+    predictor_cmd = [harness.console_script("predictor_node"), "--ros-args", "-p", f"odom_topics:={topics}",
                      "-p", f"publish_markers:={'true' if markers else 'false'}", "-p", "track_timeout:=5.0"]
     predictor_cmd += ["-p", f"checkpoint:={checkpoint}"] if checkpoint else []
-    predictor = subprocess.Popen(predictor_cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    predictor = harness.start(predictor_cmd, env, log=folder / "predictor.log")
     rclpy.init()
     node = rclpy.create_node("bench_receiver")
     received = {i: [] for i in range(vehicles)}
@@ -335,25 +335,20 @@ def dds_end_to_end(checkpoint, vehicles, rate, duration, markers):
         while node.count_publishers("/uav0/predicted_path") == 0 or node.count_publishers(f"/uav{vehicles - 1}/predicted_path") == 0:
             rclpy.spin_once(node, timeout_sec=0.1)
             if time.monotonic() > deadline or predictor.poll() is not None:
-                raise RuntimeError("predictor_node did not start: " + (predictor.stderr.read() if predictor.poll() is not None else "timeout"))
+                raise RuntimeError("predictor_node did not start: " + (predictor.output() if predictor.poll() is not None else "timeout"))
         start = time.time() + 2.0
-        stamps_file = Path(tempfile.mkdtemp()) / "stamps.npy"
-        publisher = subprocess.Popen([sys.executable, __file__, "--publisher", str(vehicles), str(rate), str(duration),
-                                      repr(start), str(stamps_file)], env=env, stdout=subprocess.PIPE, text=True)
+        stamps_file = folder / "stamps.npy"
+        publisher = harness.start([sys.executable, __file__, "--publisher", str(vehicles), str(rate), str(duration),
+                                   repr(start), str(stamps_file)], env, log=folder / "publisher.log")
         end = start + duration + 1.5
         while time.time() < end:
             rclpy.spin_once(node, timeout_sec=0.05)
-        publisher_report = json.loads(publisher.communicate(timeout=60)[0].strip().splitlines()[-1])
+        publisher.wait(timeout=60)
+        publisher_report = json.loads([line for line in publisher.output().splitlines() if line.startswith("{")][-1])
     finally:
-        if publisher is not None and publisher.poll() is None:
-            publisher.kill()
-        predictor.send_signal(signal.SIGTERM)
-        try:
-            predictor.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            predictor.kill()
-            predictor.wait()
-            print("predictor_node did not stop within 30 s of SIGTERM: killed", file=sys.stderr)
+        if publisher is not None:
+            harness.stop(publisher, signal.SIGKILL)
+        harness.stop(predictor, signal.SIGTERM, timeout=30)
         node.destroy_node()
         rclpy.try_shutdown()
     if not any(received.values()):

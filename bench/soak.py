@@ -4,9 +4,10 @@
                                         [--publisher own|sim] [--checkpoint CKPT] [--json OUT.json]
     nice .venv/bin/python bench/soak.py profile [--vehicles 100] [--seconds 10]   # CPU per message, in-process
 
-Children (each with `rosenv.loopback_env()`; they are stopped with SIGINT so Fast DDS removes its
-/dev/shm segments, see known issue R7 in docs/reliability.md): `predictor_node --params-file config/predictor.yaml` (the shipped
-parameters; inputs found by its `odom_topic_regex`) and a publisher: by default this file's own
+Children (started and stopped by `uav_traj_predictor.harness`, each with `rosenv.loopback_env()`; they
+are stopped with SIGINT so Fast DDS removes its /dev/shm segments, see known issue R7 in
+docs/reliability.md): `predictor_node --params-file config/predictor.yaml` (the shipped parameters;
+inputs found by its `odom_topic_regex`) and a publisher: by default this file's own
 (`soak.py publish`: N vehicles on /uav<i>/odom, circles, stamps from the wall clock, exact counts of
 what it published) or `sim_node` (`--publisher sim`). This process listens to /diagnostics only (cheap)
 and samples the predictor's resident memory with psutil. Per window it prints: RSS, the node's
@@ -25,7 +26,6 @@ import json
 import math
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,24 +34,18 @@ from pathlib import Path
 
 import numpy as np
 
+from uav_traj_predictor import harness, rosenv
+
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-SHM = Path("/dev/shm")
 
 
 # ---- children ---------------------------------------------------------------------------------------
 def child_env(domain_id: int | None = None) -> dict:
     """Loopback DDS environment for a child. (FASTDDS_BUILTIN_TRANSPORTS=UDPv4 would not keep Fast DDS off
     /dev/shm: in localhost discovery mode rmw_fastrtps adds the shared-memory transport itself, R7.)"""
-    from uav_traj_predictor import rosenv
     env = rosenv.loopback_env(domain_id=domain_id)
     rosenv.check_loopback_dds(env)
     return env
-
-
-def script(name: str) -> str:
-    path = BIN / name
-    return str(path) if path.exists() else name
 
 
 def default_checkpoint(folder: Path) -> Path:
@@ -72,55 +66,23 @@ def default_checkpoint(folder: Path) -> Path:
     return save_checkpoint(folder / "soak.pt", model, meta)
 
 
-def start_predictor(env: dict, checkpoint: Path, log: Path, *extra: str) -> subprocess.Popen:
-    """predictor_node with the shipped config/predictor.yaml and `checkpoint`; output to `log`."""
-    command = [script("predictor_node"), "--ros-args", "--params-file", str(REPO / "config" / "predictor.yaml"),
-               "-p", f"checkpoint:={checkpoint}", "-p", "discovery_period:=0.5", *extra]
-    return subprocess.Popen(command, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+def start_predictor(env: dict, checkpoint: Path, log: Path, *extra: str) -> harness.Child:
+    """predictor_node with the shipped config/predictor.yaml and `checkpoint`; output appended to `log`."""
+    command = [harness.console_script("predictor_node"), "--ros-args", "--params-file",
+               str(REPO / "config" / "predictor.yaml"), "-p", f"checkpoint:={checkpoint}", "-p", "discovery_period:=0.5",
+               *extra]
+    return harness.start(command, env, log=log, append=True)
 
 
-def start_publisher(env: dict, log: Path, vehicles: int, rate: float, *extra: str, kind: str = "own"):
+def start_publisher(env: dict, log: Path, vehicles: int, rate: float, *extra: str, kind: str = "own") -> harness.Child:
     """This file's publisher role (or sim_node) for `vehicles` vehicles on /uav<i>/odom."""
     if kind == "sim":
-        command = [script("sim_node"), "--ros-args", "-p", f"num_vehicles:={vehicles}", "-p", f"rate:={rate}"]
+        command = [harness.console_script("sim_node"), "--ros-args", "-p", f"num_vehicles:={vehicles}",
+                   "-p", f"rate:={rate}"]
     else:
         command = [sys.executable, str(Path(__file__).resolve()), "publish", "--vehicles", str(vehicles),
                    "--rate", str(rate), *extra]
-    return subprocess.Popen(command, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-
-
-def stop(process: subprocess.Popen, sig=signal.SIGINT, timeout: float = 15.0) -> int:
-    """Signal one child we started and wait for it (SIGKILL after `timeout`)."""
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-    return process.returncode
-
-
-def shm_files_of(pid: int) -> set:
-    """/dev/shm Fast DDS files a live process has mapped or open (attributes segments to one process)."""
-    found = set()
-    try:
-        for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
-            path = line.split()[-1] if len(line.split()) >= 6 else ""
-            if path.startswith("/dev/shm/") and ("fastrtps_" in path or "fastdds_" in path):
-                found.add(Path(path).name)
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            target = os.readlink(fd) if fd.is_symlink() else ""
-            if target.startswith("/dev/shm/") and ("fastrtps_" in target or "fastdds_" in target):
-                found.add(Path(target).name)
-    except (FileNotFoundError, PermissionError, ProcessLookupError):
-        pass
-    return found
-
-
-def shm_segments() -> set:
-    """Fast DDS shared-memory files in /dev/shm (Fast DDS 2.x names them fastrtps_*, 3.x fastdds_*)."""
-    return {p.name for p in SHM.glob("fastdds_*")} | {p.name for p in SHM.glob("fastrtps_*")}
+    return harness.start(command, env, log=log, append=True)
 
 
 # ---- publisher role ------------------------------------------------------------------------------------
@@ -140,7 +102,6 @@ def publish_main(argv) -> int:
     from nav_msgs.msg import Odometry
     from rclpy.qos import qos_profile_sensor_data
 
-    from uav_traj_predictor import rosenv
     rosenv.check_loopback_dds()
     rclpy.init()
     node = rclpy.create_node("soak_publisher")
@@ -228,8 +189,6 @@ class DiagnosticsMonitor:
     def __post_init__(self):
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
-
-        from uav_traj_predictor import rosenv
         rosenv.check_loopback_dds()
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
@@ -332,7 +291,7 @@ def soak(seconds: float, vehicles: int = 100, rate: float = 20.0, window: float 
     checkpoint = checkpoint or default_checkpoint(folder)
     env = child_env(domain_id=int(os.environ["ROS_DOMAIN_ID"]))     # the monitor's (this process's) domain
     warmup = min(60.0, seconds / 3) if warmup is None else warmup
-    shm_before = shm_segments()
+    shm_before = harness.shm_files()
     predictor = start_predictor(env, checkpoint, folder / "predictor.log")
     source = start_publisher(env, folder / "publisher.log", vehicles, rate, kind=publisher)
     monitor = DiagnosticsMonitor()
@@ -348,7 +307,7 @@ def soak(seconds: float, vehicles: int = 100, rate: float = 20.0, window: float 
                                f"({len(monitor.snapshots)} diagnostics received, predictor exit code "
                                f"{predictor.poll()}); logs in {folder}")
         t0 = time.monotonic()
-        cpu_start, shm_mapped = process.cpu_times(), shm_files_of(predictor.pid)
+        cpu_start, shm_mapped = process.cpu_times(), harness.fast_dds_files(predictor.pid)
         echo(f"soak: {vehicles} vehicles at {rate:g} Hz, all tracks predicting; measuring {seconds:g} s "
              f"(warm-up {warmup:g} s, windows of {window:g} s), logs in {folder}")
         echo(f"{'window s':>12} {'RSS MB':>8} {'lat p50 ms':>10} {'lat p99 ms':>10} {'tick p99':>9} "
@@ -375,12 +334,12 @@ def soak(seconds: float, vehicles: int = 100, rate: float = 20.0, window: float 
                "load_average": [round(x, 2) for x in os.getloadavg()], "cpu_count": os.cpu_count(),
                "predictor_shm_files": sorted(shm_mapped)}
     finally:
-        stop(source)
-        code = stop(predictor)
+        harness.stop(source, signal.SIGINT)
+        code = harness.stop(predictor, signal.SIGINT)
         monitor.close()
     published = published_counts(folder / "publisher.log")
     result = figures(windows, rss, final, published, measured, warmup, vehicles, code,
-                     sorted(shm_segments() - shm_before), folder)
+                     sorted(harness.shm_files() - shm_before), folder)
     result["expected_in_measurement"] = int(round(vehicles * rate * measured))
     result["received_in_measurement"] = sum(w.received for w in windows)
     result.update(cpu)
@@ -450,7 +409,6 @@ def profile_main(argv) -> int:
     from rclpy.parameter import Parameter
     from rclpy.serialization import serialize_message
 
-    from uav_traj_predictor import rosenv
     from uav_traj_predictor.nodes.predictor_node import PredictorNode
     rosenv.use_loopback_dds()
     checkpoint = args.checkpoint or default_checkpoint(Path(tempfile.mkdtemp(prefix="soak_profile_")))
@@ -527,7 +485,6 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, help="folder for the children's logs (default: a temp folder)")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args(argv)
-    from uav_traj_predictor import rosenv
     rosenv.use_loopback_dds()                    # this process (the monitor) and its children share one domain
     try:
         result = soak(args.minutes * 60, args.vehicles, args.rate, args.window, args.warmup, args.publisher,

@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from uav_traj_predictor import harness
 from uav_traj_predictor.bags.from_flight import write_flights_bag
 from uav_traj_predictor.bags.replay_eval import (PredictionTable, evaluate_bag, read_odometry,
                                                  read_recorded_predictions, score_table,
@@ -30,21 +31,12 @@ def flight(seconds, t_start=1_600_000_000.25, seed=4):
     return make_flight("live", "live.txt", t, p)
 
 
-def start(command, env):
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def stop(process, sig=signal.SIGTERM, timeout=15):
-    """Signal a child we started and return its output (killed if it does not finish in time)."""
-    if process.poll() is None:
-        process.send_signal(sig)
-    try:
-        output, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        output, _ = process.communicate()
-        pytest.fail(f"{process.args[0]} did not stop on {sig!r}:\n{output}")
-    return output
+def stop(child, sig=signal.SIGTERM, timeout=15):
+    """Signal a child we started and return its output (killed, and the test failed, if it does not stop
+    in time)."""
+    if harness.stop(child, sig, timeout) == -signal.SIGKILL:
+        pytest.fail(f"{child.name} did not stop on {sig!r}:\n{child.output()}")
+    return child.output()
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +69,11 @@ def test_play_into_predictor_node_and_record_matches_offline(tmp_path, ros_env, 
     source, recorded = tmp_path / "source", tmp_path / "recorded"
     write_flights_bag([warmed_up_flight(15.0)], source)
     uav_traj = console_script("uav-traj")
-    node = start([console_script("predictor_node"), "--ros-args", "-p", f"checkpoint:={checkpoint}",
-                  "-p", "odom_topics:=['/odom']", "-p", "publish_markers:=false"], ros_env)
-    recorder = start([uav_traj, "bag", "record", "/odom", "/predicted_trajectory", "--out", str(recorded)], ros_env)
+    node = harness.start([console_script("predictor_node"), "--ros-args", "-p", f"checkpoint:={checkpoint}",
+                          "-p", "odom_topics:=['/odom']", "-p", "publish_markers:=false"], ros_env,
+                         log=tmp_path / "predictor_node.log")
+    recorder = harness.start([uav_traj, "bag", "record", "/odom", "/predicted_trajectory", "--out", str(recorded)],
+                             ros_env, log=tmp_path / "recorder.log")
     try:
         # --delay: the node's best-effort reader matches the player's writer a moment after the writer
         # sees it; samples sent in between are lost (the warm-up segment absorbs that too).

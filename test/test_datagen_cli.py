@@ -1,10 +1,11 @@
 """`uav-traj datagen run|check` and the datagen_commander node (embedded-sim backend, loopback DDS)."""
-import subprocess
+import signal
 import time
 
 import pytest
 import yaml
 
+from uav_traj_predictor import harness
 from uav_traj_predictor.datagen import preflight
 from uav_traj_predictor.datagen.cli import main
 
@@ -95,20 +96,20 @@ def test_datagen_commander_node_publishes_marks(tmp_path, short_config, ros_env,
     marks = []
     node.create_subscription(String, "/datagen/markers", lambda m: marks.append(m.data),
                              QoSProfile(depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL))
-    process = subprocess.Popen([console_script("datagen_commander"), "--ros-args", "-p", "backend:=sim",
-                                "-p", f"config:={short_config}", "-p", f"out_dir:={tmp_path / 'node'}",
-                                "-p", "wait_for_subscribers:=1", "-p", "wait_timeout:=20.0"],
-                               env=ros_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = harness.start([console_script("datagen_commander"), "--ros-args", "-p", "backend:=sim",
+                             "-p", f"config:={short_config}", "-p", f"out_dir:={tmp_path / 'node'}",
+                             "-p", "wait_for_subscribers:=1", "-p", "wait_timeout:=20.0"],
+                            ros_env, log=tmp_path / "datagen_commander.log")
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and process.poll() is None:
             rclpy.spin_once(node, timeout_sec=0.05)
         for _ in range(10):                    # messages still in flight when it exited
             rclpy.spin_once(node, timeout_sec=0.05)
-        output = process.communicate(timeout=10)[0]
+        process.wait(timeout=10)
+        output = process.output()
     finally:
-        if process.poll() is None:
-            process.kill()
+        harness.stop(process, signal.SIGKILL)  # only if it still runs
         node.destroy_node()
         rclpy.shutdown()
     assert process.returncode == 0, output

@@ -7,14 +7,12 @@ import math
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from uav_traj_predictor import rosenv
+from uav_traj_predictor import harness, rosenv
 
 pytestmark = pytest.mark.ros
 
@@ -30,16 +28,13 @@ def checkpoint(random_checkpoint):
 def start(tmp_path, name, *ros_args):
     """Start an installed console script on this session's loopback DDS domain, output to a log file."""
     env = rosenv.loopback_env(domain_id=int(os.environ["ROS_DOMAIN_ID"]))
-    log = open(tmp_path / f"{name}.log", "w+")
-    return subprocess.Popen([str(Path(sys.executable).parent / name), "--ros-args", *ros_args], env=env, cwd=tmp_path,
-                            stdout=log, stderr=subprocess.STDOUT, text=True), log
+    return harness.start([harness.console_script(name), "--ros-args", *ros_args], env, log=tmp_path / f"{name}.log",
+                         cwd=tmp_path)
 
 
-def stop(process, log, timeout=20):
-    process.send_signal(signal.SIGTERM)
-    code = process.wait(timeout=timeout)
-    log.seek(0)
-    return code, log.read()
+def stop(node, timeout=20):
+    """SIGTERM; (exit code, output). SIGKILLed (code -9) when it does not stop within `timeout` s."""
+    return harness.stop(node, signal.SIGTERM, timeout), node.output()
 
 
 # ---- parameter validation ---------------------------------------------------------------------
@@ -199,7 +194,7 @@ def scenario_run(checkpoint, tmp_path_factory):
     """Run predictor_node and the whole scripted scenario once; tests below assert on the recordings."""
     import rclpy
     tmp = tmp_path_factory.mktemp("predictor")
-    node, log = start(tmp, "predictor_node",
+    node = start(tmp, "predictor_node",
                       "-p", f"checkpoint:={checkpoint}", "-p", "odom_topics:=['/t1/odom', '/t2/odom', '/bad/odom', '/noisy/odom']",
                       "-p", "odom_topic_regex:=/disc[0-9]+/odom", "-p", "discovery_period:=0.3",
                       "-p", "track_timeout:=1.0", "-p", "max_speed:=20.0", "-p", "marker_rate:=10.0",
@@ -251,7 +246,7 @@ def scenario_run(checkpoint, tmp_path_factory):
         sc.rejected, sc.accepted = rejected.result().results[0], accepted.result().results[0]
         yield sc
     finally:
-        code, output = stop(node, log)
+        code, output = stop(node)
         rclpy.try_shutdown(context=context)
     assert code == 0, output
     assert "Traceback" not in output, output
@@ -350,7 +345,7 @@ def test_twist_source_predicts_from_the_rotated_body_velocity(checkpoint, tmp_pa
     90 degrees, is predicted to move +y at 1 m/s (warm-up constant velocity from the twist); a message
     whose orientation is no rotation is ignored, not used."""
     import rclpy
-    node, log = start(tmp_path, "predictor_node", "-p", f"checkpoint:={checkpoint}", "-p", "odom_topics:=['/tw/odom']",
+    node = start(tmp_path, "predictor_node", "-p", f"checkpoint:={checkpoint}", "-p", "odom_topics:=['/tw/odom']",
                       "-p", "velocity_source:=twist", "-p", "online_calibration:=0.0", "-p", "diagnostics_period:=0.2")
     context = rclpy.Context()
     rclpy.init(context=context)
@@ -365,7 +360,7 @@ def test_twist_source_predicts_from_the_rotated_body_velocity(checkpoint, tmp_pa
             sc.spin(max(0.0, start_wall + (k + 1) / RATE - time.time()))
         sc.spin(0.5)
     finally:
-        code, output = stop(node, log)
+        code, output = stop(node)
         rclpy.try_shutdown(context=context)
     assert code == 0 and "Traceback" not in output, output
     from uav_traj_predictor.msg import PredictedTrajectory

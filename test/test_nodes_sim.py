@@ -1,12 +1,13 @@
 """sim_node over loopback DDS: odometry as real odometry publishes it, /clock, and the predictor on sim time."""
 import math
 import signal
-import subprocess
 import time
 
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
+
+from uav_traj_predictor import harness
 
 pytestmark = pytest.mark.ros
 
@@ -18,15 +19,14 @@ def test_sim_odometry_and_clock_drive_a_sim_time_predictor(console_script, ros_e
     from rosgraph_msgs.msg import Clock
 
     from uav_traj_predictor.msg import PredictedTrajectory
-    logs = {name: open(tmp_path / f"{name}.log", "w+") for name in ("sim_node", "predictor_node")}
     children = [
-        subprocess.Popen([console_script("sim_node"), "--ros-args", "-p", "num_vehicles:=2", "-p", "rate:=50.0",
-                          "-p", "publish_clock:=true", "-p", "frame_id:=odom", "-p", "seed:=3"],
-                         env=ros_env, cwd=tmp_path, stdout=logs["sim_node"], stderr=subprocess.STDOUT),
-        subprocess.Popen([console_script("predictor_node"), "--ros-args", "-p", "use_sim_time:=true",
-                          "-p", "odom_topic_regex:=/uav[0-9]+/odom", "-p", "discovery_period:=0.3",
-                          "-p", f"checkpoint:={random_checkpoint}"],
-                         env=ros_env, cwd=tmp_path, stdout=logs["predictor_node"], stderr=subprocess.STDOUT),
+        harness.start([console_script("sim_node"), "--ros-args", "-p", "num_vehicles:=2", "-p", "rate:=50.0",
+                       "-p", "publish_clock:=true", "-p", "frame_id:=odom", "-p", "seed:=3"],
+                      ros_env, log=tmp_path / "sim_node.log", cwd=tmp_path),
+        harness.start([console_script("predictor_node"), "--ros-args", "-p", "use_sim_time:=true",
+                       "-p", "odom_topic_regex:=/uav[0-9]+/odom", "-p", "discovery_period:=0.3",
+                       "-p", f"checkpoint:={random_checkpoint}"],
+                      ros_env, log=tmp_path / "predictor_node.log", cwd=tmp_path),
     ]
     context = rclpy.Context()
     rclpy.init(context=context)
@@ -46,15 +46,11 @@ def test_sim_odometry_and_clock_drive_a_sim_time_predictor(console_script, ros_e
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and (len(predictions) < 10 or len(odometry[1]) < 100):
             executor.spin_once(timeout_sec=0.05)
-            assert all(child.poll() is None for child in children), "a node exited early"
+            harness.check_running(children)
     finally:
-        codes = []
-        for child in children:
-            child.send_signal(signal.SIGTERM)
-        for child in children:
-            codes.append(child.wait(timeout=30))
+        codes = harness.stop_all(children, signal.SIGTERM, timeout=30)
         rclpy.try_shutdown(context=context)
-    outputs = {name: (log.seek(0), log.read())[1] for name, log in logs.items()}
+    outputs = {child.name: child.output() for child in children}
     assert codes == [0, 0] and "Traceback" not in "".join(outputs.values()), outputs
     assert len(predictions) >= 10, outputs
 

@@ -1,5 +1,6 @@
 """The package foundation: metadata, install layout, interfaces, DDS safety, colcon build."""
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from uav_traj_predictor import rosenv
+from uav_traj_predictor import harness, rosenv
 from uav_traj_predictor.resources import share_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -197,14 +198,12 @@ SUBSCRIBER = textwrap.dedent("""
 
 @pytest.mark.ros
 def test_predicted_trajectory_crosses_processes_over_loopback_dds(ros_env):
-    pub = subprocess.Popen([sys.executable, "-c", PUBLISHER], env=ros_env, cwd="/",
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pub = harness.start([sys.executable, "-c", PUBLISHER], ros_env, cwd="/")
     try:
         sub = subprocess.run([sys.executable, "-c", SUBSCRIBER], env=ros_env, cwd="/",
                              capture_output=True, text=True, timeout=60)
     finally:
-        pub.terminate()
-        pub.wait(timeout=30)
+        harness.stop(pub, signal.SIGTERM, timeout=30)
     assert sub.returncode == 0, sub.stderr
     assert sub.stdout.split() == ["uav7", "map", "10", "6.0", "0.45", "100000000"]
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from uav_traj_predictor import rosenv
+from uav_traj_predictor import harness, rosenv
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -165,12 +165,12 @@ NODE = "import rclpy, time; rclpy.init(); n = rclpy.create_node('wire_probe'); t
 
 def _rtps_packets(seconds, command, env):
     """Run `command` while counting the RTPS packets of its domain (UDP ports 7400 + 250 * domain ...
-    + 249) per interface: (packets on lo, outgoing elsewhere by interface, the child's stderr)."""
+    + 249) per interface: (packets on lo, outgoing elsewhere by interface, the child's output)."""
     first_port = 7400 + 250 * int(env["ROS_DOMAIN_ID"])
     sniffer = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(ETH_P_ALL))
     sniffer.settimeout(0.1)
     loopback, outgoing = 0, {}
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    child = harness.start(command, env)
     try:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
@@ -186,10 +186,9 @@ def _rtps_packets(seconds, command, env):
             elif pkttype == socket.PACKET_OUTGOING:
                 outgoing[ifname] = outgoing.get(ifname, 0) + 1
     finally:
-        child.send_signal(signal.SIGINT)     # a clean stop: Fast DDS removes its shared memory
-        stderr = child.communicate(timeout=20)[1]
+        harness.stop(child, signal.SIGINT, timeout=20)     # a clean stop: Fast DDS removes its shared memory
         sniffer.close()
-    return loopback, outgoing, stderr
+    return loopback, outgoing, child.output()
 
 
 def _udp_datagram(frame):
@@ -241,8 +240,7 @@ LOCK_HOLDER = "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONL
 
 @pytest.mark.ros
 def test_stale_segments_of_both_fast_dds_namings_are_removed_live_ones_kept(tmp_path, monkeypatch, capsys):
-    from uav_traj_predictor.nodes import lifecycle
-    monkeypatch.setattr(lifecycle, "SHM_DIR", tmp_path)
+    monkeypatch.setattr(harness, "SHM_DIR", tmp_path)
     files = {}
     for prefix in ("fastrtps", "fastdds"):
         for state, segment_id in (("dead", "0123456789abcdef"), ("live", "fedcba9876543210")):
@@ -259,7 +257,7 @@ def test_stale_segments_of_both_fast_dds_namings_are_removed_live_ones_kept(tmp_
     try:
         for holder in holders:
             assert holder.stdout.readline().strip() == "locked"
-        lifecycle.clean_stale_shared_memory("test_node")
+        harness.clean_stale_shared_memory("test_node")
         left = sorted(p.name for p in tmp_path.iterdir())
     finally:
         for holder in holders:
@@ -282,9 +280,8 @@ def test_stale_segments_of_both_fast_dds_namings_are_removed_live_ones_kept(tmp_
     ("fastdds_port7411", False, True), ("fastrtps_port7411_el", False, True), ("fast_datasharing_01_el", False, False),
 ])
 def test_fast_dds_file_names_are_classified(name, segment, port):
-    from uav_traj_predictor.nodes import lifecycle
-    assert bool(lifecycle.SEGMENT_LOCK.match(name)) is segment
-    assert bool(lifecycle.PORT_FILE.match(name)) is port
+    assert bool(harness.SEGMENT_LOCK.match(name)) is segment
+    assert bool(harness.PORT_FILE.match(name)) is port
 
 
 # ---- rosdep -------------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import signal
 import pytest
 
 from test_reliability_core import load_bench
+from uav_traj_predictor import harness
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -45,7 +46,7 @@ def children():
     started = []
     yield started
     for child in started:
-        soak.stop(child, signal.SIGKILL if child.poll() is None else signal.SIGINT, timeout=5)
+        harness.stop(child, signal.SIGKILL, timeout=5)     # what a failed test left running
 
 
 def live(snapshot, track):
@@ -78,7 +79,7 @@ def test_silence_publisher_restart_and_burst(checkpoint, env, monitor, children,
     assert live(state, "uav1") and live(state, "uav2") and state.node["tracks"] == 2
 
     # the publisher is killed: every track times out; a new publisher brings them back
-    soak.stop(first, signal.SIGKILL)
+    harness.stop(first, signal.SIGKILL)
     wait(monitor, lambda s: s.node["tracks"] == 0, 15, "all tracks dropped after the publisher died")
     before = {i: predictions(monitor.latest, f"uav{i}") for i in (1, 2)}
     second = soak.start_publisher(env, tmp_path / "publisher2.log", 2, 20.0, "--burst", "5", "3", "10")
@@ -96,7 +97,7 @@ def test_silence_publisher_restart_and_burst(checkpoint, env, monitor, children,
         return False
     monitor.spin_for(9.0, until=track_peak)           # covers the 3 s burst (5..8 s after the restart) and after
     end = monitor.latest
-    assert soak.stop(second) == 0
+    assert harness.stop(second, signal.SIGINT) == 0
     summary = soak.publisher_summary(tmp_path / "publisher2.log")
     extra = sum(summary["published"].values()) - 2 * summary["periods"]      # beyond one sample per period
     assert extra >= 2 * 9 * 20 * 3 * 0.9, f"the 10x burst did not happen: {summary}"
@@ -104,22 +105,21 @@ def test_silence_publisher_restart_and_burst(checkpoint, env, monitor, children,
     assert received > 2 * 20 * 5, f"only {received} messages reached the node around the burst"
     assert (rss_peak - rss_before) / rss_before < 0.05, f"RSS grew {rss_before} -> {rss_peak} bytes in the burst"
     assert all(predictions(end, f"uav{i}") > predictions(resumed_at, f"uav{i}") for i in (1, 2))
-    assert soak.stop(predictor) == 0
+    assert harness.stop(predictor, signal.SIGINT) == 0
 
 
 def test_predictor_sigkill_and_restart(checkpoint, env, monitor, children, tmp_path):
     """Fresh start after a SIGKILL, the stale shared-memory segment removed by the next start (R7), and a
     clean stop leaves nothing (in one test: no test depends on another having run)."""
-    from uav_traj_predictor.nodes import lifecycle   # port files: fastrtps_port* (Fast DDS 2), fastdds_port* (3)
     publisher = soak.start_publisher(env, tmp_path / "publisher.log", 2, 20.0)
     children.append(publisher)
     first = soak.start_predictor(env, checkpoint, tmp_path / "predictor1.log", *FAST)
     children.append(first)
     wait(monitor, lambda s: all(predictions(s, f"uav{i}") > 0 for i in (1, 2)), STARTUP, "first predictor predicting")
-    killed_files = soak.shm_files_of(first.pid)
+    killed_files = harness.fast_dds_files(first.pid)
     first.send_signal(signal.SIGKILL)
     first.wait(10)
-    left_after_sigkill = sorted(f for f in killed_files if (soak.SHM / f).exists())
+    left_after_sigkill = sorted(f for f in killed_files if (harness.SHM_DIR / f).exists())
     assert left_after_sigkill, "expected the SIGKILLed predictor to leave a segment (test premise)"
 
     monitor.snapshots.clear()
@@ -132,13 +132,13 @@ def test_predictor_sigkill_and_restart(checkpoint, env, monitor, children, tmp_p
     carried = {key: value for i in (1, 2) for key, value in state.tracks[f"uav{i}"].items()
                if key.startswith("resets.") and key not in ("resets.gap",) and value}
     assert not carried, f"the restarted predictor reset tracks as if it had history: {carried}"
-    in_use = soak.shm_files_of(publisher.pid) | soak.shm_files_of(second.pid)   # live owners' segments stay
+    in_use = harness.fast_dds_files(publisher.pid) | harness.fast_dds_files(second.pid)   # live owners' segments stay
     # R7: a SIGKILLed node cannot clean up its /dev/shm segment; the next node start removes it
-    left_after_restart = sorted(f for f in killed_files if (soak.SHM / f).exists()
-                                and not lifecycle.PORT_FILE.match(f) and f not in in_use)
+    left_after_restart = sorted(f for f in killed_files if (harness.SHM_DIR / f).exists()
+                                and not harness.PORT_FILE.match(f) and f not in in_use)
     assert left_after_restart == [], "the restarted predictor did not remove the stale segment"
-    own_files = soak.shm_files_of(second.pid)
-    assert soak.stop(second) == 0
-    left = sorted(f for f in own_files - set(killed_files) if (soak.SHM / f).exists()
-                  and not lifecycle.PORT_FILE.match(f))
+    own_files = harness.fast_dds_files(second.pid)
+    assert harness.stop(second, signal.SIGINT) == 0
+    left = sorted(f for f in own_files - set(killed_files) if (harness.SHM_DIR / f).exists()
+                  and not harness.PORT_FILE.match(f))
     assert not left, f"a cleanly stopped predictor left /dev/shm files: {left}"

@@ -1,6 +1,6 @@
 """`uav-traj demo` (`make demo`): simulator + predictor as separate ROS 2 processes on loopback DDS.
 
-Starts the `sim_node` and `predictor_node` console scripts (DDS confined to loopback), records
+Starts the `sim_node` and `predictor_node` console scripts (through `harness`: DDS confined to loopback), records
 odometry and predictions in this process for `--duration` seconds after the first prediction of every
 vehicle arrived, stops the children with SIGTERM (they exit cleanly, so Fast DDS removes its /dev/shm
 segments; the demo checks that none of the participant segments its nodes mapped is left behind), then prints a
@@ -11,9 +11,7 @@ predicted paths to a PNG.
 from __future__ import annotations
 
 import argparse
-import shutil
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -21,9 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import rosenv
-
-SHM = Path("/dev/shm")
+from . import harness, rosenv
 
 
 def parse_args(argv):
@@ -100,50 +96,23 @@ class Recorder:
     def spin_until(self, deadline: float, done=lambda: False, children=()):
         while time.monotonic() < deadline and not done():
             self.rclpy.spin_once(self.node, timeout_sec=0.05)
-            for child in children:
-                if child.poll() is not None:
-                    raise RuntimeError(f"{child.args[0]} exited early with code {child.returncode}")
+            harness.check_running(children)
 
     def close(self):
         self.node.destroy_node()
         self.rclpy.try_shutdown()
 
 
-def start_children(args, env, out: Path) -> list[subprocess.Popen]:
-    bin_dir = Path(sys.executable).parent
-
-    def script(name):
-        path = bin_dir / name
-        return str(path) if path.exists() else (shutil.which(name) or name)
+def start_children(args, env, out: Path) -> list[harness.Child]:
     topics = "[" + ", ".join(f"'/uav{i}/odom'" for i in range(1, args.vehicles + 1)) + "]"
     commands = {
-        "sim_node": [script("sim_node"), "--ros-args", "-p", f"num_vehicles:={args.vehicles}",
+        "sim_node": [harness.console_script("sim_node"), "--ros-args", "-p", f"num_vehicles:={args.vehicles}",
                      "-p", f"rate:={float(args.rate)}", "-p", f"position_noise:={float(args.noise)}",
                      "-p", f"seed:={args.seed}"],
-        "predictor_node": [script("predictor_node"), "--ros-args", "-p", f"odom_topics:={topics}"]
+        "predictor_node": [harness.console_script("predictor_node"), "--ros-args", "-p", f"odom_topics:={topics}"]
         + (["-p", f"checkpoint:={args.checkpoint}"] if args.checkpoint else []),
     }
-    children = []
-    for name, command in commands.items():
-        log = open(out / f"{name}.log", "w")
-        children.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=out))
-        log.close()
-    return children
-
-
-def stop_children(children, timeout=15.0) -> list[int]:
-    """SIGTERM, wait, SIGKILL what is left; returns the exit codes."""
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    codes = []
-    for child in children:
-        try:
-            codes.append(child.wait(timeout=timeout))
-        except subprocess.TimeoutExpired:
-            child.kill()
-            codes.append(child.wait())
-    return codes
+    return [harness.start(command, env, log=out / f"{name}.log", cwd=out) for name, command in commands.items()]
 
 
 # ---- evaluation of what was recorded ------------------------------------------------------------
@@ -247,31 +216,6 @@ def plot(records: dict, path: Path) -> Path:
     return path
 
 
-def shm_segments(pids) -> set:
-    """Fast DDS participant shared-memory segments (/dev/shm/fastrtps_<id>) mapped by these processes.
-
-    Port segments (fastrtps_port<N>) are left out: Fast DDS shares them between all participants on
-    the machine and keeps them for reuse, so they are not owned by the demo's processes."""
-    names = set()
-    for pid in pids:
-        try:
-            maps = Path(f"/proc/{pid}/maps").read_text()
-        except OSError:
-            continue
-        names |= {path for path in (line.split()[-1] for line in maps.splitlines())
-                  if path.startswith((f"{SHM}/fastrtps_", f"{SHM}/fastdds_")) and "_port" not in path}
-    return names
-
-
-def stale_segments(names: set) -> list:
-    """Segments of `names` still in /dev/shm that no running process maps any more (left behind)."""
-    present = {name for name in names if Path(name).exists()}
-    if present:
-        pids = [p.name for p in Path("/proc").iterdir() if p.name.isdigit()]
-        present -= shm_segments(pids)
-    return sorted(present)
-
-
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     out = Path(args.out).resolve()
@@ -291,7 +235,7 @@ def main(argv=None) -> int:
             raise RuntimeError(f"no predictions for every vehicle within {args.startup_timeout:g} s")
         print(f"demo: predictions flowing after {time.monotonic() - started:.1f} s; recording {args.duration:g} s")
         recorder.spin_until(time.monotonic() + args.duration, children=children)
-        segments = shm_segments([child.pid for child in children])
+        segments = harness.participant_segments([child.pid for child in children])
     except RuntimeError as error:
         print(f"demo: {error}; see the logs in {out}", file=sys.stderr)
         ok = False
@@ -299,7 +243,7 @@ def main(argv=None) -> int:
         print("demo: interrupted", file=sys.stderr)
         ok = False
     finally:
-        codes = stop_children(children)
+        codes = harness.stop_all(children, signal.SIGTERM)
         if recorder is not None:
             records, diagnostics = recorder.records, recorder.diagnostics
             recorder.close()
@@ -307,8 +251,8 @@ def main(argv=None) -> int:
     print(text)
     png = plot(records, out / "demo.png")
     print(f"  plot                    : {png}")
-    stray = [child.pid for child in children if child.poll() is None]
-    stale = stale_segments(segments)
+    stray = harness.stray(children)
+    stale = harness.stale_segments(segments)
     print(f"  shutdown                : exit codes {codes}, stray processes {len(stray)}, "
           f"stale /dev/shm participant segments {len(stale)} (of {len(segments)} the nodes used){' ' + str(stale) if stale else ''}")
     ok = ok and figures["tracks"] == args.vehicles and not stray and not stale and all(c == 0 for c in codes)

@@ -1,15 +1,13 @@
-"""Start-up and teardown shared by the package's node processes (console scripts)."""
+"""Start-up and teardown shared by the package's node processes (console scripts). At start-up a node
+removes the Fast DDS shared memory of dead processes (`harness.clean_stale_shared_memory`)."""
 import faulthandler
-import fcntl
-import os
-import re
 import signal
 import sys
-from pathlib import Path
 
 import rclpy
 from rclpy.executors import ExternalShutdownException
 
+from ..harness import clean_stale_shared_memory
 from .params import ConfigError, describe
 
 TEARDOWN_GRACE_S = 10.0
@@ -18,46 +16,6 @@ TEARDOWN_GRACE_S = 10.0
 def enable_stack_dumps() -> None:
     """`kill -USR1 <pid>` writes every thread's Python stack to stderr (diagnosing a stuck node)."""
     faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
-
-
-SHM_DIR = Path("/dev/shm")
-# Fast DDS names its shared-memory files after its "domain": fastrtps_* in Fast DDS 2.x (Humble, Jazzy),
-# fastdds_* in 3.x (Kilted). A participant segment is <domain>_<16 hex>, locked for its whole life by
-# its creator through <domain>_<16 hex>_el (flock, RobustExclusiveLock); ports are <domain>_port<N>
-# (+ _el/_sl locks), shared by every participant on the machine.
-SEGMENT_LOCK = re.compile(r"^(?:fastrtps|fastdds)_[0-9a-f]{16}_el$")
-PORT_FILE = re.compile(r"^(?:fastrtps|fastdds)_port\d+")
-
-
-def clean_stale_shared_memory(name: str) -> None:
-    """Remove Fast DDS participant segments whose owner process died (e.g. SIGKILLed), both namings.
-
-    A segment is removed only when its `_el` lock can be taken: the kernel drops a flock when the
-    process holding it dies, so a live owner's segment is never touched (the test `fastdds shm clean`
-    uses). A creator that is between creating and locking its lock file loses the race harmlessly:
-    Fast DDS then picks another segment id. Port files are left alone: they are shared, and a dead
-    reader's port may still be written to by live publishers until discovery drops it.
-    """
-    removed = 0
-    for lock in sorted(SHM_DIR.iterdir()) if SHM_DIR.is_dir() else []:
-        if not SEGMENT_LOCK.match(lock.name):
-            continue
-        try:
-            fd = os.open(lock, os.O_RDONLY)     # never create: a vanished lock means its owner cleaned up
-        except OSError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)   # fails while the owner lives
-            Path(str(lock)[:-3]).unlink(missing_ok=True)
-            lock.unlink(missing_ok=True)
-            removed += 1
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
-    if removed:
-        print(f"{name}: removed {removed} stale Fast DDS shared-memory segment(s) of dead processes",
-              file=sys.stderr)
 
 
 def help_requested(args=None) -> bool:
