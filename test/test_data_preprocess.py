@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy.signal import savgol_coeffs
 
-from uav_traj_predictor.data import PreprocessConfig, Segment, preprocess, read_flights
+from uav_traj_predictor.data import PreprocessConfig, Segment, preprocess, read_flights, window_indices
 from uav_traj_predictor.data.preprocess import causal_smooth, grid_count
 
 
@@ -124,7 +124,7 @@ def protocol_cv(segments, history=20, horizon=10):
     steps = np.arange(1, horizon + 1)[:, None]
     for segment in segments:
         positions, dt = segment.positions, segment.dt
-        for k in range(history, len(positions) - horizon):
+        for k in window_indices(len(positions), history, horizon):
             velocity = (positions[k] - positions[k - 1]) / dt
             predicted = positions[k] + steps * dt * velocity
             errors.append(np.linalg.norm(predicted - positions[k + 1:k + horizon + 1], axis=1).mean())

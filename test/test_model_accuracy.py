@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from uav_traj_predictor.data import load_segments
+from uav_traj_predictor.data import load_segments, window_indices
 from uav_traj_predictor.model import StreamingPredictor
 
 # The committed checkpoint (models/default.pt); the installed share/ copy is refreshed only by `make develop`,
@@ -23,7 +23,7 @@ def folder_errors(predictor, folder):
     model_err, cv_err, z = [], [], []
     for segment in load_segments([folder]):
         positions = segment.positions
-        rows = np.arange(HISTORY, len(positions) - HORIZON)
+        rows = window_indices(len(positions), HISTORY, HORIZON)
         if not len(rows):
             continue
         result = predictor.predict_segment(segment)

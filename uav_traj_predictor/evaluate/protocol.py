@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..data import PreprocessConfig
+from ..data.windows import window_indices as data_window_indices
 
 ADE_SHORT_SECONDS = 0.5   # `ade_0p5`: ADE over the steps whose lead time is <= 0.5 s
 
@@ -60,9 +61,9 @@ class Protocol:
 
 
 def window_indices(length: int, protocol: Protocol = Protocol()) -> np.ndarray:
-    """Grid indices k of the protocol's windows in a segment of `length` samples (possibly empty)."""
-    last = length - 1 - protocol.horizon
-    return np.arange(protocol.history, max(protocol.history, last + 1), dtype=np.int64)
+    """Grid indices k of the protocol's windows in a segment of `length` samples (possibly empty): the
+    rule of `data.windows.window_indices` with the protocol's history and horizon."""
+    return data_window_indices(length, protocol.history, protocol.horizon)
 
 
 def truth_windows(positions: np.ndarray, indices: np.ndarray, horizon: int) -> np.ndarray:

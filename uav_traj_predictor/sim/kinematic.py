@@ -13,6 +13,8 @@ from scipy.interpolate import CubicSpline
 from scipy.signal import lfilter
 from scipy.spatial.transform import Rotation
 
+from ..data.windows import window_indices
+
 FINE_DT = 0.02
 KINEMATIC_FAMILIES = ("orbit", "rose", "waypoints", "random_accel", "hover_dash", "explore")
 
@@ -213,10 +215,10 @@ def cv_error_by_speed(grids, dt: float = 0.1, horizon: int = 10, history: int = 
     errors, speeds = [], []
     for grid in grids:
         grid = np.asarray(grid, float)
-        if len(grid) <= history + horizon:
+        k = window_indices(len(grid), history, horizon)
+        if not len(k):
             continue
         v = np.diff(grid, axis=0) / dt
-        k = np.arange(history, len(grid) - horizon)
         errors.append(grid[k + horizon] - grid[k] - horizon * dt * v[k - 1])
         speeds.append(np.linalg.norm(v[k - 1], axis=1))
     errors, speeds = np.concatenate(errors), np.concatenate(speeds)

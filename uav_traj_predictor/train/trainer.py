@@ -16,6 +16,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
+from ..data.windows import window_indices
 from ..evaluate.metrics import score_windows
 from ..evaluate.metrics import summarise as summarise_windows
 from ..model.network import Architecture, VelocityGRU, residual_targets, training_targets
@@ -99,7 +100,8 @@ def predict_flights(model: VelocityGRU, flights: list, dt: float, min_history: i
     errors, stds, cv_errors, speeds = [], [], [], []
     for flight in flights:
         track = flight if isinstance(flight, TrainTrack) else TrainTrack(flight, flight, np.zeros(len(flight)))
-        if len(track) < min_history + horizon + 1:
+        windows = window_indices(len(track), min_history, horizon)
+        if not len(windows):
             continue
         positions = torch.from_numpy(track.measured[None] - track.measured[0]).float()
         velocities, target = residual_targets(positions, horizon, dt)
@@ -107,7 +109,7 @@ def predict_flights(model: VelocityGRU, flights: list, dt: float, min_history: i
         interval = torch.from_numpy(track.interval[None]).float() \
             if model.uses_interval and track.interval is not None else None
         residual, log_std = model(velocities, dt, noise=noise, interval=interval)
-        rows = slice(min_history - 1, target.shape[1])
+        rows = slice(int(windows[0]) - 1, int(windows[-1]))      # row r: the prediction made at grid index r + 1
         errors.append((residual[0, rows] - target[0, rows]).numpy())
         speed = velocities[0, rows].norm(dim=-1)
         stds.append((log_std[0, rows].exp() * model.std_scale(speed)[..., None]).numpy())
