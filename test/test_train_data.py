@@ -25,7 +25,7 @@ def test_kinematic_flights_reproducible_finite_and_plausible():
 def test_explore_family_is_slow_continuous_3d_and_bounded():
     """`explore` (EuRoC-like indoor exploration): slow, never parked, altitude excursions bounded to a
     room, and the 1 s constant-velocity error about as large vertically as horizontally per axis
-    (hover_dash: dashes from a hover make it mostly horizontal)."""
+    (hover_hops: hops from a hover make it mostly horizontal)."""
     def cv_error_ratio(flights):       # vertical / horizontal 1 s constant-velocity error below 2 m/s
         rows = cv_error_by_speed(flights)
         share, xy, z = (np.array([row[i] for row in rows]) for i in (2, 3, 4))
@@ -36,9 +36,9 @@ def test_explore_family_is_slow_continuous_3d_and_bounded():
     assert 0.3 < speed.mean() < 0.9 and np.percentile(speed, 95) < 2.0 and speed.max() < 4.0
     assert np.percentile(speed, 10) > 0.05                       # moving, not hovering between dashes
     assert all(np.ptp(f[:, 2]) < 4.0 for f in explore)          # floor to ceiling of a room or hall
-    hover_dash = kinematic_flights(20, 60.0, seed=5, families=["hover_dash"], noise=(1e-4, 1e-3), glitches=0.0)
+    hover_hops = kinematic_flights(20, 60.0, seed=5, families=["hover_hops"], noise=(1e-4, 1e-3), glitches=0.0)
     assert 0.7 < cv_error_ratio(explore) < 1.3
-    assert cv_error_ratio(hover_dash) < 0.6
+    assert cv_error_ratio(hover_hops) < 0.6
 
 
 def test_split_by_flight_is_disjoint_and_complete():

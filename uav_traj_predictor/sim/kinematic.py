@@ -16,7 +16,7 @@ from scipy.spatial.transform import Rotation
 from ..data.windows import window_indices
 
 FINE_DT = 0.02
-KINEMATIC_FAMILIES = ("orbit", "rose", "waypoints", "random_accel", "hover_dash", "explore")
+KINEMATIC_FAMILIES = ("orbit", "rose", "waypoints", "random_accel", "hover_hops", "explore")
 
 
 def _log_uniform(rng, low, high):
@@ -101,8 +101,10 @@ def random_accel(rng, n):
     return np.cumsum(v, axis=0) * FINE_DT
 
 
-def hover_dash(rng, n):
-    """Hovering with slow drift, interrupted by short dashes to a new hover point."""
+def hover_hops(rng, n):
+    """Hovering with slow drift, interrupted by short hops to a new hover point (the kinematic cousin of the
+    dynamic simulator's `hover_dash` reference family, sim/references.py; called `hover_dash` too before
+    issue 15, renamed so that each family name means one generator)."""
     drift = _log_uniform(rng, 0.005, 0.1)
     p = np.stack([_smooth_noise(rng, n, rng.uniform(0.5, 3)) for _ in range(3)], 1) * drift
     offset, i = np.zeros(3), 0
@@ -128,7 +130,7 @@ def explore(rng, n):
     (the room bounds horizontal excursions to a few metres and altitude excursions to about a metre).
 
     No hover-to-dash onsets: the motion is continuous, ~0.2-1.3 m/s, so the 1 s future is as predictable
-    horizontally as vertically (unlike `hover_dash`, whose dashes from a hover dominate its slow samples)."""
+    horizontally as vertically (unlike `hover_hops`, whose hops from a hover dominate its slow samples)."""
     acc_std = _log_uniform(rng, 0.15, 0.8)                  # m/s^2 per axis
     corr = _log_uniform(rng, 0.4, 2.0)                      # s, how long an acceleration is held
     damping = _log_uniform(rng, 0.7, 3.0)                   # s, speed-keeping time constant
@@ -146,7 +148,7 @@ def explore(rng, n):
 
 
 GENERATORS = {"orbit": orbit, "rose": rose, "waypoints": waypoints, "random_accel": random_accel,
-              "hover_dash": hover_dash, "explore": explore}
+              "hover_hops": hover_hops, "explore": explore}
 
 
 def _track(rng, reference):
@@ -247,7 +249,7 @@ def main(argv=None) -> int:
     groups["sim hover_dash"] = [s.positions for f in generate_flights(args.flights, 60.0, seed=5,
                                                                         families=["hover_dash"], rate=50.0)
                                 for s in preprocess(f.t, f.p)]
-    for family in ("hover_dash", "explore"):
+    for family in ("hover_hops", "explore"):
         groups[f"kinematic {family}"] = kinematic_flights(args.flights, 60.0, 5, [family], 10.0, (1e-4, 1e-3), 0.0)
     print("| flights | " + " | ".join(f"{lo:g}-{hi:g} m/s: share, xy / z (m)" for lo, hi in
                                        zip((0.0, 0.5, 1.0), (0.5, 1.0, 2.0))) + " |")
