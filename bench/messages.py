@@ -1,6 +1,6 @@
 """What predictor_node's message code costs per call: the raw CDR reader and writer (nodes/cdr.py), the
 hand-written rotation (frames.rotate) and the rosbags-serialised MarkerArray (nodes/messages.py), each
-against the rclpy / scipy way of doing the same (reference builders from test/reference_messages.py).
+against the rclpy / scipy way of doing the same (reference builders from test/helpers/messages.py).
 
     cd /tmp && $REPO/.venv/bin/python $REPO/bench/messages.py [--tracks 100] [--horizon 10]
 
@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def load_reference():
-    spec = importlib.util.spec_from_file_location("reference_messages", REPO / "test" / "reference_messages.py")
+    spec = importlib.util.spec_from_file_location("reference_messages", REPO / "test" / "helpers" / "messages.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -1,5 +1,6 @@
 """Test harness: DDS confined to loopback for every test process and child, and the markers.
 
+Fixtures build on test/helpers (what the tests share; test modules never import each other).
 Enforced in one place: this file sets the loopback environment before any test imports rclpy and
 wraps rclpy.init so that a test process can never start rclpy without it. The environment is the one
 the installed distribution's rcl reads (rosenv: ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST on Jazzy and
@@ -12,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from helpers import SHARED, checkpoints
 from uav_traj_predictor import rosenv
 
 DOMAIN_ID = rosenv.use_loopback_dds()
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 FLIGHTS = SHARED / "flights"
 VECTOR_ANCHORS = SHARED / "anchors" / "vector"
 BIN = Path(sys.executable).parent
@@ -132,16 +132,7 @@ def vector_dir():
 def random_checkpoint(tmp_path_factory):
     """A small random-weight checkpoint (10 Hz, 10-step horizon, min_history 5): for tests of plumbing,
     not accuracy. Returns its path as a string."""
-    import torch
-
-    from uav_traj_predictor.model.checkpoint import save_checkpoint
-    from uav_traj_predictor.model.network import Architecture, VelocityGRU
-    horizon, dt = 10, 0.1
-    torch.manual_seed(0)
-    model = VelocityGRU(Architecture(hidden=16, head_hidden=16, horizon_steps=horizon))
-    meta = dict(model_id="test-random", rate=1 / dt, dt=dt, min_history=5, horizon_steps=horizon,
-                cv_std=[0.01 * (k + 1) for k in range(horizon)], training={}, metrics={})
-    return str(save_checkpoint(tmp_path_factory.mktemp("ckpt") / "random.pt", model, meta))
+    return str(checkpoints.random_checkpoint(tmp_path_factory.mktemp("ckpt") / "random.pt"))
 
 
 @pytest.fixture

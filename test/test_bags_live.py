@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from helpers.checkpoints import random_checkpoint
 from uav_traj_predictor import harness
 from uav_traj_predictor.bags.from_flight import write_flights_bag
 from uav_traj_predictor.bags.replay_eval import (PredictionTable, evaluate_bag, read_odometry,
@@ -41,15 +42,8 @@ def stop(child, sig=signal.SIGTERM, timeout=15):
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    import torch
-
-    from uav_traj_predictor.model.checkpoint import save_checkpoint
-    from uav_traj_predictor.model.network import Architecture, VelocityGRU
-    torch.manual_seed(1)
-    model = VelocityGRU(Architecture(hidden=16, head_hidden=16, horizon_steps=10))
-    meta = dict(model_id="live-random", rate=10.0, dt=0.1, min_history=5, horizon_steps=10,
-                cv_std=[0.02 * (k + 1) for k in range(10)], training={}, metrics={})
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "random.pt", model, meta)
+    return random_checkpoint(tmp_path_factory.mktemp("ckpt") / "random.pt", seed=1, model_id="live-random",
+                             cv_std=[0.02 * (k + 1) for k in range(10)])
 
 
 def warmed_up_flight(seconds, t_start=1_600_000_000.25):

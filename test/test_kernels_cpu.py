@@ -3,20 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from uav_traj_predictor.kernels import GRUStepper, GRUWeights, gru_sequence, gru_step, resolve_backend
+from helpers.kernels import gru_case
+from uav_traj_predictor.kernels import GRUStepper, gru_sequence, gru_step, resolve_backend
 
 SHAPES = [(3, 32, 1, 1, 1), (3, 64, 1, 7, 20), (8, 128, 2, 5, 6), (6, 32, 3, 3, 11), (3, 96, 2, 13, 4),
           (5, 64, 3, 1, 9), (3, 256, 1, 2, 3)]
-
-
-def gru_case(i, h, layers, b, t, seed=0):
-    """A seeded torch.nn.GRU, its weights, inputs, h0 and its outputs (shared with the Triton tests)."""
-    torch.manual_seed(seed)
-    gru = torch.nn.GRU(i, h, layers, batch_first=True)
-    x, h0 = torch.randn(b, t, i), torch.randn(layers, b, h)
-    with torch.no_grad():
-        out, h_n = gru(x, h0)
-    return GRUWeights.from_module(gru), x, h0, out, h_n
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch", "cpu"])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from test_kernels_cpu import gru_case
+from helpers.kernels import gru_case
 from uav_traj_predictor.kernels import fused
 from uav_traj_predictor.kernels.cpu import numpy_layers
 

@@ -30,8 +30,8 @@ else:
     import numpy as np
     import torch
 
+    from helpers.kernels import gru_case
     from uav_traj_predictor.kernels import GRUStepper, gru_reference, gru_sequence, gru_step
-    from test_kernels_cpu import gru_case
     from uav_traj_predictor.kernels.triton_step import gru_step_triton, step_workspace
 
     # (input, hidden, layers, batch, T): odd batches, 1-3 layers, T 1..64, hidden 32/64/128 (sampled)

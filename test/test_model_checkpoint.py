@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from helpers.checkpoints import random_checkpoint, random_model
 from uav_traj_predictor.model import (Architecture, CheckpointError, VelocityGRU, default_checkpoint_path,
                                       load_checkpoint, save_checkpoint)
 
@@ -10,18 +11,10 @@ class Opaque:
     """A pickled user object a checkpoint must never carry."""
 
 
-def make_checkpoint(path, hidden=8, layers=1, horizon=10, seed=0, features=6):
-    torch.manual_seed(seed)
-    model = VelocityGRU(Architecture(input_features=features, hidden=hidden, layers=layers, head_hidden=8,
-                                     horizon_steps=horizon))
-    model.velocity_scale.copy_(torch.tensor([2.0, 2.0, 0.5]))
-    model.accel_scale.copy_(torch.tensor([3.0, 3.0, 1.5]))
-    model.residual_scale.copy_(torch.linspace(0.01, 0.3, horizon))
-    model.speed_calibration.copy_(torch.linspace(0.6, 1.4, model.speed_calibration.numel()).reshape(
-        model.speed_calibration.shape))
-    meta = {"model_id": "test", "rate": 10.0, "dt": 0.1, "min_history": 20, "cv_std": [0.01] * horizon,
-            "training": {"data": "none"}, "metrics": {}}
-    return save_checkpoint(path, model, meta), model
+def make_checkpoint(path, hidden=8, layers=1):
+    """(path, model): a random checkpoint with non-trivial normalisation and calibration buffers."""
+    model = random_model(hidden=hidden, layers=layers, head_hidden=8, features=6, scales=True)
+    return random_checkpoint(path, model, min_history=20, cv_std=[0.01] * 10, model_id="test"), model
 
 
 def test_round_trip_keeps_weights_and_metadata(tmp_path):

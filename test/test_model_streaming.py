@@ -6,16 +6,15 @@ import pytest
 
 import dataclasses
 
-from test_model_checkpoint import make_checkpoint
+from helpers.checkpoints import random_checkpoint
 from uav_traj_predictor.model import FALLBACK_CV, TRACKING, WARMING_UP, StreamingPredictor
 
 
 @pytest.fixture(scope="module", params=[10, 7, 6, 3],
                 ids=["velocity+accel+noise+interval", "velocity+accel+noise", "velocity+accel", "velocity"])
 def checkpoint(tmp_path_factory, request):
-    path, _ = make_checkpoint(tmp_path_factory.mktemp("ckpt") / "m.pt", hidden=24, layers=2,
-                              features=request.param)
-    return path
+    return random_checkpoint(tmp_path_factory.mktemp("ckpt") / "m.pt", hidden=24, layers=2, head_hidden=8,
+                             features=request.param, scales=True, min_history=20, cv_std=[0.01] * 10, model_id="test")
 
 
 def break_head(predictor):

@@ -1,5 +1,5 @@
 """nodes.cdr and nodes.messages: raw CDR reading and writing agree with rclpy (the reference builders in
-reference_messages.py), the markers serialised by rosbags too; outputs carry exact future stamps."""
+helpers/messages.py), the markers serialised by rosbags too; outputs carry exact future stamps."""
 import numpy as np
 import pytest
 
@@ -8,8 +8,8 @@ from geometry_msgs.msg import PoseStamped  # noqa: E402
 from nav_msgs.msg import Odometry  # noqa: E402
 from rclpy.serialization import serialize_message  # noqa: E402
 
-from reference_messages import (delete_markers, path_message, prediction_markers,  # noqa: E402
-                                trajectory_message)
+from helpers.messages import (delete_markers, path_message, prediction_markers,  # noqa: E402
+                              trajectory_message)
 from uav_traj_predictor.core.prediction import Prediction  # noqa: E402
 from uav_traj_predictor.nodes import cdr, messages  # noqa: E402
 

@@ -6,33 +6,21 @@ frame changes, silence) and plays them through a TrackBank over a real Streaming
 checkpoint). bench/fuzz.py checks the invariants: no exception escapes, every published value is finite,
 every reset is reported, slots and queues stay bounded. bench/fuzz.py runs >= 10,000 such cases.
 """
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import load_bench
+from helpers.checkpoints import TINY, random_checkpoint
 from uav_traj_predictor.core import OnlineResampler, TrackBank
 from uav_traj_predictor.core.prediction import EVENT_DROPPED, EVENT_IGNORED, EVENT_NEW, EVENT_RESET
 from uav_traj_predictor.data.preprocess import PreprocessConfig
 from uav_traj_predictor.model import StreamingPredictor
 
-REPO = Path(__file__).resolve().parents[1]
 # adversarial values overflow numpy arithmetic on purpose; the invariants are what is checked
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
                                         "ignore:invalid value encountered:RuntimeWarning")
-
-
-def load_bench(name: str):
-    """bench/<name>.py as module bench_<name>, loaded once per process (bench/ is not a package)."""
-    if f"bench_{name}" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
-        sys.modules[f"bench_{name}"] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules[f"bench_{name}"]
 
 
 fuzz = load_bench("fuzz")
@@ -43,7 +31,7 @@ FUZZ_SETTINGS = settings(max_examples=120, deadline=None, derandomize=True,
 
 @pytest.fixture(scope="module")
 def predictor(tmp_path_factory):
-    return StreamingPredictor(fuzz.make_tiny_checkpoint(tmp_path_factory.mktemp("fuzz") / "tiny.pt"))
+    return StreamingPredictor(random_checkpoint(tmp_path_factory.mktemp("fuzz") / "tiny.pt", **TINY))
 
 
 def operation(kinds):

@@ -12,21 +12,21 @@ import signal
 
 import pytest
 
-from test_reliability_core import load_bench
+from helpers import load_bench
+from helpers.checkpoints import TINY, random_checkpoint
 from uav_traj_predictor import harness
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 
 soak = load_bench("soak")
-fuzz = load_bench("fuzz")
 FAST = ("-p", "track_timeout:=1.0", "-p", "diagnostics_period:=0.5")
 STARTUP = 60.0          # generous: CI machines are shared
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    return fuzz.make_tiny_checkpoint(tmp_path_factory.mktemp("faults") / "tiny.pt")
+    return random_checkpoint(tmp_path_factory.mktemp("faults") / "tiny.pt", **TINY)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import pytest
 import torch
 import yaml
 
+from helpers.checkpoints import TINY, random_checkpoint
 from uav_traj_predictor.model import Architecture, CheckpointError, VelocityGRU, load_checkpoint, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,14 +39,6 @@ class MarkerPayload:
 
 
 # ---- helpers --------------------------------------------------------------------------------------
-def tiny_checkpoint(path: Path, hidden=8, horizon=10) -> Path:
-    torch.manual_seed(0)
-    model = VelocityGRU(Architecture(hidden=hidden, layers=1, head_hidden=8, horizon_steps=horizon))
-    meta = {"model_id": "untrusted-test", "rate": 10.0, "dt": 0.1, "min_history": 5, "cv_std": [0.05] * horizon,
-            "training": {"data": "none"}, "metrics": {}}
-    return save_checkpoint(path, model, meta)
-
-
 def write_tum(path: Path, seconds=12.0, rate=50.0) -> Path:
     t = np.arange(0.0, seconds, 1.0 / rate)
     p = np.column_stack([np.sin(0.5 * t), np.cos(0.5 * t), 0.1 * t])
@@ -84,7 +77,7 @@ def assert_clear_failure(code, stderr, *needles):
 def files(tmp_path_factory):
     """Good and bad checkpoints, a marker path, a good flight."""
     folder = tmp_path_factory.mktemp("untrusted")
-    good = tiny_checkpoint(folder / "good.pt")
+    good = random_checkpoint(folder / "good.pt", model_id="untrusted-test", **TINY)
     marker = folder / "MARKER_CREATED_BY_PICKLE"
     bad = {}
     torch.save({"format": "uav_traj_predictor.velocity_gru", "format_version": 1, "state_dict": {},

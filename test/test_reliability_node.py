@@ -26,7 +26,7 @@ from nav_msgs.msg import Odometry  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.serialization import deserialize_message, serialize_message  # noqa: E402
 
-from test_reliability_core import fuzz  # noqa: E402
+from helpers.checkpoints import TINY, random_checkpoint  # noqa: E402
 
 TOPICS = ["/uav0/odom", "/uav1/odom"]
 INT32, UINT32 = 2**31 - 1, 2**32 - 1
@@ -49,7 +49,7 @@ class Recorder:
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
     from uav_traj_predictor.nodes.predictor_node import PredictorNode
-    checkpoint = fuzz.make_tiny_checkpoint(tmp_path_factory.mktemp("node") / "tiny.pt")
+    checkpoint = random_checkpoint(tmp_path_factory.mktemp("node") / "tiny.pt", **TINY)
     context = rclpy.Context()
     rclpy.init(context=context)
     node = PredictorNode(context=context, parameter_overrides=[
@@ -182,7 +182,7 @@ def test_serialised_outputs_equal_rclpy_messages(t0, dt, horizon, frame, track, 
     from nav_msgs.msg import Path
     from visualization_msgs.msg import MarkerArray
 
-    from reference_messages import path_message, prediction_markers, trajectory_message
+    from helpers.messages import path_message, prediction_markers, trajectory_message
     from uav_traj_predictor.core.prediction import Prediction
     from uav_traj_predictor.msg import PredictedTrajectory
     from uav_traj_predictor.nodes import cdr, messages

@@ -10,14 +10,15 @@ window after warm-up, at least 4 predictions per track per second (10.1 / 2.5), 
 
 import pytest
 
-from test_reliability_core import load_bench
+from helpers import load_bench
+from helpers.checkpoints import TINY, random_checkpoint
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 soak = load_bench("soak")
 
 
 def test_soak_30_seconds_100_vehicles(ros_env, tmp_path, capsys):
-    checkpoint = load_bench("fuzz").make_tiny_checkpoint(tmp_path / "tiny.pt", hidden=96)
+    checkpoint = random_checkpoint(tmp_path / "tiny.pt", **dict(TINY, hidden=96))
     result = soak.soak(30.0, vehicles=100, rate=20.0, window=10.0, warmup=10.0, checkpoint=checkpoint,
                        out=tmp_path / "logs")
     with capsys.disabled():

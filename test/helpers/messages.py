@@ -1,6 +1,6 @@
 """Reference outputs of predictor_node built the slow, obvious way, as rclpy message objects: what the
 package's serialisers (nodes/cdr.py, nodes/messages.py) must produce byte-for-byte after decoding.
-Test helpers only (also loaded by bench/messages.py for the rclpy side of its figures)."""
+Test helpers only (also loaded by bench/messages.py for the rclpy side of its figures); needs rclpy."""
 import numpy as np
 from geometry_msgs.msg import Point, PoseStamped, Vector3
 from nav_msgs.msg import Path

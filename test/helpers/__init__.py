@@ -1,0 +1,22 @@
+"""What the tests share, in one importable place (test modules never import each other): paths of the
+checkout, bench/ scripts as modules, random checkpoints (`helpers.checkpoints`), seeded GRU cases
+(`helpers.kernels`), reference ROS messages built the slow way (`helpers.messages`, needs rclpy).
+conftest.py builds its fixtures on these. Importable as `helpers` because pytest puts test/ (the folder
+of the root conftest.py) on sys.path."""
+import importlib.util
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BENCH = REPO / "bench"
+SHARED = REPO.parent / "shared"
+SOURCE_CHECKPOINT = REPO / "models" / "default.pt"   # the committed one (the installed share/ copy may lag)
+
+
+def load_bench(name: str):
+    """bench/<name>.py as module bench_<name>, loaded once per process (bench/ is not a package)."""
+    if f"bench_{name}" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+        sys.modules[f"bench_{name}"] = module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return sys.modules[f"bench_{name}"]
