@@ -17,7 +17,7 @@ invariants are checked:
     grew got a prediction, the predictor has exactly one active slot per live track, and its capacity
     stays bounded by the peak number of live tracks.
 
-The same operation language is used by the hypothesis tests (test/test_reliability_core.py), which
+The same operation language is used by the hypothesis tests (test/unit/core/test_core_fuzz.py), which
 draw operations with hypothesis instead of numpy. Without --checkpoint a tiny random checkpoint is
 written to a temporary folder (the invariants do not depend on the weights).
 """
@@ -377,7 +377,8 @@ def report(counts: Counts, elapsed: float) -> str:
         f"resets by reason: {fmt(counts.resets)}",
         f"ignored samples by reason: {fmt(counts.ignored)}",
         f"tracks: new {counts.new_tracks}, dropped after timeout {counts.dropped}",
-        f"adversarial operations: {fmt(Counter({k: v for k, v in counts.operations_by_kind.items() if k in ADVERSARIAL}))}",
+        "adversarial operations: "
+        f"{fmt(Counter({k: v for k, v in counts.operations_by_kind.items() if k in ADVERSARIAL}))}",
         f"exceptions escaped: {sum(counts.exceptions.values())} ({fmt(counts.exceptions)})",
         f"invariant violations: {sum(counts.violations.values())} ({fmt(counts.violations)})",
     ]

@@ -17,7 +17,7 @@ drops. At the end: memory growth after warm-up, p99 stability against the first 
 published vs received (DDS drops), predictions per track per second vs the 10 Hz grid, and lost
 predictions (a track fed normally that published nothing in a window after warm-up, or any reset of
 such a track). The same building blocks (`Publisher`, `start_predictor`, `DiagnosticsMonitor`) drive
-the multi-process fault tests in test/test_reliability_faults.py.
+the multi-process fault tests in test/integration/test_nodes_faults.py.
 """
 from __future__ import annotations
 
@@ -69,8 +69,8 @@ def default_checkpoint(folder: Path) -> Path:
 def start_predictor(env: dict, checkpoint: Path, log: Path, *extra: str) -> harness.Child:
     """predictor_node with the shipped config/predictor.yaml and `checkpoint`; output appended to `log`."""
     command = [harness.console_script("predictor_node"), "--ros-args", "--params-file",
-               str(REPO / "config" / "predictor.yaml"), "-p", f"checkpoint:={checkpoint}", "-p", "discovery_period:=0.5",
-               *extra]
+               str(REPO / "config" / "predictor.yaml"), "-p", f"checkpoint:={checkpoint}",
+               "-p", "discovery_period:=0.5", *extra]
     return harness.start(command, env, log=log, append=True)
 
 
@@ -303,7 +303,8 @@ def soak(seconds: float, vehicles: int = 100, rate: float = 20.0, window: float 
         ready = monitor.spin_for(startup_timeout,
                                  until=lambda m: predictor.poll() is not None or predicting(m) >= vehicles)
         if not ready or predictor.poll() is not None:
-            raise RuntimeError(f"only {predicting(monitor)} of {vehicles} vehicles predicting after {startup_timeout:g} s "
+            raise RuntimeError(f"only {predicting(monitor)} of {vehicles} vehicles predicting after "
+                               f"{startup_timeout:g} s "
                                f"({len(monitor.snapshots)} diagnostics received, predictor exit code "
                                f"{predictor.poll()}); logs in {folder}")
         t0 = time.monotonic()
@@ -354,10 +355,12 @@ def figures(windows, rss, final, published, measured, warmup, vehicles, exit_cod
     p99_ratio = max(w.latency_p99_ms for w in steady) / p99_first if steady and p99_first > 0 else math.nan
     received = int(total(final, "received")) if final else 0
     sent = int(sum(published.values())) if published else None
-    resets = {k: v for k, v in (final.node.items() if final else []) if k.startswith(("reset.", "dropped.", "ignored."))}
+    resets = {k: v for k, v in (final.node.items() if final else [])
+              if k.startswith(("reset.", "dropped.", "ignored."))}
     result = {
         "measured_s": round(measured, 1), "vehicles": vehicles, "tracks": len(final.tracks) if final else 0,
-        "rss_mb_after_warmup": round(after[0], 1) if after else None, "rss_mb_end": round(rss[-1][1], 1) if rss else None,
+        "rss_mb_after_warmup": round(after[0], 1) if after else None,
+        "rss_mb_end": round(rss[-1][1], 1) if rss else None,
         "rss_growth_pct": round(growth, 2),
         "latency_p50_ms": [round(w.latency_p50_ms, 3) for w in windows],
         "latency_p99_ms": [round(w.latency_p99_ms, 3) for w in windows],
@@ -384,7 +387,8 @@ def print_figures(result: dict, echo=print) -> None:
     echo(f"whole run incl. start-up and discovery: published {result['messages_published']}, "
          f"received {result['messages_received']}, not received {result['dds_drops']}")
     echo(f"predictions {result['predictions']} ({result['predictions_per_track_per_s']} per track per s; "
-         f"grid 10 Hz), lost {result['lost_predictions']} (target 0); resets/drops/ignored {result['resets_and_drops']}")
+         f"grid 10 Hz), lost {result['lost_predictions']} (target 0); "
+         f"resets/drops/ignored {result['resets_and_drops']}")
     echo(f"predictor CPU {result.get('predictor_cpu_pct')} % of one core; machine load average "
          f"{result.get('load_average')} on {result.get('cpu_count')} cores")
     echo(f"predictor exit code {result['predictor_exit_code']}, /dev/shm Fast DDS files mapped by the predictor "
@@ -395,8 +399,8 @@ def print_figures(result: dict, echo=print) -> None:
 # ---- CPU cost of the node's own work (no DDS reception, no scheduler: independent of the machine load) ----------
 def profile_main(argv) -> int:
     """`soak.py profile`: predictor_node built in this process; `seconds` of N vehicles at R Hz fed straight
-    into its (raw, CDR bytes) subscription callback, one tick per publishing period, markers and diagnostics at their rates.
-    Prints the CPU time per odometry message of each part and the implied share of one core."""
+    into its (raw, CDR bytes) subscription callback, one tick per publishing period, markers and diagnostics at
+    their rates. Prints the CPU time per odometry message of each part and the implied share of one core."""
     parser = argparse.ArgumentParser(prog="soak.py profile")
     parser.add_argument("--vehicles", type=int, default=100)
     parser.add_argument("--rate", type=float, default=20.0)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import SHARED, checkpoints
+from helpers import SHARED, SHORT_DATAGEN, checkpoints
 from uav_traj_predictor import rosenv
 
 DOMAIN_ID = rosenv.use_loopback_dds()
@@ -70,7 +70,8 @@ def _has_rclpy():
 def pytest_collection_modifyitems(config, items):
     reasons = {
         "gpu": None if _has_cuda() else "needs a CUDA GPU; this machine has none (torch.cuda.is_available() is False)",
-        "launch": None if _has_launch() else "needs the ROS 2 `launch`/`launch_ros` packages, not installable from PyPI here",
+        "launch": None if _has_launch()
+        else "needs the ROS 2 `launch`/`launch_ros` packages, not installable from PyPI here",
         "ros": None if _has_rclpy() else "needs rclpy (run `make install`)",
     }
     for item in items:
@@ -133,6 +134,15 @@ def random_checkpoint(tmp_path_factory):
     """A small random-weight checkpoint (10 Hz, 10-step horizon, min_history 5): for tests of plumbing,
     not accuracy. Returns its path as a string."""
     return str(checkpoints.random_checkpoint(tmp_path_factory.mktemp("ckpt") / "random.pt"))
+
+
+@pytest.fixture
+def datagen_short_config(tmp_path):
+    """A datagen YAML (helpers.SHORT_DATAGEN: one short trajectory) in tmp_path; its path."""
+    import yaml
+    path = tmp_path / "datagen.yaml"
+    path.write_text(yaml.safe_dump(SHORT_DATAGEN))
+    return path
 
 
 @pytest.fixture

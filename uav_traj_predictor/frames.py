@@ -7,7 +7,7 @@ pose's orientation takes `child_frame_id` vectors into `header.frame_id`), excep
 use scipy's `Rotation`. `rotate` is the one hand-written rotation: a single (quaternion, vector) pair
 in plain floats, for the per-message hot path of the raw Odometry reader (`nodes.cdr`), where scipy's
 per-call overhead dominates (`bench/messages.py`: 0.36 us against 14 us for `Rotation.from_quat(q).apply(v)`,
-2026-12-03); it is tested equal to scipy's `Rotation.apply` (test/test_frames.py).
+2026-12-03); it is tested equal to scipy's `Rotation.apply` (test/unit/package/test_package_frames.py).
 """
 from __future__ import annotations
 

@@ -10,7 +10,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "bench"
 SHARED = REPO.parent / "shared"
-SOURCE_CHECKPOINT = REPO / "models" / "default.pt"   # the committed one (the installed share/ copy may lag)
+# a one-trajectory datagen config that flies in a few seconds (embedded simulator)
+SHORT_DATAGEN = dict(trajectories=1, families=["hover_dash"], duration_s=[3.0, 3.0], hover_s=0.3, takeoff_altitude=1.5)
 
 
 def load_bench(name: str):

@@ -31,7 +31,7 @@ and `Duration` are int32 sec + uint32 nanosec. Layouts (payload offsets after th
 
 Tests: the reader returns exactly the fields rclpy deserialises for any serialisable message and raises
 ValueError (nothing else) on truncated or random bytes; the writer's bytes deserialise to exactly the
-messages built with rclpy (test/test_nodes_messages.py, test/test_reliability_node.py, hypothesis).
+messages built with rclpy (test/unit/nodes/test_nodes_messages.py, test/integration/test_nodes_fuzz.py, hypothesis).
 """
 from __future__ import annotations
 

@@ -1,0 +1,72 @@
+"""The shipped checkpoint on the real flights (../shared/flights), evaluation protocol: it must beat
+constant velocity and meet the product's ADE targets in every folder, the pooled ADE and the 1-sigma
+coverage promise."""
+
+import numpy as np
+
+from helpers import REPO
+from uav_traj_predictor.data import load_segments, window_indices
+from uav_traj_predictor.model import StreamingPredictor
+
+# The committed checkpoint (models/default.pt); the installed share/ copy is refreshed only by `make develop`,
+# so it can lag behind the source tree. Outside a checkout: the package's default.
+SOURCE_CHECKPOINT = REPO / "models" / "default.pt"
+
+HISTORY, HORIZON = 20, 10
+POOLED_ADE_MAX = 0.19          # metres, 8255 windows (docs/model.md)
+ADE_MAX = {"euroc": 0.095, "uzh_fpv": 0.246, "blackbird": 0.514}   # 0.9 x the best anchor per folder
+# Promise: 1-sigma coverage 68 +- 7 % in every folder (std calibrated on simulated flights only).
+COVERAGE = {"euroc": (0.61, 0.75), "uzh_fpv": (0.61, 0.75), "blackbird": (0.61, 0.75)}
+
+
+def folder_errors(predictor, folder):
+    model_err, cv_err, z = [], [], []
+    for segment in load_segments([folder]):
+        positions = segment.positions
+        rows = window_indices(len(positions), HISTORY, HORIZON)
+        if not len(rows):
+            continue
+        result = predictor.predict_segment(segment)
+        truth = np.stack([positions[k + 1:k + 1 + HORIZON] for k in rows])
+        steps = np.arange(1, HORIZON + 1)[:, None] * segment.dt
+        cv = positions[rows, None] + (positions[rows] - positions[rows - 1])[:, None] / segment.dt * steps
+        model_err.append(np.linalg.norm(result.positions[rows] - truth, axis=-1).mean(axis=1))
+        cv_err.append(np.linalg.norm(cv - truth, axis=-1).mean(axis=1))
+        z.append(np.abs(result.positions[rows] - truth) / result.std[rows])
+    return np.concatenate(model_err), np.concatenate(cv_err), np.concatenate(z)
+
+
+def test_shipped_model_on_real_flights(flights_dir):
+    predictor = StreamingPredictor(str(SOURCE_CHECKPOINT) if SOURCE_CHECKPOINT.is_file() else None)
+    scores = {folder: folder_errors(predictor, flights_dir / folder) for folder in ("euroc", "uzh_fpv", "blackbird")}
+    for folder, (model_err, cv_err, z) in scores.items():
+        assert model_err.mean() < cv_err.mean(), f"{folder}: ADE {model_err.mean():.3f} vs CV {cv_err.mean():.3f}"
+        assert model_err.mean() <= ADE_MAX[folder], f"{folder}: ADE {model_err.mean():.4f}"
+        low, high = COVERAGE[folder]
+        coverage = (z <= 1).mean()
+        assert low <= coverage <= high, f"{folder}: 1-sigma coverage {coverage:.3f}"
+        assert (z <= 2).mean() >= 0.90, f"{folder}: 2-sigma coverage {(z <= 2).mean():.3f}"
+    pooled = np.concatenate([model_err for model_err, _, _ in scores.values()])
+    assert len(pooled) == 8255
+    assert pooled.mean() <= POOLED_ADE_MAX, f"pooled ADE {pooled.mean():.4f}"
+
+
+NOISY = ("euroc/V1_01_easy_original.txt", "uzh_fpv/outdoor_forward_1_snapdragon_with_gt.txt")
+
+
+def test_shipped_model_beats_the_classical_filters_under_centimetre_noise(flights_dir):
+    """Two real flights seen through a 20 Hz sensor with 1 cm white noise (seeded): the model must stay
+    well ahead of constant velocity and of the adaptive classical filters, and keep its std calibrated."""
+    from uav_traj_predictor.data.perturb import Perturbation
+    from uav_traj_predictor.evaluate.methods import build_methods
+    from uav_traj_predictor.evaluate.runner import evaluate_flights
+    methods = build_methods(["model", "cv", "akf", "imm"],
+                            checkpoint=str(SOURCE_CHECKPOINT) if SOURCE_CHECKPOINT.is_file() else None)
+    report = evaluate_flights([flights_dir / name for name in NOISY], methods,
+                              perturbation=Perturbation.parse("rate=20,noise=0.01"), seed=0)
+    for key, entries in report["files"].items():
+        model = entries["model"]["ade"]
+        assert model <= 0.9 * entries["cv"]["ade"], f"{key}: model {model:.3f} vs CV {entries['cv']['ade']:.3f}"
+        assert model <= min(entries["akf"]["ade"], entries["imm"]["ade"]), f"{key}: behind a Kalman filter"
+        assert 0.61 <= entries["model"]["coverage_1sigma"] <= 0.75 and entries["model"]["coverage_2sigma"] >= 0.9
+

@@ -1,0 +1,42 @@
+"""Train config validation (train/config.py): shipped configs pass; wrong types, ranges, unknown keys fail
+with the dotted key named."""
+
+import pytest
+import yaml
+
+from helpers import REPO
+from uav_traj_predictor.train.config import ConfigError, validate
+
+CONFIG = REPO / "config"
+
+
+@pytest.mark.parametrize("name", ["train_default.yaml", "train_finetune.yaml", "train_tiny.yaml"])
+def test_shipped_configs_are_valid(name):
+    validate(yaml.safe_load((CONFIG / name).read_text()))
+
+
+@pytest.mark.parametrize("section, key, value, needle", [
+    (None, "rate", 0.0, "rate: must be > 0"),
+    (None, "seed", True, "seed: must be an integer"),
+    (None, "colour", "red", "colour: unknown key"),
+    ("optim", "lr", "fast", "optim.lr: must be a finite number"),
+    ("optim", "epochs", 0, "optim.epochs: must be >= 1"),
+    ("optim", "momentum", 0.9, "optim.momentum: unknown key"),
+    ("model", "hidden", 1.5, "model.hidden: must be an integer"),
+    ("augment", "scale", [2.0, 1.0], "augment.scale: low must not exceed high"),
+    ("data", "val_fraction", 1.5, "data.val_fraction: must be <= 1.0"),
+    ("data", "sources", [{"source": "sim", "flights": "many", "duration_s": 10}],
+     "data.sources[0].flights: must be an integer"),
+])
+def test_bad_values_name_the_key(section, key, value, needle):
+    cfg = yaml.safe_load((CONFIG / "train_tiny.yaml").read_text())
+    (cfg[section] if section else cfg)[key] = value
+    with pytest.raises(ConfigError, match=needle.replace("[", r"\[").replace("]", r"\]")):
+        validate(cfg)
+
+
+def test_missing_optim_key_is_named():
+    cfg = yaml.safe_load((CONFIG / "train_tiny.yaml").read_text())
+    del cfg["optim"]["lr"]
+    with pytest.raises(ConfigError, match="optim.lr: missing"):
+        validate(cfg)
