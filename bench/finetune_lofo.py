@@ -29,7 +29,8 @@ def uav_traj(*args: str) -> None:
 
 def model_score(flight: Path, checkpoint: Path, folder: Path) -> dict:
     out = folder / f"{flight.stem}_{checkpoint.parent.name}.json"
-    uav_traj("evaluate", str(flight), "--checkpoint", str(checkpoint), "--methods", "model", "--quiet", "--json", str(out))
+    uav_traj("evaluate", str(flight), "--checkpoint", str(checkpoint), "--methods", "model", "--quiet",
+             "--json", str(out))
     return json.loads(out.read_text())["pooled"]["model"]
 
 

@@ -37,7 +37,8 @@ def per_call(function, number: int, repeat: int = 7) -> tuple[float, float]:
 def report(name: str, ours, theirs, unit: str = "us") -> None:
     scale = 1e6 if unit == "us" else 1e3
     (best, median), (other_best, other_median) = ours, theirs
-    print(f"  {name:<44} {best * scale:9.2f} {unit} (median {median * scale:8.2f})   vs {other_best * scale:9.2f} {unit} "
+    print(f"  {name:<44} {best * scale:9.2f} {unit} (median {median * scale:8.2f})   "
+          f"vs {other_best * scale:9.2f} {unit} "
           f"(median {other_median * scale:8.2f})   {other_best / best:5.1f}x")
 
 

@@ -7,8 +7,9 @@
     (through the one-track C path, kernels/cstream.c, when built: `core_path` says which ran; and
     `core_one_track_numpy_us` the same with StreamingPredictor(fused=False), the numpy calls; with
     --crossover the tick p50 for 1-32 due tracks through both, for kernels.dispatch.CPU_FUSED_UP_TO),
-    and for 1000 tracks advanced in one tick (batched numpy/torch calls) (`core_1000_tracks`: as a process without any GC setting;
-    `core_1000_tracks_gc_frozen`: after `core.freeze_startup_heap()`, with the full collections seen);
+    and for 1000 tracks advanced in one tick (batched numpy/torch calls) (`core_1000_tracks`: as a process
+    without any GC setting; `core_1000_tracks_gc_frozen`: after `core.freeze_startup_heap()`, with the full
+    collections seen);
 (b) DDS: a publisher process sends nav_msgs/Odometry for N vehicles at R Hz (each message stamped with
     the wall clock just before its publish call), `predictor_node` runs as its own process, this process
     receives every vehicle's predicted_path; latency = receive time - stamp of the odometry message that
@@ -332,10 +333,12 @@ def dds_end_to_end(checkpoint, vehicles, rate, duration, markers):
     publisher = None
     try:
         deadline = time.monotonic() + 120
-        while node.count_publishers("/uav0/predicted_path") == 0 or node.count_publishers(f"/uav{vehicles - 1}/predicted_path") == 0:
+        while (node.count_publishers("/uav0/predicted_path") == 0
+               or node.count_publishers(f"/uav{vehicles - 1}/predicted_path") == 0):
             rclpy.spin_once(node, timeout_sec=0.1)
             if time.monotonic() > deadline or predictor.poll() is not None:
-                raise RuntimeError("predictor_node did not start: " + (predictor.output() if predictor.poll() is not None else "timeout"))
+                raise RuntimeError("predictor_node did not start: "
+                                   + (predictor.output() if predictor.poll() is not None else "timeout"))
         start = time.time() + 2.0
         stamps_file = folder / "stamps.npy"
         publisher = harness.start([sys.executable, __file__, "--publisher", str(vehicles), str(rate), str(duration),

@@ -47,7 +47,8 @@ def main(argv=None) -> int:
     methods = build_methods(names, checkpoint=args.checkpoint, vector_dir=args.vector)
     specs = [(spec, spec) for spec in NOISE_SWEEP] + (list(SENSORS.items()) if args.sensors else [])
     started, reports = time.perf_counter(), []
-    print(f"# {methods['model'].describe()}; seed {args.seed}; anchors: {', '.join(n for n in methods if n != 'model')}")
+    anchors = ", ".join(n for n in methods if n != "model")
+    print(f"# {methods['model'].describe()}; seed {args.seed}; anchors: {anchors}")
     print("| measurement | folder | windows | model ADE | best other (ADE) | ratio | cov 1σ / 2σ | vs previous model |")
     print("|---|---|---:|---:|---|---:|---|---:|")
     for label, spec in specs:

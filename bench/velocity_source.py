@@ -36,7 +36,8 @@ def main(argv=None) -> int:
     from uav_traj_predictor.sim import generate_flights
     for noise in NOISE_MODELS:
         flights = generate_flights(30, 60, seed=777, noise=noise)
-        (pose, cv, windows), (twist, _, _) = (pooled_ade(flights, source, args.checkpoint) for source in ("pose", "twist"))
+        (pose, cv, windows), (twist, _, _) = (pooled_ade(flights, source, args.checkpoint)
+                                              for source in ("pose", "twist"))
         print(f"{noise:>6}: model (pose) {pose:.3f}, model (twist) {twist:.3f}, cv {cv:.3f} m, {windows} windows",
               flush=True)
     return 0

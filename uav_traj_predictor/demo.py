@@ -254,7 +254,8 @@ def main(argv=None) -> int:
     stray = harness.stray(children)
     stale = harness.stale_segments(segments)
     print(f"  shutdown                : exit codes {codes}, stray processes {len(stray)}, "
-          f"stale /dev/shm participant segments {len(stale)} (of {len(segments)} the nodes used){' ' + str(stale) if stale else ''}")
+          f"stale /dev/shm participant segments {len(stale)} (of {len(segments)} the nodes used)"
+          f"{' ' + str(stale) if stale else ''}")
     ok = ok and figures["tracks"] == args.vehicles and not stray and not stale and all(c == 0 for c in codes)
     return 0 if ok else 1
 

@@ -220,7 +220,8 @@ def evaluate_bag(path, odom_topics=None, checkpoint=None, vector_dir=None, metho
     bag = open_bag(path)
     notes.extend(bag.notes)
     topics = odometry_topics(bag, odom_topics)
-    flights = {topic: perturb_flight(flight, perturbation, seed) for topic, flight in read_odometry(path, topics).items()}
+    flights = {topic: perturb_flight(flight, perturbation, seed)
+               for topic, flight in read_odometry(path, topics).items()}
 
     wants_model = methods is None or "model" in methods
     if methods is None:

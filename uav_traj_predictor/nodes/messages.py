@@ -6,8 +6,8 @@ outputs (Path, PredictedTrajectory) and the raw input reader are in `nodes.cdr`.
 
 The RViz MarkerArray (a line strip through the horizon and one 2-sigma ellipsoid per step, per track,
 a few times a second) is serialised by rosbags, with the message definitions of the installed
-`visualization_msgs` (read from its share directory: ament_index, else the interpreter's prefix), so its layout is the one the
-installed distribution's rclpy sends (Jazzy's Marker has texture and mesh fields that Humble's lacks).
+`visualization_msgs` (read from its share directory: ament_index, else the interpreter's prefix), so its layout
+is the one the installed distribution's rclpy sends (Jazzy's Marker has texture and mesh fields that Humble's lacks).
 `bench/messages.py` measures it against building rclpy Marker objects.
 """
 from __future__ import annotations
@@ -165,8 +165,8 @@ class _Markers:
 
     def header(self, nanoseconds: int, frame_id: str):
         sec, nanosec = divmod(nanoseconds, 1_000_000_000)
-        return self.types["std_msgs/msg/Header"](stamp=self.types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec),
-                                                 frame_id=frame_id)
+        stamp = self.types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec)
+        return self.types["std_msgs/msg/Header"](stamp=stamp, frame_id=frame_id)
 
     def marker(self, header, ns: str, marker_id: int, kind: int, action: int, position=(0.0, 0.0, 0.0),
                scale=(0.0, 0.0, 0.0), rgba=(0.0, 0.0, 0.0, 0.0), lifetime_ns: int = 0, points=()):

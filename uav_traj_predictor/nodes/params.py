@@ -55,7 +55,8 @@ def _descriptor(item, kind) -> ParameterDescriptor:
     descriptor = ParameterDescriptor(description=text, read_only=rule.read_only)
     if rule.low is not None and rule.high is not None and math.isfinite(rule.high):
         if kind is float:
-            descriptor.floating_point_range = [FloatingPointRange(from_value=float(rule.low), to_value=float(rule.high))]
+            descriptor.floating_point_range = [FloatingPointRange(from_value=float(rule.low),
+                                                                  to_value=float(rule.high))]
         elif kind is int:
             descriptor.integer_range = [IntegerRange(from_value=int(rule.low), to_value=int(rule.high), step=1)]
     return descriptor

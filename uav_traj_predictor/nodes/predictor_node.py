@@ -89,8 +89,9 @@ class PredictorParameters(NodeParameters):
     max_speed: float = setting(60.0, "Implied speed (m/s) between two samples above which a track resets (teleport).",
                                low=0.1, high=10000.0, read_only=False)
     input_type: str = setting("odometry", "Input message type.", choices=tuple(INPUT_TYPES))
-    velocity_source: str = setting("pose", "Grid velocities from the poses' differences (pose) or from the Odometry "
-                                   "twist rotated into the world frame (twist: interval means of the measured velocity).",
+    velocity_source: str = setting("pose", "Grid velocities from the poses' differences (pose) or from the "
+                                   "Odometry twist rotated into the world frame (twist: interval means of the "
+                                   "measured velocity).",
                                    choices=VELOCITY_SOURCES)
     odom_topics: tuple[str, ...] = setting((), "Input topics, one track each.")
     odom_topic_regex: str = setting("", "Also subscribe to every topic whose full name matches this regex.",

@@ -172,7 +172,7 @@ def test_requirements_pin_every_package_once_per_python_and_machine(python_versi
                 assert requirement.name not in pins, f"{requirement.name} pinned twice for {target}"
                 pins[requirement.name] = str(requirement.specifier)
     assert ("triton" in pins) is (machine != "aarch64")
-    assert {"torch", "numpy", "scipy", "matplotlib", "hypothesis", "rosbags", "pytest"} <= set(pins)
+    assert {"torch", "numpy", "scipy", "matplotlib", "hypothesis", "rosbags", "pytest", "ruff"} <= set(pins)
 
 
 @pytest.fixture(scope="session")
