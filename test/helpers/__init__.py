@@ -1,8 +1,13 @@
 """What the tests share, in one importable place (test modules never import each other): paths of the
-checkout, bench/ scripts as modules, random checkpoints (`helpers.checkpoints`), seeded GRU cases
-(`helpers.kernels`), reference ROS messages built the slow way (`helpers.messages`, needs rclpy).
-conftest.py builds its fixtures on these. Importable as `helpers` because pytest puts test/ (the folder
-of the root conftest.py) on sys.path."""
+checkout, bench/ scripts as modules, a short datagen config; random checkpoints (`helpers.checkpoints`),
+seeded GRU cases (`helpers.kernels`), reference ROS messages built the slow way (`helpers.messages`,
+needs rclpy), the `ros2 launch` executable lookup (`helpers.install`), hostile files
+(`helpers.untrusted`). conftest.py builds its fixtures on these. Importable as `helpers` because pytest
+puts test/ (the folder of the root conftest.py) on sys.path.
+
+Layout: test/unit/<room>/test_<room>_*.py run in one process (rclpy message types allowed, no DDS
+participant); test/integration/ starts node processes (through uav_traj_predictor.harness) or rclpy
+nodes. Test file names are unique across both (pytest imports them by name)."""
 import importlib.util
 import sys
 from pathlib import Path
