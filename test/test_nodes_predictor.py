@@ -338,8 +338,8 @@ def test_silent_track_times_out_markers_deleted_and_diagnostics_report_it(scenar
 
 def test_noisy_positions_are_reported_with_a_pointer_to_the_twist_source(scenario_run):
     diagnostics = scenario_run.final_diagnostics
-    message, values = diagnostics["predictor_node: noisy"]
-    assert "jitter ~" in message and "velocity_source twist" in message, message
+    message, values = diagnostics["predictor_node: noisy"]                # a model that reads the noise level
+    assert "noise ~" in message and "read by the model" in message and "velocity_source twist" in message, message
     assert 10 < float(values["position_jitter_mm"]) < 40          # 2 cm white noise, estimated
     message, values = diagnostics["predictor_node: t1"]
     assert message == "tracking" and float(values["position_jitter_mm"]) < 1
