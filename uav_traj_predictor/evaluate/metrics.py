@@ -71,6 +71,7 @@ def score_windows(predicted: np.ndarray, truth: np.ndarray, std: np.ndarray | No
 
 def summarise(scores: WindowScores, short_steps: int = 5) -> dict:
     """Metrics of a set of windows: windows, ade, fde, ade_0p5 (first `short_steps` steps), err_by_step,
+    rmse_by_step (root mean square of the 3D error per step),
     miss_rate_0p5m / miss_rate_1m (share of windows whose final error exceeds 0.5 m / 1 m), and with std
     coverage_1sigma, coverage_2sigma, nll, nees (mean), coverage_1sigma_by_step, coverage_2sigma_by_step,
     nees_by_step. Empty sets give windows 0."""
@@ -84,6 +85,7 @@ def summarise(scores: WindowScores, short_steps: int = 5) -> dict:
         "fde": float(errors[:, -1].mean()),
         "ade_0p5": float(errors[:, :short_steps].mean()),
         "err_by_step": [float(e) for e in errors.mean(axis=0)],
+        "rmse_by_step": [float(e) for e in np.sqrt((errors ** 2).mean(axis=0))],
         "miss_rate_0p5m": float((errors[:, -1] > 0.5).mean()),
         "miss_rate_1m": float((errors[:, -1] > 1.0).mean()),
     }
