@@ -335,8 +335,8 @@ def test_silent_track_times_out_markers_deleted_and_diagnostics_report_it(scenar
 
 def test_noisy_positions_are_reported_with_a_pointer_to_the_twist_source(scenario_run):
     diagnostics = scenario_run.final_diagnostics
-    message, values = diagnostics["predictor_node: noisy"]
-    assert "jitter ~" in message and "velocity_source twist" in message, message
+    message, values = diagnostics["predictor_node: noisy"]                # a model that reads the noise level
+    assert "noise ~" in message and "read by the model" in message and "velocity_source twist" in message, message
     assert 10 < float(values["position_jitter_mm"]) < 40          # 2 cm white noise, estimated
     message, values = diagnostics["predictor_node: t1"]
     assert message == "tracking" and float(values["position_jitter_mm"]) < 1
@@ -360,7 +360,11 @@ def test_twist_source_predicts_from_the_rotated_body_velocity(checkpoint, tmp_pa
             orientation = (0.0, 0.0, 0.0, 0.0) if k == 7 else yaw90
             sc.publish("tw", start_wall + k / RATE, (1.0, 2.0, 3.0), orientation=orientation, twist=(1.0, 0.0, 0.0))
             sc.spin(max(0.0, start_wall + (k + 1) / RATE - time.time()))
-        sc.spin(0.5)
+
+        def reported():                      # the node's diagnostics (every 0.2 s) counted the ignored sample
+            return [kv for d in sc.diagnostics for s in d.status for kv in s.values if "invalid_orientation" in kv.key]
+        sc.spin_until(lambda: bool(reported()), 15)      # a loaded machine may delay the next report
+        sc.spin(0.3)
     finally:
         code, output = stop(node)
         rclpy.try_shutdown(context=context)
@@ -372,5 +376,5 @@ def test_twist_source_predicts_from_the_rotated_body_velocity(checkpoint, tmp_pa
         got = np.array([(p.x, p.y, p.z) for p in message.positions])
         expected = np.array([1.0, 2.0, 3.0]) + np.outer(np.arange(1, HORIZON + 1) * DT, [0.0, 1.0, 0.0])
         np.testing.assert_allclose(got, expected, atol=1e-6)
-    ignored = [kv for d in sc.diagnostics for s in d.status for kv in s.values if "invalid_orientation" in kv.key]
+    ignored = reported()
     assert ignored and max(int(kv.value) for kv in ignored) == 1

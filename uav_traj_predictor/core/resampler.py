@@ -86,6 +86,7 @@ class OnlineResampler:
         self.max_backwards = max_backwards
         self._max_gap = cfg.max_gap
         self._recent_steps = deque(maxlen=GAP_HISTORY)   # last raw steps, for the low-rate gap limit
+        self._gap_limit = cfg.max_gap                     # gap_limit(_recent_steps), kept up to date
         self._smoothing = cfg.smoothing == "savgol"
         self.twist = cfg.velocity_source == "twist"
         self._raw_grid = deque(maxlen=cfg.savgol_window if self._smoothing else 1)  # last unsmoothed grid positions
@@ -116,7 +117,7 @@ class OnlineResampler:
     @property
     def gap_limit(self) -> float:
         """The longest raw step (s) the next sample may follow without starting a new segment."""
-        return gap_limit(self._recent_steps, self._max_gap)
+        return self._gap_limit
 
     @property
     def last_grid_stamp(self) -> float | None:
@@ -150,9 +151,10 @@ class OnlineResampler:
         if self.t0 is None:
             return self._begin_segment(stamp, xyz, velocity, self._pending_reset)
         step = stamp - self.last_stamp
-        limit = gap_limit(self._recent_steps, self._max_gap)
+        limit = self._gap_limit
         if step > 0:                       # the stream's own sample interval, across segments (gap_limits)
             self._recent_steps.append(step)
+            self._gap_limit = gap_limit(self._recent_steps, self._max_gap)
         if step > limit:
             return self._begin_segment(stamp, xyz, velocity, RESET_GAP)
         if step < -self.max_backwards:

@@ -142,9 +142,10 @@ class TrackBank:
             self._reset(track, IGNORED_NON_FINITE, stamp)
             resampler.reset()
         elif samples:
-            noise = track.jitter.level
-            track.queued_velocities += [(*velocity, noise, *interval) for _, _, velocity, interval in samples
-                                        if velocity is not None]
+            noise, queue = (track.jitter.level,), track.queued_velocities
+            for _, _, velocity, interval in samples:
+                if velocity is not None:
+                    queue.append(velocity + noise + interval)
             track.queued_samples += len(samples)
             track.last_grid_stamp, track.last_grid_position, _, _ = samples[-1]
         return len(samples)

@@ -52,6 +52,12 @@ def parser() -> argparse.ArgumentParser:
                     help="a sweep over one key on top of the (single) --perturb, e.g. --perturb rate=20 "
                          "--sweep noise=0,0.005,0.01,0.02")
     ap.add_argument("--seed", type=int, default=0, help="seed of the perturbations (per flight and name)")
+    ap.add_argument("--export-tum", metavar="DIR",
+                    help="write each flight's k-step-ahead predictions (stamped at the time they predict) and the "
+                         "truth on the same stamps as TUM files, for evo (`evo_ape tum TRUTH PRED`; docs/evaluation.md)")
+    ap.add_argument("--export-horizons", default="10", metavar="J1,J2",
+                    help="horizon steps to export (1-based grid steps)")
+    ap.add_argument("--export-methods", nargs="+", metavar="NAME", help="methods to export (default: all)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch CPU threads (1 is fastest on a shared machine; see docs/evaluation.md)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -85,10 +91,17 @@ def run(args) -> int:
     if len(perturbations) > 1:
         return _run_sweep(args, methods, protocol, perturbations)
     examples = {} if args.plots else None
+    export = None
+    if args.export_tum:
+        from .export import TumExport
+        horizons = tuple(int(j) for j in args.export_horizons.split(","))
+        if max(horizons) > protocol.horizon:
+            raise ValueError(f"--export-horizons {args.export_horizons}: beyond the protocol's {protocol.horizon} steps")
+        export = TumExport(args.export_tum, horizons, tuple(args.export_methods) if args.export_methods else None)
     started = time.perf_counter()
     unusable: list[str] = []
     report = evaluate_flights(args.paths, methods, protocol, progress=not args.quiet, examples=examples,
-                              unusable=unusable, perturbation=perturbations[0], seed=args.seed)
+                              unusable=unusable, perturbation=perturbations[0], seed=args.seed, export=export)
     elapsed = time.perf_counter() - started
     if not report["files"]:
         raise FlightFormatError(f"no flight files found under {', '.join(args.paths)}")
@@ -100,6 +113,9 @@ def run(args) -> int:
     print(f"\n{len(report['files'])} files, {_pooled_windows(report)} windows, {len(methods)} methods "
           f"in {elapsed:.1f} s")
     save_report(report, examples, args.json, args.plots)
+    if export is not None:
+        written = export.write()
+        print(f"exported {len(written)} TUM files to {args.export_tum}")
     return 0
 
 

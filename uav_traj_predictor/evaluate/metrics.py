@@ -14,12 +14,15 @@ LOG_2PI = float(np.log(2.0 * np.pi))
 
 @dataclass
 class WindowScores:
-    """Per-window quantities: 3D error per step, and for predictions with std the per-window
-    fractions of per-axis errors inside 1 and 2 std and the mean per-axis Gaussian NLL."""
+    """Per-window, per-step quantities: 3D error, and for predictions with std the fractions of the three
+    per-axis errors inside 1 and 2 std, the mean per-axis Gaussian NLL and the NEES (sum over the axes of
+    (e / std)^2: the normalised estimation error squared of the diagonal covariance, 3 on average when
+    calibrated)."""
     errors: np.ndarray                  # (n, H) Euclidean error per horizon step, m
-    within_1sigma: np.ndarray | None    # (n,) fraction of the H*3 per-axis errors with |e| <= std
-    within_2sigma: np.ndarray | None    # (n,) ... with |e| <= 2 std
-    nll: np.ndarray | None              # (n,) mean over steps and axes of the Gaussian NLL
+    within_1sigma: np.ndarray | None    # (n, H) fraction of the 3 per-axis errors with |e| <= std
+    within_2sigma: np.ndarray | None    # (n, H) ... with |e| <= 2 std
+    nll: np.ndarray | None              # (n, H) mean over the axes of the Gaussian NLL
+    nees: np.ndarray | None = None      # (n, H) sum over the axes of (e / std)^2
 
     def __len__(self) -> int:
         return len(self.errors)
@@ -40,7 +43,7 @@ class WindowScores:
         def stack(name):
             return np.concatenate([getattr(part, name) for part in parts]) if with_std else None
         return WindowScores(np.concatenate([part.errors for part in parts]),
-                            stack("within_1sigma"), stack("within_2sigma"), stack("nll"))
+                            stack("within_1sigma"), stack("within_2sigma"), stack("nll"), stack("nees"))
 
 
 def score_windows(predicted: np.ndarray, truth: np.ndarray, std: np.ndarray | None = None) -> WindowScores:
@@ -62,12 +65,16 @@ def score_windows(predicted: np.ndarray, truth: np.ndarray, std: np.ndarray | No
         raise ValueError("predicted std must be finite and > 0 everywhere")
     z = np.abs(residual) / std
     nll = 0.5 * LOG_2PI + np.log(std) + 0.5 * z**2
-    return WindowScores(errors, (z <= 1.0).mean(axis=(1, 2)), (z <= 2.0).mean(axis=(1, 2)), nll.mean(axis=(1, 2)))
+    return WindowScores(errors, (z <= 1.0).mean(axis=2), (z <= 2.0).mean(axis=2), nll.mean(axis=2),
+                        (z**2).sum(axis=2))
 
 
 def summarise(scores: WindowScores, short_steps: int = 5) -> dict:
-    """Metrics of a set of windows: windows, ade, fde, ade_0p5 (first `short_steps` steps),
-    err_by_step, and with std coverage_1sigma, coverage_2sigma, nll. Empty sets give windows 0."""
+    """Metrics of a set of windows: windows, ade, fde, ade_0p5 (first `short_steps` steps), err_by_step,
+    rmse_by_step (root mean square of the 3D error per step),
+    miss_rate_0p5m / miss_rate_1m (share of windows whose final error exceeds 0.5 m / 1 m), and with std
+    coverage_1sigma, coverage_2sigma, nll, nees (mean), coverage_1sigma_by_step, coverage_2sigma_by_step,
+    nees_by_step. Empty sets give windows 0."""
     count = len(scores)
     if count == 0:
         return {"windows": 0}
@@ -78,9 +85,17 @@ def summarise(scores: WindowScores, short_steps: int = 5) -> dict:
         "fde": float(errors[:, -1].mean()),
         "ade_0p5": float(errors[:, :short_steps].mean()),
         "err_by_step": [float(e) for e in errors.mean(axis=0)],
+        "rmse_by_step": [float(e) for e in np.sqrt((errors ** 2).mean(axis=0))],
+        "miss_rate_0p5m": float((errors[:, -1] > 0.5).mean()),
+        "miss_rate_1m": float((errors[:, -1] > 1.0).mean()),
     }
     if scores.has_std:
         summary["coverage_1sigma"] = float(scores.within_1sigma.mean())
         summary["coverage_2sigma"] = float(scores.within_2sigma.mean())
         summary["nll"] = float(scores.nll.mean())
+        summary["coverage_1sigma_by_step"] = [float(c) for c in scores.within_1sigma.mean(axis=0)]
+        summary["coverage_2sigma_by_step"] = [float(c) for c in scores.within_2sigma.mean(axis=0)]
+        if scores.nees is not None:
+            summary["nees"] = float(scores.nees.mean())
+            summary["nees_by_step"] = [float(v) for v in scores.nees.mean(axis=0)]
     return summary

@@ -1,4 +1,4 @@
-"""PNG figures of an evaluation (matplotlib, Agg backend): error vs horizon and example windows."""
+"""PNG figures of an evaluation (matplotlib, Agg backend): error and calibration vs horizon, example windows."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,6 +30,33 @@ def plot_error_vs_horizon(report: dict, path) -> Path:
     return _save(fig, path)
 
 
+def plot_calibration_vs_horizon(report: dict, path) -> Path:
+    """Per-axis 1-sigma / 2-sigma coverage and NEES per horizon step for every method with std, pooled and
+    per group (dashed lines: the Gaussian targets 68.3 %, 95.4 % and NEES 3)."""
+    dt = report["protocol"]["dt"]
+    scopes = [("pooled", report["pooled"])] + list(report["groups"].items())
+    fig, axes = plt.subplots(2, len(scopes), figsize=(4.2 * len(scopes), 6.4), squeeze=False)
+    for column, (title, entries) in enumerate(scopes):
+        top, bottom = axes[0][column], axes[1][column]
+        for name, summary in entries.items():
+            if summary.get("windows", 0) and "coverage_1sigma_by_step" in summary:
+                steps = [dt * (j + 1) for j in range(len(summary["coverage_1sigma_by_step"]))]
+                line, = top.plot(steps, summary["coverage_1sigma_by_step"], marker=".", label=_short(name))
+                top.plot(steps, summary["coverage_2sigma_by_step"], marker=".", color=line.get_color(), alpha=0.6)
+                if "nees_by_step" in summary:
+                    bottom.plot(steps, summary["nees_by_step"], marker=".", color=line.get_color())
+        for level in (0.6827, 0.9545):
+            top.axhline(level, color="0.5", linestyle="--", linewidth=0.8)
+        bottom.axhline(3.0, color="0.5", linestyle="--", linewidth=0.8)
+        top.set(title=f"{title}", ylabel="per-axis coverage (1σ, 2σ)", ylim=(0, 1.02))
+        bottom.set(xlabel="lead time [s]", ylabel="NEES (3-D, diagonal)", yscale="log")
+        top.grid(alpha=0.3)
+        bottom.grid(alpha=0.3)
+    if axes[0][0].get_legend_handles_labels()[0]:
+        axes[0][0].legend(fontsize=7)
+    return _save(fig, path)
+
+
 def plot_examples(examples: dict, report: dict, folder) -> list[Path]:
     """Per group, a few windows top-down (x-y): history, truth and each shown method's path;
     methods with std draw their 1-sigma x-y ellipses. VECTOR is shown by its best pooled checkpoint."""
@@ -48,10 +75,13 @@ def plot_examples(examples: dict, report: dict, folder) -> list[Path]:
 
 
 def write_plots(report: dict, examples: dict, folder) -> list[Path]:
-    """All figures into `folder` (created): error_vs_horizon.png and examples_<group>.png."""
+    """All figures into `folder` (created): error_vs_horizon.png, calibration_vs_horizon.png and
+    examples_<group>.png."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    return [plot_error_vs_horizon(report, folder / "error_vs_horizon.png"), *plot_examples(examples, report, folder)]
+    return [plot_error_vs_horizon(report, folder / "error_vs_horizon.png"),
+            plot_calibration_vs_horizon(report, folder / "calibration_vs_horizon.png"),
+            *plot_examples(examples, report, folder)]
 
 
 def _draw_window(axis, window: dict, shown: list[str]) -> None:

@@ -7,8 +7,9 @@ from pathlib import Path
 from .methods import VECTOR_PREFIX
 
 COLUMNS = (("windows", "windows", "{:d}"), ("ade", "ADE m", "{:.3f}"), ("fde", "FDE m", "{:.3f}"),
-           ("ade_0p5", "ADE0.5 m", "{:.3f}"), ("coverage_1sigma", "cov1s", "{:.2f}"),
-           ("coverage_2sigma", "cov2s", "{:.2f}"), ("nll", "NLL", "{:.2f}"))
+           ("ade_0p5", "ADE0.5 m", "{:.3f}"), ("miss_rate_1m", "miss1m", "{:.3f}"),
+           ("coverage_1sigma", "cov1s", "{:.2f}"), ("coverage_2sigma", "cov2s", "{:.2f}"), ("nll", "NLL", "{:.2f}"),
+           ("nees", "NEES", "{:.2f}"))
 
 
 def format_block(title: str, entries: dict) -> str:

@@ -27,7 +27,7 @@ EXAMPLE_FRACTIONS = (0.2, 0.5, 0.8)   # where in a group's first segment the plo
 def evaluate_flights(paths_or_flights, methods=None, protocol: Protocol = Protocol(), *,
                      progress: bool = False, examples: dict | None = None,
                      notes: list[str] | None = None, unusable: list[str] | None = None,
-                   perturbation: Perturbation | None = None, seed: int = 0) -> dict:
+                   perturbation: Perturbation | None = None, seed: int = 0, export=None) -> dict:
     """Evaluate `methods` on flights and return the report dict (layout in the module docstring).
 
     paths_or_flights: a path, or an iterable of paths (files, bag directories, folders searched
@@ -37,7 +37,8 @@ def evaluate_flights(paths_or_flights, methods=None, protocol: Protocol = Protoc
     list, receives one line per flight that gave no window (`no_window_reason`). `perturbation`: every
     flight is first passed through this measurement model (`data.perturb`, seeded per flight by `seed`
     and its name); the truth is then the perturbed flight too, as it is for a user's own sensor. Both
-    are recorded in the report ("perturbation").
+    are recorded in the report ("perturbation"). `export` (evaluate.export.TumExport) collects the
+    k-step-ahead predictions and truth of every window for TUM files (written by the caller).
     """
     perturbation = perturbation or Perturbation()
     if not isinstance(methods, Mapping):
@@ -49,7 +50,7 @@ def evaluate_flights(paths_or_flights, methods=None, protocol: Protocol = Protoc
         key, group = _unique_key(flight, file_scores), flight_group(flight)
         group_examples = None if examples is None else examples.setdefault(group, [])
         file_groups[key] = group
-        file_scores[key] = evaluate_flight(flight, methods, protocol, seconds, group_examples)
+        file_scores[key] = evaluate_flight(flight, methods, protocol, seconds, group_examples, export)
         if unusable is not None and not any(len(scores) for scores in file_scores[key].values()):
             unusable.append(no_window_reason(key, flight, protocol))
     report = build_report(file_scores, file_groups, protocol, {name: describe(m) for name, m in methods.items()})
@@ -60,7 +61,7 @@ def evaluate_flights(paths_or_flights, methods=None, protocol: Protocol = Protoc
 
 
 def evaluate_flight(flight: Flight, methods: Mapping, protocol: Protocol = Protocol(),
-                    seconds: dict | None = None, examples: list | None = None) -> dict[str, WindowScores]:
+                    seconds: dict | None = None, examples: list | None = None, export=None) -> dict[str, WindowScores]:
     """WindowScores per method for one flight (all its segments' windows)."""
     parts = {name: [] for name in methods}
     for segment in segments_from_flight(flight, protocol.preprocess_config()):
@@ -79,6 +80,8 @@ def evaluate_flight(flight: Flight, methods: Mapping, protocol: Protocol = Proto
             predictions[name] = (positions, std)
         if examples is not None and not examples:
             examples.extend(_pick_examples(segment, indices, truth, predictions, protocol))
+        if export is not None:
+            export.add(flight.name, segment, indices, {name: pos for name, (pos, _) in predictions.items()})
     return {name: WindowScores.concat(chunks) if chunks else _no_windows(protocol)
             for name, chunks in parts.items()}
 

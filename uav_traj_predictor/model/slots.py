@@ -26,11 +26,9 @@ class TrackSlots:
         self.last_velocity = np.zeros((capacity, 3), np.float64)
         self.top = np.zeros((capacity, hidden), np.float32)
         self.status = np.full(capacity, WARMING_UP, dtype=object)
-
-    @property
-    def gru(self):
-        """The GRU state (layers, capacity, hidden): the stepper's array (numpy on the CPU paths)."""
-        return self.stepper.state
+        # the GRU state (layers, capacity, hidden): the stepper's array (numpy on the CPU paths); a plain
+        # attribute (re-bound when the stepper grows) so the C call reads it without a Python call
+        self.gru = stepper.state
 
     @property
     def capacity(self) -> int:
@@ -77,6 +75,7 @@ class TrackSlots:
     def _grow(self, capacity: int) -> None:
         old = self.capacity
         self.stepper.ensure_capacity(capacity)
+        self.gru = self.stepper.state
 
         def extend(array, fill):
             out = np.full((capacity,) + array.shape[1:], fill, dtype=array.dtype)

@@ -144,8 +144,12 @@ class StreamingPredictor:
         for round_index in range(max(map(len, step_lists), default=0)):
             rows = [i for i, samples in enumerate(step_lists) if len(samples) > round_index]
             samples = [step_lists[i][round_index] for i in rows]
-            self.step(indices[rows], [sample[:3] for sample in samples], _sample_noise(samples),
-                      _sample_interval(samples))
+            if all(len(sample) == 7 for sample in samples):     # TrackBank's grid samples: one array
+                block = np.array(samples, np.float64).reshape(len(samples), 7)
+                self.step(indices[rows], block[:, :3], block[:, 3], block[:, 4:])
+            else:
+                self.step(indices[rows], [sample[:3] for sample in samples], _sample_noise(samples),
+                          _sample_interval(samples))
         positions, velocities, std = self.predict(indices, last_positions)
         return positions, velocities, std, list(self.slots.status[indices])
 
@@ -156,6 +160,9 @@ class StreamingPredictor:
                             PRIOR_M)
         positions, velocities, std = out[:, 0], out[:, 1], out[:, 2]
         status = self.slots.status
+        if n == 1 and ready[0]:                           # the usual tick of a node: one track, tracking
+            status[int(indices[0])] = TRACKING
+            return positions, velocities, std, [TRACKING]
         others = np.flatnonzero(~ready)                   # warming up, or a non-finite network output
         if len(others):
             index = np.asarray(indices, np.int64)[others]

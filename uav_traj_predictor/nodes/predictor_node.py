@@ -368,12 +368,19 @@ class PredictorNode(Node):
                   **{f"ignored.{k}": v for k, v in track.ignored.items()}}
         message = state
         if jitter is not None and jitter > NOISY_POSITIONS_M and not self.use_twist:
-            level = DiagnosticStatus.WARN
-            message = (f"{state}; positions jitter ~{jitter * 1e3:.0f} mm: predictions from differenced positions "
-                       "degrade, use velocity_source twist")
-            if entry.track_id not in self.jitter_warned:
-                self.jitter_warned.add(entry.track_id)
-                self.get_logger().warning(f"track {entry.track_id}: {message} (docs/model.md)")
+            first = entry.track_id not in self.jitter_warned
+            self.jitter_warned.add(entry.track_id)
+            if self.bank.predictor.uses_noise:       # the model reads the noise level: informative only
+                message = (f"{state}; positions noise ~{jitter * 1e3:.0f} mm, read by the model (velocity_source "
+                           "twist is better still when the estimator's twist is clean)")
+                if first:
+                    self.get_logger().info(f"track {entry.track_id}: {message} (docs/model.md)")
+            else:                                    # a checkpoint without the noise input degrades
+                level = DiagnosticStatus.WARN
+                message = (f"{state}; positions jitter ~{jitter * 1e3:.0f} mm: predictions from differenced "
+                           "positions degrade with this checkpoint, use velocity_source twist")
+                if first:
+                    self.get_logger().warning(f"track {entry.track_id}: {message} (docs/model.md)")
         return DiagnosticStatus(level=level, name=name, hardware_id=entry.topic, message=message,
                                 values=_key_values(values))
 

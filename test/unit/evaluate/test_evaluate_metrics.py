@@ -92,3 +92,19 @@ def test_score_predictions_of_recorded_windows():
         score_predictions(grid, np.array([30]), exact[:1])
     short = Protocol(horizon=5)
     assert score_predictions(grid, np.array([34]), exact[:1, :5] * 0 + grid[35:40][None], protocol=short)["ade"] == 0
+
+
+def test_miss_rates_nees_and_coverage_per_step():
+    """Final errors of 0.3 / 0.7 / 1.5 m give miss rates 2/3 (0.5 m) and 1/3 (1 m); a std equal to
+    the per-axis error gives NEES 3 and coverage 1 (|e| <= std) at every step."""
+    import numpy as np
+    from uav_traj_predictor.evaluate.metrics import score_windows, summarise
+    truth = np.zeros((3, 4, 3))
+    predicted = np.zeros((3, 4, 3))
+    predicted[:, :, 0] = np.array([0.3, 0.7, 1.5])[:, None]
+    summary = summarise(score_windows(predicted, truth, np.full((3, 4, 3), 0.5)), short_steps=2)
+    assert summary["miss_rate_0p5m"] == pytest.approx(2 / 3) and summary["miss_rate_1m"] == pytest.approx(1 / 3)
+    assert len(summary["nees_by_step"]) == 4 and len(summary["coverage_1sigma_by_step"]) == 4
+    expected = np.mean([(0.3 / 0.5) ** 2, (0.7 / 0.5) ** 2, (1.5 / 0.5) ** 2])
+    assert summary["nees"] == pytest.approx(expected)
+    assert summary["coverage_1sigma_by_step"] == pytest.approx([7 / 9] * 4)     # x: 0.3 in, 0.7 and 1.5 out

@@ -107,7 +107,8 @@ def test_cli_on_generated_tum_files(tmp_path, capsys):
     assert "== pooled ==" in printed and "== sim ==" in printed and "ADE0.5" in printed
     assert "== ADE (m) summary ==" in printed
     assert report["pooled"]["ca"]["ade"] < report["pooled"]["cv"]["ade"]      # a helix curves
-    assert sorted(f.name for f in (tmp_path / "plots").iterdir()) == ["error_vs_horizon.png", "examples_sim.png"]
+    written = sorted(f.name for f in (tmp_path / "plots").iterdir())
+    assert written == ["calibration_vs_horizon.png", "error_vs_horizon.png", "examples_sim.png"]
 
 
 def test_cli_bad_input_is_a_clear_error(tmp_path, capsys):
