@@ -67,7 +67,8 @@ def _signature(kind: str, wtype: str, in_size: int, hidden: int, hidden_pad: int
                "wi_ptr": f"*{wtype}", "wh_ptr": f"*{wtype}", "b_ptr": "*fp32",
                "n": "i32", "stride_x": "i32", "stride_out": "i32", "w_step": "i32"}
         consts = {"IN": in_size, "H": hidden, "HP": hidden_pad, "BLOCK_N": cfg.block,
-                  "RESIDENT": cfg.resident, "HAS_INDEX": True, "GATES_IN": in_size == hidden or in_size > FUSED_INPUT_MAX,
+                  "RESIDENT": cfg.resident, "HAS_INDEX": True,
+                  "GATES_IN": in_size == hidden or in_size > FUSED_INPUT_MAX,
                   "HAS_OUT": True, "PRECISION": precision}
     for name in consts:
         sig[name] = "constexpr"
@@ -98,7 +99,8 @@ def compile_report(target_name: str, kind: str, input_size: int, hidden: int,
     target = TARGETS[target_name]
     hidden_pad = pow2(hidden, MIN_DOT)
     weights_dtype, dtype = dtype, compute_dtype(dtype, hidden_pad, allow_tf32=precision in (None, "tf32"))
-    dtype_name = TRITON_TYPES[dtype] if dtype == weights_dtype else f"{TRITON_TYPES[weights_dtype]}>{TRITON_TYPES[dtype]}"
+    dtype_name = (TRITON_TYPES[dtype] if dtype == weights_dtype
+                  else f"{TRITON_TYPES[weights_dtype]}>{TRITON_TYPES[dtype]}")
     cfg = launch_config(kind, hidden_pad, dtype)
     fn = gru_sequence_layer_kernel if kind == "sequence" else gru_step_layer_kernel
     precision = precision or dot_precision(dtype, allow_tf32=True)  # the dispatcher default

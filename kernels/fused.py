@@ -2,7 +2,8 @@
 
 `plan(spec)` packs a model's exported semantics (`model.spec.ModelSpec`: features, the GRU in the numpy
 step layouts of kernels/cpu.py, a two-layer tanh MLP head and its post-processing constants) into a
-`_cstream.Plan`, whose `advance` steps and predicts n tracks in one call on the predictor's state object (a one-track tick: 8.7 us vs 39 us through
+`_cstream.Plan`, whose `advance` steps and predicts n tracks in one call on the predictor's state object
+(a one-track tick: 8.7 us vs 39 us through
 numpy, `bench/node_latency.py --crossover`). None when the extension is missing (no C compiler at build
 time): callers then use the numpy path, with the same results to float32 rounding (tests).
 """

@@ -10,7 +10,7 @@ A `Perturbation` is written `key=value,...` (`Perturbation.parse`), applied in t
 
 | key | unit | what |
 |---|---|---|
-| rate | Hz | thin to this raw rate: for each stamp t0 + m / rate the nearest raw sample (kept once); a rate at or above the flight's own keeps every sample |
+| rate | Hz | thin to this raw rate: the nearest raw sample to each t0 + m / rate (kept once; no upsampling) |
 | gaps | per minute | mean number of outages (Poisson in time); each removes every sample in an interval |
 | gap_len | s | outage length, uniform in [gap_len / 10, gap_len] (default 2 s) |
 | dropout | 0-1 | each remaining sample is dropped independently with this probability |

@@ -263,9 +263,10 @@ def interval_velocities(t: np.ndarray, p: np.ndarray, times: np.ndarray, grid: n
     Interval k (k >= 1) holds the raw samples with stamps in (times[k-1], times[k]]; interval 0 the first
     raw sample. Its mean position m_k and mean stamp tau_k (an interval with fewer than
     MIN_INTERVAL_SAMPLES raw samples: the interpolated grid position `grid`, before any smoothing, and the
-    grid stamp, so u_k = v_k for raw rates at or below the grid rate) give u_k = (m_k - m_{k-1}) / (tau_k - tau_{k-1}): every raw sample contributes, so with white
-    noise of sigma at n raw samples per grid step u_k is about sqrt(n / 2) times less noisy than the
-    grid difference v_k (which reads one sample per step), and for clean motion it is the mean velocity
+    grid stamp, so u_k = v_k for raw rates at or below the grid rate) give
+    u_k = (m_k - m_{k-1}) / (tau_k - tau_{k-1}): every raw sample contributes, so with white noise of
+    sigma at n raw samples per grid step u_k is about sqrt(n / 2) times less noisy than the grid
+    difference v_k (which reads one sample per step), and for clean motion it is the mean velocity
     around t_k - dt / 2. Sums run relative to the stretch's first sample (stamps and positions), in
     stamp order: `core.OnlineResampler` computes the same numbers sample by sample.
     """

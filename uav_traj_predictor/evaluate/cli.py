@@ -54,7 +54,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=0, help="seed of the perturbations (per flight and name)")
     ap.add_argument("--export-tum", metavar="DIR",
                     help="write each flight's k-step-ahead predictions (stamped at the time they predict) and the "
-                         "truth on the same stamps as TUM files, for evo (`evo_ape tum TRUTH PRED`; docs/evaluation.md)")
+                         "truth on the same stamps as TUM files, for evo (`evo_ape tum TRUTH PRED`; "
+                         "docs/evaluation.md)")
     ap.add_argument("--export-horizons", default="10", metavar="J1,J2",
                     help="horizon steps to export (1-based grid steps)")
     ap.add_argument("--export-methods", nargs="+", metavar="NAME", help="methods to export (default: all)")
@@ -96,7 +97,8 @@ def run(args) -> int:
         from .export import TumExport
         horizons = tuple(int(j) for j in args.export_horizons.split(","))
         if max(horizons) > protocol.horizon:
-            raise ValueError(f"--export-horizons {args.export_horizons}: beyond the protocol's {protocol.horizon} steps")
+            raise ValueError(f"--export-horizons {args.export_horizons}: beyond the protocol's "
+                             f"{protocol.horizon} steps")
         export = TumExport(args.export_tum, horizons, tuple(args.export_methods) if args.export_methods else None)
     started = time.perf_counter()
     unusable: list[str] = []

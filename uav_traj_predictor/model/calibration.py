@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 COVERAGE_1SIGMA = 0.6826894921370859
-RECOMMENDED_RATE = 0.02                   # chosen on held-out simulated flights (docs/model.md); the product default is off
+RECOMMENDED_RATE = 0.02   # chosen on held-out simulated flights (docs/model.md); the product default is off
 LOG_SCALE_LIMIT = float(np.log(10.0))    # s stays within [0.1, 10] x the offline calibration
 
 

@@ -4,8 +4,9 @@ Layout (format 1):
     {"format": "uav_traj_predictor.velocity_gru", "format_version": 1,
      "state_dict": {name: tensor}, "meta": {...}}
 `meta` holds: model_id, rate, dt, min_history, horizon_steps, architecture (dict), normalisation
-(velocity_scale, accel_scale, residual_scale), std_calibration, speed_calibration, cv_std, training (data description, config, command,
-seed), metrics, created. `load_checkpoint` refuses anything else with a `CheckpointError`.
+(velocity_scale, accel_scale, residual_scale[, noise]), std_calibration, speed_calibration, cv_std,
+training (data description, config, command, seed), metrics, created. `load_checkpoint` refuses anything
+else with a `CheckpointError`.
 """
 from __future__ import annotations
 

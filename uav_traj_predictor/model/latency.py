@@ -45,7 +45,8 @@ def main(argv=None) -> int:
     for tracks in args.tracks:
         ticks = max(20, args.ticks // max(1, tracks // 10))
         seconds = time_ticks(predictor, tracks, ticks)
-        print(f"{tracks:5d} tracks: p50 {np.median(seconds) * 1e6:9.1f} us   p90 {np.percentile(seconds, 90) * 1e6:9.1f} us"
+        print(f"{tracks:5d} tracks: p50 {np.median(seconds) * 1e6:9.1f} us   "
+              f"p90 {np.percentile(seconds, 90) * 1e6:9.1f} us"
               f"   ({ticks} ticks)")
     return 0
 

@@ -238,7 +238,8 @@ class StreamingPredictor:
         Same math as stepping a fresh track through the segment, but one GRU sequence pass; the
         segment's velocities (position differences, or measured ones for velocity_source "twist"), noise
         estimates (`segment.noise`, the estimate's prior where absent) and interval-mean velocities
-        (`segment.interval_velocities`, the velocities where absent) are what a track is stepped with, and the online std calibration runs over the rows in order.
+        (`segment.interval_velocities`, the velocities where absent) are what a track is stepped with,
+        and the online std calibration runs over the rows in order.
         """
         dt = getattr(segment, "dt", self.dt)
         if not np.isclose(dt, self.dt, rtol=1e-6):
