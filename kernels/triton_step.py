@@ -3,8 +3,8 @@
 State lives on the device as (L, capacity, H) fp32. An optional index (n,) long names the state rows
 that advance (unique; others untouched). One launch per layer: layer 0 fuses its small input
 projection (IN <= 16 rank-1 fp32 updates); layer l > 0 reads W_ih h_{l-1} from one gather + matmul
-over the rows layer l-1 just updated (so its kernel holds only W_hh). A persistent grid (a few programs per SM) walks tiles of
-BLOCK_N tracks so resident weights are loaded once per program, not once per tile.
+over the rows layer l-1 just updated (so its kernel holds only W_hh). A persistent grid (a few programs
+per SM) walks tiles of BLOCK_N tracks so resident weights are loaded once per program, not once per tile.
 No host sync and no allocation when `out` is given: capturable in a CUDA graph.
 """
 from __future__ import annotations
