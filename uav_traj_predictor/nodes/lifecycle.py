@@ -14,7 +14,9 @@ TEARDOWN_GRACE_S = 10.0
 
 
 def enable_stack_dumps() -> None:
-    """`kill -USR1 <pid>` writes every thread's Python stack to stderr (diagnosing a stuck node)."""
+    """`kill -USR1 <pid>` writes every thread's Python stack to stderr (diagnosing a stuck node), and a
+    fatal signal (SIGSEGV, SIGABRT, ...) writes them before the process dies (diagnosing a crash)."""
+    faulthandler.enable(all_threads=True)
     faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
 
 
