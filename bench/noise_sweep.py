@@ -8,7 +8,8 @@ GNSS, a 5 Hz tracker. Columns: the model's ADE, the best other method and its AD
 the change against `--reference` (the previous shipped model's clean figures, target <= +3 %).
 
     cd /tmp && /work/main/.venv/bin/python /work/main/bench/noise_sweep.py /work/shared/flights \
-        --vector /work/shared/anchors/vector [--checkpoint CKPT] [--sensors] [--seed 0]
+        --vector /work/shared/anchors/vector [--checkpoint CKPT] [--sensors] [--seed 0] [--guard RATE] \
+        [--extra SPEC ...]
 """
 from __future__ import annotations
 
@@ -41,11 +42,17 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint", help="model checkpoint (default: the shipped one)")
     parser.add_argument("--sensors", action="store_true", help="also the sensor-like measurement models")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--guard", type=float, default=None, metavar="RATE",
+                        help="the model's guard rate (default: the product default, model.guard.DEFAULT_RATE)")
+    parser.add_argument("--extra", action="append", default=[], metavar="SPEC",
+                        help="further --perturb specs to run after the others")
     parser.add_argument("--json", help="write every report here")
     args = parser.parse_args(argv)
     names = ["model", "cv", "ca", "kf", "akf", "imm"] + (["vector:*"] if args.vector else [])
-    methods = build_methods(names, checkpoint=args.checkpoint, vector_dir=args.vector)
+    options = {} if args.guard is None else {"guard": args.guard}
+    methods = build_methods(names, checkpoint=args.checkpoint, vector_dir=args.vector, model_options=options)
     specs = [(spec, spec) for spec in NOISE_SWEEP] + (list(SENSORS.items()) if args.sensors else [])
+    specs += [(spec, spec) for spec in args.extra]
     started, reports = time.perf_counter(), []
     anchors = ", ".join(n for n in methods if n != "model")
     print(f"# {methods['model'].describe()}; seed {args.seed}; anchors: {anchors}")

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..data import FlightFormatError
 from ..data.perturb import Perturbation
 from ..model.calibration import RECOMMENDED_RATE
+from ..model.guard import DEFAULT_RATE as GUARD_DEFAULT, RECOMMENDED_RATE as GUARD_RATE
 from .methods import MethodUnavailable, build_methods
 from .protocol import Protocol
 from .report import format_report, format_sweep, save_report
@@ -43,6 +44,10 @@ def parser() -> argparse.ArgumentParser:
                     help="rate of the model's online per-track std calibration (0 = off, the default: the "
                          f"checkpoint's offline calibration only; {RECOMMENDED_RATE:g} = the rate validated on "
                          "simulated flights); see docs/model.md")
+    ap.add_argument("--guard", type=float, default=GUARD_DEFAULT, metavar="RATE",
+                    help="rate of the model's guard, which blends each track's prediction toward a CV/CA IMM by how "
+                         f"both did on that track (0 = off; default {GUARD_DEFAULT:g}, predictor_node's default; "
+                         f"{GUARD_RATE:g} = the validated rate); see docs/model.md")
     ap.add_argument("--perturb", action="append", metavar="SPEC", default=None,
                     help="pass every flight through a measurement model first, e.g. 'rate=20,noise=0.01,dropout=0.05' "
                          "(keys: rate Hz, noise m, dropout, gaps /min, gap_len s, outliers, outlier_size m, drift "
@@ -83,7 +88,8 @@ def run(args) -> int:
     protocol = Protocol(history=args.history, horizon=args.horizon, velocity_source=args.velocity_source)
     notes: list[str] = []
     methods = build_methods(args.methods, protocol, checkpoint=args.checkpoint, vector_dir=args.vector, notes=notes,
-                            model_options={"online_calibration": args.online_calibration})
+                            model_options={"online_calibration": args.online_calibration,
+                                           "guard": args.guard})
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if not methods:

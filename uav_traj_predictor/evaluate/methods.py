@@ -49,7 +49,9 @@ class ModelMethod:
 
     def describe(self) -> str:
         rate = getattr(self.predictor, "online_calibration", 0.0)
-        return f"StreamingPredictor({getattr(self.predictor, 'model_id', '?')}, online calibration rate {rate:g})"
+        guard = getattr(self.predictor, "guard", 0.0)
+        return (f"StreamingPredictor({getattr(self.predictor, 'model_id', '?')}, online calibration rate {rate:g}, "
+                f"guard rate {guard:g})")
 
     def predict_segment(self, segment) -> SegmentPrediction:
         result = self.predictor.predict_segment(segment)

@@ -9,7 +9,9 @@ positions p_k + j dt v_k + residual_j and per-axis stds, and `advance` is the ti
 network ever returned non-finite values) it returns constant-velocity extrapolation with the
 checkpoint's constant-velocity error std, and `status()` says so ("warming_up" / "fallback_cv"). The
 network's std is further scaled per track and axis by `OnlineCalibration` (model/calibration.py),
-learnt online from the track's own matured predictions (`online_calibration` = its rate, 0 = off).
+learnt online from the track's own matured predictions (`online_calibration` = its rate, 0 = off), and
+the guard (model/guard.py; `guard` = its rate, 0 = off) blends each track's prediction toward a classical
+IMM's by how both did on that track.
 `predict_segment` is the offline twin over a whole segment (one GRU sequence pass, the same head).
 """
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ..kernels.dispatch import fused_update
 from ..kernels.fused import plan as fused_plan
 from .calibration import OnlineCalibration, calibrate_segment
 from .checkpoint import load_checkpoint
+from .guard import Guard, guard_segment
 from .slots import TrackSlots
 from .spec import MAX_SPEED, ModelSpec
 
@@ -37,7 +40,7 @@ class StreamingPredictor:
 
     def __init__(self, checkpoint=None, backend: str = "auto", device: str = "cpu",
                  min_history: int | None = None, capacity: int = 8, online_calibration: float = 0.0,
-                 fused: bool = True):
+                 fused: bool = True, guard: float = 0.0):
         self.model, self.meta = load_checkpoint(checkpoint)
         meta = self.meta
         self.spec = ModelSpec.from_model(self.model, meta)
@@ -49,7 +52,8 @@ class StreamingPredictor:
         self.backend = backend
         self._stepper = GRUStepper(self.spec.gru, capacity=capacity, backend=backend, device=device)
         self._online = OnlineCalibration(self._stepper.capacity, self.horizon_steps, online_calibration)
-        self.slots = TrackSlots(self._stepper, self.spec.hidden, listeners=[self._online])
+        self._guard = Guard(self._stepper.capacity, self.horizon_steps, self.dt, guard)
+        self.slots = TrackSlots(self._stepper, self.spec.hidden, listeners=[self._online, self._guard])
         self._features_always_finite = self.spec.features_always_finite
         self._steps_dt = np.arange(1, self.horizon_steps + 1, dtype=np.float64)[:, None] * self.dt
         self._steps0_dt = np.arange(self.horizon_steps + 1, dtype=np.float64)[:, None] * self.dt   # 0, dt, ...
@@ -65,7 +69,8 @@ class StreamingPredictor:
     @property
     def fused(self) -> bool:
         """Whether `advance` runs the C path for a few tracks (else always `step` and `predict`)."""
-        return self._fused is not None and not self._online.enabled and self._features_always_finite
+        return (self._fused is not None and not self._online.enabled and not self._guard.enabled
+                and self._features_always_finite)
 
     @property
     def uses_noise(self) -> bool:
@@ -98,6 +103,15 @@ class StreamingPredictor:
     def online_calibration(self) -> float:
         """Rate of the online std calibration (0: off)."""
         return self._online.rate
+
+    @property
+    def guard(self) -> float:
+        """Rate of the guard's scores (0: off; model/guard.py)."""
+        return self._guard.rate
+
+    def guard_weight(self, indices) -> np.ndarray:
+        """Mean weight of the classical filter in each track's latest prediction (0: the network alone)."""
+        return self._guard.weight(self.slots.checked(indices))
 
     def history(self, indices) -> np.ndarray:
         """Number of velocities each track has consumed since its last reset."""
@@ -150,7 +164,8 @@ class StreamingPredictor:
             else:
                 self.step(indices[rows], [sample[:3] for sample in samples], _sample_noise(samples),
                           _sample_interval(samples))
-        positions, velocities, std = self.predict(indices, last_positions)
+        noise = [samples[-1][3] if samples and len(samples[-1]) > 3 else PRIOR_M for samples in step_lists]
+        positions, velocities, std = self.predict(indices, last_positions, noise if self._guard.enabled else None)
         return positions, velocities, std, list(self.slots.status[indices])
 
     def _advance_fused(self, indices, step_lists, last_positions):
@@ -178,8 +193,9 @@ class StreamingPredictor:
         velocities = np.asarray(velocities, np.float64).reshape(-1, 3)
         return (np.abs(velocities) <= MAX_SPEED).all(axis=1)     # NaN and inf fail the comparison
 
-    def predict(self, indices, last_positions):
-        """Horizon prediction from each track's state and last grid position (n, 3).
+    def predict(self, indices, last_positions, noise=None):
+        """Horizon prediction from each track's state and last grid position (n, 3) (with the guard on, the
+        noise level (n,) m at that grid sample is the classical filter's; None: the estimate's prior).
 
         Returns positions (n, H, 3), velocities (n, H, 3) and per-axis 1-sigma std (n, H, 3).
         """
@@ -210,6 +226,10 @@ class StreamingPredictor:
             for row in rows[~ok].tolist():
                 status[row] = FALLBACK_CV
         slots.status[indices] = status
+        if self._guard.enabled:
+            network = np.array([state == TRACKING for state in status], bool)
+            self._guard.apply(indices, slots.count[indices], last, _noise_levels(noise, len(indices)), positions,
+                              std, network)
         if online:
             self._scale_online(indices, grid_index, status, positions, std)
         velocities = np.subtract(steps[:, 1:], steps[:, :-1])     # np.diff's arithmetic
@@ -267,6 +287,9 @@ class StreamingPredictor:
             residual, model_std = self._split(head)
             out[rows] = positions[rows, None, :] + velocities[rows - 1, None, :] * self._steps_dt + residual
             std[rows] = model_std
+            if self._guard.enabled:
+                out, std = guard_segment(positions, out, std, _segment_noise(segment, count), self.dt,
+                                         self._guard.rate, self._guard.min_evidence)
             std = calibrate_segment(positions, out, std, horizon, self._online.rate)
         return SegmentPrediction(positions=out, std=std)
 
@@ -279,6 +302,12 @@ def _noise_levels(noise, n: int) -> np.ndarray:
     if not bool((noise >= 0).all() and np.isfinite(noise).all()):
         raise ValueError("step(): noise levels must be finite and >= 0 m")
     return noise
+
+
+def _segment_noise(segment, count: int) -> np.ndarray:
+    """The segment's noise level per grid sample (the estimate's prior where it has none)."""
+    noise = getattr(segment, "noise", None)
+    return np.full(count, PRIOR_M) if noise is None else np.asarray(noise, np.float64)
 
 
 def _sample_noise(samples) -> list[float] | None:

@@ -1,0 +1,200 @@
+"""model.guard: the per-track blend toward the classical IMM, from matured predictions only; streaming ==
+offline; the core's streaming IMM batched over tracks."""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from helpers.checkpoints import random_checkpoint
+from uav_traj_predictor.core import TrackBank
+from uav_traj_predictor.core.imm import IMM_DEFAULTS, FilterConfig, IMMBank
+from uav_traj_predictor.model import TRACKING, StreamingPredictor
+from uav_traj_predictor.model.guard import Guard, guard_segment
+
+H, DT = 10, 0.1
+
+
+def slow_flight(steps=1500, seed=0):
+    """A slow smooth 3-D path (~0.5 m/s), the truth."""
+    t = np.arange(steps) * DT
+    rng = np.random.default_rng(seed)
+    phase = rng.uniform(0, 2 * np.pi, 3)
+    return np.column_stack([2 * np.sin(0.25 * t + phase[0]), 2 * np.cos(0.2 * t + phase[1]),
+                            1.5 + 0.3 * np.sin(0.3 * t + phase[2])])
+
+
+def future(positions):
+    out = np.full((len(positions), H, 3), np.nan)
+    for j in range(1, H + 1):
+        out[:-j, j - 1] = positions[j:]
+    return out
+
+
+def blend_of(model_error, noise, seed=0):
+    """guard_segment over measured positions (truth + white noise) with a 'network' = the exact future
+    plus `model_error` (per-lead white errors of that std); returns (measured, truth future, blended, raw)."""
+    rng = np.random.default_rng(seed)
+    truth = slow_flight(seed=seed)
+    measured = truth + rng.normal(0, noise, truth.shape)
+    exact = future(truth)
+    predicted = exact + rng.normal(0, 1, exact.shape) * model_error
+    predicted[:20] = np.nan                                   # warming up: no network prediction
+    predicted[-H:] = exact[-H - 1]                            # rows without a full future: any finite value
+    std = np.where(np.isfinite(predicted), 0.1, np.nan)
+    blended, _ = guard_segment(measured, predicted, std, np.full(len(truth), noise), DT)
+    return exact, blended, predicted
+
+
+def ade(predicted, exact, rows):
+    return np.linalg.norm(predicted[rows] - exact[rows], axis=-1).mean()
+
+
+def test_a_precise_network_is_left_alone_and_a_bad_one_is_replaced_by_the_filter():
+    rows = slice(300, -H)
+    exact, blended, raw = blend_of(model_error=0.002, noise=0.01)       # network far better than any filter
+    assert ade(blended, exact, rows) <= 1.02 * ade(raw, exact, rows)
+    exact, blended, raw = blend_of(model_error=1.0, noise=0.01)         # network useless
+    assert ade(blended, exact, rows) < 0.2 * ade(raw, exact, rows)
+
+
+def test_the_weight_does_not_follow_the_measurement_noise():
+    """Same network error, 2 mm and 5 cm of white measurement noise on the scoring positions: the blend
+    weights (and so the result against the truth) barely move, since the noise cancels in the weight."""
+    guards = []
+    for noise in (0.002, 0.05):
+        rng = np.random.default_rng(1)
+        truth = slow_flight(seed=1)
+        measured = truth + rng.normal(0, noise, truth.shape)
+        exact = future(truth)
+        classical = exact + rng.normal(0, 0.05, exact.shape)
+        model = exact + rng.normal(0, 0.05, exact.shape)           # equally good: w near 1/2
+        guard = Guard(1, H, DT)
+        weights = []
+        for k in range(1, len(truth) - H):
+            guard.partner.forecast = lambda indices, with_std=False, k=k: (classical[k:k + 1], None)
+            positions, std = model[k:k + 1].copy(), np.full((1, H, 3), 0.1)
+            weights.append(guard.apply(np.zeros(1, np.int64), np.array([k]), measured[k:k + 1], np.array([noise]),
+                                       positions, std, np.array([True])))
+        guards.append(np.concatenate(weights[500:]).mean())
+    assert 0.35 < guards[0] < 0.65 and abs(guards[0] - guards[1]) < 0.1
+
+
+def test_uses_no_future_position():
+    rng = np.random.default_rng(2)
+    truth = slow_flight(steps=400)
+    predicted = future(truth) + rng.normal(0, 0.3, (400, H, 3))
+    predicted[:20], predicted[-H:] = np.nan, 0.0
+    std = np.where(np.isfinite(predicted), 0.1, np.nan)
+    noise = np.full(400, 0.01)
+    first, _ = guard_segment(truth, predicted, std, noise, DT)
+    changed = truth.copy()
+    changed[250:] += 5.0
+    again, _ = guard_segment(changed, predicted, std, noise, DT)
+    np.testing.assert_array_equal(again[:250], first[:250])
+    assert not np.allclose(again[260:-H], first[260:-H])
+
+
+def test_rate_zero_is_the_identity_and_bad_settings_are_refused():
+    truth = slow_flight(steps=100)
+    predicted = future(truth)
+    std = np.full_like(predicted, 0.1)
+    out, spread = guard_segment(truth, predicted, std, np.zeros(100), DT, rate=0.0)
+    np.testing.assert_array_equal(out, predicted)
+    np.testing.assert_array_equal(spread, std)
+    for rate in (-0.1, 1.0, float("nan")):
+        with pytest.raises(ValueError):
+            Guard(1, H, DT, rate)
+    with pytest.raises(ValueError):
+        Guard(1, H, DT, 0.02, min_evidence=0)
+
+
+def test_imm_bank_batched_equals_one_track_at_a_time_and_reset_forgets():
+    rng = np.random.default_rng(3)
+    paths = [slow_flight(steps=80, seed=s) + rng.normal(0, 0.01, (80, 3)) for s in range(3)]
+    batched, singles = IMMBank(DT, H, 1, FilterConfig(**IMM_DEFAULTS)), []
+    batched.grow(3)
+    for path in paths:
+        one = IMMBank(DT, H, 1, FilterConfig(**IMM_DEFAULTS))
+        rows = []
+        for k in range(80):
+            one.update([0], [k], path[k:k + 1], [1e-4])
+            rows.append(one.forecast([0])[0][0])
+        singles.append(np.array(rows))
+    tracks = np.arange(3)
+    for k in range(80):
+        batched.update(tracks, np.full(3, k), np.array([p[k] for p in paths]), np.full(3, 1e-4))
+        batched.update(tracks, np.full(3, k), np.array([p[k] + 9 for p in paths]), np.full(3, 1e-4))  # ignored
+        mean, _ = batched.forecast(tracks)
+        for i in range(3):
+            np.testing.assert_allclose(mean[i], singles[i][k], rtol=0, atol=1e-12)
+    batched.reset([1])
+    batched.update([1], [200], np.array([[5.0, 5.0, 5.0]]), [1e-4])     # re-initialised at the new position
+    np.testing.assert_allclose(batched.forecast([1])[0][0], 5.0)
+
+
+def test_imm_bank_skipped_grid_steps_are_one_longer_step():
+    """A measurement 3 grid steps after the last is one step of 3 dt: for a Kalman filter on a noiseless
+    constant-velocity path it still predicts the path."""
+    bank = IMMBank(DT, H, 1, FilterConfig(modes=("ca",), q_jerk=1.0, sigma_floor=0.001))
+    velocity = np.array([1.0, -0.5, 0.2])
+    for k in list(range(0, 60)) + list(range(63, 120, 3)):
+        bank.update([0], [k], (k * DT * velocity)[None], [1e-6])
+    mean, std = bank.forecast([0])
+    expected = (117 + np.arange(1, H + 1))[:, None] * DT * velocity
+    np.testing.assert_allclose(mean[0], expected, atol=2e-3)
+    assert np.isfinite(std).all()
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return random_checkpoint(tmp_path_factory.mktemp("ckpt") / "g.pt", hidden=16, layers=1, head_hidden=8,
+                             features=10, scales=True, min_history=10, cv_std=[0.01] * 10, model_id="guard")
+
+
+def test_guard_streams_through_the_track_bank_like_its_segment_path(checkpoint):
+    """predictor_node's path (TrackBank, one tick per raw sample, 20 Hz raw) and the offline segment pass
+    give the same guarded predictions; the guard moved them (a random network is worse than the IMM)."""
+    rng = np.random.default_rng(4)
+    truth = slow_flight(steps=600, seed=4)
+    stamps = np.arange(0, 60.0, 0.05)
+    raw = np.column_stack([np.interp(stamps, np.arange(600) * DT, truth[:, a]) for a in range(3)])
+    raw += rng.normal(0, 0.02, raw.shape)
+    predictor = StreamingPredictor(checkpoint, guard=0.02, capacity=1)
+    assert not predictor.fused and predictor.guard == 0.02
+    bank = TrackBank(predictor, track_timeout=1e9)
+    streamed = {}
+    for t, p in zip(stamps, raw):
+        bank.push("uav", t, p)
+        for prediction in bank.tick().predictions:
+            streamed[round(prediction.t0, 6)] = prediction
+    from uav_traj_predictor.data.flight import Flight
+    from uav_traj_predictor.data.preprocess import PreprocessConfig, segments_from_flight
+    segment, = segments_from_flight(Flight("uav", "test", stamps, raw), PreprocessConfig(rate=10.0))
+    offline = StreamingPredictor(checkpoint, guard=0.02).predict_segment(segment)
+    plain = StreamingPredictor(checkpoint).predict_segment(segment)
+    compared = 0
+    for k in range(len(segment)):
+        prediction = streamed.get(round(segment.t0 + k * segment.dt, 6))
+        if prediction is None or prediction.status != TRACKING:
+            continue
+        np.testing.assert_allclose(prediction.positions, offline.positions[k], atol=1e-5)
+        np.testing.assert_allclose(prediction.position_std, offline.std[k], rtol=1e-4, atol=1e-6)
+        compared += 1
+    assert compared > 500
+    late = slice(200, len(segment) - H)
+    assert not np.allclose(offline.positions[late], plain.positions[late])
+    assert predictor.guard_weight([0])[0] > 0.5
+    bank.reset("uav", "manual")
+    bank.tick()
+    assert predictor.guard_weight([0])[0] == 0.0
+
+
+def test_guard_accepts_an_empty_batch_and_twist_samples(checkpoint):
+    predictor = StreamingPredictor(checkpoint, guard=0.02)
+    positions, velocities, std = predictor.predict(np.zeros(0, np.int64), np.zeros((0, 3)))
+    assert positions.shape == velocities.shape == std.shape == (0, 10, 3)
+    index = predictor.add_tracks(1)
+    out = predictor.advance(index, [[(1.0, 0.0, 0.0)]], [(0.0, 0.0, 0.0)])        # 3-value samples: noise prior
+    assert np.isfinite(out[0]).all()
+    result = predictor.predict_segment(SimpleNamespace(positions=slow_flight(steps=50), dt=DT))
+    assert np.isfinite(result.positions[10:]).all()

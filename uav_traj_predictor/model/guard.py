@@ -1,0 +1,156 @@
+"""The guard: per track, blend the network's prediction toward a classical filter's by how each has done
+on that very stream, so that no stream is ever much worse than the classical predictor.
+
+Beside the network, every track runs the CV/CA IMM of `core/imm.py` (the "imm" anchor of `uav-traj
+evaluate`, R from the same online noise estimate). Both predictions of the horizon are kept; when grid
+position x_k arrives, every stored pair that targeted k (made at k - j, lead j) is scored:
+e_m = x_k - model, e_c = x_k - classical, and per track and lead j the exponentially weighted means
+(rate `rate`, about 1 / rate matured predictions)
+
+    S_mm = E|e_m|^2,  S_cc = E|e_c|^2,  S_mc = E[e_m . e_c]
+
+give the minimum-mean-square-error convex combination of the two predictors,
+
+    w_j = clip((S_mm - S_mc) / (S_mm + S_cc - 2 S_mc), 0, 1),   p_j = model_j + w_j (classical_j - model_j).
+
+White measurement noise on x_k adds the same sigma^2 to all three means, so it cancels in w_j: the weight
+is unbiased however noisy the odometry. Until a lead has `min_evidence` scored pairs its weight is 0 (the
+network alone), as it is for predictions that are not the network's ("warming_up", "fallback_cv"). The
+blended std is the network's scaled by sqrt(S_bb / S_mm), S_bb = the blend's own mean square error from
+the same means ((1 - w)^2 S_mm + w^2 S_cc + 2 w (1 - w) S_mc), so coverage follows the blend's error.
+On the clean flights the weights stay near 0 (the network is better); with centimetres of noise on slow
+flights, where a tuned IMM beats the network, they rise toward 1 (docs/model.md, "The guard").
+
+A reset forgets a track's filter and scores. Streaming (`Guard.apply` per tick) and offline
+(`guard_segment`) run the same arithmetic and agree exactly while each tick advances one grid sample
+(true of the node whenever the raw rate is at least the grid rate).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.imm import IMM_DEFAULTS, FilterConfig, IMMBank
+
+RECOMMENDED_RATE = 0.02   # chosen on ../shared/flights under perturbations (development figures, docs/model.md)
+MIN_EVIDENCE = 20         # scored pairs per lead before the weight may leave 0
+DEFAULT_RATE = 0.0         # the product default (predictor_node, uav-traj evaluate, bag eval)
+
+
+class Guard:
+    """Per-track, per-lead blend weights over slots 0..capacity-1 (see module doc); rate 0 disables it.
+
+    Storage is by target like the online calibration's: [track, target % H, lead - 1] holds the pair
+    made at target - lead for grid index `target` (`_target` -1: nothing stored)."""
+
+    def __init__(self, capacity: int, horizon: int, dt: float, rate: float = RECOMMENDED_RATE,
+                 min_evidence: int = MIN_EVIDENCE, partner: FilterConfig | None = None):
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"guard rate must be in [0, 1), got {rate}")
+        if int(min_evidence) != min_evidence or min_evidence < 1:
+            raise ValueError(f"guard min_evidence must be a positive integer, got {min_evidence}")
+        self.rate, self.horizon, self.min_evidence = float(rate), int(horizon), int(min_evidence)
+        self.partner = IMMBank(dt, horizon, capacity, partner if partner is not None else FilterConfig(**IMM_DEFAULTS))
+        h = self.horizon
+        self._lead = np.arange(h)                                         # lead - 1
+        self._stats = np.zeros((capacity, 3, h))                          # S_mm, S_cc, S_mc per lead
+        self._evidence = np.zeros((capacity, h), np.int64)
+        self._model = np.zeros((capacity, h, h, 3))
+        self._classical = np.zeros((capacity, h, h, 3))
+        self._target = np.full((capacity, h, h), -1, np.int64)
+        self._weight = np.zeros(capacity)                                 # mean weight of the last blend
+
+    @property
+    def enabled(self) -> bool:
+        return self.rate > 0.0
+
+    def grow(self, capacity: int) -> None:
+        old = len(self._weight)
+        self.partner.grow(capacity)
+
+        def extend(array, fill):
+            out = np.full((capacity,) + array.shape[1:], fill, dtype=array.dtype)
+            out[:old] = array
+            return out
+        self._stats, self._evidence = extend(self._stats, 0.0), extend(self._evidence, 0)
+        self._model, self._classical = extend(self._model, 0.0), extend(self._classical, 0.0)
+        self._target, self._weight = extend(self._target, -1), extend(self._weight, 0.0)
+
+    def reset(self, indices) -> None:
+        indices = np.asarray(indices, np.int64)
+        self.partner.reset(indices)
+        self._stats[indices] = 0.0
+        self._evidence[indices] = 0
+        self._target[indices] = -1
+        self._weight[indices] = 0.0
+
+    def weight(self, indices) -> np.ndarray:
+        """Mean blend weight over the leads of each track's latest prediction (0: the network alone)."""
+        return self._weight[np.asarray(indices, np.int64)]
+
+    def apply(self, indices, grid_index, last, noise, positions, std, network) -> np.ndarray:
+        """One tick for tracks `indices` (n,) at grid indices (n,) with grid positions `last` (n, 3) and noise
+        levels (n,) m: score the stored pairs that targeted this grid index, step the classical filter,
+        record the new pairs of the rows made by the network (`network` (n,) bool), and blend those rows of
+        `positions` / `std` (n, H, 3) in place. Returns the weights (n, H)."""
+        indices = np.asarray(indices, np.int64)
+        grid_index = np.asarray(grid_index, np.int64)
+        last = np.asarray(last, np.float64).reshape(len(indices), 3)
+        network = np.asarray(network, bool)
+        self.partner.update(indices, grid_index, last, self.partner.config.measurement_variance(noise))
+        self._score(indices, grid_index, last)
+        classical, _ = self.partner.forecast(indices, with_std=False)
+        weights = np.zeros((len(indices), self.horizon))
+        rows = np.flatnonzero(network)
+        if len(rows):
+            weights[rows] = self._blend(indices[rows], grid_index[rows], positions, std, classical, rows)
+        self._weight[indices] = weights.mean(axis=1)
+        return weights
+
+    def _score(self, indices, grid_index, last) -> None:
+        slot = grid_index % self.horizon
+        valid = self._target[indices, slot] == grid_index[:, None]          # (n, H): lead j's pair targeted k
+        if not valid.any():
+            return
+        error_m = last[:, None, :] - self._model[indices, slot]
+        error_c = last[:, None, :] - self._classical[indices, slot]
+        fresh = np.stack([(error_m * error_m).sum(axis=2), (error_c * error_c).sum(axis=2),
+                          (error_m * error_c).sum(axis=2)], axis=1)          # (n, 3, H)
+        stats = self._stats[indices]
+        stats += np.where(valid[:, None, :], self.rate * (fresh - stats), 0.0)
+        self._stats[indices] = stats
+        self._evidence[indices] += valid
+        self._target[indices, slot] = -1                                    # each pair is scored once
+
+    def _blend(self, tracks, grid_index, positions, std, classical, rows) -> np.ndarray:
+        model = positions[rows]                                            # the network's, as recorded
+        targets = grid_index[:, None] + 1 + self._lead                     # (m, H)
+        where = (tracks[:, None], targets % self.horizon, self._lead[None, :])
+        self._model[where], self._classical[where], self._target[where] = model, classical[rows], targets
+        mm, cc, mc = np.moveaxis(self._stats[tracks], 1, 0)                # (m, H) each
+        spread = mm + cc - 2.0 * mc                                        # E|model - classical|^2 >= 0
+        weights = np.where(spread > 0, (mm - mc) / np.where(spread > 0, spread, 1.0), 0.0)
+        np.clip(weights, 0.0, 1.0, out=weights)
+        weights[self._evidence[tracks] < self.min_evidence] = 0.0
+        blended = (1.0 - weights) ** 2 * mm + weights**2 * cc + 2.0 * weights * (1.0 - weights) * mc
+        factor = np.where((weights > 0) & (mm > 0), np.sqrt(np.maximum(blended, 0.0) / np.where(mm > 0, mm, 1.0)), 1.0)
+        positions[rows] = model + weights[..., None] * (classical[rows] - model)
+        std[rows] *= factor[..., None]
+        return weights
+
+
+def guard_segment(positions: np.ndarray, predicted: np.ndarray, std: np.ndarray, noise: np.ndarray, dt: float,
+                  rate: float = RECOMMENDED_RATE, min_evidence: int = MIN_EVIDENCE):
+    """Offline twin of the streaming use for one fresh track over a segment: row k >= 1 (a track is
+    predicted once it has a velocity) is one `Guard.apply` with the segment's grid position and noise
+    level; rows with a finite network prediction are blended. Returns (positions, std) (M, H, 3) copies."""
+    out, spread = predicted.copy(), std.copy()
+    horizon = predicted.shape[1]
+    guard = Guard(1, horizon, dt, rate, min_evidence)
+    if not guard.enabled:
+        return out, spread
+    track, noise = np.zeros(1, np.int64), np.asarray(noise, np.float64)
+    for k in range(1, len(positions)):
+        row = slice(k, k + 1)
+        network = np.isfinite(out[k]).all(keepdims=True).reshape(1)
+        guard.apply(track, np.array([k]), positions[row], noise[row], out[row], spread[row], network)
+    return out, spread
