@@ -585,11 +585,370 @@ static PyTypeObject PlanType = {
     .tp_getset = plan_getset,
 };
 
+/* ---- the guard (model/guard.py) and its IMM (core/imm.py) ------------------------------------ */
+/* guard_apply(x, p, mu, k, f, q, transition, forecast, stats, evidence, model, classical, target, weight,
+ *             indices, grid_index, last, noise, out, network, init_var, rate, min_evidence, floor, dt)
+ * One `Guard.apply` for n tracks with the IMM steps of one grid step: initialise (k < 0) or step the IMM
+ * with z = last, r = noise^2 + floor^2; score the stored pairs that targeted grid_index; forecast; record
+ * and blend the `network` rows (None: all) of out[i] = [positions | velocities | std] (3, H, 3) in place,
+ * the velocities following blended positions ((p_j - p_{j-1}) / dt from p_0 = last). When a track's
+ * filter would skip grid steps (gap > 1) nothing changes and the tuple of those rows is returned (the
+ * caller steps them, numpy, then calls again); else None. The same arithmetic as the numpy reference,
+ * summed in its own order (tests: equal to ~1e-12). Arrays: x (N, M, 9), p (N, M, 9, 9), mu (N, M), k (N,)
+ * int64, f, q (M, 9, 9), transition (M, M), forecast (M, H, 3, 9), stats (N, 3, H), evidence (N, H) int64,
+ * model, classical (N, H, H, 3), target (N, H, H) int64, weight (N,); indices, grid_index (n,) int64,
+ * last (n, 3), noise (n,), out (n, 3, H, 3), network (n,) bool; init_var = (velocity variance,
+ * acceleration variance). */
+#define GUARD_MAX_MODES 4
+#define GUARD_PI 3.141592653589793      /* numpy's pi */
+#define GUARD_MAX_H 64
+
+typedef struct {
+    const char *name;
+    char format;
+    int ndim;
+} ArraySpec;
+
+static const ArraySpec guard_arrays[] = {
+    {"x", 'd', 3}, {"p", 'd', 4}, {"mu", 'd', 2}, {"k", 'q', 1}, {"f", 'd', 3}, {"q", 'd', 3},
+    {"transition", 'd', 2}, {"forecast", 'd', 4}, {"stats", 'd', 3}, {"evidence", 'q', 2}, {"model", 'd', 4},
+    {"classical", 'd', 4}, {"target", 'q', 3}, {"weight", 'd', 1}, {"indices", 'q', 1}, {"grid_index", 'q', 1},
+    {"last", 'd', 2}, {"noise", 'd', 1}, {"out", 'd', 4}, {"network", '?', 1},
+};
+#define GUARD_ARRAYS 20
+
+static int get_array(PyObject *obj, Py_buffer *view, const ArraySpec *spec)
+{
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
+        return -1;
+    const char *f = view->format;
+    int ok = view->ndim == spec->ndim && f != NULL && f[1] == 0;
+    if (ok && spec->format == 'q')
+        ok = (f[0] == 'q' || f[0] == 'l') && view->itemsize == 8;
+    else if (ok)
+        ok = f[0] == spec->format;
+    if (!ok) {
+        PyBuffer_Release(view);
+        PyErr_Format(PyExc_ValueError, "guard_apply: %s must be a writable C-contiguous %d-D array of format '%c'",
+                     spec->name, spec->ndim, spec->format);
+        return -1;
+    }
+    return 0;
+}
+
+/* inverse, log-determinant of a symmetric positive-definite 3x3 matrix (row-major); 0 when singular */
+static int inverse3(const double *s, double *inv, double *logdet)
+{
+    const double c00 = s[4] * s[8] - s[5] * s[7], c01 = s[5] * s[6] - s[3] * s[8], c02 = s[3] * s[7] - s[4] * s[6];
+    const double det = s[0] * c00 + s[1] * c01 + s[2] * c02;
+    if (!(det > 0.0) || !isfinite(det))
+        return 0;
+    inv[0] = c00 / det;
+    inv[1] = (s[2] * s[7] - s[1] * s[8]) / det;
+    inv[2] = (s[1] * s[5] - s[2] * s[4]) / det;
+    inv[3] = c01 / det;
+    inv[4] = (s[0] * s[8] - s[2] * s[6]) / det;
+    inv[5] = (s[2] * s[3] - s[0] * s[5]) / det;
+    inv[6] = c02 / det;
+    inv[7] = (s[1] * s[6] - s[0] * s[7]) / det;
+    inv[8] = (s[0] * s[4] - s[1] * s[3]) / det;
+    *logdet = log(det);
+    return 1;
+}
+
+/* one IMM step of one track (gap 1): x (M, 9), p (M, 9, 9), mu (M,) in place */
+static void imm_step(int m, double *x, double *p, double *mu, const double *f, const double *q, const double *tr,
+                     const double *z, double r)
+{
+    double mx[GUARD_MAX_MODES][9], mp[GUARD_MAX_MODES][81], predicted[GUARD_MAX_MODES], loglik[GUARD_MAX_MODES];
+    if (m > 1) {
+        for (int j = 0; j < m; j++) {
+            predicted[j] = 0.0;
+            for (int i = 0; i < m; i++)
+                predicted[j] += mu[i] * tr[i * m + j];
+        }
+        for (int j = 0; j < m; j++) {
+            double w[GUARD_MAX_MODES];
+            for (int i = 0; i < m; i++)
+                w[i] = tr[i * m + j] * mu[i] / predicted[j];
+            for (int a = 0; a < 9; a++) {
+                mx[j][a] = 0.0;
+                for (int i = 0; i < m; i++)
+                    mx[j][a] += w[i] * x[i * 9 + a];
+            }
+            for (int e = 0; e < 81; e++)
+                mp[j][e] = 0.0;
+            for (int i = 0; i < m; i++) {
+                double d[9];
+                for (int a = 0; a < 9; a++)
+                    d[a] = x[i * 9 + a] - mx[j][a];
+                for (int a = 0; a < 9; a++)
+                    for (int b = 0; b < 9; b++)
+                        mp[j][a * 9 + b] += w[i] * (p[i * 81 + a * 9 + b] + d[a] * d[b]);
+            }
+        }
+    } else {
+        predicted[0] = mu[0];
+        memcpy(mx[0], x, sizeof(double) * 9);
+        memcpy(mp[0], p, sizeof(double) * 81);
+    }
+    for (int j = 0; j < m; j++) {
+        const double *fj = f + j * 81, *qj = q + j * 81;
+        double xs[9], fp[81], ps[81], s[9], inv[9], gain[27], innovation[3], logdet = 0.0;
+        for (int a = 0; a < 9; a++) {
+            xs[a] = 0.0;
+            for (int b = 0; b < 9; b++)
+                xs[a] += fj[a * 9 + b] * mx[j][b];
+        }
+        for (int a = 0; a < 9; a++)
+            for (int b = 0; b < 9; b++) {
+                double sum = 0.0;
+                for (int c = 0; c < 9; c++)
+                    sum += fj[a * 9 + c] * mp[j][c * 9 + b];
+                fp[a * 9 + b] = sum;
+            }
+        for (int a = 0; a < 9; a++)
+            for (int b = 0; b < 9; b++) {
+                double sum = 0.0;
+                for (int c = 0; c < 9; c++)
+                    sum += fp[a * 9 + c] * fj[b * 9 + c];
+                ps[a * 9 + b] = sum + qj[a * 9 + b];
+            }
+        for (int a = 0; a < 3; a++)
+            for (int b = 0; b < 3; b++)
+                s[a * 3 + b] = ps[a * 9 + b] + (a == b ? r : 0.0);
+        for (int a = 0; a < 3; a++)
+            innovation[a] = z[a] - xs[a];
+        int ok = inverse3(s, inv, &logdet);
+        if (!ok) {                                       /* degenerate: keep the prediction, no update */
+            memcpy(x + j * 9, xs, sizeof(double) * 9);
+            memcpy(p + j * 81, ps, sizeof(double) * 81);
+            loglik[j] = -INFINITY;
+            continue;
+        }
+        for (int a = 0; a < 9; a++)                      /* gain = P H^T S^-1: (9, 3) */
+            for (int b = 0; b < 3; b++) {
+                double sum = 0.0;
+                for (int c = 0; c < 3; c++)
+                    sum += ps[c * 9 + a] * inv[c * 3 + b];
+                gain[a * 3 + b] = sum;
+            }
+        for (int a = 0; a < 9; a++) {
+            double sum = 0.0;
+            for (int b = 0; b < 3; b++)
+                sum += gain[a * 3 + b] * innovation[b];
+            x[j * 9 + a] = xs[a] + sum;
+        }
+        double *pj = p + j * 81;
+        for (int a = 0; a < 9; a++)
+            for (int b = 0; b < 9; b++) {
+                double sum = 0.0;
+                for (int c = 0; c < 3; c++)
+                    sum += gain[a * 3 + c] * ps[c * 9 + b];
+                fp[a * 9 + b] = ps[a * 9 + b] - sum;
+            }
+        for (int a = 0; a < 9; a++)
+            for (int b = 0; b < 9; b++)
+                pj[a * 9 + b] = 0.5 * (fp[a * 9 + b] + fp[b * 9 + a]);
+        if (m > 1) {
+            double maha = 0.0;
+            for (int a = 0; a < 3; a++) {
+                double sum = 0.0;
+                for (int b = 0; b < 3; b++)
+                    sum += inv[a * 3 + b] * innovation[b];
+                maha += innovation[a] * sum;
+            }
+            loglik[j] = -0.5 * (maha + logdet + 3 * log(2 * GUARD_PI)) + log(fmax(predicted[j], 1e-300));
+        }
+    }
+    if (m > 1) {
+        double top = -INFINITY, total = 0.0;
+        for (int j = 0; j < m; j++)
+            top = fmax(top, loglik[j]);
+        if (!isfinite(top))                              /* every mode degenerate: keep the probabilities */
+            return;
+        for (int j = 0; j < m; j++) {
+            mu[j] = exp(loglik[j] - top);
+            total += mu[j];
+        }
+        for (int j = 0; j < m; j++)
+            mu[j] /= total;
+    }
+}
+
+static PyObject *guard_apply(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != GUARD_ARRAYS + 5) {
+        PyErr_Format(PyExc_TypeError, "guard_apply takes %d arguments (see the source)", GUARD_ARRAYS + 5);
+        return NULL;
+    }
+    double init_var[2] = {0.0, 0.0};
+    if (!PyArg_ParseTuple(args[GUARD_ARRAYS], "dd", &init_var[0], &init_var[1]))
+        return NULL;
+    const double rate = PyFloat_AsDouble(args[GUARD_ARRAYS + 1]);
+    const long min_evidence = PyLong_AsLong(args[GUARD_ARRAYS + 2]);
+    const double floor = PyFloat_AsDouble(args[GUARD_ARRAYS + 3]), dt = PyFloat_AsDouble(args[GUARD_ARRAYS + 4]);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_buffer v[GUARD_ARRAYS];
+    int held = 0, all_network = args[GUARD_ARRAYS - 1] == Py_None;
+    PyObject *result = NULL;
+    for (; held < GUARD_ARRAYS - all_network; held++)
+        if (get_array(args[held], &v[held], &guard_arrays[held]) < 0)
+            goto done;
+    const Py_ssize_t cap = v[0].shape[0], m = v[0].shape[1], h = v[7].shape[1], n = v[14].shape[0];
+    int sizes = m >= 1 && m <= GUARD_MAX_MODES && h >= 1 && h <= GUARD_MAX_H && v[0].shape[2] == 9;
+    sizes &= v[1].shape[0] == cap && v[1].shape[1] == m && v[2].shape[0] == cap && v[2].shape[1] == m;
+    sizes &= v[3].shape[0] == cap && v[4].shape[0] == m && v[5].shape[0] == m && v[6].shape[0] == m;
+    sizes &= v[7].shape[0] == m && v[7].shape[2] == 3 && v[7].shape[3] == 9;
+    sizes &= v[8].shape[0] == cap && v[8].shape[1] == 3 && v[8].shape[2] == h && v[9].shape[0] == cap;
+    sizes &= v[10].shape[0] == cap && v[10].shape[1] == h && v[10].shape[2] == h && v[11].shape[0] == cap;
+    sizes &= v[12].shape[0] == cap && v[12].shape[1] == h && v[13].shape[0] == cap;
+    sizes &= v[15].shape[0] == n && v[16].shape[0] == n && v[16].shape[1] == 3 && v[17].shape[0] == n;
+    sizes &= v[18].shape[0] == n && v[18].shape[1] == 3 && v[18].shape[2] == h && v[18].shape[3] == 3;
+    sizes &= all_network || v[19].shape[0] == n;
+    if (!sizes) {
+        PyErr_SetString(PyExc_ValueError, "guard_apply: inconsistent array sizes");
+        goto done;
+    }
+    double *x = v[0].buf, *p = v[1].buf, *mu = v[2].buf, *stats = v[8].buf, *model = v[10].buf;
+    double *classical = v[11].buf, *weight = v[13].buf, *out = v[18].buf;
+    const double *f = v[4].buf, *q = v[5].buf, *tr = v[6].buf, *fc = v[7].buf, *last = v[16].buf, *noise = v[17].buf;
+    int64_t *k = v[3].buf, *evidence = v[9].buf, *target = v[12].buf;
+    const int64_t *indices = v[14].buf, *grid = v[15].buf;
+    const char *network = all_network ? NULL : v[19].buf;
+    Py_ssize_t longer = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (indices[i] < 0 || indices[i] >= cap) {
+            PyErr_Format(PyExc_IndexError, "guard_apply: track index %lld out of range", (long long)indices[i]);
+            goto done;
+        }
+        longer += k[indices[i]] >= 0 && grid[i] - k[indices[i]] > 1;
+    }
+    if (longer) {                                        /* the caller steps those first (numpy) */
+        result = PyTuple_New(longer);
+        for (Py_ssize_t i = 0, j = 0; result != NULL && i < n; i++)
+            if (k[indices[i]] >= 0 && grid[i] - k[indices[i]] > 1)
+                PyTuple_SET_ITEM(result, j++, PyLong_FromSsize_t(i));
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const Py_ssize_t t = indices[i];
+        const int64_t g = grid[i];
+        const double *z = last + 3 * i;
+        const double r_i = noise[i] * noise[i] + floor * floor;
+        double *positions = out + (Py_ssize_t)i * 9 * h, *velocities = positions + 3 * h, *std = velocities + 3 * h;
+        double *xt = x + t * m * 9, *pt = p + t * m * 81, *mut = mu + t * m;
+        /* the classical filter */
+        if (k[t] < 0) {
+            for (Py_ssize_t j = 0; j < m; j++) {
+                double *xj = xt + j * 9, *pj = pt + j * 81;
+                memset(xj, 0, sizeof(double) * 9);
+                memset(pj, 0, sizeof(double) * 81);
+                for (int a = 0; a < 3; a++) {
+                    xj[a] = z[a];
+                    pj[a * 10] = r_i;
+                    pj[(a + 3) * 10] = init_var[0];
+                    pj[(a + 6) * 10] = init_var[1];
+                }
+                mut[j] = 1.0 / (double)m;
+            }
+            k[t] = g;
+        } else if (g - k[t] == 1) {
+            imm_step((int)m, xt, pt, mut, f, q, tr, z, r_i);
+            k[t] = g;
+        }
+        /* score the pairs that targeted g */
+        const Py_ssize_t slot = (Py_ssize_t)(((g % h) + h) % h);
+        for (Py_ssize_t j = 0; j < h; j++) {
+            int64_t *stored = target + (t * h + slot) * h + j;
+            if (*stored != g)
+                continue;
+            const double *pm = model + ((t * h + slot) * h + j) * 3, *pc = classical + ((t * h + slot) * h + j) * 3;
+            double em[3], ec[3], fresh[3];
+            for (int a = 0; a < 3; a++) {
+                em[a] = z[a] - pm[a];
+                ec[a] = z[a] - pc[a];
+            }
+            fresh[0] = em[0] * em[0] + em[1] * em[1] + em[2] * em[2];
+            fresh[1] = ec[0] * ec[0] + ec[1] * ec[1] + ec[2] * ec[2];
+            fresh[2] = em[0] * ec[0] + em[1] * ec[1] + em[2] * ec[2];
+            for (int s = 0; s < 3; s++) {
+                double *value = stats + (t * 3 + s) * h + j;
+                *value += rate * (fresh[s] - *value);
+            }
+            evidence[t * h + j] += 1;
+            *stored = -1;
+        }
+        weight[t] = 0.0;
+        if (network != NULL && !network[i])
+            continue;
+        /* forecast, record, blend */
+        double total = 0.0;
+        for (Py_ssize_t j = 0; j < h; j++) {
+            double combined[3] = {0.0, 0.0, 0.0};
+            for (Py_ssize_t mode = 0; mode < m; mode++) {
+                const double *op = fc + (mode * h + j) * 27, *xm = xt + mode * 9;
+                for (int a = 0; a < 3; a++) {
+                    double sum = 0.0;
+                    for (int b = 0; b < 9; b++)
+                        sum += op[a * 9 + b] * xm[b];
+                    combined[a] += mut[mode] * sum;
+                }
+            }
+            double *row = positions + j * 3;
+            const int64_t aim = g + 1 + j;
+            const Py_ssize_t into = (Py_ssize_t)(aim % h);
+            memcpy(model + ((t * h + into) * h + j) * 3, row, sizeof(double) * 3);
+            memcpy(classical + ((t * h + into) * h + j) * 3, combined, sizeof(double) * 3);
+            target[(t * h + into) * h + j] = aim;
+            const double mm = stats[(t * 3) * h + j], cc = stats[(t * 3 + 1) * h + j], mc = stats[(t * 3 + 2) * h + j];
+            const double spread = mm + cc - 2.0 * mc;
+            double w = spread > 0 ? (mm - mc) / spread : 0.0;
+            w = w < 0.0 ? 0.0 : (w > 1.0 ? 1.0 : w);
+            if (evidence[t * h + j] < min_evidence)
+                w = 0.0;
+            if (w > 0.0 && mm > 0.0) {
+                const double blended = (1.0 - w) * (1.0 - w) * mm + w * w * cc + 2.0 * w * (1.0 - w) * mc;
+                const double factor = sqrt(fmax(blended, 0.0) / mm);
+                for (int a = 0; a < 3; a++) {
+                    row[a] = row[a] + w * (combined[a] - row[a]);
+                    std[j * 3 + a] *= factor;
+                }
+            } else if (w > 0.0) {
+                for (int a = 0; a < 3; a++)
+                    row[a] = row[a] + w * (combined[a] - row[a]);
+            }
+            total += w;
+        }
+        weight[t] = total / (double)h;
+        if (total > 0.0)                                 /* velocities of the blended positions */
+            for (Py_ssize_t j = 0; j < h; j++)
+                for (int a = 0; a < 3; a++)
+                    velocities[j * 3 + a] = (positions[j * 3 + a] - (j ? positions[(j - 1) * 3 + a] : z[a])) / dt;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (int i = 0; i < held; i++)
+        PyBuffer_Release(&v[i]);
+    return result;
+}
+
+static PyMethodDef module_methods[] = {
+    {"guard_apply", (PyCFunction)(void (*)(void))guard_apply, METH_FASTCALL,
+     "guard_apply(x, p, mu, k, f, q, transition, forecast, stats, evidence, model, classical, target, weight, "
+     "indices, grid_index, last, noise, out, network, init_var, rate, min_evidence, floor, dt): one Guard.apply "
+     "(model/guard.py) with its IMM steps (core/imm.py) for n tracks, in place (see the source)."},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "_cstream",
     .m_doc = "Fused streaming update of a few tracks (GRU steps + head) in C.",
     .m_size = -1,
+    .m_methods = module_methods,
 };
 
 PyMODINIT_FUNC PyInit__cstream(void)

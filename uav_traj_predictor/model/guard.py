@@ -31,6 +31,11 @@ import numpy as np
 
 from ..core.imm import IMM_DEFAULTS, FilterConfig, IMMBank
 
+try:                          # the C twin of `Guard.apply` (kernels/cstream.c guard_apply), when it was built
+    from ..kernels._cstream import guard_apply as _guard_apply
+except ImportError:
+    _guard_apply = None
+
 RECOMMENDED_RATE = 0.02   # chosen on ../shared/flights under perturbations (development figures, docs/model.md)
 MIN_EVIDENCE = 20         # scored pairs per lead before the weight may leave 0
 DEFAULT_RATE = 0.0         # the product default (predictor_node, uav-traj evaluate, bag eval)
@@ -43,7 +48,7 @@ class Guard:
     made at target - lead for grid index `target` (`_target` -1: nothing stored)."""
 
     def __init__(self, capacity: int, horizon: int, dt: float, rate: float = RECOMMENDED_RATE,
-                 min_evidence: int = MIN_EVIDENCE, partner: FilterConfig | None = None):
+                 min_evidence: int = MIN_EVIDENCE, partner: FilterConfig | None = None, fused: bool = True):
         if not 0.0 <= rate < 1.0:
             raise ValueError(f"guard rate must be in [0, 1), got {rate}")
         if int(min_evidence) != min_evidence or min_evidence < 1:
@@ -58,6 +63,7 @@ class Guard:
         self._classical = np.zeros((capacity, h, h, 3))
         self._target = np.full((capacity, h, h), -1, np.int64)
         self._weight = np.zeros(capacity)                                 # mean weight of the last blend
+        self.fused = bool(fused and _guard_apply is not None)              # the C twin (same results to ~1e-12)
 
     @property
     def enabled(self) -> bool:
@@ -91,11 +97,13 @@ class Guard:
         """One tick for tracks `indices` (n,) at grid indices (n,) with grid positions `last` (n, 3) and noise
         levels (n,) m: score the stored pairs that targeted this grid index, step the classical filter,
         record the new pairs of the rows made by the network (`network` (n,) bool), and blend those rows of
-        `positions` / `std` (n, H, 3) in place. Returns the weights (n, H)."""
+        `positions` / `std` (n, H, 3) in place; `weight(indices)` then gives each track's mean weight."""
         indices = np.asarray(indices, np.int64)
         grid_index = np.asarray(grid_index, np.int64)
         last = np.asarray(last, np.float64).reshape(len(indices), 3)
         network = np.asarray(network, bool)
+        if self.fused:
+            return self._apply_fused(indices, grid_index, last, noise, positions, std, network)
         self.partner.update(indices, grid_index, last, self.partner.config.measurement_variance(noise))
         self._score(indices, grid_index, last)
         classical, _ = self.partner.forecast(indices, with_std=False)
@@ -104,11 +112,47 @@ class Guard:
         if len(rows):
             weights[rows] = self._blend(indices[rows], grid_index[rows], positions, std, classical, rows)
         self._weight[indices] = weights.mean(axis=1)
-        return weights
+
+    def _apply_fused(self, indices, grid_index, last, noise, positions, std, network) -> None:
+        """`apply` through kernels/cstream.c (`apply_packed` on a packed copy)."""
+        out = np.empty((len(indices), 3, self.horizon, 3))
+        out[:, 0], out[:, 2] = positions, std
+        self.apply_packed(indices, grid_index, last, noise, out, network)
+        positions[...], std[...] = out[:, 0], out[:, 2]
+
+    def apply_packed(self, indices, grid_index, last, noise, out, network=None) -> None:
+        """`apply` on out (n, 3, H, 3) = [positions | velocities | std] in place (velocities follow the blended
+        positions, from `last`), `network` None: every row; through kernels/cstream.c when built, which
+        leaves rows whose filter skips grid steps to the numpy filter (one step of d dt) first. The C path's
+        glue: a one-track guard costs ~6 us in C and Python together (docs/model.md, bench/node_latency.py)."""
+        if not self.fused:
+            network = np.ones(len(indices), bool) if network is None else network
+            positions, std = out[:, 0], out[:, 2]
+            self.apply(indices, grid_index, last, noise, positions, std, network)
+            steps = np.concatenate([np.asarray(last, np.float64).reshape(-1, 1, 3), positions], axis=1)
+            np.subtract(steps[:, 1:], steps[:, :-1], out=out[:, 1])
+            out[:, 1] /= self.partner.dt
+            return
+        partner, cfg = self.partner, self.partner.config
+        indices = np.ascontiguousarray(indices, np.int64)
+        grid_index = np.ascontiguousarray(grid_index, np.int64)
+        last, noise = np.ascontiguousarray(last, np.float64), np.ascontiguousarray(noise, np.float64)
+        network = None if network is None else np.ascontiguousarray(network, bool)
+        args = (self._stats, self._evidence, self._model, self._classical, self._target, self._weight, indices,
+                grid_index, last, noise, out, network, (cfg.init_velocity_std ** 2, cfg.init_accel_std ** 2),
+                self.rate, self.min_evidence, cfg.sigma_floor, partner.dt)
+        longer = _guard_apply(partner._x, partner._p, partner._mu, partner._k, partner._f, partner._q,
+                              partner._transition, partner._forecast, *args)
+        if longer is not None:                           # filters that skip grid steps: numpy, then the rest
+            rows = np.array(longer, np.int64)
+            partner.update(indices[rows], grid_index[rows], last[rows], cfg.measurement_variance(noise[rows]))
+            _guard_apply(partner._x, partner._p, partner._mu, partner._k, partner._f, partner._q,
+                         partner._transition, partner._forecast, *args)
 
     def _score(self, indices, grid_index, last) -> None:
         slot = grid_index % self.horizon
-        valid = self._target[indices, slot] == grid_index[:, None]          # (n, H): lead j's pair targeted k
+        stored = self._target[indices, slot]
+        valid = stored == grid_index[:, None]                              # (n, H): lead j's pair targeted k
         if not valid.any():
             return
         error_m = last[:, None, :] - self._model[indices, slot]
@@ -119,7 +163,9 @@ class Guard:
         stats += np.where(valid[:, None, :], self.rate * (fresh - stats), 0.0)
         self._stats[indices] = stats
         self._evidence[indices] += valid
-        self._target[indices, slot] = -1                                    # each pair is scored once
+        # each pair is scored once; the others in that slot stay (lead H's pair of this very grid index shares
+        # it when a tick repeats the grid index)
+        self._target[indices, slot] = np.where(valid, -1, stored)
 
     def _blend(self, tracks, grid_index, positions, std, classical, rows) -> np.ndarray:
         model = positions[rows]                                            # the network's, as recorded
@@ -139,13 +185,13 @@ class Guard:
 
 
 def guard_segment(positions: np.ndarray, predicted: np.ndarray, std: np.ndarray, noise: np.ndarray, dt: float,
-                  rate: float = RECOMMENDED_RATE, min_evidence: int = MIN_EVIDENCE):
+                  rate: float = RECOMMENDED_RATE, min_evidence: int = MIN_EVIDENCE, fused: bool = True):
     """Offline twin of the streaming use for one fresh track over a segment: row k >= 1 (a track is
     predicted once it has a velocity) is one `Guard.apply` with the segment's grid position and noise
     level; rows with a finite network prediction are blended. Returns (positions, std) (M, H, 3) copies."""
     out, spread = predicted.copy(), std.copy()
     horizon = predicted.shape[1]
-    guard = Guard(1, horizon, dt, rate, min_evidence)
+    guard = Guard(1, horizon, dt, rate, min_evidence, fused=fused)
     if not guard.enabled:
         return out, spread
     track, noise = np.zeros(1, np.int64), np.asarray(noise, np.float64)

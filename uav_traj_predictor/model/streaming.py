@@ -52,7 +52,7 @@ class StreamingPredictor:
         self.backend = backend
         self._stepper = GRUStepper(self.spec.gru, capacity=capacity, backend=backend, device=device)
         self._online = OnlineCalibration(self._stepper.capacity, self.horizon_steps, online_calibration)
-        self._guard = Guard(self._stepper.capacity, self.horizon_steps, self.dt, guard)
+        self._guard = Guard(self._stepper.capacity, self.horizon_steps, self.dt, guard, fused=fused)
         self.slots = TrackSlots(self._stepper, self.spec.hidden, listeners=[self._online, self._guard])
         self._features_always_finite = self.spec.features_always_finite
         self._steps_dt = np.arange(1, self.horizon_steps + 1, dtype=np.float64)[:, None] * self.dt
@@ -69,8 +69,7 @@ class StreamingPredictor:
     @property
     def fused(self) -> bool:
         """Whether `advance` runs the C path for a few tracks (else always `step` and `predict`)."""
-        return (self._fused is not None and not self._online.enabled and not self._guard.enabled
-                and self._features_always_finite)
+        return self._fused is not None and not self._online.enabled and self._features_always_finite
 
     @property
     def uses_noise(self) -> bool:
@@ -164,8 +163,8 @@ class StreamingPredictor:
             else:
                 self.step(indices[rows], [sample[:3] for sample in samples], _sample_noise(samples),
                           _sample_interval(samples))
-        noise = [samples[-1][3] if samples and len(samples[-1]) > 3 else PRIOR_M for samples in step_lists]
-        positions, velocities, std = self.predict(indices, last_positions, noise if self._guard.enabled else None)
+        noise = _last_noise(step_lists) if self._guard.enabled else None
+        positions, velocities, std = self.predict(indices, last_positions, noise)
         return positions, velocities, std, list(self.slots.status[indices])
 
     def _advance_fused(self, indices, step_lists, last_positions):
@@ -175,17 +174,34 @@ class StreamingPredictor:
                             PRIOR_M)
         positions, velocities, std = out[:, 0], out[:, 1], out[:, 2]
         status = self.slots.status
+        guard = self._guard.enabled
+        noise = _last_noise(step_lists) if guard else None
         if n == 1 and ready[0]:                           # the usual tick of a node: one track, tracking
             status[int(indices[0])] = TRACKING
+            if guard:
+                self._guard_fused(np.asarray(indices, np.int64), last_positions, noise, out)
             return positions, velocities, std, [TRACKING]
         others = np.flatnonzero(~ready)                   # warming up, or a non-finite network output
+        if guard and len(others) < n:                     # the C path's predictions; predict() guards the others
+            rows = np.flatnonzero(ready)
+            block = out[rows]
+            self._guard_fused(np.asarray(indices, np.int64)[rows], np.asarray(last_positions, np.float64)[rows],
+                              [noise[row] for row in rows], block)
+            out[rows] = block
         if len(others):
             index = np.asarray(indices, np.int64)[others]
             last = np.asarray(last_positions, np.float64).reshape(n, 3)[others]
-            positions[others], velocities[others], std[others] = self.predict(index, last)
+            positions[others], velocities[others], std[others] = self.predict(
+                index, last, None if noise is None else [noise[row] for row in others])
         for row in np.flatnonzero(ready).tolist():
             status[int(indices[row])] = TRACKING
         return positions, velocities, std, [status[int(i)] for i in indices]
+
+    def _guard_fused(self, indices, last_positions, noise, out) -> None:
+        """The guard on the C path's network predictions out (m, 3, H, 3) [positions | velocities | std] of
+        tracks `indices` at their current grid index, in place (velocities follow blended positions)."""
+        self._guard.apply_packed(indices, self.slots.count[indices], np.asarray(last_positions, np.float64).reshape(
+            len(indices), 3), noise, out)
 
     @staticmethod
     def usable_velocities(velocities) -> np.ndarray:
@@ -289,7 +305,7 @@ class StreamingPredictor:
             std[rows] = model_std
             if self._guard.enabled:
                 out, std = guard_segment(positions, out, std, _segment_noise(segment, count), self.dt,
-                                         self._guard.rate, self._guard.min_evidence)
+                                         self._guard.rate, self._guard.min_evidence, self._guard.fused)
             std = calibrate_segment(positions, out, std, horizon, self._online.rate)
         return SegmentPrediction(positions=out, std=std)
 
@@ -302,6 +318,11 @@ def _noise_levels(noise, n: int) -> np.ndarray:
     if not bool((noise >= 0).all() and np.isfinite(noise).all()):
         raise ValueError("step(): noise levels must be finite and >= 0 m")
     return noise
+
+
+def _last_noise(step_lists) -> list[float]:
+    """The noise level of each track's newest grid sample (the estimate's prior when it has none)."""
+    return [samples[-1][3] if samples and len(samples[-1]) > 3 else PRIOR_M for samples in step_lists]
 
 
 def _segment_noise(segment, count: int) -> np.ndarray:

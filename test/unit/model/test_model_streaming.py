@@ -157,10 +157,13 @@ def test_online_calibration_accepts_an_empty_batch(checkpoint):
     assert positions.shape == velocities.shape == std.shape == (0, 10, 3)
 
 
-def test_advance_fused_equals_rounds_of_step_then_predict(checkpoint):
+@pytest.mark.parametrize("guard", [0.0, 0.05], ids=["plain", "guard"])
+def test_advance_fused_equals_rounds_of_step_then_predict(checkpoint, guard):
     """advance() through the C path gives what the batched step rounds + predict give, through warm-up,
-    capacity growth (the state is reallocated), several velocities per track and several tracks per call."""
-    fused, plain = StreamingPredictor(checkpoint, capacity=2), StreamingPredictor(checkpoint, capacity=2, fused=False)
+    capacity growth (the state is reallocated), several velocities per track and several tracks per call;
+    with the guard on too (its C twin after the C path's predictions, against the numpy guard)."""
+    fused = StreamingPredictor(checkpoint, capacity=2, guard=guard)
+    plain = StreamingPredictor(checkpoint, capacity=2, fused=False, guard=guard)
     if not fused.fused:
         pytest.skip("C extension _cstream not built")
     assert not plain.fused
@@ -171,8 +174,10 @@ def test_advance_fused_equals_rounds_of_step_then_predict(checkpoint):
         if k == 30:
             slots += [(int(fused.add_tracks(1)[0]), int(plain.add_tracks(1)[0])) for _ in range(3)]
         chosen = rng.choice(len(slots), size=rng.integers(1, len(slots) + 1), replace=False)
-        velocities = [[tuple(rng.normal(0, 4, 3).tolist()) for _ in range(rng.integers(0, 3))] for _ in chosen]
-        last = [tuple(rng.normal(0, 50, 3).tolist()) for _ in chosen]
+        velocities = [[tuple(rng.normal(0, 4, 3).tolist()) + ((rng.uniform(0, 0.02),) if guard else ())
+                       for _ in range(rng.integers(0, 3))] for _ in chosen]
+        last = [tuple((rng.normal(0, 50 if not guard else 0.05, 3) + (0 if not guard else k * 0.1)).tolist())
+                for _ in chosen]
         a = [slots[i][0] for i in chosen]
         b = [slots[i][1] for i in chosen]
         if min(fused.history(a)) == 0 and not all(velocities):
@@ -184,6 +189,10 @@ def test_advance_fused_equals_rounds_of_step_then_predict(checkpoint):
             np.testing.assert_allclose(x, y, rtol=2e-5, atol=2e-5)
         assert fused.history(a).tolist() == plain.history(b).tolist()
     assert statuses == {WARMING_UP, TRACKING}
+    if guard:
+        assert fused.guard_weight([s for s, _ in slots]).max() > 0                # the blend was exercised
+        np.testing.assert_allclose(fused.guard_weight([s for s, _ in slots]),
+                                   plain.guard_weight([s for _, s in slots]), atol=1e-4)
 
 
 def test_advance_falls_back_and_refuses_like_step(checkpoint):
