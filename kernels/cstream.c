@@ -656,8 +656,26 @@ static int inverse3(const double *s, double *inv, double *logdet)
     return 1;
 }
 
-/* one IMM step of one track (gap 1): x (M, 9), p (M, 9, 9), mu (M,) in place */
-static void imm_step(int m, double *x, double *p, double *mu, const double *f, const double *q, const double *tr,
+/* a track's filter at its first measurement z: state (z, 0, 0), P = diag(r, init_var), uniform modes */
+static void imm_init(Py_ssize_t m, double *xt, double *pt, double *mut, const double *z, double r, const double *init_var)
+{
+    for (Py_ssize_t j = 0; j < m; j++) {
+        double *xj = xt + j * 9, *pj = pt + j * 81;
+        memset(xj, 0, sizeof(double) * 9);
+        memset(pj, 0, sizeof(double) * 81);
+        for (int a = 0; a < 3; a++) {
+            xj[a] = z[a];
+            pj[a * 10] = r;
+            pj[(a + 3) * 10] = init_var[0];
+            pj[(a + 6) * 10] = init_var[1];
+        }
+        mut[j] = 1.0 / (double)m;
+    }
+}
+
+/* one IMM step of one track (gap 1): x (M, 9), p (M, 9, 9), mu (M,) in place; 0 when the filter is left
+ * degenerate or non-finite (the caller restarts it at z, as core/imm.py does) */
+static int imm_step(int m, double *x, double *p, double *mu, const double *f, const double *q, const double *tr,
                      const double *z, double r)
 {
     double mx[GUARD_MAX_MODES][9], mp[GUARD_MAX_MODES][81], predicted[GUARD_MAX_MODES], loglik[GUARD_MAX_MODES];
@@ -719,13 +737,8 @@ static void imm_step(int m, double *x, double *p, double *mu, const double *f, c
                 s[a * 3 + b] = ps[a * 9 + b] + (a == b ? r : 0.0);
         for (int a = 0; a < 3; a++)
             innovation[a] = z[a] - xs[a];
-        int ok = inverse3(s, inv, &logdet);
-        if (!ok) {                                       /* degenerate: keep the prediction, no update */
-            memcpy(x + j * 9, xs, sizeof(double) * 9);
-            memcpy(p + j * 81, ps, sizeof(double) * 81);
-            loglik[j] = -INFINITY;
-            continue;
-        }
+        if (!inverse3(s, inv, &logdet))
+            return 0;                                    /* degenerate: restarted by the caller */
         for (int a = 0; a < 9; a++)                      /* gain = P H^T S^-1: (9, 3) */
             for (int b = 0; b < 3; b++) {
                 double sum = 0.0;
@@ -762,11 +775,9 @@ static void imm_step(int m, double *x, double *p, double *mu, const double *f, c
         }
     }
     if (m > 1) {
-        double top = -INFINITY, total = 0.0;
-        for (int j = 0; j < m; j++)
-            top = fmax(top, loglik[j]);
-        if (!isfinite(top))                              /* every mode degenerate: keep the probabilities */
-            return;
+        double top = loglik[0], total = 0.0;
+        for (int j = 1; j < m; j++)
+            top = loglik[j] > top ? loglik[j] : top;
         for (int j = 0; j < m; j++) {
             mu[j] = exp(loglik[j] - top);
             total += mu[j];
@@ -774,6 +785,14 @@ static void imm_step(int m, double *x, double *p, double *mu, const double *f, c
         for (int j = 0; j < m; j++)
             mu[j] /= total;
     }
+    int finite = 1;
+    for (int e = 0; e < m * 81; e++)
+        finite &= isfinite(p[e]) != 0;
+    for (int e = 0; e < m * 9; e++)
+        finite &= isfinite(x[e]) != 0;
+    for (int j = 0; j < m; j++)
+        finite &= isfinite(mu[j]) != 0;
+    return finite;
 }
 
 static PyObject *guard_apply(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -842,21 +861,11 @@ static PyObject *guard_apply(PyObject *module, PyObject *const *args, Py_ssize_t
         double *xt = x + t * m * 9, *pt = p + t * m * 81, *mut = mu + t * m;
         /* the classical filter */
         if (k[t] < 0) {
-            for (Py_ssize_t j = 0; j < m; j++) {
-                double *xj = xt + j * 9, *pj = pt + j * 81;
-                memset(xj, 0, sizeof(double) * 9);
-                memset(pj, 0, sizeof(double) * 81);
-                for (int a = 0; a < 3; a++) {
-                    xj[a] = z[a];
-                    pj[a * 10] = r_i;
-                    pj[(a + 3) * 10] = init_var[0];
-                    pj[(a + 6) * 10] = init_var[1];
-                }
-                mut[j] = 1.0 / (double)m;
-            }
+            imm_init(m, xt, pt, mut, z, r_i, init_var);
             k[t] = g;
         } else if (g - k[t] == 1) {
-            imm_step((int)m, xt, pt, mut, f, q, tr, z, r_i);
+            if (!imm_step((int)m, xt, pt, mut, f, q, tr, z, r_i))
+                imm_init(m, xt, pt, mut, z, r_i, init_var);
             k[t] = g;
         }
         /* score the pairs that targeted g */
@@ -907,11 +916,13 @@ static PyObject *guard_apply(PyObject *module, PyObject *const *args, Py_ssize_t
             const double spread = mm + cc - 2.0 * mc;
             double w = spread > 0 ? (mm - mc) / spread : 0.0;
             w = w < 0.0 ? 0.0 : (w > 1.0 ? 1.0 : w);
-            if (evidence[t * h + j] < min_evidence)
-                w = 0.0;
+            if (evidence[t * h + j] < min_evidence || !(w >= 0.0) || !(isfinite(combined[0]) && isfinite(combined[1])
+                                                                         && isfinite(combined[2])))
+                w = 0.0;                                 /* not enough evidence, NaN scores, a broken filter */
             if (w > 0.0 && mm > 0.0) {
                 const double blended = (1.0 - w) * (1.0 - w) * mm + w * w * cc + 2.0 * w * (1.0 - w) * mc;
-                const double factor = sqrt(fmax(blended, 0.0) / mm);
+                double factor = sqrt(fmax(blended, 0.0) / mm);
+                factor = isfinite(factor) ? factor : 1.0;
                 for (int a = 0; a < 3; a++) {
                     row[a] = row[a] + w * (combined[a] - row[a]);
                     std[j * 3 + a] *= factor;

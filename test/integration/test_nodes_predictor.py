@@ -51,6 +51,7 @@ BAD_CONFIGS = {
     "twist_pose": (["-p", "input_type:=pose", "-p", "velocity_source:=twist"],
                    "velocity_source 'twist' needs input_type 'odometry'"),
     "online_rate": (["-p", "online_calibration:=0.9"], "parameter 'online_calibration'"),
+    "guard_rate": (["-p", "guard:=-0.1"], "parameter 'guard'"),
     "max_tracks": (["-p", "max_tracks:=0"], "parameter 'max_tracks'"),
     "too_many_topics": (["-p", "odom_topics:=['/a/odom', '/b/odom']", "-p", "max_tracks:=1"],
                         "parameter 'odom_topics': 2 topics exceed max_tracks 1"),
@@ -340,6 +341,7 @@ def test_noisy_positions_are_reported_with_a_pointer_to_the_twist_source(scenari
     assert 10 < float(values["position_jitter_mm"]) < 40          # 2 cm white noise, estimated
     message, values = diagnostics["predictor_node: t1"]
     assert message == "tracking" and float(values["position_jitter_mm"]) < 1
+    assert 0.0 <= float(values["guard_weight"]) <= 1.0                 # the guard is on by default
 
 
 def test_twist_source_predicts_from_the_rotated_body_velocity(checkpoint, tmp_path):

@@ -83,6 +83,22 @@ def joint(block: np.ndarray) -> np.ndarray:
     return np.kron(block, np.eye(3))
 
 
+def _inverse3(s: np.ndarray):
+    """Inverse, log-determinant and validity (det > 0, finite) of symmetric 3x3 matrices (..., 3, 3) by
+    cofactors (kernels/cstream.c's arithmetic); invalid ones give the identity and 0."""
+    a, b, c = s[..., 0, 0], s[..., 0, 1], s[..., 0, 2]
+    d, e, f = s[..., 1, 0], s[..., 1, 1], s[..., 1, 2]
+    g, h, i = s[..., 2, 0], s[..., 2, 1], s[..., 2, 2]
+    c00, c01, c02 = e * i - f * h, f * g - d * i, d * h - e * g
+    det = a * c00 + b * c01 + c * c02
+    ok = (det > 0) & np.isfinite(det)
+    safe = np.where(ok, det, 1.0)
+    inverse = np.stack([c00, c * h - b * i, b * f - c * e, c01, a * i - c * g, c * d - a * f,
+                        c02, b * g - a * h, a * e - b * d], axis=-1) / safe[..., None]
+    inverse = np.where(ok[..., None], inverse, np.eye(3).reshape(9)).reshape(s.shape)
+    return inverse, np.log(safe), ok
+
+
 class IMMBank:
     """One IMM (or Kalman filter, one mode) per slot 0..capacity-1 (see module doc).
 
@@ -184,6 +200,10 @@ class IMMBank:
         return self._steps[gap]
 
     def _step(self, slots: np.ndarray, gap: int, z: np.ndarray, r: np.ndarray) -> None:
+        with np.errstate(all="ignore"):                  # non-finite results are recovered below
+            self._step_rows(slots, gap, z, r)
+
+    def _step_rows(self, slots: np.ndarray, gap: int, z: np.ndarray, r: np.ndarray) -> None:
         f, q, transition = self._step_operators(gap)
         x, p, mu = self._x[slots], self._p[slots], self._mu[slots]           # (n, M, 9), (n, M, 9, 9), (n, M)
         m = self.n_modes
@@ -200,19 +220,24 @@ class IMMBank:
         p = f[None] @ mixed_p @ np.swapaxes(f, -1, -2)[None] + q[None]
         s = p[..., :3, :3] + r[:, None, None, None] * np.eye(3)
         innovation = z[:, None, :] - x[..., :3]                              # (n, M, 3)
-        gain = np.swapaxes(np.linalg.solve(s, p[..., :3, :]), -1, -2)        # P H^T S^-1 (S symmetric)
+        inverse, logdet, ok = _inverse3(s)
+        gain = np.swapaxes(p[..., :3, :], -1, -2) @ inverse                 # P H^T S^-1
         x = x + (gain @ innovation[..., None])[..., 0]
         p = p - gain @ p[..., :3, :]
         p = 0.5 * (p + np.swapaxes(p, -1, -2))
         if m > 1:
-            _, logdet = np.linalg.slogdet(s)
-            maha = (innovation * np.linalg.solve(s, innovation[..., None])[..., 0]).sum(axis=-1)
+            maha = (innovation * (inverse @ innovation[..., None])[..., 0]).sum(axis=-1)
             logs = -0.5 * (maha + logdet + 3 * np.log(2 * np.pi)) + np.log(np.maximum(predicted, 1e-300))
             logs -= logs.max(axis=1, keepdims=True)
             mu = np.exp(logs)
             mu /= mu.sum(axis=1, keepdims=True)
-            self._mu[slots] = mu
-        self._x[slots], self._p[slots] = x, p
+        self._x[slots], self._p[slots], self._mu[slots] = x, p, mu
+        # Recovery: a step that left a non-finite or degenerate filter (positions near the float range, a
+        # broken covariance) restarts that track's filter at its measurement (kernels/cstream.c does the same).
+        broken = ~(ok.all(axis=1) & np.isfinite(x).all(axis=(1, 2)) & np.isfinite(p).all(axis=(1, 2, 3))
+                   & np.isfinite(mu).all(axis=1))
+        if broken.any():
+            self._initialise(slots[broken], z[broken], r[broken])
 
     def forecast(self, indices, with_std: bool = True):
         """Horizon means (n, H, 3) m of tracks that have a measurement, and their per-axis stds (n, H, 3)

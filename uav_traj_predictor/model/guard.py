@@ -38,7 +38,7 @@ except ImportError:
 
 RECOMMENDED_RATE = 0.02   # chosen on ../shared/flights under perturbations (development figures, docs/model.md)
 MIN_EVIDENCE = 20         # scored pairs per lead before the weight may leave 0
-DEFAULT_RATE = 0.0         # the product default (predictor_node, uav-traj evaluate, bag eval)
+DEFAULT_RATE = RECOMMENDED_RATE   # the product's default: StreamingPredictor, so predictor_node, evaluate, bag eval
 
 
 class Guard:
@@ -105,12 +105,13 @@ class Guard:
         if self.fused:
             return self._apply_fused(indices, grid_index, last, noise, positions, std, network)
         self.partner.update(indices, grid_index, last, self.partner.config.measurement_variance(noise))
-        self._score(indices, grid_index, last)
-        classical, _ = self.partner.forecast(indices, with_std=False)
-        weights = np.zeros((len(indices), self.horizon))
-        rows = np.flatnonzero(network)
-        if len(rows):
-            weights[rows] = self._blend(indices[rows], grid_index[rows], positions, std, classical, rows)
+        with np.errstate(all="ignore"):                  # overflowing scores give NaN weights, set to 0
+            self._score(indices, grid_index, last)
+            classical, _ = self.partner.forecast(indices, with_std=False)
+            weights = np.zeros((len(indices), self.horizon))
+            rows = np.flatnonzero(network)
+            if len(rows):
+                weights[rows] = self._blend(indices[rows], grid_index[rows], positions, std, classical, rows)
         self._weight[indices] = weights.mean(axis=1)
 
     def _apply_fused(self, indices, grid_index, last, noise, positions, std, network) -> None:
@@ -176,10 +177,14 @@ class Guard:
         spread = mm + cc - 2.0 * mc                                        # E|model - classical|^2 >= 0
         weights = np.where(spread > 0, (mm - mc) / np.where(spread > 0, spread, 1.0), 0.0)
         np.clip(weights, 0.0, 1.0, out=weights)
-        weights[self._evidence[tracks] < self.min_evidence] = 0.0
+        # no weight without enough evidence, for NaN scores (overflowing errors) or a broken filter forecast
+        weights[(self._evidence[tracks] < self.min_evidence) | np.isnan(weights)
+                | ~np.isfinite(classical[rows]).all(axis=2)] = 0.0
         blended = (1.0 - weights) ** 2 * mm + weights**2 * cc + 2.0 * weights * (1.0 - weights) * mc
-        factor = np.where((weights > 0) & (mm > 0), np.sqrt(np.maximum(blended, 0.0) / np.where(mm > 0, mm, 1.0)), 1.0)
-        positions[rows] = model + weights[..., None] * (classical[rows] - model)
+        factor = np.sqrt(np.fmax(blended, 0.0) / np.where(mm > 0, mm, 1.0))
+        factor = np.where((weights > 0) & (mm > 0) & np.isfinite(factor), factor, 1.0)
+        moved = weights > 0
+        positions[rows] = np.where(moved[..., None], model + weights[..., None] * (classical[rows] - model), model)
         std[rows] *= factor[..., None]
         return weights
 

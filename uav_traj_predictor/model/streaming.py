@@ -10,7 +10,7 @@ network ever returned non-finite values) it returns constant-velocity extrapolat
 checkpoint's constant-velocity error std, and `status()` says so ("warming_up" / "fallback_cv"). The
 network's std is further scaled per track and axis by `OnlineCalibration` (model/calibration.py),
 learnt online from the track's own matured predictions (`online_calibration` = its rate, 0 = off), and
-the guard (model/guard.py; `guard` = its rate, 0 = off) blends each track's prediction toward a classical
+the guard (model/guard.py; `guard` = its rate, on by default, 0 = off) blends each track's prediction toward a classical
 IMM's by how both did on that track.
 `predict_segment` is the offline twin over a whole segment (one GRU sequence pass, the same head).
 """
@@ -26,7 +26,7 @@ from ..kernels.dispatch import fused_update
 from ..kernels.fused import plan as fused_plan
 from .calibration import OnlineCalibration, calibrate_segment
 from .checkpoint import load_checkpoint
-from .guard import Guard, guard_segment
+from .guard import DEFAULT_RATE as GUARD_DEFAULT, Guard, guard_segment
 from .slots import TrackSlots
 from .spec import MAX_SPEED, ModelSpec
 
@@ -40,7 +40,7 @@ class StreamingPredictor:
 
     def __init__(self, checkpoint=None, backend: str = "auto", device: str = "cpu",
                  min_history: int | None = None, capacity: int = 8, online_calibration: float = 0.0,
-                 fused: bool = True, guard: float = 0.0):
+                 fused: bool = True, guard: float = GUARD_DEFAULT):
         self.model, self.meta = load_checkpoint(checkpoint)
         meta = self.meta
         self.spec = ModelSpec.from_model(self.model, meta)

@@ -77,6 +77,9 @@ class PredictorParameters(NodeParameters):
     online_calibration: float = setting(0.0, "Rate of the per-track online std calibration from the track's own "
                                         "matured predictions (0 = off: the checkpoint's offline calibration only; "
                                         "0.02 = the validated rate).", low=0.0, high=0.5)
+    guard: float = setting(0.02, "Rate of the guard, which blends each track's prediction toward a CV/CA "
+                           "IMM's by how both did on that track (docs/model.md); 0 = off (the network alone).",
+                           low=0.0, high=0.5)
     grid_rate: float = setting(0.0, "Grid rate in Hz; 0 = the checkpoint's. Any other value must equal it.",
                                low=0.0, high=1000.0)
     max_gap: float = setting(0.2, "Input gap (s) that resets a track.", low=0.001, high=60.0)
@@ -184,7 +187,8 @@ class PredictorNode(Node):
         from ..model import CheckpointError, StreamingPredictor
         try:
             predictor = StreamingPredictor(config.checkpoint or None, backend=config.backend,
-                                           device=config.device, online_calibration=config.online_calibration)
+                                           device=config.device, online_calibration=config.online_calibration,
+                                           guard=config.guard)
         except (CheckpointError, ValueError, RuntimeError, ImportError) as error:
             raise ConfigError(f"cannot load the predictor (checkpoint {config.checkpoint or 'shipped default'!r}, "
                               f"backend {config.backend!r}, device {config.device!r}): {error}") from None
@@ -364,7 +368,8 @@ class PredictorNode(Node):
         values = {"state": state, "input_rate_hz": f"{rate:.2f}", "received": entry.received, "samples": track.samples,
                   "history": track.history, "predictions": track.predictions, "frame_id": entry.frame_id,
                   "position_jitter_mm": "" if jitter is None else f"{jitter * 1e3:.2f}",
-                  "last_reset": track.last_reset or "", **{f"resets.{k}": v for k, v in track.resets.items()},
+                  "last_reset": track.last_reset or "", **self._guard_values(track),
+                  **{f"resets.{k}": v for k, v in track.resets.items()},
                   **{f"ignored.{k}": v for k, v in track.ignored.items()}}
         message = state
         if jitter is not None and jitter > NOISY_POSITIONS_M and not self.use_twist:
@@ -383,6 +388,13 @@ class PredictorNode(Node):
                     self.get_logger().warning(f"track {entry.track_id}: {message} (docs/model.md)")
         return DiagnosticStatus(level=level, name=name, hardware_id=entry.topic, message=message,
                                 values=_key_values(values))
+
+    def _guard_values(self, track) -> dict:
+        """The guard's mean weight of the classical filter in the track's latest prediction (0: the network)."""
+        predictor = self.bank.predictor
+        if not getattr(predictor, "guard", 0.0):
+            return {}
+        return {"guard_weight": f"{float(predictor.guard_weight([track.slot])[0]):.2f}"}
 
     # ---- runtime parameter changes --------------------------------------------------------------
     def _on_set_parameters(self, parameters) -> SetParametersResult:
