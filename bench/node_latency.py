@@ -7,7 +7,9 @@
     (through the one-track C path, kernels/cstream.c, when built: `core_path` says which ran; and
     `core_one_track_numpy_us` the same with StreamingPredictor(fused=False), the numpy calls; with
     --crossover the tick p50 for 1-32 due tracks through both, for kernels.dispatch.CPU_FUSED_UP_TO),
-    and for 1000 tracks advanced in one tick (batched numpy/torch calls) (`core_1000_tracks`: as a process
+    with the product's defaults (the guard on; `core_one_track_no_guard_us` / `core_1000_tracks_no_guard`:
+    guard 0, the network alone), and for 1000 tracks advanced in one tick (batched numpy/torch calls)
+    (`core_1000_tracks`: as a process
     without any GC setting; `core_1000_tracks_gc_frozen`: after `core.freeze_startup_heap()`, with the full
     collections seen);
 (b) DDS: a publisher process sends nav_msgs/Odometry for N vehicles at R Hz (each message stamped with
@@ -60,16 +62,19 @@ def percentiles(samples_s, scale=1e6):
 
 
 # ---- (a) core ------------------------------------------------------------------------------------
-def make_bank(checkpoint, capacity=8, fused=True):
+def make_bank(checkpoint, capacity=8, fused=True, guard=None):
+    """A TrackBank over the predictor with its defaults (`guard` None) or that guard rate (0: off)."""
     from uav_traj_predictor.core import TrackBank
     from uav_traj_predictor.model import StreamingPredictor
-    return TrackBank(StreamingPredictor(checkpoint or None, capacity=capacity, fused=fused), track_timeout=1e9)
+    options = {} if guard is None else {"guard": guard}
+    return TrackBank(StreamingPredictor(checkpoint or None, capacity=capacity, fused=fused, **options),
+                     track_timeout=1e9)
 
 
-def core_one_track(checkpoint, updates=3000, fused=True):
+def core_one_track(checkpoint, updates=3000, fused=True, guard=None):
     """push of one 10 Hz sample (one new grid sample) + tick (step + predict) for a single track
-    (`fused` False: without the C one-track path, the numpy calls)."""
-    bank = make_bank(checkpoint, fused=fused)
+    (`fused` False: without the C one-track path, the numpy calls; `guard` 0: without the guard)."""
+    bank = make_bank(checkpoint, fused=fused, guard=guard)
     times = []
     for k in range(updates):
         t = k * 0.1
@@ -126,11 +131,12 @@ class FullCollections:
         gc.callbacks.remove(self)
 
 
-def core_many_tracks(checkpoint, tracks=1000, ticks=210, freeze=False):
+def core_many_tracks(checkpoint, tracks=1000, ticks=210, freeze=False, guard=None):
     """All tracks get one new grid sample, then one tick: push total and tick time per round (the result
-    kept until the next tick, as the node keeps its latest predictions). `freeze`: gc frozen after set-up."""
+    kept until the next tick, as the node keeps its latest predictions). `freeze`: gc frozen after set-up;
+    `guard` 0: without the guard."""
     from uav_traj_predictor.core import freeze_startup_heap
-    bank = make_bank(checkpoint, capacity=tracks)
+    bank = make_bank(checkpoint, capacity=tracks, guard=guard)
     if freeze:
         freeze_startup_heap()
     names = [f"uav{i}" for i in range(tracks)]
@@ -403,7 +409,9 @@ def main(argv=None):
         results["core_path"] = "C one-track path (kernels/cstream.c)" if predictor.fused else "numpy"
         core = results["core_one_track_us"] = core_one_track(args.checkpoint)
         results["core_one_track_numpy_us"] = core_one_track(args.checkpoint, fused=False)
+        results["core_one_track_no_guard_us"] = core_one_track(args.checkpoint, guard=0.0)
         results["core_1000_tracks"] = core_many_tracks(args.checkpoint)
+        results["core_1000_tracks_no_guard"] = core_many_tracks(args.checkpoint, guard=0.0)
         results["core_1000_tracks_gc_frozen"] = core_many_tracks(args.checkpoint, freeze=True)
         published = results["vector_published_callback_us"] = time_vector_published(arch.hidden, arch.layers)
         lean = results["vector_lean_callback_us"] = time_vector_lean(arch.hidden, arch.layers)
