@@ -16,6 +16,8 @@ IMM's by how both did on that track.
 """
 from __future__ import annotations
 
+from itertools import chain
+
 import numpy as np
 import torch
 
@@ -155,10 +157,13 @@ class StreamingPredictor:
             return self._advance_fused(indices, step_lists, last_positions)
         indices = self.slots.checked(indices)
         for round_index in range(max(map(len, step_lists), default=0)):
-            rows = [i for i, samples in enumerate(step_lists) if len(samples) > round_index]
-            samples = [step_lists[i][round_index] for i in rows]
-            if all(len(sample) == 7 for sample in samples):     # TrackBank's grid samples: one array
-                block = np.array(samples, np.float64).reshape(len(samples), 7)
+            if min(map(len, step_lists)) > round_index:         # every track steps (a tick's usual round)
+                rows, samples = slice(None), [samples[round_index] for samples in step_lists]
+            else:
+                rows = [i for i, samples in enumerate(step_lists) if len(samples) > round_index]
+                samples = [step_lists[i][round_index] for i in rows]
+            if set(map(len, samples)) == {7}:                   # TrackBank's grid samples: one array
+                block = np.fromiter(chain.from_iterable(samples), np.float64, 7 * len(samples)).reshape(-1, 7)
                 self.step(indices[rows], block[:, :3], block[:, 3], block[:, 4:])
             else:
                 self.step(indices[rows], [sample[:3] for sample in samples], _sample_noise(samples),
@@ -217,7 +222,7 @@ class StreamingPredictor:
         """
         slots = self.slots
         indices = slots.checked(indices)
-        last = np.asarray(last_positions, np.float64).reshape(len(indices), 3)
+        last = _float_rows(last_positions, 3, len(indices))
         online = self._online.enabled
         if online:                                        # score the predictions that targeted this grid sample
             grid_index = slots.count[indices]
@@ -308,6 +313,21 @@ class StreamingPredictor:
                                          self._guard.rate, self._guard.min_evidence, self._guard.fused)
             std = calibrate_segment(positions, out, std, horizon, self._online.rate)
         return SegmentPrediction(positions=out, std=std)
+
+
+def _float_rows(values, width: int, n: int) -> np.ndarray:
+    """np.asarray(values, np.float64).reshape(n, width); a list of n sequences of `width` values goes through
+    np.fromiter over them chained, one pass (as `advance` builds its sample block): 1000 (x, y, z) tuples
+    ~0.06 ms against ~0.10 ms for np.asarray, which walks the nested lists twice (7-value samples: ~0.12 against
+    ~0.21 ms; timeit, warm)."""
+    if isinstance(values, list) and len(values) == n:
+        try:
+            same = set(map(len, values)) == {width}
+        except TypeError:                                 # not sequences: np.asarray decides
+            same = False
+        if same:
+            return np.fromiter(chain.from_iterable(values), np.float64, n * width).reshape(n, width)
+    return np.asarray(values, np.float64).reshape(n, width)
 
 
 def _noise_levels(noise, n: int) -> np.ndarray:
