@@ -711,27 +711,28 @@ static int imm_step(int m, double *x, double *p, double *mu, const double *f, co
         memcpy(mp[0], p, sizeof(double) * 81);
     }
     for (int j = 0; j < m; j++) {
+        /* F = kron(A, I3) (core/imm.py joint): (F x)_(i,x) = sum_k A_ik x_(k,x) and F P F^T block-wise, a
+         * third of the dense 9x9 products (the zero terms of the dense product are skipped) */
         const double *fj = f + j * 81, *qj = q + j * 81;
-        double xs[9], fp[81], ps[81], s[9], inv[9], gain[27], innovation[3], logdet = 0.0;
-        for (int a = 0; a < 9; a++) {
-            xs[a] = 0.0;
-            for (int b = 0; b < 9; b++)
-                xs[a] += fj[a * 9 + b] * mx[j][b];
-        }
-        for (int a = 0; a < 9; a++)
-            for (int b = 0; b < 9; b++) {
-                double sum = 0.0;
-                for (int c = 0; c < 9; c++)
-                    sum += fj[a * 9 + c] * mp[j][c * 9 + b];
-                fp[a * 9 + b] = sum;
-            }
-        for (int a = 0; a < 9; a++)
-            for (int b = 0; b < 9; b++) {
-                double sum = 0.0;
-                for (int c = 0; c < 9; c++)
-                    sum += fp[a * 9 + c] * fj[b * 9 + c];
-                ps[a * 9 + b] = sum + qj[a * 9 + b];
-            }
+        double A[3][3], xs[9], fp[81], ps[81], s[9], inv[9], gain[27], innovation[3], logdet = 0.0;
+        for (int i = 0; i < 3; i++)
+            for (int c = 0; c < 3; c++)
+                A[i][c] = fj[(3 * i) * 9 + 3 * c];
+        for (int i = 0; i < 3; i++)
+            for (int ax = 0; ax < 3; ax++)
+                xs[3 * i + ax] = A[i][0] * mx[j][ax] + A[i][1] * mx[j][3 + ax] + A[i][2] * mx[j][6 + ax];
+        for (int i = 0; i < 3; i++)
+            for (int ax = 0; ax < 3; ax++)
+                for (int b = 0; b < 9; b++)
+                    fp[(3 * i + ax) * 9 + b] = A[i][0] * mp[j][ax * 9 + b] + A[i][1] * mp[j][(3 + ax) * 9 + b]
+                                               + A[i][2] * mp[j][(6 + ax) * 9 + b];
+        for (int r9 = 0; r9 < 9; r9++)
+            for (int i = 0; i < 3; i++)
+                for (int ax = 0; ax < 3; ax++) {
+                    const double *row = fp + r9 * 9;
+                    ps[r9 * 9 + 3 * i + ax] = (row[ax] * A[i][0] + row[3 + ax] * A[i][1] + row[6 + ax] * A[i][2])
+                                              + qj[r9 * 9 + 3 * i + ax];
+                }
         for (int a = 0; a < 3; a++)
             for (int b = 0; b < 3; b++)
                 s[a * 3 + b] = ps[a * 9 + b] + (a == b ? r : 0.0);
@@ -897,14 +898,10 @@ static PyObject *guard_apply(PyObject *module, PyObject *const *args, Py_ssize_t
         double total = 0.0;
         for (Py_ssize_t j = 0; j < h; j++) {
             double combined[3] = {0.0, 0.0, 0.0};
-            for (Py_ssize_t mode = 0; mode < m; mode++) {
+            for (Py_ssize_t mode = 0; mode < m; mode++) {   /* position rows of F^j = kron(row 0 of A^j, I3) */
                 const double *op = fc + (mode * h + j) * 27, *xm = xt + mode * 9;
-                for (int a = 0; a < 3; a++) {
-                    double sum = 0.0;
-                    for (int b = 0; b < 9; b++)
-                        sum += op[a * 9 + b] * xm[b];
-                    combined[a] += mut[mode] * sum;
-                }
+                for (int a = 0; a < 3; a++)
+                    combined[a] += mut[mode] * (op[0] * xm[a] + op[3] * xm[3 + a] + op[6] * xm[6 + a]);
             }
             double *row = positions + j * 3;
             const int64_t aim = g + 1 + j;

@@ -64,6 +64,7 @@ class Guard:
         self._target = np.full((capacity, h, h), -1, np.int64)
         self._weight = np.zeros(capacity)                                 # mean weight of the last blend
         self.fused = bool(fused and _guard_apply is not None)              # the C twin (same results to ~1e-12)
+        self._c_state = None
 
     @property
     def enabled(self) -> bool:
@@ -72,6 +73,7 @@ class Guard:
     def grow(self, capacity: int) -> None:
         old = len(self._weight)
         self.partner.grow(capacity)
+        self._c_state = None
 
         def extend(array, fill):
             out = np.full((capacity,) + array.shape[1:], fill, dtype=array.dtype)
@@ -135,20 +137,22 @@ class Guard:
             out[:, 1] /= self.partner.dt
             return
         partner, cfg = self.partner, self.partner.config
+        if self._c_state is None:                        # the state arrays (rebound only by grow)
+            self._c_state = (partner._x, partner._p, partner._mu, partner._k, partner._f, partner._q,
+                             partner._transition, partner._forecast, self._stats, self._evidence, self._model,
+                             self._classical, self._target, self._weight)
+            self._c_settings = ((cfg.init_velocity_std ** 2, cfg.init_accel_std ** 2), self.rate, self.min_evidence,
+                                cfg.sigma_floor, partner.dt)
         indices = np.ascontiguousarray(indices, np.int64)
         grid_index = np.ascontiguousarray(grid_index, np.int64)
         last, noise = np.ascontiguousarray(last, np.float64), np.ascontiguousarray(noise, np.float64)
         network = None if network is None else np.ascontiguousarray(network, bool)
-        args = (self._stats, self._evidence, self._model, self._classical, self._target, self._weight, indices,
-                grid_index, last, noise, out, network, (cfg.init_velocity_std ** 2, cfg.init_accel_std ** 2),
-                self.rate, self.min_evidence, cfg.sigma_floor, partner.dt)
-        longer = _guard_apply(partner._x, partner._p, partner._mu, partner._k, partner._f, partner._q,
-                              partner._transition, partner._forecast, *args)
+        args = (*self._c_state, indices, grid_index, last, noise, out, network, *self._c_settings)
+        longer = _guard_apply(*args)
         if longer is not None:                           # filters that skip grid steps: numpy, then the rest
             rows = np.array(longer, np.int64)
             partner.update(indices[rows], grid_index[rows], last[rows], cfg.measurement_variance(noise[rows]))
-            _guard_apply(partner._x, partner._p, partner._mu, partner._k, partner._f, partner._q,
-                         partner._transition, partner._forecast, *args)
+            _guard_apply(*args)
 
     def _score(self, indices, grid_index, last) -> None:
         slot = grid_index % self.horizon
