@@ -29,6 +29,10 @@
 
 #define MAX_LAYERS 16
 
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"          /* 32-byte vectors pass only between inlined helpers */
+#endif
+
 /* x86-64: an AVX2 clone of the dot-product loops beside the baseline (SSE2) one, picked at load time. */
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
@@ -225,17 +229,127 @@ done:
 }
 
 /* ---- per-call helpers ------------------------------------------------------------------------ */
-/* g = b + xh @ w (xh (n_in,), w (n_in, cols)); rows of w streamed in order (vectorises over cols). */
-static void affine(const float *xh, int n_in, const float *w, const float *b, int cols, float *g)
+/* 8-lane float32 vectors (GCC/Clang vector extensions): AVX in the AVX2 clone, two SSE halves in the
+ * baseline one. Lane-wise IEEE arithmetic (no contraction: -ffp-contract=off), so a lane computes exactly
+ * what the scalar expression would. */
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE v8f load8(const float *p)
 {
-    memcpy(g, b, sizeof(float) * (size_t)cols);
-    for (int k = 0; k < n_in; k++) {
-        const float a = xh[k];
-        const float *row = w + (size_t)k * cols;
-        for (int j = 0; j < cols; j++)
-            g[j] += a * row[j];
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+INLINE void store8(float *p, v8f v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+INLINE v8f splat8(float a)
+{
+    return (v8f){a, a, a, a, a, a, a, a};
+}
+
+INLINE v8f select8(v8i mask, v8f yes, v8f no)     /* mask lanes -1: yes, 0: no */
+{
+    return (v8f)((mask & (v8i)yes) | (~mask & (v8i)no));
+}
+
+/* g = b + xh @ w (xh (n_in,), w (n_in, cols); b NULL: zeros). Each g[j] is summed b[j] + xh[0] w[0][j] +
+ * xh[1] w[1][j] + ... in that order (the row-by-row order of the reference loop), but 64 (then 8) columns
+ * are accumulated in vector registers over all rows before they are stored, instead of a load and a store
+ * of g per row: bit-identical, fewer memory operations (bench/fused_call.py; kernels/README.md). */
+INLINE void affine(const float *xh, int n_in, const float *w, const float *b, int cols, float *g)
+{
+    int j0 = 0;
+    for (; j0 + 64 <= cols; j0 += 64) {
+        v8f acc[8];
+        for (int i = 0; i < 8; i++)
+            acc[i] = b != NULL ? load8(b + j0 + 8 * i) : splat8(0.0f);
+        for (int k = 0; k < n_in; k++) {
+            const v8f a = splat8(xh[k]);
+            const float *row = w + (size_t)k * cols + j0;
+            for (int i = 0; i < 8; i++)
+                acc[i] += a * load8(row + 8 * i);
+        }
+        for (int i = 0; i < 8; i++)
+            store8(g + j0 + 8 * i, acc[i]);
+    }
+    for (; j0 + 8 <= cols; j0 += 8) {
+        v8f acc = b != NULL ? load8(b + j0) : splat8(0.0f);
+        for (int k = 0; k < n_in; k++)
+            acc += splat8(xh[k]) * load8(w + (size_t)k * cols + j0);
+        store8(g + j0, acc);
+    }
+    for (; j0 < cols; j0++) {
+        float acc = b != NULL ? b[j0] : 0.0f;
+        for (int k = 0; k < n_in; k++)
+            acc += xh[k] * w[(size_t)k * cols + j0];
+        g[j0] = acc;
     }
 }
+
+/* Branch-free float32 exp, sigmoid and tanh on 8 lanes (libm's expf/tanhf are scalar calls: the ~384 of a
+ * 128-wide GRU step dominated its cost). exp: Cody-Waite range reduction by ln 2 and the Cephes expf
+ * polynomial (~1 ulp on [-87, 88]); tanh: the Cephes tanhf odd polynomial for |x| < 0.625, else
+ * 1 - 2 / (exp(2|x|) + 1) with the sign of x. NaN propagates; beyond the range they saturate (exp -> ~1e-38
+ * or ~1.65e38, sigmoid -> 0 or 1, tanh -> -1 or 1). Held to torch's GRU cell to float32 rounding by
+ * test/unit/kernels/test_kernels_fused.py. */
+INLINE v8f exp8(v8f x)
+{
+    const v8i nan = x != x;
+    v8f c = select8(nan, splat8(0.0f), x);
+    c = select8(c < -87.0f, splat8(-87.0f), c);
+    c = select8(c > 88.0f, splat8(88.0f), c);
+    const v8f k = (c * 1.44269504088896341f + 12582912.0f) - 12582912.0f;     /* round to nearest */
+    v8f r = c - k * 0.693359375f;
+    r = r - k * -2.12194440e-4f;
+    v8f p = splat8(1.9875691500e-4f);
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    const v8i bits = (__builtin_convertvector(k, v8i) + 127) << 23;
+    return select8(nan, x, p * (v8f)bits);
+}
+
+INLINE v8f sigmoid8(v8f x)
+{
+    return 1.0f / (1.0f + exp8(-x));
+}
+
+INLINE v8f tanh8(v8f x)
+{
+    const v8i sign = (v8i)x & (int32_t)0x80000000;
+    const v8f a = (v8f)((v8i)x & 0x7fffffff), z = x * x;
+    v8f small = splat8(-5.70498872745e-3f);
+    small = small * z + 2.06390887954e-2f;
+    small = small * z - 5.37397155531e-2f;
+    small = small * z + 1.33314422036e-1f;
+    small = small * z - 3.33332819422e-1f;
+    small = small * z * x + x;
+    const v8f large = (v8f)((v8i)(1.0f - 2.0f / (exp8(a + a) + 1.0f)) | sign);
+    return select8(a < 0.625f, small, large);            /* NaN: a < 0.625 is false, large is NaN */
+}
+
+/* f applied to n floats in place, 8 at a time (a last partial block through a zero-padded copy). */
+#define APPLY8(f, values, n)                                                                  \
+    do {                                                                                      \
+        int j_ = 0;                                                                           \
+        for (; j_ + 8 <= (n); j_ += 8)                                                        \
+            store8((values) + j_, f(load8((values) + j_)));                                   \
+        if (j_ < (n)) {                                                                       \
+            float pad_[8] = {0.0f};                                                           \
+            memcpy(pad_, (values) + j_, sizeof(float) * (size_t)((n) - j_));                  \
+            store8(pad_, f(load8(pad_)));                                                     \
+            memcpy((values) + j_, pad_, sizeof(float) * (size_t)((n) - j_));                  \
+        }                                                                                     \
+    } while (0)
 
 /* One layer: h (H,) -> new h in place, from input x (I,) (the arithmetic of cpu.NumpyCell). */
 VECTOR_CLONES static void gru_layer(Plan *self, int k, const float *x, float *h)
@@ -245,12 +359,13 @@ VECTOR_CLONES static void gru_layer(Plan *self, int k, const float *x, float *h)
     memcpy(xh, x, sizeof(float) * (size_t)inputs);
     memcpy(xh + inputs, h, sizeof(float) * (size_t)hid);
     affine(xh, inputs + hid, self->w_step[k], self->b_step[k], 4 * hid, g);
-    for (int j = 0; j < 2 * hid; j++)
-        g[j] = 1.0f / (1.0f + expf(-g[j]));             /* r | z */
-    for (int j = 0; j < hid; j++) {
-        const float n = tanhf(g[2 * hid + j] + g[j] * g[3 * hid + j]);
-        h[j] = (h[j] - n) * g[hid + j] + n;
-    }
+    APPLY8(sigmoid8, g, 2 * hid);                        /* r | z */
+    float *n = g + 2 * hid;                              /* n = tanh(x W_in + b_in + r (h W_hn + b_hn)) */
+    for (int j = 0; j < hid; j++)
+        n[j] = n[j] + g[j] * g[3 * hid + j];
+    APPLY8(tanh8, n, hid);
+    for (int j = 0; j < hid; j++)
+        h[j] = (h[j] - n[j]) * g[hid + j] + n[j];
 }
 
 /* The head's MLP on the top hidden state: out32 = tanh(top @ w1 + b1) @ w2 (b2 added by the caller). */
@@ -258,22 +373,11 @@ VECTOR_CLONES static void head_dense(Plan *self, const float *top)
 {
     const int hid = self->hidden, m = self->head_hidden, o = 6 * self->steps;
     float *mlp = self->mlp, *raw = self->out32;
-    memset(mlp, 0, sizeof(float) * (size_t)m);
-    for (int k = 0; k < hid; k++) {                      /* top @ w1, then + b1, tanh (numpy's order) */
-        const float a = top[k];
-        const float *row = self->w1 + (size_t)k * m;
-        for (int j = 0; j < m; j++)
-            mlp[j] += a * row[j];
-    }
+    affine(top, hid, self->w1, NULL, m, mlp);            /* top @ w1, then + b1, tanh (numpy's order) */
     for (int j = 0; j < m; j++)
-        mlp[j] = tanhf(mlp[j] + self->b1[j]);
-    memset(raw, 0, sizeof(float) * (size_t)o);
-    for (int k = 0; k < m; k++) {
-        const float a = mlp[k];
-        const float *row = self->w2 + (size_t)k * o;
-        for (int j = 0; j < o; j++)
-            raw[j] += a * row[j];
-    }
+        mlp[j] = mlp[j] + self->b1[j];
+    APPLY8(tanh8, mlp, m);
+    affine(mlp, m, self->w2, NULL, o, raw);
 }
 
 /* ---- one track ------------------------------------------------------------------------------- */
@@ -353,255 +457,32 @@ static int predict_row(Plan *self, const float *top, const double *v, const doub
     return finite;
 }
 
-/* ---- methods -------------------------------------------------------------------------------- */
-/* A position (3 floats) or, with `sample`, a grid sample of 3, 4 or 7 floats (vx, vy, vz[, noise[, ux, uy,
- * uz]]) into dst[0..6]: a missing noise is `fill`, a missing interval velocity the velocity. */
-static int parse_values(PyObject *obj, double *dst, const char *name, int sample, double fill)
-{
-    PyObject *fast = PySequence_Fast(obj, name);
-    if (fast == NULL)
-        return -1;
-    const Py_ssize_t size = PySequence_Fast_GET_SIZE(fast);
-    int status = 0;
-    if (!(size == 3 || (sample && (size == 4 || size == 7)))) {
-        PyErr_Format(PyExc_ValueError, "cstream.advance: each %s must have %s values", name,
-                     sample ? "3, 4 or 7" : "3");
-        status = -1;
-    }
-    for (Py_ssize_t i = 0; status == 0 && i < size; i++) {
-        dst[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(fast, i));
-        if (dst[i] == -1.0 && PyErr_Occurred())
-            status = -1;
-    }
-    if (status == 0 && sample && size < 4)
-        dst[3] = fill;
-    if (status == 0 && sample && size < 7)
-        for (int i = 0; i < 3; i++)
-            dst[4 + i] = dst[i];
-    Py_DECREF(fast);
-    return status;
-}
-
-typedef struct {
-    Py_buffer gru, top, last_velocity, count, active, out, ready;
-    int held;                                            /* buffers acquired so far */
-} AdvanceBuffers;
-
-static void release_buffers(AdvanceBuffers *b)
-{
-    Py_buffer *all[] = {&b->gru, &b->top, &b->last_velocity, &b->count, &b->active, &b->out, &b->ready};
-    for (int i = 0; i < b->held; i++)
-        PyBuffer_Release(all[i]);
-}
-
-/* The five arrays of the state object `tracks` (attributes), then out and ready. */
-static int get_buffers(PyObject *tracks, PyObject *out, PyObject *ready, AdvanceBuffers *b)
-{
-    static const char format[] = {'f', 'f', 'd', 'q', '?', 'd', '?'}, ndim[] = {3, 2, 2, 1, 1, 4, 1};
-    static const char *names[] = {"gru", "top", "last_velocity", "count", "active", "out", "ready"};
-    Py_buffer *all[] = {&b->gru, &b->top, &b->last_velocity, &b->count, &b->active, &b->out, &b->ready};
-    b->held = 0;
-    for (int i = 0; i < 7; i++) {
-        Py_buffer *view = all[i];
-        PyObject *array = i == 5 ? Py_NewRef(out) : i == 6 ? Py_NewRef(ready) : PyObject_GetAttrString(tracks, names[i]);
-        if (array == NULL)
-            return -1;
-        int got = PyObject_GetBuffer(array, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE);
-        Py_DECREF(array);                                /* the buffer view keeps the array alive */
-        if (got < 0)
-            return -1;
-        b->held++;
-        const char *f = view->format;
-        int ok = view->ndim == ndim[i] && f != NULL && f[1] == 0;
-        if (ok && format[i] == 'q')                      /* int64: 'l' on LP64 platforms, 'q' elsewhere */
-            ok = (f[0] == 'q' || f[0] == 'l') && view->itemsize == 8;
-        else if (ok)
-            ok = f[0] == format[i];
-        if (!ok) {
-            PyErr_Format(PyExc_ValueError, "cstream.advance: %s must be a writable C-contiguous %d-D array of "
-                         "format '%c'", names[i], ndim[i], format[i]);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* advance(tracks, slots, step_lists, last_positions, min_history, max_speed, out, ready): for each track i
- * of `slots` step its grid samples (a list of (vx, vy, vz) or (vx, vy, vz, noise m), in order; a sample
- * without a noise level gets `noise_prior`), then, when its count reaches min_history, write its
- * prediction into out[i] (3, S, 3) and set ready[i]; ready[i] False: no prediction here (warming up or a
- * non-finite output; the caller's general path makes it). Everything is validated before any state
- * changes (slots active and unique, each velocity finite and within max_speed, each noise finite and
- * >= 0, positions 3 floats): an error leaves the state untouched. */
-static PyObject *plan_advance(Plan *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 9) {
-        PyErr_SetString(PyExc_TypeError, "advance(tracks, slots, step_lists, last_positions, min_history, "
-                        "max_speed, out, ready, noise_prior)");
-        return NULL;
-    }
-    const long min_history = PyLong_AsLong(args[4]);
-    const double max_speed = PyFloat_AsDouble(args[5]);
-    const double noise_prior = PyFloat_AsDouble(args[8]);
-    if (PyErr_Occurred())
-        return NULL;
-    PyObject *slots = PySequence_Fast(args[1], "slots must be a sequence");
-    PyObject *lists = slots ? PySequence_Fast(args[2], "step_lists must be a sequence") : NULL;
-    PyObject *lasts = lists ? PySequence_Fast(args[3], "last_positions must be a sequence") : NULL;
-    AdvanceBuffers b = {.held = 0};
-    Py_ssize_t *slot = NULL, *first = NULL;
-    double *values = NULL;
-    PyObject *result = NULL;
-    if (lasts == NULL || get_buffers(args[0], args[6], args[7], &b) < 0)
-        goto done;
-    const Py_ssize_t n = PySequence_Fast_GET_SIZE(slots), rows = b.gru.shape[1], hid = self->hidden;
-    const int s = self->steps;
-    if (PySequence_Fast_GET_SIZE(lists) != n || PySequence_Fast_GET_SIZE(lasts) != n ||
-        b.out.shape[0] != n || b.out.shape[1] != 3 || b.out.shape[2] != s || b.out.shape[3] != 3 ||
-        b.ready.shape[0] != n || b.gru.shape[0] != self->layers || b.gru.shape[2] != hid ||
-        b.top.shape[0] != rows || b.top.shape[1] != hid || b.last_velocity.shape[0] != rows ||
-        b.last_velocity.shape[1] != 3 || b.count.shape[0] != rows || b.active.shape[0] != rows) {
-        PyErr_Format(PyExc_ValueError, "cstream.advance: inconsistent sizes (n tracks, gru (L, N, H), top (N, H), "
-                     "last_velocity (N, 3), count (N,), active (N,), out (n, 3, %d, 3), ready (n,))", s);
-        goto done;
-    }
-    /* validate and parse everything first: first[i]..first[i+1] are track i's samples in values */
-    slot = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(2 * n + 1));
-    if (slot == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    first = slot + n;
-    Py_ssize_t total = 0;
-    const char *active = (const char *)b.active.buf;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        slot[i] = PyNumber_AsSsize_t(PySequence_Fast_GET_ITEM(slots, i), PyExc_IndexError);
-        if (slot[i] == -1 && PyErr_Occurred())
-            goto done;
-        if (slot[i] < 0 || slot[i] >= rows || !active[slot[i]]) {
-            PyErr_Format(PyExc_IndexError, "track index %zd is unknown or removed", slot[i]);
-            goto done;
-        }
-        for (Py_ssize_t j = 0; j < i; j++)
-            if (slot[j] == slot[i]) {
-                PyErr_Format(PyExc_IndexError, "track index %zd given twice", slot[i]);
-                goto done;
-            }
-        Py_ssize_t count = PyObject_Length(PySequence_Fast_GET_ITEM(lists, i));
-        if (count < 0)
-            goto done;
-        first[i] = total;
-        total += count;
-    }
-    first[n] = total;
-    values = PyMem_Malloc(sizeof(double) * (size_t)(7 * total + 3 * n + 1));
-    if (values == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    double *positions = values + 7 * total;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *list = PySequence_Fast(PySequence_Fast_GET_ITEM(lists, i), "step lists must be sequences");
-        if (list == NULL)
-            goto done;
-        int bad = PySequence_Fast_GET_SIZE(list) != first[i + 1] - first[i];
-        for (Py_ssize_t j = 0; !bad && j < first[i + 1] - first[i]; j++) {
-            double *v = values + 7 * (first[i] + j);
-            bad = parse_values(PySequence_Fast_GET_ITEM(list, j), v, "grid sample", 1, noise_prior) < 0;
-            for (int a = 0; !bad && a < 7; a++)
-                if (a != 3 && !(v[a] >= -max_speed && v[a] <= max_speed)) {   /* NaN fails too */
-                    PyErr_Format(PyExc_ValueError, "step(): velocity non-finite or above MAX_SPEED = %g m/s; "
-                                 "reset the track instead of feeding it", max_speed);
-                    bad = 1;
-                }
-            if (!bad && !(v[3] >= 0.0 && isfinite(v[3]))) {
-                PyErr_SetString(PyExc_ValueError, "step(): noise levels must be finite and >= 0 m");
-                bad = 1;
-            }
-        }
-        Py_DECREF(list);
-        if (bad || parse_values(PySequence_Fast_GET_ITEM(lasts, i), positions + 3 * i, "last position", 0, 0.0) < 0) {
-            if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_ValueError, "cstream.advance: a step list changed size");
-            goto done;
-        }
-    }
-    /* then advance and predict */
-    float *state = (float *)b.gru.buf, *top = (float *)b.top.buf;
-    double *last_velocity = (double *)b.last_velocity.buf, *out = (double *)b.out.buf;
-    int64_t *counts = (int64_t *)b.count.buf;
-    char *ready = (char *)b.ready.buf;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        double *lv = last_velocity + 3 * slot[i];
-        const float *h = state + ((self->layers - 1) * rows + slot[i]) * hid;
-        for (Py_ssize_t j = first[i]; j < first[i + 1]; j++) {
-            const double *v = values + 7 * j;
-            h = step_row(self, state, rows, slot[i], v, lv, counts[slot[i]] == 0);
-            memcpy(lv, v, sizeof(double) * 3);
-            counts[slot[i]] += 1;
-        }
-        memcpy(top + slot[i] * hid, h, sizeof(float) * (size_t)hid);
-        ready[i] = counts[slot[i]] >= min_history && predict_row(self, h, lv, positions + 3 * i, out + (size_t)i * 9 * s);
-    }
-    result = Py_NewRef(Py_None);
-done:
-    release_buffers(&b);
-    PyMem_Free(slot);
-    PyMem_Free(values);
-    Py_XDECREF(slots);
-    Py_XDECREF(lists);
-    Py_XDECREF(lasts);
-    return result;
-}
-
-static PyMethodDef plan_methods[] = {
-    {"advance", (PyCFunction)(void (*)(void))plan_advance, METH_FASTCALL,
-     "advance(tracks, slots, step_lists, last_positions, min_history, max_speed, out, ready, noise_prior): "
-     "steps and predictions of n tracks in one call (see the source)."},
-    {NULL, NULL, 0, NULL},
-};
-
-static PyObject *plan_hidden(Plan *self, void *closure)
-{
-    (void)closure;
-    return PyLong_FromLong(self->hidden);
-}
-
-static PyGetSetDef plan_getset[] = {
-    {"hidden", (getter)plan_hidden, NULL, "hidden size", NULL},
-    {NULL, NULL, NULL, NULL, NULL},
-};
-
-static PyTypeObject PlanType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "uav_traj_predictor.kernels._cstream.Plan",
-    .tp_basicsize = sizeof(Plan),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "One track's fused streaming update (see the module source).",
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)plan_init,
-    .tp_dealloc = (destructor)plan_free,
-    .tp_methods = plan_methods,
-    .tp_getset = plan_getset,
-};
-
 /* ---- the guard (model/guard.py) and its IMM (core/imm.py) ------------------------------------ */
-/* guard_apply(x, p, mu, k, f, q, transition, forecast, stats, evidence, model, classical, target, weight,
- *             indices, grid_index, last, noise, out, network, init_var, rate, min_evidence, floor, dt)
- * One `Guard.apply` for n tracks with the IMM steps of one grid step: initialise (k < 0) or step the IMM
- * with z = last, r = noise^2 + floor^2; score the stored pairs that targeted grid_index; forecast; record
- * and blend the `network` rows (None: all) of out[i] = [positions | velocities | std] (3, H, 3) in place,
- * the velocities following blended positions ((p_j - p_{j-1}) / dt from p_0 = last). When a track's
- * filter would skip grid steps (gap > 1) nothing changes and the tuple of those rows is returned (the
- * caller steps them, numpy, then calls again); else None. The same arithmetic as the numpy reference,
- * summed in its own order (tests: equal to ~1e-12). Arrays: x (N, M, 9), p (N, M, 9, 9), mu (N, M), k (N,)
- * int64, f, q (M, 9, 9), transition (M, M), forecast (M, H, 3, 9), stats (N, 3, H), evidence (N, H) int64,
- * model, classical (N, H, H, 3), target (N, H, H) int64, weight (N,); indices, grid_index (n,) int64,
- * last (n, 3), noise (n,), out (n, 3, H, 3), network (n,) bool; init_var = (velocity variance,
- * acceleration variance). */
+/* GuardState(x, p, mu, k, f, q, transition, forecast, stats, evidence, model, classical, target, weight,
+ *            init_var, rate, min_evidence, floor, dt)
+ * The guard's state arrays, held (buffer views) from construction until the object is freed, so a tick
+ * acquires none of them: the owner (model/guard.py Guard) builds a new one whenever it rebinds an array
+ * (grow). Arrays: x (N, M, 9), p (N, M, 9, 9), mu (N, M), k (N,) int64, f, q (M, 9, 9), transition (M, M),
+ * forecast (M, H, 3, 9), stats (N, 3, H), evidence (N, H) int64, model, classical (N, H, H, 3), target
+ * (N, H, H) int64, weight (N,); init_var = (velocity variance, acceleration variance).
+ *
+ * One guard step of track t at grid index g (guard_track, the arithmetic of `Guard.apply`): initialise
+ * (k < 0) or step the IMM with z = the grid position, r = noise^2 + floor^2; score the stored pairs that
+ * targeted g; forecast; for a network row, record and blend out = [positions | velocities | std] (3, H, 3)
+ * in place, the velocities following blended positions ((p_j - p_{j-1}) / dt from p_0 = z). A filter that
+ * would skip grid steps (g - k > 1) is not stepped here: callers leave those rows to the numpy filter
+ * (one step of d dt) first (guard_skips). The same arithmetic as the numpy reference, summed in its own
+ * order (tests: equal to ~1e-12).
+ *
+ *   GuardState.apply(indices, grid_index, last, noise, out, network): n tracks (indices, grid_index (n,)
+ *       int64, last (n, 3), noise (n,), out (n, 3, H, 3), network (n,) bool or None: every row). When a
+ *       row's filter would skip grid steps nothing changes and the tuple of those rows is returned (the
+ *       caller steps them, numpy, then calls again); else None.
+ *   Plan.advance(..., guard): the same step for each ready row, in the same call as the network's. */
 #define GUARD_MAX_MODES 4
 #define GUARD_PI 3.141592653589793      /* numpy's pi */
 #define GUARD_MAX_H 64
+#define GUARD_STATE_ARRAYS 14
 
 typedef struct {
     const char *name;
@@ -615,7 +496,15 @@ static const ArraySpec guard_arrays[] = {
     {"classical", 'd', 4}, {"target", 'q', 3}, {"weight", 'd', 1}, {"indices", 'q', 1}, {"grid_index", 'q', 1},
     {"last", 'd', 2}, {"noise", 'd', 1}, {"out", 'd', 4}, {"network", '?', 1},
 };
-#define GUARD_ARRAYS 20
+
+typedef struct {
+    PyObject_HEAD
+    Py_buffer v[GUARD_STATE_ARRAYS];
+    int held;
+    Py_ssize_t cap, m, h;
+    double init_var[2], rate, floor, dt;
+    long min_evidence;
+} GuardState;
 
 static int get_array(PyObject *obj, Py_buffer *view, const ArraySpec *spec)
 {
@@ -629,7 +518,7 @@ static int get_array(PyObject *obj, Py_buffer *view, const ArraySpec *spec)
         ok = f[0] == spec->format;
     if (!ok) {
         PyBuffer_Release(view);
-        PyErr_Format(PyExc_ValueError, "guard_apply: %s must be a writable C-contiguous %d-D array of format '%c'",
+        PyErr_Format(PyExc_ValueError, "guard: %s must be a writable C-contiguous %d-D array of format '%c'",
                      spec->name, spec->ndim, spec->format);
         return -1;
     }
@@ -796,146 +685,199 @@ static int imm_step(int m, double *x, double *p, double *mu, const double *f, co
     return finite;
 }
 
-static PyObject *guard_apply(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+/* 1 when track t's filter would skip grid steps at grid index g (the caller steps it with numpy first) */
+static int guard_skips(const GuardState *gs, Py_ssize_t t, int64_t g)
 {
-    (void)module;
-    if (nargs != GUARD_ARRAYS + 5) {
-        PyErr_Format(PyExc_TypeError, "guard_apply takes %d arguments (see the source)", GUARD_ARRAYS + 5);
+    const int64_t k = ((const int64_t *)gs->v[3].buf)[t];
+    return k >= 0 && g - k > 1;
+}
+
+/* One guard step of track t (see the section comment); out_row (3, H, 3) is blended when `network`. */
+static void guard_track(GuardState *gs, Py_ssize_t t, int64_t g, const double *z, double noise, double *out_row,
+                        int network)
+{
+    const Py_ssize_t m = gs->m, h = gs->h;
+    double *x = gs->v[0].buf, *p = gs->v[1].buf, *mu = gs->v[2].buf, *stats = gs->v[8].buf, *model = gs->v[10].buf;
+    double *classical = gs->v[11].buf, *weight = gs->v[13].buf;
+    const double *f = gs->v[4].buf, *q = gs->v[5].buf, *tr = gs->v[6].buf, *fc = gs->v[7].buf;
+    int64_t *k = gs->v[3].buf, *evidence = gs->v[9].buf, *target = gs->v[12].buf;
+    const double rate = gs->rate, dt = gs->dt, r_i = noise * noise + gs->floor * gs->floor;
+    double *positions = out_row, *velocities = positions + 3 * h, *std = velocities + 3 * h;
+    double *xt = x + t * m * 9, *pt = p + t * m * 81, *mut = mu + t * m;
+    /* the classical filter */
+    if (k[t] < 0) {
+        imm_init(m, xt, pt, mut, z, r_i, gs->init_var);
+        k[t] = g;
+    } else if (g - k[t] == 1) {
+        if (!imm_step((int)m, xt, pt, mut, f, q, tr, z, r_i))
+            imm_init(m, xt, pt, mut, z, r_i, gs->init_var);
+        k[t] = g;
+    }
+    /* score the pairs that targeted g */
+    const Py_ssize_t slot = (Py_ssize_t)(((g % h) + h) % h);
+    for (Py_ssize_t j = 0; j < h; j++) {
+        int64_t *stored = target + (t * h + slot) * h + j;
+        if (*stored != g)
+            continue;
+        const double *pm = model + ((t * h + slot) * h + j) * 3, *pc = classical + ((t * h + slot) * h + j) * 3;
+        double em[3], ec[3], fresh[3];
+        for (int a = 0; a < 3; a++) {
+            em[a] = z[a] - pm[a];
+            ec[a] = z[a] - pc[a];
+        }
+        fresh[0] = em[0] * em[0] + em[1] * em[1] + em[2] * em[2];
+        fresh[1] = ec[0] * ec[0] + ec[1] * ec[1] + ec[2] * ec[2];
+        fresh[2] = em[0] * ec[0] + em[1] * ec[1] + em[2] * ec[2];
+        for (int s = 0; s < 3; s++) {
+            double *value = stats + (t * 3 + s) * h + j;
+            *value += rate * (fresh[s] - *value);
+        }
+        evidence[t * h + j] += 1;
+        *stored = -1;
+    }
+    weight[t] = 0.0;
+    if (!network)
+        return;
+    /* forecast, record, blend */
+    double total = 0.0;
+    for (Py_ssize_t j = 0; j < h; j++) {
+        double combined[3] = {0.0, 0.0, 0.0};
+        for (Py_ssize_t mode = 0; mode < m; mode++) {   /* position rows of F^j = kron(row 0 of A^j, I3) */
+            const double *op = fc + (mode * h + j) * 27, *xm = xt + mode * 9;
+            for (int a = 0; a < 3; a++)
+                combined[a] += mut[mode] * (op[0] * xm[a] + op[3] * xm[3 + a] + op[6] * xm[6 + a]);
+        }
+        double *row = positions + j * 3;
+        const int64_t aim = g + 1 + j;
+        const Py_ssize_t into = (Py_ssize_t)(aim % h);
+        memcpy(model + ((t * h + into) * h + j) * 3, row, sizeof(double) * 3);
+        memcpy(classical + ((t * h + into) * h + j) * 3, combined, sizeof(double) * 3);
+        target[(t * h + into) * h + j] = aim;
+        const double mm = stats[(t * 3) * h + j], cc = stats[(t * 3 + 1) * h + j], mc = stats[(t * 3 + 2) * h + j];
+        const double spread = mm + cc - 2.0 * mc;
+        double w = spread > 0 ? (mm - mc) / spread : 0.0;
+        w = w < 0.0 ? 0.0 : (w > 1.0 ? 1.0 : w);
+        if (evidence[t * h + j] < gs->min_evidence || !(w >= 0.0) || !(isfinite(combined[0]) && isfinite(combined[1])
+                                                                       && isfinite(combined[2])))
+            w = 0.0;                                     /* not enough evidence, NaN scores, a broken filter */
+        if (w > 0.0 && mm > 0.0) {
+            const double blended = (1.0 - w) * (1.0 - w) * mm + w * w * cc + 2.0 * w * (1.0 - w) * mc;
+            double factor = sqrt(fmax(blended, 0.0) / mm);
+            factor = isfinite(factor) ? factor : 1.0;
+            for (int a = 0; a < 3; a++) {
+                row[a] = row[a] + w * (combined[a] - row[a]);
+                std[j * 3 + a] *= factor;
+            }
+        } else if (w > 0.0) {
+            for (int a = 0; a < 3; a++)
+                row[a] = row[a] + w * (combined[a] - row[a]);
+        }
+        total += w;
+    }
+    weight[t] = total / (double)h;
+    if (total > 0.0)                                     /* velocities of the blended positions */
+        for (Py_ssize_t j = 0; j < h; j++)
+            for (int a = 0; a < 3; a++)
+                velocities[j * 3 + a] = (positions[j * 3 + a] - (j ? positions[(j - 1) * 3 + a] : z[a])) / dt;
+}
+
+static void guard_state_free(GuardState *self)
+{
+    for (int i = 0; i < self->held; i++)
+        PyBuffer_Release(&self->v[i]);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int guard_state_init(GuardState *self, PyObject *args, PyObject *kwds)
+{
+    (void)kwds;
+    for (int i = 0; i < self->held; i++)                 /* __init__ called again: start over */
+        PyBuffer_Release(&self->v[i]);
+    self->held = 0;
+    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) != GUARD_STATE_ARRAYS + 5) {
+        PyErr_Format(PyExc_TypeError, "GuardState takes %d arguments (see the source)", GUARD_STATE_ARRAYS + 5);
+        return -1;
+    }
+    if (!PyArg_ParseTuple(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS), "dd", &self->init_var[0], &self->init_var[1]))
+        return -1;
+    self->rate = PyFloat_AsDouble(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS + 1));
+    self->min_evidence = PyLong_AsLong(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS + 2));
+    self->floor = PyFloat_AsDouble(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS + 3));
+    self->dt = PyFloat_AsDouble(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS + 4));
+    if (PyErr_Occurred())
+        return -1;
+    for (; self->held < GUARD_STATE_ARRAYS; self->held++)
+        if (get_array(PyTuple_GET_ITEM(args, self->held), &self->v[self->held], &guard_arrays[self->held]) < 0)
+            return -1;
+    const Py_buffer *v = self->v;
+    const Py_ssize_t cap = v[0].shape[0], m = v[0].shape[1], h = v[7].shape[1];
+    int sizes = m >= 1 && m <= GUARD_MAX_MODES && h >= 1 && h <= GUARD_MAX_H && v[0].shape[2] == 9;
+    sizes &= v[1].shape[0] == cap && v[1].shape[1] == m && v[1].shape[2] == 9 && v[1].shape[3] == 9;
+    sizes &= v[2].shape[0] == cap && v[2].shape[1] == m && v[3].shape[0] == cap;
+    sizes &= v[4].shape[0] == m && v[4].shape[1] == 9 && v[4].shape[2] == 9 && v[5].shape[0] == m;
+    sizes &= v[5].shape[1] == 9 && v[5].shape[2] == 9 && v[6].shape[0] == m && v[6].shape[1] == m;
+    sizes &= v[7].shape[0] == m && v[7].shape[2] == 3 && v[7].shape[3] == 9;
+    sizes &= v[8].shape[0] == cap && v[8].shape[1] == 3 && v[8].shape[2] == h;
+    sizes &= v[9].shape[0] == cap && v[9].shape[1] == h;
+    for (int i = 10; i <= 11; i++)
+        sizes &= v[i].shape[0] == cap && v[i].shape[1] == h && v[i].shape[2] == h && v[i].shape[3] == 3;
+    sizes &= v[12].shape[0] == cap && v[12].shape[1] == h && v[12].shape[2] == h && v[13].shape[0] == cap;
+    if (!sizes) {
+        PyErr_SetString(PyExc_ValueError, "GuardState: inconsistent array sizes");
+        return -1;
+    }
+    self->cap = cap;
+    self->m = m;
+    self->h = h;
+    return 0;
+}
+
+static PyObject *guard_state_apply(GuardState *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "apply(indices, grid_index, last, noise, out, network)");
         return NULL;
     }
-    double init_var[2] = {0.0, 0.0};
-    if (!PyArg_ParseTuple(args[GUARD_ARRAYS], "dd", &init_var[0], &init_var[1]))
+    if (self->held != GUARD_STATE_ARRAYS) {
+        PyErr_SetString(PyExc_ValueError, "GuardState was not initialised");
         return NULL;
-    const double rate = PyFloat_AsDouble(args[GUARD_ARRAYS + 1]);
-    const long min_evidence = PyLong_AsLong(args[GUARD_ARRAYS + 2]);
-    const double floor = PyFloat_AsDouble(args[GUARD_ARRAYS + 3]), dt = PyFloat_AsDouble(args[GUARD_ARRAYS + 4]);
-    if (PyErr_Occurred())
-        return NULL;
-    Py_buffer v[GUARD_ARRAYS];
-    int held = 0, all_network = args[GUARD_ARRAYS - 1] == Py_None;
+    }
+    Py_buffer v[6];
+    int held = 0, all_network = args[5] == Py_None;
     PyObject *result = NULL;
-    for (; held < GUARD_ARRAYS - all_network; held++)
-        if (get_array(args[held], &v[held], &guard_arrays[held]) < 0)
+    for (; held < 6 - all_network; held++)
+        if (get_array(args[held], &v[held], &guard_arrays[GUARD_STATE_ARRAYS + held]) < 0)
             goto done;
-    const Py_ssize_t cap = v[0].shape[0], m = v[0].shape[1], h = v[7].shape[1], n = v[14].shape[0];
-    int sizes = m >= 1 && m <= GUARD_MAX_MODES && h >= 1 && h <= GUARD_MAX_H && v[0].shape[2] == 9;
-    sizes &= v[1].shape[0] == cap && v[1].shape[1] == m && v[2].shape[0] == cap && v[2].shape[1] == m;
-    sizes &= v[3].shape[0] == cap && v[4].shape[0] == m && v[5].shape[0] == m && v[6].shape[0] == m;
-    sizes &= v[7].shape[0] == m && v[7].shape[2] == 3 && v[7].shape[3] == 9;
-    sizes &= v[8].shape[0] == cap && v[8].shape[1] == 3 && v[8].shape[2] == h && v[9].shape[0] == cap;
-    sizes &= v[10].shape[0] == cap && v[10].shape[1] == h && v[10].shape[2] == h && v[11].shape[0] == cap;
-    sizes &= v[12].shape[0] == cap && v[12].shape[1] == h && v[13].shape[0] == cap;
-    sizes &= v[15].shape[0] == n && v[16].shape[0] == n && v[16].shape[1] == 3 && v[17].shape[0] == n;
-    sizes &= v[18].shape[0] == n && v[18].shape[1] == 3 && v[18].shape[2] == h && v[18].shape[3] == 3;
-    sizes &= all_network || v[19].shape[0] == n;
+    const Py_ssize_t n = v[0].shape[0], h = self->h;
+    int sizes = v[1].shape[0] == n && v[2].shape[0] == n && v[2].shape[1] == 3 && v[3].shape[0] == n;
+    sizes &= v[4].shape[0] == n && v[4].shape[1] == 3 && v[4].shape[2] == h && v[4].shape[3] == 3;
+    sizes &= all_network || v[5].shape[0] == n;
     if (!sizes) {
-        PyErr_SetString(PyExc_ValueError, "guard_apply: inconsistent array sizes");
+        PyErr_SetString(PyExc_ValueError, "GuardState.apply: inconsistent array sizes");
         goto done;
     }
-    double *x = v[0].buf, *p = v[1].buf, *mu = v[2].buf, *stats = v[8].buf, *model = v[10].buf;
-    double *classical = v[11].buf, *weight = v[13].buf, *out = v[18].buf;
-    const double *f = v[4].buf, *q = v[5].buf, *tr = v[6].buf, *fc = v[7].buf, *last = v[16].buf, *noise = v[17].buf;
-    int64_t *k = v[3].buf, *evidence = v[9].buf, *target = v[12].buf;
-    const int64_t *indices = v[14].buf, *grid = v[15].buf;
-    const char *network = all_network ? NULL : v[19].buf;
+    const int64_t *indices = v[0].buf, *grid = v[1].buf;
+    const double *last = v[2].buf, *noise = v[3].buf;
+    double *out = v[4].buf;
+    const char *network = all_network ? NULL : v[5].buf;
     Py_ssize_t longer = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (indices[i] < 0 || indices[i] >= cap) {
-            PyErr_Format(PyExc_IndexError, "guard_apply: track index %lld out of range", (long long)indices[i]);
+        if (indices[i] < 0 || indices[i] >= self->cap) {
+            PyErr_Format(PyExc_IndexError, "guard: track index %lld out of range", (long long)indices[i]);
             goto done;
         }
-        longer += k[indices[i]] >= 0 && grid[i] - k[indices[i]] > 1;
+        longer += guard_skips(self, indices[i], grid[i]);
     }
     if (longer) {                                        /* the caller steps those first (numpy) */
         result = PyTuple_New(longer);
         for (Py_ssize_t i = 0, j = 0; result != NULL && i < n; i++)
-            if (k[indices[i]] >= 0 && grid[i] - k[indices[i]] > 1)
+            if (guard_skips(self, indices[i], grid[i]))
                 PyTuple_SET_ITEM(result, j++, PyLong_FromSsize_t(i));
         goto done;
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        const Py_ssize_t t = indices[i];
-        const int64_t g = grid[i];
-        const double *z = last + 3 * i;
-        const double r_i = noise[i] * noise[i] + floor * floor;
-        double *positions = out + (Py_ssize_t)i * 9 * h, *velocities = positions + 3 * h, *std = velocities + 3 * h;
-        double *xt = x + t * m * 9, *pt = p + t * m * 81, *mut = mu + t * m;
-        /* the classical filter */
-        if (k[t] < 0) {
-            imm_init(m, xt, pt, mut, z, r_i, init_var);
-            k[t] = g;
-        } else if (g - k[t] == 1) {
-            if (!imm_step((int)m, xt, pt, mut, f, q, tr, z, r_i))
-                imm_init(m, xt, pt, mut, z, r_i, init_var);
-            k[t] = g;
-        }
-        /* score the pairs that targeted g */
-        const Py_ssize_t slot = (Py_ssize_t)(((g % h) + h) % h);
-        for (Py_ssize_t j = 0; j < h; j++) {
-            int64_t *stored = target + (t * h + slot) * h + j;
-            if (*stored != g)
-                continue;
-            const double *pm = model + ((t * h + slot) * h + j) * 3, *pc = classical + ((t * h + slot) * h + j) * 3;
-            double em[3], ec[3], fresh[3];
-            for (int a = 0; a < 3; a++) {
-                em[a] = z[a] - pm[a];
-                ec[a] = z[a] - pc[a];
-            }
-            fresh[0] = em[0] * em[0] + em[1] * em[1] + em[2] * em[2];
-            fresh[1] = ec[0] * ec[0] + ec[1] * ec[1] + ec[2] * ec[2];
-            fresh[2] = em[0] * ec[0] + em[1] * ec[1] + em[2] * ec[2];
-            for (int s = 0; s < 3; s++) {
-                double *value = stats + (t * 3 + s) * h + j;
-                *value += rate * (fresh[s] - *value);
-            }
-            evidence[t * h + j] += 1;
-            *stored = -1;
-        }
-        weight[t] = 0.0;
-        if (network != NULL && !network[i])
-            continue;
-        /* forecast, record, blend */
-        double total = 0.0;
-        for (Py_ssize_t j = 0; j < h; j++) {
-            double combined[3] = {0.0, 0.0, 0.0};
-            for (Py_ssize_t mode = 0; mode < m; mode++) {   /* position rows of F^j = kron(row 0 of A^j, I3) */
-                const double *op = fc + (mode * h + j) * 27, *xm = xt + mode * 9;
-                for (int a = 0; a < 3; a++)
-                    combined[a] += mut[mode] * (op[0] * xm[a] + op[3] * xm[3 + a] + op[6] * xm[6 + a]);
-            }
-            double *row = positions + j * 3;
-            const int64_t aim = g + 1 + j;
-            const Py_ssize_t into = (Py_ssize_t)(aim % h);
-            memcpy(model + ((t * h + into) * h + j) * 3, row, sizeof(double) * 3);
-            memcpy(classical + ((t * h + into) * h + j) * 3, combined, sizeof(double) * 3);
-            target[(t * h + into) * h + j] = aim;
-            const double mm = stats[(t * 3) * h + j], cc = stats[(t * 3 + 1) * h + j], mc = stats[(t * 3 + 2) * h + j];
-            const double spread = mm + cc - 2.0 * mc;
-            double w = spread > 0 ? (mm - mc) / spread : 0.0;
-            w = w < 0.0 ? 0.0 : (w > 1.0 ? 1.0 : w);
-            if (evidence[t * h + j] < min_evidence || !(w >= 0.0) || !(isfinite(combined[0]) && isfinite(combined[1])
-                                                                         && isfinite(combined[2])))
-                w = 0.0;                                 /* not enough evidence, NaN scores, a broken filter */
-            if (w > 0.0 && mm > 0.0) {
-                const double blended = (1.0 - w) * (1.0 - w) * mm + w * w * cc + 2.0 * w * (1.0 - w) * mc;
-                double factor = sqrt(fmax(blended, 0.0) / mm);
-                factor = isfinite(factor) ? factor : 1.0;
-                for (int a = 0; a < 3; a++) {
-                    row[a] = row[a] + w * (combined[a] - row[a]);
-                    std[j * 3 + a] *= factor;
-                }
-            } else if (w > 0.0) {
-                for (int a = 0; a < 3; a++)
-                    row[a] = row[a] + w * (combined[a] - row[a]);
-            }
-            total += w;
-        }
-        weight[t] = total / (double)h;
-        if (total > 0.0)                                 /* velocities of the blended positions */
-            for (Py_ssize_t j = 0; j < h; j++)
-                for (int a = 0; a < 3; a++)
-                    velocities[j * 3 + a] = (positions[j * 3 + a] - (j ? positions[(j - 1) * 3 + a] : z[a])) / dt;
-    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        guard_track(self, indices[i], grid[i], last + 3 * i, noise[i], out + (size_t)i * 9 * h,
+                    network == NULL || network[i]);
     result = Py_NewRef(Py_None);
 done:
     for (int i = 0; i < held; i++)
@@ -943,11 +885,287 @@ done:
     return result;
 }
 
+static PyMethodDef guard_state_methods[] = {
+    {"apply", (PyCFunction)(void (*)(void))guard_state_apply, METH_FASTCALL,
+     "apply(indices, grid_index, last, noise, out, network): one Guard.apply (model/guard.py) with its IMM "
+     "steps (core/imm.py) for n tracks, in place (see the source)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject GuardStateType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "uav_traj_predictor.kernels._cstream.GuardState",
+    .tp_basicsize = sizeof(GuardState),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The guard's state arrays, held for its C steps (see the module source).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)guard_state_init,
+    .tp_dealloc = (destructor)guard_state_free,
+    .tp_methods = guard_state_methods,
+};
+
+/* ---- methods -------------------------------------------------------------------------------- */
+/* A position (3 floats) or, with `sample`, a grid sample of 3, 4 or 7 floats (vx, vy, vz[, noise[, ux, uy,
+ * uz]]) into dst[0..6]: a missing noise is `fill`, a missing interval velocity the velocity. */
+static int parse_values(PyObject *obj, double *dst, const char *name, int sample, double fill)
+{
+    PyObject *fast = PySequence_Fast(obj, name);
+    if (fast == NULL)
+        return -1;
+    const Py_ssize_t size = PySequence_Fast_GET_SIZE(fast);
+    int status = 0;
+    if (!(size == 3 || (sample && (size == 4 || size == 7)))) {
+        PyErr_Format(PyExc_ValueError, "cstream.advance: each %s must have %s values", name,
+                     sample ? "3, 4 or 7" : "3");
+        status = -1;
+    }
+    for (Py_ssize_t i = 0; status == 0 && i < size; i++) {
+        dst[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(fast, i));
+        if (dst[i] == -1.0 && PyErr_Occurred())
+            status = -1;
+    }
+    if (status == 0 && sample && size < 4)
+        dst[3] = fill;
+    if (status == 0 && sample && size < 7)
+        for (int i = 0; i < 3; i++)
+            dst[4 + i] = dst[i];
+    Py_DECREF(fast);
+    return status;
+}
+
+typedef struct {
+    Py_buffer gru, top, last_velocity, count, active, out, ready;
+    int held;                                            /* buffers acquired so far */
+} AdvanceBuffers;
+
+static void release_buffers(AdvanceBuffers *b)
+{
+    Py_buffer *all[] = {&b->gru, &b->top, &b->last_velocity, &b->count, &b->active, &b->out, &b->ready};
+    for (int i = 0; i < b->held; i++)
+        PyBuffer_Release(all[i]);
+}
+
+/* The five arrays of the state object `tracks` (attributes), then out and ready. */
+static int get_buffers(PyObject *tracks, PyObject *out, PyObject *ready, AdvanceBuffers *b)
+{
+    static const char format[] = {'f', 'f', 'd', 'q', '?', 'd', '?'}, ndim[] = {3, 2, 2, 1, 1, 4, 1};
+    static const char *names[] = {"gru", "top", "last_velocity", "count", "active", "out", "ready"};
+    Py_buffer *all[] = {&b->gru, &b->top, &b->last_velocity, &b->count, &b->active, &b->out, &b->ready};
+    b->held = 0;
+    for (int i = 0; i < 7; i++) {
+        Py_buffer *view = all[i];
+        PyObject *array = i == 5 ? Py_NewRef(out) : i == 6 ? Py_NewRef(ready) : PyObject_GetAttrString(tracks, names[i]);
+        if (array == NULL)
+            return -1;
+        int got = PyObject_GetBuffer(array, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE);
+        Py_DECREF(array);                                /* the buffer view keeps the array alive */
+        if (got < 0)
+            return -1;
+        b->held++;
+        const char *f = view->format;
+        int ok = view->ndim == ndim[i] && f != NULL && f[1] == 0;
+        if (ok && format[i] == 'q')                      /* int64: 'l' on LP64 platforms, 'q' elsewhere */
+            ok = (f[0] == 'q' || f[0] == 'l') && view->itemsize == 8;
+        else if (ok)
+            ok = f[0] == format[i];
+        if (!ok) {
+            PyErr_Format(PyExc_ValueError, "cstream.advance: %s must be a writable C-contiguous %d-D array of "
+                         "format '%c'", names[i], ndim[i], format[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* advance(tracks, slots, step_lists, last_positions, min_history, max_speed, out, ready, noise_prior[, guard]):
+ * for each track i of `slots` step its grid samples (a list of (vx, vy, vz) or (vx, vy, vz, noise m), in
+ * order; a sample without a noise level gets `noise_prior`), then, when its count reaches min_history,
+ * write its prediction into out[i] (3, S, 3) and set ready[i]; ready[i] False: no prediction here (warming
+ * up or a non-finite output; the caller's general path makes it). With `guard` (a GuardState over the same
+ * slots, horizon S) each ready row also gets its guard step (guard_track) at the track's new grid index,
+ * from its last position and the noise level of its newest sample (noise_prior without one): returns None,
+ * or the tuple of ready rows whose filter would skip grid steps, left unguarded for the caller. Everything
+ * is validated before any state changes (slots active and unique, each velocity finite and within
+ * max_speed, each noise finite and >= 0, positions 3 floats, the guard's size): an error leaves the state
+ * untouched. */
+static PyObject *plan_advance(Plan *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 9 && nargs != 10) {
+        PyErr_SetString(PyExc_TypeError, "advance(tracks, slots, step_lists, last_positions, min_history, "
+                        "max_speed, out, ready, noise_prior[, guard])");
+        return NULL;
+    }
+    GuardState *guard = NULL;
+    if (nargs == 10 && args[9] != Py_None) {
+        if (!PyObject_TypeCheck(args[9], &GuardStateType) || ((GuardState *)args[9])->held != GUARD_STATE_ARRAYS) {
+            PyErr_SetString(PyExc_TypeError, "cstream.advance: guard must be an initialised GuardState or None");
+            return NULL;
+        }
+        guard = (GuardState *)args[9];
+    }
+    const long min_history = PyLong_AsLong(args[4]);
+    const double max_speed = PyFloat_AsDouble(args[5]);
+    const double noise_prior = PyFloat_AsDouble(args[8]);
+    if (PyErr_Occurred())
+        return NULL;
+    PyObject *slots = PySequence_Fast(args[1], "slots must be a sequence");
+    PyObject *lists = slots ? PySequence_Fast(args[2], "step_lists must be a sequence") : NULL;
+    PyObject *lasts = lists ? PySequence_Fast(args[3], "last_positions must be a sequence") : NULL;
+    AdvanceBuffers b = {.held = 0};
+    Py_ssize_t *slot = NULL, *first = NULL, *left = NULL, unguarded = 0;
+    double *values = NULL;
+    PyObject *result = NULL;
+    if (lasts == NULL || get_buffers(args[0], args[6], args[7], &b) < 0)
+        goto done;
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(slots), rows = b.gru.shape[1], hid = self->hidden;
+    const int s = self->steps;
+    if (PySequence_Fast_GET_SIZE(lists) != n || PySequence_Fast_GET_SIZE(lasts) != n ||
+        b.out.shape[0] != n || b.out.shape[1] != 3 || b.out.shape[2] != s || b.out.shape[3] != 3 ||
+        b.ready.shape[0] != n || b.gru.shape[0] != self->layers || b.gru.shape[2] != hid ||
+        b.top.shape[0] != rows || b.top.shape[1] != hid || b.last_velocity.shape[0] != rows ||
+        b.last_velocity.shape[1] != 3 || b.count.shape[0] != rows || b.active.shape[0] != rows ||
+        (guard != NULL && (guard->h != s || guard->cap < rows))) {
+        PyErr_Format(PyExc_ValueError, "cstream.advance: inconsistent sizes (n tracks, gru (L, N, H), top (N, H), "
+                     "last_velocity (N, 3), count (N,), active (N,), out (n, 3, %d, 3), ready (n,), a guard of horizon %d "
+                     "over at least N slots)", s, s);
+        goto done;
+    }
+    /* validate and parse everything first: first[i]..first[i+1] are track i's samples in values */
+    slot = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(3 * n + 1));
+    if (slot == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    first = slot + n;
+    left = first + n + 1;
+    Py_ssize_t total = 0;
+    const char *active = (const char *)b.active.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        slot[i] = PyNumber_AsSsize_t(PySequence_Fast_GET_ITEM(slots, i), PyExc_IndexError);
+        if (slot[i] == -1 && PyErr_Occurred())
+            goto done;
+        if (slot[i] < 0 || slot[i] >= rows || !active[slot[i]]) {
+            PyErr_Format(PyExc_IndexError, "track index %zd is unknown or removed", slot[i]);
+            goto done;
+        }
+        for (Py_ssize_t j = 0; j < i; j++)
+            if (slot[j] == slot[i]) {
+                PyErr_Format(PyExc_IndexError, "track index %zd given twice", slot[i]);
+                goto done;
+            }
+        Py_ssize_t count = PyObject_Length(PySequence_Fast_GET_ITEM(lists, i));
+        if (count < 0)
+            goto done;
+        first[i] = total;
+        total += count;
+    }
+    first[n] = total;
+    values = PyMem_Malloc(sizeof(double) * (size_t)(7 * total + 3 * n + 1));
+    if (values == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    double *positions = values + 7 * total;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *list = PySequence_Fast(PySequence_Fast_GET_ITEM(lists, i), "step lists must be sequences");
+        if (list == NULL)
+            goto done;
+        int bad = PySequence_Fast_GET_SIZE(list) != first[i + 1] - first[i];
+        for (Py_ssize_t j = 0; !bad && j < first[i + 1] - first[i]; j++) {
+            double *v = values + 7 * (first[i] + j);
+            bad = parse_values(PySequence_Fast_GET_ITEM(list, j), v, "grid sample", 1, noise_prior) < 0;
+            for (int a = 0; !bad && a < 7; a++)
+                if (a != 3 && !(v[a] >= -max_speed && v[a] <= max_speed)) {   /* NaN fails too */
+                    PyErr_Format(PyExc_ValueError, "step(): velocity non-finite or above MAX_SPEED = %g m/s; "
+                                 "reset the track instead of feeding it", max_speed);
+                    bad = 1;
+                }
+            if (!bad && !(v[3] >= 0.0 && isfinite(v[3]))) {
+                PyErr_SetString(PyExc_ValueError, "step(): noise levels must be finite and >= 0 m");
+                bad = 1;
+            }
+        }
+        Py_DECREF(list);
+        if (bad || parse_values(PySequence_Fast_GET_ITEM(lasts, i), positions + 3 * i, "last position", 0, 0.0) < 0) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "cstream.advance: a step list changed size");
+            goto done;
+        }
+    }
+    /* then advance and predict */
+    float *state = (float *)b.gru.buf, *top = (float *)b.top.buf;
+    double *last_velocity = (double *)b.last_velocity.buf, *out = (double *)b.out.buf;
+    int64_t *counts = (int64_t *)b.count.buf;
+    char *ready = (char *)b.ready.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double *lv = last_velocity + 3 * slot[i];
+        const float *h = state + ((self->layers - 1) * rows + slot[i]) * hid;
+        for (Py_ssize_t j = first[i]; j < first[i + 1]; j++) {
+            const double *v = values + 7 * j;
+            h = step_row(self, state, rows, slot[i], v, lv, counts[slot[i]] == 0);
+            memcpy(lv, v, sizeof(double) * 3);
+            counts[slot[i]] += 1;
+        }
+        memcpy(top + slot[i] * hid, h, sizeof(float) * (size_t)hid);
+        ready[i] = counts[slot[i]] >= min_history && predict_row(self, h, lv, positions + 3 * i, out + (size_t)i * 9 * s);
+        if (guard != NULL && ready[i]) {
+            if (guard_skips(guard, slot[i], counts[slot[i]])) {
+                left[unguarded++] = i;
+                continue;
+            }
+            const double noise = first[i + 1] > first[i] ? values[7 * (first[i + 1] - 1) + 3] : noise_prior;
+            guard_track(guard, slot[i], counts[slot[i]], positions + 3 * i, noise, out + (size_t)i * 9 * s, 1);
+        }
+    }
+    if (unguarded) {
+        result = PyTuple_New(unguarded);
+        for (Py_ssize_t j = 0; result != NULL && j < unguarded; j++)
+            PyTuple_SET_ITEM(result, j, PyLong_FromSsize_t(left[j]));
+    } else {
+        result = Py_NewRef(Py_None);
+    }
+done:
+    release_buffers(&b);
+    PyMem_Free(slot);
+    PyMem_Free(values);
+    Py_XDECREF(slots);
+    Py_XDECREF(lists);
+    Py_XDECREF(lasts);
+    return result;
+}
+
+static PyMethodDef plan_methods[] = {
+    {"advance", (PyCFunction)(void (*)(void))plan_advance, METH_FASTCALL,
+     "advance(tracks, slots, step_lists, last_positions, min_history, max_speed, out, ready, noise_prior[, guard]): "
+     "steps, predictions and guard steps of n tracks in one call (see the source)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyObject *plan_hidden(Plan *self, void *closure)
+{
+    (void)closure;
+    return PyLong_FromLong(self->hidden);
+}
+
+static PyGetSetDef plan_getset[] = {
+    {"hidden", (getter)plan_hidden, NULL, "hidden size", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject PlanType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "uav_traj_predictor.kernels._cstream.Plan",
+    .tp_basicsize = sizeof(Plan),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "One track's fused streaming update (see the module source).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)plan_init,
+    .tp_dealloc = (destructor)plan_free,
+    .tp_methods = plan_methods,
+    .tp_getset = plan_getset,
+};
+
 static PyMethodDef module_methods[] = {
-    {"guard_apply", (PyCFunction)(void (*)(void))guard_apply, METH_FASTCALL,
-     "guard_apply(x, p, mu, k, f, q, transition, forecast, stats, evidence, model, classical, target, weight, "
-     "indices, grid_index, last, noise, out, network, init_var, rate, min_evidence, floor, dt): one Guard.apply "
-     "(model/guard.py) with its IMM steps (core/imm.py) for n tracks, in place (see the source)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -961,7 +1179,7 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__cstream(void)
 {
-    if (PyType_Ready(&PlanType) < 0)
+    if (PyType_Ready(&PlanType) < 0 || PyType_Ready(&GuardStateType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
@@ -969,6 +1187,12 @@ PyMODINIT_FUNC PyInit__cstream(void)
     Py_INCREF(&PlanType);
     if (PyModule_AddObject(m, "Plan", (PyObject *)&PlanType) < 0) {
         Py_DECREF(&PlanType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&GuardStateType);
+    if (PyModule_AddObject(m, "GuardState", (PyObject *)&GuardStateType) < 0) {
+        Py_DECREF(&GuardStateType);
         Py_DECREF(m);
         return NULL;
     }

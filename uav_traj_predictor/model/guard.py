@@ -31,10 +31,10 @@ import numpy as np
 
 from ..core.imm import IMM_DEFAULTS, FilterConfig, IMMBank
 
-try:                          # the C twin of `Guard.apply` (kernels/cstream.c guard_apply), when it was built
-    from ..kernels._cstream import guard_apply as _guard_apply
+try:                          # the C twin of `Guard.apply` (kernels/cstream.c GuardState), when it was built
+    from ..kernels._cstream import GuardState as _GuardState
 except ImportError:
-    _guard_apply = None
+    _GuardState = None
 
 RECOMMENDED_RATE = 0.02   # chosen on ../shared/flights under perturbations (development figures, docs/model.md)
 MIN_EVIDENCE = 20         # scored pairs per lead before the weight may leave 0
@@ -63,7 +63,7 @@ class Guard:
         self._classical = np.zeros((capacity, h, h, 3))
         self._target = np.full((capacity, h, h), -1, np.int64)
         self._weight = np.zeros(capacity)                                 # mean weight of the last blend
-        self.fused = bool(fused and _guard_apply is not None)              # the C twin (same results to ~1e-12)
+        self.fused = bool(fused and _GuardState is not None)               # the C twin (same results to ~1e-12)
         self._c_state = None
 
     @property
@@ -106,7 +106,7 @@ class Guard:
         network = np.asarray(network, bool)
         if self.fused:
             return self._apply_fused(indices, grid_index, last, noise, positions, std, network)
-        self.partner.update(indices, grid_index, last, self.partner.config.measurement_variance(noise))
+        self.step_partner(indices, grid_index, last, noise)
         with np.errstate(all="ignore"):                  # overflowing scores give NaN weights, set to 0
             self._score(indices, grid_index, last)
             classical, _ = self.partner.forecast(indices, with_std=False)
@@ -123,11 +123,25 @@ class Guard:
         self.apply_packed(indices, grid_index, last, noise, out, network)
         positions[...], std[...] = out[:, 0], out[:, 2]
 
+    def c_state(self):
+        """The C twin's view of this guard's state arrays (kernels/cstream.c GuardState; None without the C
+        path): `apply_packed` uses it, and StreamingPredictor hands it to the network's C call, which then
+        guards each ready track in the same call. Rebuilt after `grow`, the only place arrays are rebound."""
+        if not self.fused:
+            return None
+        if self._c_state is None:
+            partner, cfg = self.partner, self.partner.config
+            self._c_state = _GuardState(
+                partner._x, partner._p, partner._mu, partner._k, partner._f, partner._q, partner._transition,
+                partner._forecast, self._stats, self._evidence, self._model, self._classical, self._target,
+                self._weight, (cfg.init_velocity_std ** 2, cfg.init_accel_std ** 2), self.rate, self.min_evidence,
+                cfg.sigma_floor, partner.dt)
+        return self._c_state
+
     def apply_packed(self, indices, grid_index, last, noise, out, network=None) -> None:
         """`apply` on out (n, 3, H, 3) = [positions | velocities | std] in place (velocities follow the blended
         positions, from `last`), `network` None: every row; through kernels/cstream.c when built, which
-        leaves rows whose filter skips grid steps to the numpy filter (one step of d dt) first. The C path's
-        glue: a one-track guard costs ~6 us in C and Python together (docs/model.md, bench/node_latency.py)."""
+        leaves rows whose filter skips grid steps to the numpy filter (one step of d dt) first."""
         if not self.fused:
             network = np.ones(len(indices), bool) if network is None else network
             positions, std = out[:, 0], out[:, 2]
@@ -136,23 +150,21 @@ class Guard:
             np.subtract(steps[:, 1:], steps[:, :-1], out=out[:, 1])
             out[:, 1] /= self.partner.dt
             return
-        partner, cfg = self.partner, self.partner.config
-        if self._c_state is None:                        # the state arrays (rebound only by grow)
-            self._c_state = (partner._x, partner._p, partner._mu, partner._k, partner._f, partner._q,
-                             partner._transition, partner._forecast, self._stats, self._evidence, self._model,
-                             self._classical, self._target, self._weight)
-            self._c_settings = ((cfg.init_velocity_std ** 2, cfg.init_accel_std ** 2), self.rate, self.min_evidence,
-                                cfg.sigma_floor, partner.dt)
         indices = np.ascontiguousarray(indices, np.int64)
         grid_index = np.ascontiguousarray(grid_index, np.int64)
         last, noise = np.ascontiguousarray(last, np.float64), np.ascontiguousarray(noise, np.float64)
         network = None if network is None else np.ascontiguousarray(network, bool)
-        args = (*self._c_state, indices, grid_index, last, noise, out, network, *self._c_settings)
-        longer = _guard_apply(*args)
+        state = self.c_state()
+        longer = state.apply(indices, grid_index, last, noise, out, network)
         if longer is not None:                           # filters that skip grid steps: numpy, then the rest
-            rows = np.array(longer, np.int64)
-            partner.update(indices[rows], grid_index[rows], last[rows], cfg.measurement_variance(noise[rows]))
-            _guard_apply(*args)
+            self.step_partner(indices[list(longer)], grid_index[list(longer)], last[list(longer)],
+                              noise[list(longer)])
+            state.apply(indices, grid_index, last, noise, out, network)
+
+    def step_partner(self, indices, grid_index, last, noise) -> None:
+        """The classical filter's (numpy) step of tracks `indices` to `grid_index` from grid positions `last`
+        (n, 3) and noise levels (n,) m: what the C twin leaves to it (filters that skip grid steps)."""
+        self.partner.update(indices, grid_index, last, self.partner.config.measurement_variance(noise))
 
     def _score(self, indices, grid_index, last) -> None:
         slot = grid_index % self.horizon

@@ -173,26 +173,28 @@ class StreamingPredictor:
         return positions, velocities, std, list(self.slots.status[indices])
 
     def _advance_fused(self, indices, step_lists, last_positions):
+        """`advance` through the C path: the network's steps and predictions and, with the guard on, each ready
+        track's guard step in one call; warming-up tracks, non-finite outputs and the rare guard filters that
+        skip grid steps are finished here."""
         n = len(indices)
         out, ready = np.empty((n, 3, self.horizon_steps, 3)), np.empty(n, bool)
-        self._fused.advance(self.slots, indices, step_lists, last_positions, self.min_history, MAX_SPEED, out, ready,
-                            PRIOR_M)
+        guard = self._guard.enabled
+        state = self._guard.c_state() if guard else None          # None: the guard (if on) runs below
+        unguarded = self._fused.advance(self.slots, indices, step_lists, last_positions, self.min_history, MAX_SPEED,
+                                        out, ready, PRIOR_M, state)
         positions, velocities, std = out[:, 0], out[:, 1], out[:, 2]
         status = self.slots.status
-        guard = self._guard.enabled
-        noise = _last_noise(step_lists) if guard else None
-        if n == 1 and ready[0]:                           # the usual tick of a node: one track, tracking
-            status[int(indices[0])] = TRACKING
-            if guard:
-                self._guard_fused(np.asarray(indices, np.int64), last_positions, noise, out)
+        if n == 1 and ready[0] and unguarded is None and (state is not None or not guard):
+            status[int(indices[0])] = TRACKING            # the usual tick of a node: one track, tracking
             return positions, velocities, std, [TRACKING]
-        others = np.flatnonzero(~ready)                   # warming up, or a non-finite network output
-        if guard and len(others) < n:                     # the C path's predictions; predict() guards the others
-            rows = np.flatnonzero(ready)
+        noise = _last_noise(step_lists) if guard else None
+        if guard and (unguarded is not None or (state is None and ready.any())):
+            rows = np.flatnonzero(ready) if unguarded is None else np.array(unguarded, np.int64)
             block = out[rows]
             self._guard_fused(np.asarray(indices, np.int64)[rows], np.asarray(last_positions, np.float64)[rows],
                               [noise[row] for row in rows], block)
             out[rows] = block
+        others = np.flatnonzero(~ready)                   # warming up, or a non-finite network output
         if len(others):
             index = np.asarray(indices, np.int64)[others]
             last = np.asarray(last_positions, np.float64).reshape(n, 3)[others]

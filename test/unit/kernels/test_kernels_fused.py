@@ -103,6 +103,39 @@ def test_step_matches_torch_gru_cell_on_one_row(features, hidden, layers, fresh)
     np.testing.assert_array_equal(state[:, untouched], before[:, untouched])   # other tracks keep their state
 
 
+@pytest.mark.parametrize("gain", [1.0, 8.0, 25.0])
+def test_step_matches_torch_where_the_gates_saturate(gain):
+    """The C path's own vectorised exp / sigmoid / tanh (kernels/cstream.c exp8, sigmoid8, tanh8) against
+    torch's GRU cell over pre-activations from ~0 to far into saturation (gain scales the weights; at 25 they
+    exceed +-40): the state agrees to float32 rounding, and a NaN velocity is refused before any state
+    changes. (Beyond that, float32 sums of such large terms in another order than torch's differ by more
+    than 2e-6 whatever the activation functions.)"""
+    weights, _, _, _, _ = gru_case(6, 64, 1, 1, 1, seed=11)
+    for layer in weights.layers:
+        for name in ("w_ih", "w_hh", "b_ih", "b_hh"):
+            getattr(layer, name).mul_(gain)
+    plan, scale, _, _ = make_plan(weights, 6)
+    rng, largest = np.random.default_rng(12), 0.0
+    for _ in range(20):
+        state = rng.uniform(-1, 1, size=(1, 2, 64)).astype(np.float32)
+        before = state.copy()
+        v, last = rng.normal(0, 5, 3), rng.normal(0, 5, 3)
+        advance(plan, state, 1, [tuple(v)], last, 1, (0.0, 0.0, 0.0), min_history=10**9)
+        x32 = v.astype(np.float32)
+        scaled = (np.concatenate([x32, x32 - last.astype(np.float32)]) * scale).astype(np.float32)
+        layer = weights.layers[0]
+        expected = torch.gru_cell(torch.from_numpy(scaled)[None], torch.from_numpy(before[0, 1:2]), layer.w_ih,
+                                  layer.w_hh, layer.b_ih, layer.b_hh)[0].numpy()
+        np.testing.assert_allclose(state[0, 1], expected, rtol=1e-5, atol=2e-6)
+        assert np.abs(state[0, 1]).max() <= 1.0
+        gates = torch.cat([torch.from_numpy(scaled) @ layer.w_ih.T + layer.b_ih,
+                           torch.from_numpy(before[0, 1]) @ layer.w_hh.T + layer.b_hh])
+        largest = max(largest, float(gates.abs().max()))
+    assert largest > 40 * gain / 25
+    with pytest.raises(ValueError, match="non-finite"):
+        advance(plan, state, 1, [(math.nan, 0.0, 0.0)], last, 1, (0.0, 0.0, 0.0), min_history=10**9)
+
+
 def test_predict_applies_the_head_and_integrates_positions():
     weights, _, _, _, _ = gru_case(6, 16, 1, 1, 1)
     plan, _, (w1, b1, w2, b2), (low, high, log_rs, scale, edges, factor) = make_plan(weights, 6)

@@ -190,6 +190,48 @@ def test_guard_streams_through_the_track_bank_like_its_segment_path(checkpoint):
     assert predictor.guard_weight([0])[0] == 0.0
 
 
+def test_the_guard_inside_the_networks_c_call_equals_the_numpy_path(checkpoint):
+    """With the C path the guard runs inside the network's call (Plan.advance with the GuardState); the
+    numpy path (fused=False) runs the reference arithmetic. Three tracks, ticks that bring 0, 1 or 2 grid
+    samples (2: the IMM skips a grid step, which the C call leaves to the numpy filter), a reset: the
+    guarded predictions, statuses and weights agree (float32 network rounding), and both branches ran."""
+    rng = np.random.default_rng(9)
+    truths = [slow_flight(steps=500, seed=s) for s in range(3)]
+    fused, reference = (StreamingPredictor(checkpoint, guard=0.02, capacity=2, fused=f) for f in (True, False))
+    assert fused.fused and not reference.fused
+    for predictor in (fused, reference):
+        predictor.add_tracks(3)
+    skipped = []
+    original = fused._guard.step_partner
+    fused._guard.step_partner = lambda *args: (skipped.append(len(args[0])), original(*args))
+    grid = np.zeros(3, int)
+    for tick in range(400):
+        if tick == 250:
+            for predictor in (fused, reference):
+                predictor.reset([1])
+        tracks = np.flatnonzero(rng.random(3) < 0.8)
+        if not len(tracks):
+            continue
+        counts = rng.choice([0, 1, 1, 1, 1, 1, 2], size=len(tracks))
+        lists, last = [], []
+        for track, count in zip(tracks, counts):
+            samples = []
+            for _ in range(count):
+                grid[track] += 1
+                k = min(grid[track], 499)
+                velocity = (truths[track][k] - truths[track][k - 1]) / DT + rng.normal(0, 0.05, 3)
+                samples.append((*velocity, 0.01, *velocity))
+            lists.append(samples)
+            last.append(tuple(truths[track][min(grid[track], 499)] + rng.normal(0, 0.01, 3)))
+        results = [predictor.advance(tracks, lists, last) for predictor in (fused, reference)]
+        for got, want in zip(results[0][:3], results[1][:3]):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5)
+        assert list(results[0][3]) == list(results[1][3])
+        np.testing.assert_allclose(fused.guard_weight(tracks), reference.guard_weight(tracks), atol=1e-4)
+    assert sum(skipped) > 0                                   # the C call left skipped steps to numpy
+    assert fused.guard_weight([0, 1, 2]).max() > 0            # and the blend was exercised
+
+
 def test_guard_accepts_an_empty_batch_and_twist_samples(checkpoint):
     predictor = StreamingPredictor(checkpoint, guard=0.02)
     positions, velocities, std = predictor.predict(np.zeros(0, np.int64), np.zeros((0, 3)))
