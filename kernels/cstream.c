@@ -22,6 +22,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <stdint.h>
@@ -563,8 +564,11 @@ static void imm_init(Py_ssize_t m, double *xt, double *pt, double *mut, const do
 }
 
 /* one IMM step of one track (gap 1): x (M, 9), p (M, 9, 9), mu (M,) in place; 0 when the filter is left
- * degenerate or non-finite (the caller restarts it at z, as core/imm.py does) */
-static int imm_step(int m, double *x, double *p, double *mu, const double *f, const double *q, const double *tr,
+ * degenerate or non-finite (the caller restarts it at z, as core/imm.py does). The loops run along
+ * contiguous rows (9 or 27 values) so they vectorise; F = kron(A, I3) (core/imm.py joint) is applied
+ * block-wise, its structural zeros skipped (a third of the dense 9x9 products): F P F^T as (F (F P)^T)^T,
+ * the transpose of the same sums. */
+VECTOR_CLONES static int imm_step(int m, double *x, double *p, double *mu, const double *f, const double *q, const double *tr,
                      const double *z, double r)
 {
     double mx[GUARD_MAX_MODES][9], mp[GUARD_MAX_MODES][81], predicted[GUARD_MAX_MODES], loglik[GUARD_MAX_MODES];
@@ -583,15 +587,18 @@ static int imm_step(int m, double *x, double *p, double *mu, const double *f, co
                 for (int i = 0; i < m; i++)
                     mx[j][a] += w[i] * x[i * 9 + a];
             }
-            for (int e = 0; e < 81; e++)
-                mp[j][e] = 0.0;
-            for (int i = 0; i < m; i++) {
-                double d[9];
-                for (int a = 0; a < 9; a++)
+            double *mixed = mp[j];
+            memset(mixed, 0, sizeof(double) * 81);
+            for (int i = 0; i < m; i++) {                /* sum_i w_i (P_i + d_i d_i^T), d_i = x_i - mixed x */
+                const double *pi = p + i * 81;
+                double d[9], wd[9];
+                for (int a = 0; a < 9; a++) {
                     d[a] = x[i * 9 + a] - mx[j][a];
+                    wd[a] = w[i] * d[a];
+                }
                 for (int a = 0; a < 9; a++)
                     for (int b = 0; b < 9; b++)
-                        mp[j][a * 9 + b] += w[i] * (p[i * 81 + a * 9 + b] + d[a] * d[b]);
+                        mixed[a * 9 + b] += w[i] * pi[a * 9 + b] + wd[a] * d[b];
             }
         }
     } else {
@@ -600,28 +607,27 @@ static int imm_step(int m, double *x, double *p, double *mu, const double *f, co
         memcpy(mp[0], p, sizeof(double) * 81);
     }
     for (int j = 0; j < m; j++) {
-        /* F = kron(A, I3) (core/imm.py joint): (F x)_(i,x) = sum_k A_ik x_(k,x) and F P F^T block-wise, a
-         * third of the dense 9x9 products (the zero terms of the dense product are skipped) */
         const double *fj = f + j * 81, *qj = q + j * 81;
-        double A[3][3], xs[9], fp[81], ps[81], s[9], inv[9], gain[27], innovation[3], logdet = 0.0;
+        double A[3][3], xs[9], u[81], ut[81], v[81], ps[81], s[9], inv[9], gain[27], innovation[3], logdet = 0.0;
         for (int i = 0; i < 3; i++)
             for (int c = 0; c < 3; c++)
                 A[i][c] = fj[(3 * i) * 9 + 3 * c];
         for (int i = 0; i < 3; i++)
             for (int ax = 0; ax < 3; ax++)
                 xs[3 * i + ax] = A[i][0] * mx[j][ax] + A[i][1] * mx[j][3 + ax] + A[i][2] * mx[j][6 + ax];
+        /* U = F P: row block i (rows 3i..3i+2, 27 values) = sum_k A[i][k] row block k */
         for (int i = 0; i < 3; i++)
-            for (int ax = 0; ax < 3; ax++)
-                for (int b = 0; b < 9; b++)
-                    fp[(3 * i + ax) * 9 + b] = A[i][0] * mp[j][ax * 9 + b] + A[i][1] * mp[j][(3 + ax) * 9 + b]
-                                               + A[i][2] * mp[j][(6 + ax) * 9 + b];
-        for (int r9 = 0; r9 < 9; r9++)
-            for (int i = 0; i < 3; i++)
-                for (int ax = 0; ax < 3; ax++) {
-                    const double *row = fp + r9 * 9;
-                    ps[r9 * 9 + 3 * i + ax] = (row[ax] * A[i][0] + row[3 + ax] * A[i][1] + row[6 + ax] * A[i][2])
-                                              + qj[r9 * 9 + 3 * i + ax];
-                }
+            for (int e = 0; e < 27; e++)
+                u[27 * i + e] = A[i][0] * mp[j][e] + A[i][1] * mp[j][27 + e] + A[i][2] * mp[j][54 + e];
+        for (int a = 0; a < 9; a++)
+            for (int b = 0; b < 9; b++)
+                ut[a * 9 + b] = u[b * 9 + a];
+        for (int i = 0; i < 3; i++)                      /* V = F U^T = (U F^T)^T = (F P F^T)^T */
+            for (int e = 0; e < 27; e++)
+                v[27 * i + e] = A[i][0] * ut[e] + A[i][1] * ut[27 + e] + A[i][2] * ut[54 + e];
+        for (int a = 0; a < 9; a++)
+            for (int b = 0; b < 9; b++)
+                ps[a * 9 + b] = v[b * 9 + a] + qj[a * 9 + b];
         for (int a = 0; a < 3; a++)
             for (int b = 0; b < 3; b++)
                 s[a * 3 + b] = ps[a * 9 + b] + (a == b ? r : 0.0);
@@ -630,29 +636,19 @@ static int imm_step(int m, double *x, double *p, double *mu, const double *f, co
         if (!inverse3(s, inv, &logdet))
             return 0;                                    /* degenerate: restarted by the caller */
         for (int a = 0; a < 9; a++)                      /* gain = P H^T S^-1: (9, 3) */
-            for (int b = 0; b < 3; b++) {
-                double sum = 0.0;
-                for (int c = 0; c < 3; c++)
-                    sum += ps[c * 9 + a] * inv[c * 3 + b];
-                gain[a * 3 + b] = sum;
-            }
-        for (int a = 0; a < 9; a++) {
-            double sum = 0.0;
             for (int b = 0; b < 3; b++)
-                sum += gain[a * 3 + b] * innovation[b];
-            x[j * 9 + a] = xs[a] + sum;
-        }
+                gain[a * 3 + b] = ps[a] * inv[b] + ps[9 + a] * inv[3 + b] + ps[18 + a] * inv[6 + b];
+        for (int a = 0; a < 9; a++)
+            x[j * 9 + a] = xs[a] + (gain[a * 3] * innovation[0] + gain[a * 3 + 1] * innovation[1]
+                                    + gain[a * 3 + 2] * innovation[2]);
+        for (int a = 0; a < 9; a++)                      /* P - gain H P, then symmetrised */
+            for (int b = 0; b < 9; b++)
+                u[a * 9 + b] = ps[a * 9 + b] - (gain[a * 3] * ps[b] + gain[a * 3 + 1] * ps[9 + b]
+                                                + gain[a * 3 + 2] * ps[18 + b]);
         double *pj = p + j * 81;
         for (int a = 0; a < 9; a++)
-            for (int b = 0; b < 9; b++) {
-                double sum = 0.0;
-                for (int c = 0; c < 3; c++)
-                    sum += gain[a * 3 + c] * ps[c * 9 + b];
-                fp[a * 9 + b] = ps[a * 9 + b] - sum;
-            }
-        for (int a = 0; a < 9; a++)
             for (int b = 0; b < 9; b++)
-                pj[a * 9 + b] = 0.5 * (fp[a * 9 + b] + fp[b * 9 + a]);
+                pj[a * 9 + b] = 0.5 * (u[a * 9 + b] + u[b * 9 + a]);
         if (m > 1) {
             double maha = 0.0;
             for (int a = 0; a < 3; a++) {
@@ -675,14 +671,14 @@ static int imm_step(int m, double *x, double *p, double *mu, const double *f, co
         for (int j = 0; j < m; j++)
             mu[j] /= total;
     }
-    int finite = 1;
+    int bad = 0;                                         /* any NaN or infinity (an integer reduction) */
     for (int e = 0; e < m * 81; e++)
-        finite &= isfinite(p[e]) != 0;
+        bad |= !(fabs(p[e]) <= DBL_MAX);
     for (int e = 0; e < m * 9; e++)
-        finite &= isfinite(x[e]) != 0;
+        bad |= !(fabs(x[e]) <= DBL_MAX);
     for (int j = 0; j < m; j++)
-        finite &= isfinite(mu[j]) != 0;
-    return finite;
+        bad |= !(fabs(mu[j]) <= DBL_MAX);
+    return !bad;
 }
 
 /* 1 when track t's filter would skip grid steps at grid index g (the caller steps it with numpy first) */

@@ -238,6 +238,7 @@ class StreamingPredictor:
         std = np.empty_like(positions)
         std[:] = self.spec.cv_std
         rows = np.flatnonzero(ready)
+        network = ready                                   # rows the network predicted (the guard blends those)
         if len(rows):
             selected = indices[rows]
             out = self.spec.head(slots.top[selected], velocity[rows])
@@ -248,9 +249,9 @@ class StreamingPredictor:
             std[good] = model_std[ok]
             for row in rows[~ok].tolist():
                 status[row] = FALLBACK_CV
+                network[row] = False
         slots.status[indices] = status
         if self._guard.enabled:
-            network = np.array([state == TRACKING for state in status], bool)
             self._guard.apply(indices, slots.count[indices], last, _noise_levels(noise, len(indices)), positions,
                               std, network)
         if online:
