@@ -295,7 +295,7 @@ INLINE void affine(const float *xh, int n_in, const float *w, const float *b, in
 
 /* Branch-free float32 exp, sigmoid and tanh on 8 lanes (libm's expf/tanhf are scalar calls: the ~384 of a
  * 128-wide GRU step dominated its cost). exp: Cody-Waite range reduction by ln 2 and the Cephes expf
- * polynomial (~1 ulp on [-87, 88]); tanh: the Cephes tanhf odd polynomial for |x| < 0.625, else
+ * polynomial (Cephes' stated accuracy ~1 ulp on [-87, 88]); tanh: the Cephes tanhf odd polynomial for |x| < 0.625, else
  * 1 - 2 / (exp(2|x|) + 1) with the sign of x. NaN propagates; beyond the range they saturate (exp -> ~1e-38
  * or ~1.65e38, sigmoid -> 0 or 1, tanh -> -1 or 1). Held to torch's GRU cell to float32 rounding by
  * test/unit/kernels/test_kernels_fused.py. */
