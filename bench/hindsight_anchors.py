@@ -18,7 +18,6 @@ import argparse
 import itertools
 import time
 
-import numpy as np
 
 from uav_traj_predictor.data.perturb import Perturbation
 from uav_traj_predictor.evaluate.methods import build_methods

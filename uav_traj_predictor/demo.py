@@ -222,6 +222,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     env = rosenv.loopback_env()
     rosenv.use_loopback_dds(domain_id=int(env["ROS_DOMAIN_ID"]))
+    from rclpy.executors import ExternalShutdownException
     print(f"demo: {args.vehicles} vehicles, ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']} on loopback, logs in {out}")
     children = start_children(args, env, out)
     recorder, records, diagnostics, segments = None, {}, {}, set()
@@ -239,7 +240,7 @@ def main(argv=None) -> int:
     except RuntimeError as error:
         print(f"demo: {error}; see the logs in {out}", file=sys.stderr)
         ok = False
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ExternalShutdownException):   # Ctrl-C (rclpy's handler may end the context)
         print("demo: interrupted", file=sys.stderr)
         ok = False
     finally:
