@@ -37,6 +37,8 @@ except ImportError:
     _GuardState = None
 
 RECOMMENDED_RATE = 0.02   # chosen on ../shared/flights under perturbations (development figures, docs/model.md)
+# The classical partner every track runs beside the network (bench/tune_guard.py scores candidates).
+PARTNER_DEFAULTS = dict(IMM_DEFAULTS)
 MIN_EVIDENCE = 20         # scored pairs per lead before the weight may leave 0
 DEFAULT_RATE = RECOMMENDED_RATE   # the product's default: StreamingPredictor, so predictor_node, evaluate, bag eval
 
@@ -54,7 +56,8 @@ class Guard:
         if int(min_evidence) != min_evidence or min_evidence < 1:
             raise ValueError(f"guard min_evidence must be a positive integer, got {min_evidence}")
         self.rate, self.horizon, self.min_evidence = float(rate), int(horizon), int(min_evidence)
-        self.partner = IMMBank(dt, horizon, capacity, partner if partner is not None else FilterConfig(**IMM_DEFAULTS))
+        self.partner = IMMBank(dt, horizon, capacity,
+                               partner if partner is not None else FilterConfig(**PARTNER_DEFAULTS))
         h = self.horizon
         self._lead = np.arange(h)                                         # lead - 1
         self._stats = np.zeros((capacity, 3, h))                          # S_mm, S_cc, S_mc per lead
@@ -206,13 +209,14 @@ class Guard:
 
 
 def guard_segment(positions: np.ndarray, predicted: np.ndarray, std: np.ndarray, noise: np.ndarray, dt: float,
-                  rate: float = RECOMMENDED_RATE, min_evidence: int = MIN_EVIDENCE, fused: bool = True):
+                  rate: float = RECOMMENDED_RATE, min_evidence: int = MIN_EVIDENCE, fused: bool = True,
+                  partner: FilterConfig | None = None):
     """Offline twin of the streaming use for one fresh track over a segment: row k >= 1 (a track is
     predicted once it has a velocity) is one `Guard.apply` with the segment's grid position and noise
     level; rows with a finite network prediction are blended. Returns (positions, std) (M, H, 3) copies."""
     out, spread = predicted.copy(), std.copy()
     horizon = predicted.shape[1]
-    guard = Guard(1, horizon, dt, rate, min_evidence, fused=fused)
+    guard = Guard(1, horizon, dt, rate, min_evidence, partner=partner, fused=fused)
     if not guard.enabled:
         return out, spread
     track, noise = np.zeros(1, np.int64), np.asarray(noise, np.float64)

@@ -21,6 +21,7 @@ from itertools import chain
 import numpy as np
 import torch
 
+from ..core.imm import FilterConfig
 from ..core.prediction import FALLBACK_CV, TRACKING, WARMING_UP, SegmentPrediction
 from ..data.noise import PRIOR_M
 from ..kernels import GRUStepper
@@ -42,7 +43,7 @@ class StreamingPredictor:
 
     def __init__(self, checkpoint=None, backend: str = "auto", device: str = "cpu",
                  min_history: int | None = None, capacity: int = 8, online_calibration: float = 0.0,
-                 fused: bool = True, guard: float = GUARD_DEFAULT):
+                 fused: bool = True, guard: float = GUARD_DEFAULT, guard_partner: FilterConfig | None = None):
         self.model, self.meta = load_checkpoint(checkpoint)
         meta = self.meta
         self.spec = ModelSpec.from_model(self.model, meta)
@@ -54,7 +55,8 @@ class StreamingPredictor:
         self.backend = backend
         self._stepper = GRUStepper(self.spec.gru, capacity=capacity, backend=backend, device=device)
         self._online = OnlineCalibration(self._stepper.capacity, self.horizon_steps, online_calibration)
-        self._guard = Guard(self._stepper.capacity, self.horizon_steps, self.dt, guard, fused=fused)
+        self._guard = Guard(self._stepper.capacity, self.horizon_steps, self.dt, guard, partner=guard_partner,
+                            fused=fused)
         self.slots = TrackSlots(self._stepper, self.spec.hidden, listeners=[self._online, self._guard])
         self._features_always_finite = self.spec.features_always_finite
         self._steps_dt = np.arange(1, self.horizon_steps + 1, dtype=np.float64)[:, None] * self.dt
@@ -313,7 +315,8 @@ class StreamingPredictor:
             std[rows] = model_std
             if self._guard.enabled:
                 out, std = guard_segment(positions, out, std, _segment_noise(segment, count), self.dt,
-                                         self._guard.rate, self._guard.min_evidence, self._guard.fused)
+                                         self._guard.rate, self._guard.min_evidence, self._guard.fused,
+                                         self._guard.partner.config)
             std = calibrate_segment(positions, out, std, horizon, self._online.rate)
         return SegmentPrediction(positions=out, std=std)
 
