@@ -87,17 +87,18 @@ def core_one_track(checkpoint, updates=3000, fused=True, guard=None):
     return percentiles(times[100:])
 
 
-def core_crossover(checkpoint, counts=(1, 2, 4, 8, 16, 24, 32), ticks=400):
+def core_crossover(checkpoint, counts=(1, 2, 4, 8, 16, 24, 32, 48, 64), ticks=400):
     """Tick p50 (us) with n tracks all due, through `advance`'s C path and through the batched numpy /
-    torch calls (fused=False): where CPU_FUSED_UP_TO (kernels/dispatch.py) should sit."""
+    torch calls (the C path switched off by CPU_FUSED_UP_TO = 0; the guard's C step runs in both, as in
+    the product): where CPU_FUSED_UP_TO (kernels/dispatch.py) should sit."""
     from uav_traj_predictor.kernels import dispatch
     limit, rows = dispatch.CPU_FUSED_UP_TO, {}
     try:
-        dispatch.CPU_FUSED_UP_TO = max(counts)
         for n in counts:
             rows[n] = {}
-            for path, fused in (("c", True), ("batched", False)):
-                bank, times = make_bank(checkpoint, capacity=n, fused=fused), []
+            for path, up_to in (("c", max(counts)), ("batched", 0)):
+                dispatch.CPU_FUSED_UP_TO = up_to
+                bank, times = make_bank(checkpoint, capacity=n), []
                 for k in range(ticks):
                     for i in range(n):
                         t = k * 0.1

@@ -18,9 +18,11 @@ BACKENDS = ("auto", "triton", "torch", "numpy", "cpu")
 # one thread; figures in kernels/README.md): numpy below these row counts, torch from them on.
 CPU_STEP_TORCH_FROM = 32
 CPU_SEQUENCE_TORCH_FROM = 8
-# A streaming update (GRU step + head) of up to this many tracks runs the C path (fused.py) in one call,
-# where it is built; measured crossover with the batched calls 24-32 tracks (bench/node_latency.py --crossover).
-CPU_FUSED_UP_TO = 16
+# A streaming update (GRU step + head + guard) of up to this many tracks runs the C path (fused.py) in one
+# call, where it is built. Tick p50 through the C path / the batched calls with the guard on, shipped 128x1
+# (`bench/node_latency.py --skip-dds --crossover`, at 0b0fbc1 plus the bench's crossover fix): 16 tracks
+# 145 / 282 us, 32: 287 / 472, 64: 563 / 672; about even at 128 (1.1 ms); 1000: 10.3 / 7.2 ms.
+CPU_FUSED_UP_TO = 64
 
 
 def _is_cuda(x) -> bool:
