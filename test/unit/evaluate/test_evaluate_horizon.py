@@ -2,11 +2,14 @@
 fewer steps (VECTOR's 1 s) scored over their own steps, and `uav-traj evaluate --horizon 30` choosing the
 shipped 3 s checkpoint (test_model_horizon.py for the checkpoint itself)."""
 
+import json
+
 import numpy as np
 import pytest
 
 from uav_traj_predictor.data import Flight
 from uav_traj_predictor.evaluate import Protocol, SegmentPrediction, evaluate_flights, score_windows, summarise
+from uav_traj_predictor.evaluate.cli import main as evaluate_main
 from uav_traj_predictor.evaluate.report import format_leads
 
 
@@ -77,3 +80,23 @@ def test_vector_predicts_its_one_second_under_a_longer_horizon(vector_dir):
     report = evaluate_flights([Flight("h", "grp/h.txt", t, p)], {"vector": method}, Protocol(horizon=30))
     entry = report["pooled"]["vector"]
     assert entry["horizon_steps"] == 10 and "ade_1s" in entry and "ade_2s" not in entry and "ade" not in entry
+def test_cli_horizon_uses_the_shipped_3s_checkpoint(tmp_path, capsys, random_checkpoint):
+    t, p = helix(12.0)
+    write_tum(tmp_path / "flights" / "sim" / "helix.txt", t, p)
+    out = tmp_path / "report.json"
+    assert evaluate_main([str(tmp_path / "flights"), "--horizon", "30", "--methods", "model", "cv", "imm",
+                          "--json", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads(out.read_text())
+    model = report["pooled"]["model"]
+    assert "-h30-" in report["methods"]["model"] and model["windows"] == 121 - 50
+    assert len(model["err_by_step"]) == len(model["coverage_1sigma_by_step"]) == 30
+    for key in ("0p5", "1s", "2s", "3s"):
+        assert np.isfinite(model[f"ade_{key}"]) and np.isfinite(report["pooled"]["imm"][f"fde_{key}"])
+    assert model["ade_3s"] == model["ade"] and report["protocol"]["lead_steps"]["3s"] == 30
+    assert "== ADE / FDE (m) by lead time ==" in printed and "ADE 3s" in printed
+    assert evaluate_main([str(tmp_path / "flights"), "--horizon", "30", "--methods", "model",
+                          "--checkpoint", random_checkpoint, "--quiet"]) == 2       # a 1 s checkpoint
+    assert "does not fit the protocol (horizon 30" in capsys.readouterr().err
+    assert evaluate_main([str(tmp_path / "flights"), "--horizon", "40", "--methods", "model", "--quiet"]) == 2
+    assert "no shipped checkpoint predicts 40 steps" in capsys.readouterr().err
