@@ -185,13 +185,13 @@ def add_example_predictions(examples: list, flight, tables: dict, protocol) -> N
                                                 None if std is None else std[:protocol.horizon].copy())
 
 
-def build_model(checkpoint, explicit: bool, notes: list[str]):
-    """A StreamingPredictor over `checkpoint` (None: the default one), or None with a note when there is
-    no usable checkpoint and the model was not asked for by name."""
+def build_model(checkpoint, explicit: bool, notes: list[str], horizon: int | None = None):
+    """A StreamingPredictor over `checkpoint` (None: the default one, or the shipped one that covers `horizon`
+    steps), or None with a note when there is no usable checkpoint and the model was not asked for by name."""
     from ..evaluate.methods import MethodUnavailable, default_checkpoint
     from ..model import CheckpointError, StreamingPredictor
     try:
-        return StreamingPredictor(checkpoint or default_checkpoint())
+        return StreamingPredictor(checkpoint or default_checkpoint(horizon))
     except (MethodUnavailable, CheckpointError) as err:
         if explicit:
             raise
@@ -233,7 +233,7 @@ def evaluate_bag(path, odom_topics=None, checkpoint=None, vector_dir=None, metho
 
     streamed = {}
     if wants_model:
-        predictor = build_model(checkpoint, explicit=methods is not None, notes=notes)
+        predictor = build_model(checkpoint, explicit=methods is not None, notes=notes, horizon=protocol.horizon)
         if predictor is not None:
             started = time.perf_counter()
             streamed = {"model": stream_through_trackbank(flights, predictor, protocol.preprocess_config())}

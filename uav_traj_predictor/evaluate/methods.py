@@ -59,17 +59,22 @@ class ModelMethod:
         return SegmentPrediction(result.positions[:, :self.horizon], std)
 
 
-def default_checkpoint():
-    """Path of the model room's default checkpoint; MethodUnavailable (clear message) when absent."""
+def default_checkpoint(horizon: int | None = None):
+    """Path of the model room's default checkpoint, or with `horizon` steps beyond it the shipped checkpoint
+    that covers them (model.shipped_checkpoint_for: models/horizon3s.pt for up to 3 s); MethodUnavailable
+    (clear message) when absent."""
     try:
-        from ..model import default_checkpoint_path
+        from ..model import CheckpointError, default_checkpoint_path, shipped_checkpoint_for
     except ImportError as err:
         raise MethodUnavailable(f"model: no default checkpoint available ({err})") from None
     path = default_checkpoint_path()
     if path is None or not Path(path).is_file():
         raise MethodUnavailable(f"model: default checkpoint not found at {path}; "
                                 "train one or pass --checkpoint")
-    return path
+    try:
+        return shipped_checkpoint_for(horizon)
+    except CheckpointError as err:
+        raise MethodUnavailable(f"model: {err}") from None
 
 
 def build_methods(names=None, protocol: Protocol = Protocol(), checkpoint=None, vector_dir=None,
@@ -104,7 +109,7 @@ def build_methods(names=None, protocol: Protocol = Protocol(), checkpoint=None, 
 def _model_method(checkpoint, protocol: Protocol, options: dict) -> ModelMethod:
     if checkpoint is not None:
         return ModelMethod(checkpoint, protocol, **options)   # the user named it: its errors surface as they are
-    path = default_checkpoint()
+    path = default_checkpoint(protocol.horizon)
     try:
         return ModelMethod(path, protocol, **options)
     except ValueError as err:                         # CheckpointError is a ValueError

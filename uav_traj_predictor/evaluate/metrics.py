@@ -69,16 +69,37 @@ def score_windows(predicted: np.ndarray, truth: np.ndarray, std: np.ndarray | No
                         (z**2).sum(axis=2))
 
 
-def summarise(scores: WindowScores, short_steps: int = 5) -> dict:
+def summarise(scores: WindowScores, short_steps: int = 5, leads: dict[str, int] | None = None,
+              horizon: int | None = None) -> dict:
     """Metrics of a set of windows: windows, ade, fde, ade_0p5 (first `short_steps` steps), err_by_step,
     rmse_by_step (root mean square of the 3D error per step),
     miss_rate_0p5m / miss_rate_1m (share of windows whose final error exceeds 0.5 m / 1 m), and with std
     coverage_1sigma, coverage_2sigma, nll, nees (mean), coverage_1sigma_by_step, coverage_2sigma_by_step,
-    nees_by_step. Empty sets give windows 0."""
+    nees_by_step. `leads` (key suffix -> horizon step, `Protocol.lead_steps`) adds ade_<key> (mean error over
+    steps 1..step) and fde_<key> (mean error at that step) for each lead the scores reach. Scores shorter than
+    `horizon` (a method that predicts fewer steps than the protocol's horizon, such as VECTOR's 1 s) keep only
+    those per-lead figures, the per-step lists and `horizon_steps`: their whole-horizon figures (ade, fde, miss
+    rates, coverage, nll, nees) would not compare with the others'. Empty sets give windows 0."""
     count = len(scores)
     if count == 0:
         return {"windows": 0}
     errors = scores.errors
+    steps = errors.shape[1]
+    per_lead = {}
+    for key, step in (leads or {}).items():
+        if step <= steps:
+            per_lead[f"ade_{key}"] = float(errors[:, :step].mean())
+            per_lead[f"fde_{key}"] = float(errors[:, step - 1].mean())
+    if horizon is not None and steps < horizon:
+        partial = {"windows": int(count), "horizon_steps": int(steps), **per_lead,
+                   "err_by_step": [float(e) for e in errors.mean(axis=0)],
+                   "rmse_by_step": [float(e) for e in np.sqrt((errors ** 2).mean(axis=0))]}
+        if steps >= short_steps:
+            partial["ade_0p5"] = float(errors[:, :short_steps].mean())
+        if scores.has_std:
+            partial["coverage_1sigma_by_step"] = [float(c) for c in scores.within_1sigma.mean(axis=0)]
+            partial["coverage_2sigma_by_step"] = [float(c) for c in scores.within_2sigma.mean(axis=0)]
+        return partial
     summary = {
         "windows": int(count),
         "ade": float(errors.mean()),
@@ -88,6 +109,7 @@ def summarise(scores: WindowScores, short_steps: int = 5) -> dict:
         "rmse_by_step": [float(e) for e in np.sqrt((errors ** 2).mean(axis=0))],
         "miss_rate_0p5m": float((errors[:, -1] > 0.5).mean()),
         "miss_rate_1m": float((errors[:, -1] > 1.0).mean()),
+        **per_lead,
     }
     if scores.has_std:
         summary["coverage_1sigma"] = float(scores.within_1sigma.mean())

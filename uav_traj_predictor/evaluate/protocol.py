@@ -15,6 +15,12 @@ from ..data import PreprocessConfig
 from ..data.windows import window_indices as data_window_indices
 
 ADE_SHORT_SECONDS = 0.5   # `ade_0p5`: ADE over the steps whose lead time is <= 0.5 s
+LEAD_SECONDS = (0.5, 1.0, 2.0, 3.0)   # lead times of the per-lead figures (`ade_1s`, `fde_1s`, ...)
+
+
+def lead_label(seconds: float) -> str:
+    """Key suffix of a lead time: 0.5 -> "0p5" (as in `ade_0p5`), 1.0 -> "1s", 2.0 -> "2s"."""
+    return f"{seconds:g}s" if float(seconds).is_integer() else f"{seconds:g}".replace(".", "p")
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,17 @@ class Protocol:
         """Number of horizon steps with lead time <= 0.5 s (at least 1, at most horizon)."""
         return int(min(self.horizon, max(1, np.floor(ADE_SHORT_SECONDS * self.rate + 1e-9))))
 
+    @property
+    def lead_steps(self) -> dict[str, int]:
+        """Per-lead figures the horizon covers: key suffix -> horizon step of that lead time ({"0p5": 5,
+        "1s": 10, "2s": 20, "3s": 30} at 10 Hz and a 30-step horizon; a lead needs a whole grid step)."""
+        leads = {}
+        for seconds in LEAD_SECONDS:
+            steps = seconds * self.rate
+            if abs(steps - round(steps)) < 1e-9 and 1 <= round(steps) <= self.horizon:
+                leads[lead_label(seconds)] = int(round(steps))
+        return leads
+
     def preprocess_config(self) -> PreprocessConfig:
         return PreprocessConfig(rate=self.rate, max_gap=self.max_gap, velocity_source=self.velocity_source)
 
@@ -52,6 +69,11 @@ class Protocol:
             "window_rule": "k >= history and k + horizon <= M - 1, per segment of M grid samples",
             "truth": "positions[k+1 .. k+horizon]; the prediction at k sees positions[:k+1] only",
             "ade_0p5_steps": self.short_steps,
+            "lead_steps": self.lead_steps,
+            "leads": "ade_<lead> = mean 3D error over the steps with lead time <= <lead>, fde_<lead> = the mean 3D "
+                     "error at that lead time (0p5 = 0.5 s, 1s, 2s, 3s where the horizon covers them); a method "
+                     "that predicts fewer steps than the horizon (VECTOR: 1 s) is scored on the same windows over "
+                     "the steps it predicts, with only the per-lead figures it covers",
             "coverage": "fraction of per-axis errors |e| <= n * predicted per-axis std (n = 1, 2), "
                         "over windows, steps and axes",
             "nll": "Gaussian negative log-likelihood per step per axis, "

@@ -3,8 +3,10 @@
 Report layout (read by other tools):
     {"protocol": {...}, "perturbation": {label, seed, settings}, "methods": {METHOD: description},
      "pooled": {METHOD: summary}, "groups": {FOLDER: {METHOD: summary}}, "files": {FILE: {METHOD: summary}}}
-where a summary is `metrics.summarise` (windows, ade, fde, ade_0p5, err_by_step, [coverage_1sigma,
-coverage_2sigma, nll]) and pooled entries also carry `seconds` (prediction wall time).
+where a summary is `metrics.summarise` (windows, ade, fde, ade_0p5, the per-lead ade_<lead> / fde_<lead>,
+err_by_step, [coverage_1sigma, coverage_2sigma, nll]) and pooled entries also carry `seconds` (prediction wall
+time). A method that predicts fewer steps than the protocol's horizon (`method_horizon`: VECTOR's 1 s) is
+scored on the same windows over its own steps (per-lead figures only).
 """
 from __future__ import annotations
 
@@ -75,35 +77,42 @@ def evaluate_flight(flight: Flight, methods: Mapping, protocol: Protocol = Proto
             prediction = method.predict_segment(segment)
             if seconds is not None:
                 seconds[name] += time.perf_counter() - started
-            positions, std = _rows(prediction, name, len(segment), indices, protocol.horizon, flight)
-            parts[name].append(_score(positions, truth, std, name, flight))
+            steps = method_horizon(method, protocol)
+            positions, std = _rows(prediction, name, len(segment), indices, steps, flight)
+            parts[name].append(_score(positions, truth[:, :steps], std, name, flight))
             predictions[name] = (positions, std)
         if examples is not None and not examples:
             examples.extend(_pick_examples(segment, indices, truth, predictions, protocol))
         if export is not None:
             export.add(flight.name, segment, indices, {name: pos for name, (pos, _) in predictions.items()})
-    return {name: WindowScores.concat(chunks) if chunks else _no_windows(protocol)
+    return {name: WindowScores.concat(chunks) if chunks else _no_windows(method_horizon(methods[name], protocol))
             for name, chunks in parts.items()}
+
+
+def method_horizon(method, protocol: Protocol = Protocol()) -> int:
+    """Steps a method is scored on: the protocol's horizon, or fewer when the method predicts fewer
+    (its `max_horizon`, e.g. VECTOR's 10 steps = 1 s)."""
+    return min(protocol.horizon, int(getattr(method, "max_horizon", None) or protocol.horizon))
 
 
 def build_report(file_scores: Mapping[str, Mapping[str, WindowScores]], file_groups: Mapping[str, str],
                  protocol: Protocol = Protocol(), method_info: Mapping[str, str] | None = None) -> dict:
     """Report dict from per-file WindowScores: files, groups (window-weighted) and pooled."""
-    short = protocol.short_steps
+    short, leads, horizon = protocol.short_steps, protocol.lead_steps, protocol.horizon
     methods = list(method_info or next(iter(file_scores.values()), {}))
     by_group: dict[str, list[str]] = {}
     for key in file_scores:
         by_group.setdefault(file_groups[key], []).append(key)
 
     def pooled(keys):
-        return {name: summarise(WindowScores.concat([file_scores[k][name] for k in keys]), short)
+        return {name: summarise(WindowScores.concat([file_scores[k][name] for k in keys]), short, leads, horizon)
                 for name in methods}
     return {
         "protocol": protocol.to_dict(),
         "methods": dict(method_info or {name: name for name in methods}),
         "pooled": pooled(list(file_scores)) if file_scores else {name: {"windows": 0} for name in methods},
         "groups": {group: pooled(keys) for group, keys in sorted(by_group.items())},
-        "files": {key: {name: summarise(scores[name], short) for name in methods}
+        "files": {key: {name: summarise(scores[name], short, leads, horizon) for name in methods}
                   for key, scores in file_scores.items()},
     }
 
@@ -117,7 +126,8 @@ def score_predictions(positions, indices, predicted, std=None, protocol: Protoco
     Returns the summary dict (see metrics.summarise); `score_prediction_windows` gives the
     concatenable WindowScores instead.
     """
-    return summarise(score_prediction_windows(positions, indices, predicted, std, protocol), protocol.short_steps)
+    return summarise(score_prediction_windows(positions, indices, predicted, std, protocol), protocol.short_steps,
+                     protocol.lead_steps)
 
 
 def score_prediction_windows(positions, indices, predicted, std=None, protocol: Protocol = Protocol()) -> WindowScores:
@@ -196,8 +206,8 @@ def _score(positions, truth, std, name: str, flight: Flight) -> WindowScores:
         raise ValueError(f"{name} on {flight.source or flight.name}: {err}") from None
 
 
-def _no_windows(protocol: Protocol) -> WindowScores:
-    return WindowScores(np.zeros((0, protocol.horizon)), None, None, None)
+def _no_windows(horizon: int) -> WindowScores:
+    return WindowScores(np.zeros((0, horizon)), None, None, None)
 
 
 def _pick_examples(segment, indices, truth, predictions, protocol) -> list[dict]:

@@ -5,7 +5,9 @@ initialises a decoder GRU fed zeros for `horizon` steps; Linear(H, 3) maps each 
 normalised velocity. Input: the last `history` grid velocities, normalised with the set's
 `<set>__vel_stats.npz`: "max" divides by `max_velocity`; "white" maps v -> (v - input_mean) @ L.T
 (`L_matrix`), inverted on the outputs. Output velocities are Euler-integrated from p_k.
-All windows of a segment go through torch in batched calls (no per-window loop).
+All windows of a segment go through torch in batched calls (no per-window loop). The released models
+predict 1 s (10 steps, `TRAINED_STEPS`); under a longer protocol horizon they still predict 10 steps and are
+scored over those only (`max_horizon`, evaluate.runner.method_horizon).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from .protocol import Protocol
 
 MODULE_NAMES = (("encoder", "decoder", "fc"), ("gru1", "gru2", "fc"))
 BATCH_WINDOWS = 8192
+TRAINED_STEPS = 10     # VECTOR's released models were trained for 10 output steps (1 s at 10 Hz): never more
 
 
 class VectorFormatError(ValueError):
@@ -108,7 +111,8 @@ class VectorCheckpoint:
     def __init__(self, path, protocol: Protocol = Protocol()):
         path = Path(path)
         self.name = PREFIX + path.stem
-        self.history, self.horizon = protocol.history, protocol.horizon
+        self.history, self.horizon = protocol.history, min(protocol.horizon, TRAINED_STEPS)
+        self.max_horizon = TRAINED_STEPS     # a longer protocol horizon scores it over its 1 s (evaluate.runner)
         kind = "max" if "max_norm" in path.stem else "white" if "white_norm" in path.stem else None
         if kind is None or "__" not in path.stem:
             raise VectorFormatError(f"{path}: name must look like <set>__<...>_vel_(max|white)_norm_...")

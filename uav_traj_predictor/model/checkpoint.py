@@ -32,20 +32,46 @@ class CheckpointError(ValueError):
     """A checkpoint file is missing, corrupt, or does not match this code; the message names the file."""
 
 
-def default_checkpoint_path() -> Path:
-    """The shipped default checkpoint: installed share dir (ament index, then sys.prefix), else source tree."""
+# Every checkpoint shipped in models/ (installed to share/uav_traj_predictor/models/), in the order they are
+# preferred: the 1 s default first, then the 3 s one (docs/model.md). `shipped_checkpoint_for(steps)` picks the
+# first whose horizon covers the steps asked for.
+SHIPPED_CHECKPOINTS = (DEFAULT_CHECKPOINT, "horizon3s.pt")
+
+
+def default_checkpoint_path(name: str = DEFAULT_CHECKPOINT) -> Path:
+    """A shipped checkpoint (default: the default one): installed share dir (ament index, then sys.prefix),
+    else source tree."""
     candidates = []
     try:
         from ament_index_python.packages import get_package_share_directory
-        candidates.append(Path(get_package_share_directory(PACKAGE)) / "models" / DEFAULT_CHECKPOINT)
+        candidates.append(Path(get_package_share_directory(PACKAGE)) / "models" / name)
     except Exception:  # not installed through ament / ament_index missing: try the other places
         pass
-    candidates.append(Path(sys.prefix) / "share" / PACKAGE / "models" / DEFAULT_CHECKPOINT)
-    candidates.append(Path(__file__).resolve().parents[2] / "models" / DEFAULT_CHECKPOINT)
+    candidates.append(Path(sys.prefix) / "share" / PACKAGE / "models" / name)
+    candidates.append(Path(__file__).resolve().parents[2] / "models" / name)
     for path in candidates:
         if path.is_file():
             return path
     return candidates[-1]
+
+
+def shipped_checkpoint_for(horizon_steps: int | None = None) -> Path:
+    """The shipped checkpoint that predicts at least `horizon_steps` grid steps: the first of
+    SHIPPED_CHECKPOINTS whose metadata's horizon covers it (None or 0: the default checkpoint, which is
+    returned without being read). CheckpointError naming what is shipped when none covers it."""
+    if not horizon_steps:
+        return default_checkpoint_path()
+    found = []
+    for name in SHIPPED_CHECKPOINTS:
+        path = default_checkpoint_path(name)
+        if not path.is_file():
+            continue
+        steps = int(_read(path)["meta"]["horizon_steps"])
+        if steps >= horizon_steps:
+            return path
+        found.append(f"{name}: {steps} steps")
+    raise CheckpointError(f"no shipped checkpoint predicts {horizon_steps} steps (shipped: "
+                          f"{', '.join(found) or 'none found'}); train one (docs/model.md) and pass it as checkpoint")
 
 
 def save_checkpoint(path, model: VelocityGRU, meta: dict) -> Path:

@@ -44,6 +44,7 @@ RECOMMENDED_RATE = 0.02   # chosen on ../shared/flights under perturbations (dev
 # with the anchor's 1 mm floor and 0.4819 for the network alone; docs/model.md "The guard").
 PARTNER_DEFAULTS = dict(IMM_DEFAULTS, sigma_floor=0.02)
 MIN_EVIDENCE = 20         # scored pairs per lead before the weight may leave 0
+C_MAX_HORIZON = 64        # kernels/cstream.c GUARD_MAX_H: longer horizons run the numpy arithmetic
 DEFAULT_RATE = RECOMMENDED_RATE   # the product's default: StreamingPredictor, so predictor_node, evaluate, bag eval
 
 
@@ -70,7 +71,7 @@ class Guard:
         self._classical = np.zeros((capacity, h, h, 3))
         self._target = np.full((capacity, h, h), -1, np.int64)
         self._weight = np.zeros(capacity)                                 # mean weight of the last blend
-        self.fused = bool(fused and _GuardState is not None)               # the C twin (same results to ~1e-12)
+        self.fused = bool(fused and _GuardState is not None and h <= C_MAX_HORIZON)    # the C twin (same to ~1e-12)
         self._c_state = None
 
     @property

@@ -69,7 +69,8 @@ def _regex_problem(text: str) -> str | None:
 @dataclass(frozen=True)
 class PredictorParameters(NodeParameters):
     """predictor_node's parameters (docs/nodes.md); read-only unless marked settable."""
-    checkpoint: str = setting("", "Model checkpoint file; empty = the checkpoint shipped with the package.")
+    checkpoint: str = setting("", "Model checkpoint file; empty = the checkpoint shipped with the package that covers "
+                              "horizon_steps (the 1 s default, or models/horizon3s.pt for 11..30 steps).")
     backend: str = setting("auto", "GRU kernel backend (auto: Triton on CUDA, else the fastest CPU path, including the "
                            "C path for ticks of a few tracks; numpy / torch: only those calls).",
                            choices=("auto", "torch", "numpy", "triton"))
@@ -85,7 +86,9 @@ class PredictorParameters(NodeParameters):
     max_gap: float = setting(0.2, "Input gap (s) that resets a track.", low=0.001, high=60.0)
     smoothing: str = setting("none", "Causal smoothing of grid positions (must match training).",
                              choices=("none", "savgol"))
-    horizon_steps: int = setting(0, "Published horizon steps; 0 = the checkpoint's, at most the checkpoint's.",
+    horizon_steps: int = setting(0, "Published horizon steps; 0 = the checkpoint's, at most the checkpoint's. With "
+                                 "the default empty checkpoint, a value above the default checkpoint's 10 steps loads "
+                                 "the shipped 3 s checkpoint at start-up (up to 30 steps).",
                                  low=0, high=1000, read_only=False)
     track_timeout: float = setting(2.0, "Drop a track after this many seconds (node clock) without input.",
                                    low=0.01, high=3600.0, read_only=False)
@@ -184,9 +187,10 @@ class PredictorNode(Node):
 
     # ---- set-up ---------------------------------------------------------------------------------
     def _make_bank(self, config: PredictorParameters) -> TrackBank:
-        from ..model import CheckpointError, StreamingPredictor
+        from ..model import CheckpointError, StreamingPredictor, shipped_checkpoint_for
         try:
-            predictor = StreamingPredictor(config.checkpoint or None, backend=config.backend,
+            checkpoint = config.checkpoint or shipped_checkpoint_for(config.horizon_steps)
+            predictor = StreamingPredictor(checkpoint, backend=config.backend,
                                            device=config.device, online_calibration=config.online_calibration,
                                            guard=config.guard)
         except (CheckpointError, ValueError, RuntimeError, ImportError) as error:

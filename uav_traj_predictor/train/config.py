@@ -47,6 +47,10 @@ class OptimConfig(Settings):
     patience: int = setting(description="epochs without improvement before stopping", low=1)
     weight_decay: float | None = setting(None, "Adam weight decay", low=0.0)
     relative_floor: float | None = setting(None, "floor of the relative error term", low=0.0)
+    nll: str | None = setting(None, "likelihood of the log-std term (default gaussian)",
+                              choices=("gaussian", "student_t"))
+    student_dof: float | None = setting(None, "degrees of freedom of the student_t likelihood (default 4)",
+                                        positive=True)
 
 
 @dataclass(frozen=True)

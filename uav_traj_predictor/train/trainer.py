@@ -56,7 +56,8 @@ def fit_normalisation(model: VelocityGRU, flights: list, dt: float) -> None:
     model.residual_scale.copy_(torch.from_numpy(np.maximum(np.sqrt(sums / max(count, 1)), 1e-3)).float())
 
 
-def chunk_loss(model, chunk, dt: float, loss_from: int, nll_weight: float, relative_floor: float = 0.0):
+def chunk_loss(model, chunk, dt: float, loss_from: int, nll_weight: float, relative_floor: float = 0.0,
+               nll: str = "gaussian", dof: float = 4.0):
     """(loss, mean 3D error m) over every prediction with >= loss_from velocities in the chunk.
 
     `chunk`: `datasets.Chunks` (measured positions, exact positions, noise estimate) or a plain tensor of
@@ -64,7 +65,9 @@ def chunk_loss(model, chunk, dt: float, loss_from: int, nll_weight: float, relat
     what a sensor will measure, with less variance); the log-std by Gaussian NLL of the detached mean
     against the measured future, so the std covers what the sensor will report. With `relative_floor` > 0
     each chunk's 3D error is divided by (its constant-velocity ADE + floor), normalised over the batch,
-    so slow flights weigh as much as fast ones (relative improvement over CV).
+    so slow flights weigh as much as fast ones (relative improvement over CV). `nll` "student_t" takes the
+    log-std's NLL under a Student-t of `dof` degrees of freedom with that scale instead of a Gaussian
+    (heavy-tailed errors pull the scale less; the std reported is fitted afterwards by `calibrate` either way).
     """
     core = model.module if hasattr(model, "module") else model
     if not isinstance(chunk, Chunks):
@@ -86,9 +89,12 @@ def chunk_loss(model, chunk, dt: float, loss_from: int, nll_weight: float, relat
         fit_term = (distance * weight / weight.mean()).mean()
     else:
         fit_term = ade
-    measured_error = residual.detach() - measured_target
-    nll = (0.5 * (measured_error / log_std.exp()) ** 2 + log_std).mean()
-    return fit_term + nll_weight * nll, ade
+    z = (residual.detach() - measured_target) / log_std.exp()
+    if nll == "student_t":
+        negative_log_likelihood = (0.5 * (dof + 1.0) * torch.log1p(z ** 2 / dof) + log_std).mean()
+    else:
+        negative_log_likelihood = (0.5 * z ** 2 + log_std).mean()
+    return fit_term + nll_weight * negative_log_likelihood, ade
 
 
 @torch.no_grad()
@@ -204,7 +210,8 @@ def fit(cfg: dict, train_flights, val_flights, init: VelocityGRU | None = None, 
         for _ in range(steps):
             chunk = sample_chunks(train_flights, batch, length, rng, augment)
             loss, ade = chunk_loss(net, chunk, dt, opt_cfg["loss_from"], opt_cfg["nll_weight"],
-                                   opt_cfg.get("relative_floor", 0.0))
+                                   opt_cfg.get("relative_floor") or 0.0, opt_cfg.get("nll") or "gaussian",
+                                   opt_cfg.get("student_dof") or 4.0)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), opt_cfg["grad_clip"])

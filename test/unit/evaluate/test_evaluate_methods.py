@@ -153,7 +153,7 @@ def test_no_future_leak(name, fake_vector_dir):
 
 
 def test_build_methods_names_patterns_and_missing_model(fake_vector_dir, monkeypatch):
-    def no_checkpoint():
+    def no_checkpoint(horizon=None):
         raise MethodUnavailable("model: default checkpoint not found at nowhere")
     monkeypatch.setattr(methods_module, "default_checkpoint", no_checkpoint)
     notes = []

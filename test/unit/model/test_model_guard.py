@@ -244,7 +244,7 @@ def test_guard_accepts_an_empty_batch_and_twist_samples(checkpoint):
 
 
 def test_the_c_twin_equals_the_numpy_reference():
-    """kernels/cstream.c guard_apply against Guard's numpy arithmetic: several tracks per call in any order,
+    """kernels/cstream.c GuardState against Guard's numpy arithmetic: several tracks per call in any order,
     skipped grid steps (1 to 3), rows that are not the network's, resets, capacity growth; every output and
     every state array agree to ~1e-12."""
     fused, reference = Guard(2, H, DT), Guard(2, H, DT, fused=False)

@@ -10,7 +10,8 @@ from uav_traj_predictor.train.config import ConfigError, validate
 CONFIG = REPO / "config"
 
 
-@pytest.mark.parametrize("name", ["train_default.yaml", "train_finetune.yaml", "train_tiny.yaml"])
+@pytest.mark.parametrize("name", ["train_default.yaml", "train_finetune.yaml", "train_tiny.yaml",
+                                  "train_horizon3s.yaml"])
 def test_shipped_configs_are_valid(name):
     validate(yaml.safe_load((CONFIG / name).read_text()))
 
@@ -22,6 +23,8 @@ def test_shipped_configs_are_valid(name):
     ("optim", "lr", "fast", "optim.lr: must be a finite number"),
     ("optim", "epochs", 0, "optim.epochs: must be >= 1"),
     ("optim", "momentum", 0.9, "optim.momentum: unknown key"),
+    ("optim", "nll", "laplace", "optim.nll: must be one of"),
+    ("optim", "student_dof", 0.0, "optim.student_dof: must be > 0"),
     ("model", "hidden", 1.5, "model.hidden: must be an integer"),
     ("augment", "scale", [2.0, 1.0], "augment.scale: low must not exceed high"),
     ("data", "val_fraction", 1.5, "data.val_fraction: must be <= 1.0"),

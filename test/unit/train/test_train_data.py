@@ -117,3 +117,24 @@ def test_augmentation_moves_measured_truth_and_interval_velocities_together():
     torch.testing.assert_close(chunks.interval, velocity, rtol=1e-4, atol=1e-4)   # u = v here, still after it
     scale = chunks.noise[:, 0] / 0.002
     assert scale.min() < 0.8 and scale.max() > 1.2                  # the noise level follows the scale
+
+
+def test_student_t_likelihood_trains_the_log_std_less_toward_outliers():
+    """optim.nll student_t: the log-std term is the Student-t NLL (dof 4) of the detached mean; on errors with a
+    few outliers its gradient pulls the log-std up less than the Gaussian's, and the mean term is the same."""
+    from uav_traj_predictor.model import Architecture, VelocityGRU
+    from uav_traj_predictor.train.trainer import chunk_loss
+    torch.manual_seed(0)
+    model = VelocityGRU(Architecture(hidden=8, head_hidden=8, horizon_steps=5, input_features=3))
+    t = torch.arange(60, dtype=torch.float32)[:, None] * 0.1
+    chunk = torch.stack([torch.cat([t, torch.sin(t), 0.1 * t], 1), torch.cat([t ** 1.5, t, 0 * t], 1)])
+    chunk[1, 40] += 3.0                                                  # an outlier in the measured future
+    losses, grads = {}, {}
+    for kind in ("gaussian", "student_t"):
+        model.zero_grad()
+        loss, ade = chunk_loss(model, chunk, 0.1, 5, 1.0, 0.0, kind, 4.0)
+        loss.backward()
+        losses[kind], grads[kind] = (loss.item(), ade.item()), model.head[2].bias.grad[-15:].sum().item()
+    assert losses["gaussian"][1] == losses["student_t"][1]                # the same mean fit
+    assert losses["gaussian"][0] != losses["student_t"][0]
+    assert grads["student_t"] > grads["gaussian"]                        # less push toward a wider std
