@@ -6,4 +6,5 @@ from .shards import shard_of
 from .tracks import TickResult, TrackBank
 
 __all__ = ["OnlineResampler", "ResamplerOutput", "freeze_startup_heap"]
-__all__ += ["FALLBACK_CV", "Prediction", "PredictionBatch", "TRACKING", "shard_of", "TickResult", "TrackBank", "TrackEvent", "WARMING_UP"]
+__all__ += ["FALLBACK_CV", "Prediction", "PredictionBatch", "TRACKING", "shard_of",
+            "TickResult", "TrackBank", "TrackEvent", "WARMING_UP"]
