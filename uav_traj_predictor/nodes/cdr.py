@@ -327,3 +327,87 @@ def trajectory_array_cdr(batch, frame_id: str, status_codes, rows=None) -> bytes
             parts.append(np.ascontiguousarray(values, "<f8").tobytes())
             size += pad + 8 * n
     return b"".join(parts)
+
+
+def target_array_cdr(stamp_ns: int, frame_id: str, ids, positions, covariances=None) -> bytes:
+    """uav_traj_predictor/TargetArray of `ids` (n strings), `positions` (n, 3) and optional `covariances`
+    (n, 3, 3) or (n, 9), stamped `stamp_ns` (integer nanoseconds): what a tracker publishes, written from
+    the arrays (for the benchmarks and tools; equal to rclpy's serialisation, tested)."""
+    head = CdrWriter()
+    head.time(*divmod(int(stamp_ns), 1_000_000_000))
+    head.string(frame_id)
+    head.count(len(ids))
+    parts = [head.data, *map(_string_bytes, ids)]
+    size = sum(map(len, parts))
+    for values in (positions, covariances):
+        values = np.zeros(0) if values is None else np.ascontiguousarray(values, "<f8").ravel()
+        pad = -(size - _START) % 4
+        parts.append(b"\x00" * pad + struct.pack("<I", len(values)))
+        size += pad + 4
+        if len(values):
+            pad = -(size - _START) % 8
+            parts += [b"\x00" * pad, values.tobytes()]
+            size += pad + values.nbytes
+    return b"".join(parts)
+
+
+@dataclass
+class TrajectoryArray:
+    """The fields of a uav_traj_predictor/PredictedTrajectoryArray (see `read_trajectory_array`)."""
+    stamp: float
+    frame_id: str
+    model_id: str
+    dt: float
+    track_ids: list[str]
+    origins: np.ndarray               # (n,) seconds
+    status: np.ndarray                # (n,) uint8 codes
+    positions: np.ndarray             # (n, H, 3)
+    velocities: np.ndarray            # (n, H, 3)
+    position_std: np.ndarray | None   # (n, H, 3) or None
+
+
+def read_trajectory_array(data: bytes) -> TrajectoryArray:
+    """Serialised uav_traj_predictor/PredictedTrajectoryArray -> `TrajectoryArray` (numpy views of the bytes):
+    a fast reader for consumers of the batched output (the benchmark's receiver). ValueError for bytes that
+    are no such message."""
+    if len(data) < 8 or data[:2] != ENCAPSULATION[:2]:
+        raise ValueError("not little-endian CDR")
+    unpack = struct.unpack_from
+    try:
+        sec, nanosec = unpack("<iI", data, _START)
+        frame_id, offset = _string(data, _START + 8)
+        model_id, offset = _string(data, offset)
+        offset = _align(offset, 4)
+        horizon, step_sec, step_nanosec, count = unpack("<IiII", data, offset)
+        offset += 16
+        if 5 * count > len(data) - offset:
+            raise ValueError(f"truncated message: {count} ids do not fit in {len(data)} bytes")
+        ids = []
+        for _ in range(count):
+            offset += (_START - offset) % 4
+            (length,) = unpack("<I", data, offset)
+            start, offset = offset + 4, offset + 4 + length
+            if not 0 < length <= len(data) - start:
+                raise ValueError(f"bad string length {length} in the track ids")
+            ids.append(data[start:offset - 1].decode("utf-8", "replace"))
+        offset = _align(offset, 4)
+        (n,) = unpack("<I", data, offset)
+        times = np.frombuffer(data, [("sec", "<i4"), ("nanosec", "<u4")], n, offset + 4)
+        offset += 4 + 8 * n
+        (n_status,) = unpack("<I", data, offset)
+        status = np.frombuffer(data, np.uint8, n_status, offset + 4)
+        offset += 4 + n_status
+        arrays = []
+        for _ in range(3):
+            values, offset = _doubles(data, offset)
+            arrays.append(values)
+    except struct.error as error:
+        raise ValueError(f"truncated message ({error})") from None
+    shape = (count, horizon, 3)
+    if n != count or n_status != count or any(len(a) != count * horizon * 3 for a in arrays[:2]) \
+            or len(arrays[2]) not in (0, count * horizon * 3):
+        raise ValueError("array sizes do not match the track count and horizon")
+    origins = times["sec"] + times["nanosec"] * 1e-9
+    return TrajectoryArray(sec + nanosec * 1e-9, frame_id, model_id, step_sec + step_nanosec * 1e-9, ids, origins,
+                           status, arrays[0].reshape(shape), arrays[1].reshape(shape),
+                           arrays[2].reshape(shape) if len(arrays[2]) else None)

@@ -127,3 +127,26 @@ def test_trajectory_array_origins_round_like_the_per_track_messages():
     message = deserialize_message(cdr.trajectory_array_cdr(predictions, "map", [0] * 5), PredictedTrajectoryArray)
     assert [(o.sec, o.nanosec) for o in message.origins] == [(to_time(t).sec, to_time(t).nanosec) for t in t0]
     assert len(message.position_std) == 0 and not math.isnan(message.positions[0])
+
+
+def test_target_array_writer_and_trajectory_array_reader_agree_with_rclpy():
+    msg = target_array(40, seed=4)
+    stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+    written = cdr.target_array_cdr(stamp_ns, "map", msg.ids, np.array(msg.positions).reshape(40, 3),
+                                   np.array(msg.covariances).reshape(40, 3, 3))
+    assert deserialize_message(written, TargetArray) == msg
+    msg.covariances = []
+    assert deserialize_message(cdr.target_array_cdr(stamp_ns, "map", msg.ids, np.array(msg.positions)),
+                               TargetArray) == msg
+    for with_std in (True, False):
+        predictions = batch(30, 12, with_std, seed=5)
+        codes = [STATUS_CODES[status] for status in predictions.statuses]
+        data = serialize_message(trajectory_array_message(predictions, "odom"))    # rclpy's bytes
+        read = cdr.read_trajectory_array(data)
+        assert read.track_ids == predictions.track_ids and read.frame_id == "odom" and read.model_id == "model-x"
+        assert np.array_equal(read.positions, predictions.positions) and read.dt == pytest.approx(0.1)
+        assert np.array_equal(read.velocities, predictions.velocities) and list(read.status) == codes
+        assert (read.position_std is None) == (not with_std)
+        assert np.allclose(read.origins, predictions.t0, atol=1e-6, rtol=0)
+        with pytest.raises(ValueError):
+            cdr.read_trajectory_array(data[:len(data) // 2])
