@@ -96,8 +96,9 @@ def stream_through_trackbank(flights: dict, predictor, cfg) -> dict:
     predictor_node does; {topic: PredictionTable}."""
     from ..core import TrackBank
     bank = TrackBank(predictor, cfg)
-    streams = [((float(t), order, i) for i, t in enumerate(flight.t))
-               for order, flight in enumerate(flights.values())]
+    # each generator gets its own `order` (a generator expression would read the loop variable late: every
+    # sample was tagged with the last track, so with several tracks all went to the last one)
+    streams = [[(float(t), order, i) for i, t in enumerate(flight.t)] for order, flight in enumerate(flights.values())]
     topics = list(flights)
     twist = cfg.velocity_source == "twist"
     rows = {topic: [] for topic in topics}
