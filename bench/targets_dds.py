@@ -1,7 +1,7 @@
 """Many targets through real DDS: one TargetArray topic in, the batched PredictedTrajectoryArray out.
 
     cd /tmp && $REPO/.venv/bin/python $REPO/bench/targets_dds.py [--targets 1000] [--rate 10] [--duration 30]
-        [--shards 1] [--covariance] [--checkpoint PATH] [--json OUT]
+        [--shards 1] [--covariance] [--checkpoint PATH] [--json OUT] [--in-process [--rounds 200]]
 
 Three processes on loopback DDS (a random ROS_DOMAIN_ID, ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, through
 `harness` and `rosenv`): a publisher (a child process) sends one uav_traj_predictor/TargetArray of all
@@ -20,6 +20,13 @@ each round completes exactly one 10 Hz grid sample per target: one prediction pe
   (receive time - the round's scheduled time);
 * the publisher's lateness per round, the node's diagnostics (tick, inside-the-node latency), and the
   load average before and after.
+Every target of a round shares its publish and receive times, so the percentiles are over rounds.
+
+`--in-process`: where the node's time goes, without DDS: a PredictorNode built in this process gets the
+same TargetArray bytes straight into its callback (`_on_targets`: parse, covariance levels, one
+`TrackBank.push` per target) and then ticks (`_tick`: `TrackBank.tick`, i.e. the batched GRU step, head and
+guard for every target, then the PredictedTrajectoryArray written from the batch), `--rounds` times after
+40 warm-up rounds; min / p10 / p50 / p99 of each part (the min is what a quiet core gives).
 """
 from __future__ import annotations
 
@@ -186,6 +193,52 @@ def run(count, rate, duration, shards, covariance, checkpoint):
             "load_average_after": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count()}
 
 
+def in_process(count, rounds, covariance, checkpoint):
+    """The node's callback and tick for `count` targets per round, in this process (see the module doc)."""
+    import rclpy
+
+    from uav_traj_predictor import rosenv
+    from uav_traj_predictor.core import freeze_startup_heap
+    from uav_traj_predictor.nodes import cdr
+    from uav_traj_predictor.nodes.predictor_node import PredictorNode
+    rosenv.use_loopback_dds()
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    args = ["--ros-args", "-p", "target_topics:=['/targets']", "-p", "publish_batch:=true", "-p",
+            "publish_markers:=false", "-p", "track_timeout:=1000.0", "-p", f"max_tracks:={count}"]
+    node = PredictorNode(context=context, cli_args=args + (["-p", f"checkpoint:={checkpoint}"] if checkpoint else []))
+    freeze_startup_heap()
+    sent = []
+    node.batch_pub = type("Recorder", (), {"publish": lambda self, data: sent.append(len(data))})()
+    source = node.target_inputs["/targets"]
+    ids = [f"target_{i}" for i in range(count)]
+    covariances = np.tile(np.diag([4e-4, 4e-4, 1e-3]), (count, 1, 1)) if covariance else None
+    start_ns, times = 1_796_000_000 * 1_000_000_000, []
+    load_before = os.getloadavg()
+    try:
+        for k in range(40 + rounds):
+            stamp = start_ns + k * 100_000_000 + (SLOT_OFFSET_NS if k else 0)
+            data = cdr.target_array_cdr(stamp, "map", ids, target_positions(count, stamp * 1e-9), covariances)
+            started = time.perf_counter()
+            node._on_targets(source, data)
+            pushed = time.perf_counter()
+            node._tick()
+            times.append((pushed - started, time.perf_counter() - pushed))
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
+    callback, tick = np.array(times[40:]).T * 1e3
+
+    def summary(values):
+        return {name: round(float(np.percentile(values, q)), 3) for name, q in
+                (("min", 0), ("p10", 10), ("p50", 50), ("p99", 99))}
+    return {"targets": count, "rounds": rounds, "covariance": covariance, "tracks": len(node.bank),
+            "callback_ms": summary(callback), "tick_and_batch_ms": summary(tick),
+            "round_ms": summary(callback + tick), "batch_bytes": sent[-1],
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()]}
+
+
 def main(argv=None):
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--publisher":
         count, rate, duration, shards, out, covariance = sys.argv[2:8]
@@ -198,7 +251,16 @@ def main(argv=None):
     parser.add_argument("--covariance", action="store_true", help="targets carry a 3x3 covariance each")
     parser.add_argument("--checkpoint", default="", help="model checkpoint (default: the shipped one)")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--in-process", action="store_true",
+                        help="time the node's callback and tick in this process, without DDS (see the doc)")
+    parser.add_argument("--rounds", type=int, default=200, help="rounds timed with --in-process")
     args = parser.parse_args(argv)
+    if args.in_process:
+        result = in_process(args.targets, args.rounds, args.covariance, args.checkpoint)
+        print(json.dumps(result, indent=2))
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2))
+        return 0
     if not (args.targets > 0 and args.rate > 0 and args.duration > WARM_UP_S and args.shards >= 1):
         parser.error(f"--targets, --rate and --shards must be positive and --duration above {WARM_UP_S:g} s")
     result = run(args.targets, args.rate, args.duration, args.shards, args.covariance, args.checkpoint)
