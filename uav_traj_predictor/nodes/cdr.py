@@ -26,7 +26,7 @@ and `Duration` are int32 sec + uint32 nanosec. Layouts (payload offsets after th
                                 header, pose.pose.position 3 x float64 (8-aligned), pose.pose.orientation
                                 4 x float64, pose.covariance 36 x float64 (6x6 row-major: x y z rot_x rot_y rot_z)
     geometry_msgs/PointStamped  header, point 3 x float64 (8-aligned)
-    uav_traj_predictor/TargetArray (msg/TargetArray.msg)
+    uav_traj_predictor/TargetArray (msg/TargetArray.msg; read by rclpy's deserialiser, see read_targets)
                                 header, ids (uint32 count, then count strings), positions / covariances:
                                 each a uint32 count then count float64 (8-aligned when count > 0)
     nav_msgs/Path               header, poses: uint32 count, then per pose a PoseStamped
@@ -140,7 +140,7 @@ class Targets:
     stamp: float
     frame_id: str
     ids: list[str]
-    positions: np.ndarray             # (n, 3) float64, a read-only view of the message bytes
+    positions: np.ndarray             # (n, 3) float64, a view of the deserialised message's array
     variances: np.ndarray | None      # (n, 3) diagonal of each 3x3 covariance, None when the message has none
     covariance_problem: str | None    # why the covariances are not used although present (wrong size)
 
@@ -160,40 +160,36 @@ def _doubles(data: bytes, offset: int) -> tuple[np.ndarray, int]:
 
 def read_targets(data: bytes) -> Targets:
     """Serialised uav_traj_predictor/TargetArray -> `Targets`. Raises ValueError for bytes that are no such
-    message (other encapsulation, truncated, an id count the bytes cannot hold, positions not 3 per id).
+    message (other encapsulation, truncated, counts the bytes cannot hold, positions not 3 per id).
     Covariances of a size other than 0 or 9 per id are reported in `covariance_problem` (the positions
-    are still good)."""
+    are still good).
+
+    This one reader is rclpy's `deserialize_message` (its C code, which checks every sequence length against
+    the bytes left): for a message of parallel arrays it is faster than a hand-written reader, whose Python
+    loop over the id strings costs 2.5x more (bench/messages.py: 1000 targets 0.12 against 0.30 ms); the
+    numbers are then numpy views of the message's arrays."""
+    from rclpy.serialization import deserialize_message
+
+    from ..msg import TargetArray
     if len(data) < 8 or data[:2] != ENCAPSULATION[:2]:
         raise ValueError("not little-endian CDR")
-    unpack, size = struct.unpack_from, len(data)
     try:
-        sec, nanosec = unpack("<iI", data, _START)
-        frame_id, offset = _string(data, _START + 8)
-        offset = _align(offset, 4)
-        (count,) = unpack("<I", data, offset)
-        offset += 4
-        if 5 * count > size - offset:                 # each id takes at least 5 bytes (length + NUL)
-            raise ValueError(f"truncated message: {count} ids do not fit in {size} bytes")
-        ids = []
-        for _ in range(count):
-            offset += (_START - offset) % 4
-            (length,) = unpack("<I", data, offset)
-            start, offset = offset + 4, offset + 4 + length
-            if not 0 < length <= size - start:
-                raise ValueError(f"bad string length {length} in the ids")
-            ids.append(data[start:offset - 1].decode("utf-8", "replace"))
-        positions, offset = _doubles(data, offset)
-        covariances, offset = _doubles(data, offset)
-    except struct.error as error:
-        raise ValueError(f"truncated message ({error})") from None
+        message = deserialize_message(data, TargetArray)
+    except Exception as error:           # rclpy raises RMWError (and others) for bytes that are no TargetArray
+        raise ValueError(f"not a TargetArray ({type(error).__name__}: {error})") from None
+    ids, count = message.ids, len(message.ids)
+    positions = np.frombuffer(message.positions, np.float64) if len(message.positions) else np.zeros(0)
     if len(positions) != 3 * count:
         raise ValueError(f"{len(positions)} position values for {count} ids (3 per id expected)")
+    covariances = message.covariances
     variances, problem = None, None
     if len(covariances) == 9 * count and count:
-        variances = covariances.reshape(count, 9)[:, ::4]          # the diagonal: elements 0, 4, 8
+        variances = np.frombuffer(covariances, np.float64).reshape(count, 9)[:, ::4]   # the diagonal: 0, 4, 8
     elif len(covariances):
         problem = f"{len(covariances)} covariance values for {count} ids (9 per id, or none)"
-    return Targets(sec + nanosec * 1e-9, frame_id, ids, positions.reshape(count, 3), variances, problem)
+    stamp = message.header.stamp
+    return Targets(stamp.sec + stamp.nanosec * 1e-9, message.header.frame_id, ids, positions.reshape(count, 3),
+                   variances, problem)
 
 
 # ---- writing ------------------------------------------------------------------------------------------
