@@ -1,7 +1,8 @@
 """Many targets through real DDS: one TargetArray topic in, the batched PredictedTrajectoryArray out.
 
     cd /tmp && $REPO/.venv/bin/python $REPO/bench/targets_dds.py [--targets 1000] [--rate 10] [--duration 30]
-        [--shards 1] [--covariance] [--checkpoint PATH] [--json OUT] [--in-process [--rounds 200]]
+        [--shards 1] [--covariance] [--checkpoint PATH] [--node-param NAME:=VALUE ...] [--json OUT]
+        [--in-process [--rounds 200]]
 
 Three processes on loopback DDS (a random ROS_DOMAIN_ID, ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, through
 `harness` and `rosenv`): a publisher (a child process) sends one uav_traj_predictor/TargetArray of all
@@ -100,7 +101,7 @@ def run_publisher(count, rate, duration, shards, out, covariance):
     np.savez(out, stamps=stamps, published=published)
 
 
-def run(count, rate, duration, shards, covariance, checkpoint):
+def run(count, rate, duration, shards, covariance, checkpoint, node_params=()):
     import rclpy
 
     from uav_traj_predictor import harness, rosenv
@@ -118,6 +119,8 @@ def run(count, rate, duration, shards, covariance, checkpoint):
                    "-p", f"max_tracks:={max(count, 1)}", "-p", "track_timeout:=5.0",
                    "-p", f"shard_count:={shards}", "-p", f"shard_index:={index}"]
         command += ["-p", f"checkpoint:={checkpoint}"] if checkpoint else []
+        for param in node_params:
+            command += ["-p", param]
         nodes.append(harness.start(command, env, log=folder / f"predictor_{index}.log"))
     rclpy.init()
     node = rclpy.create_node("bench_receiver")
@@ -132,9 +135,13 @@ def run(count, rate, duration, shards, covariance, checkpoint):
     diagnostics = {}
 
     def on_diagnostics(msg):
+        node_name = None
         for status in msg.status:                 # the node statuses, by node name (one per shard)
             if status.name == "predictor_node":
-                diagnostics[status.hardware_id] = {kv.key: kv.value for kv in status.values}
+                node_name = status.hardware_id
+                diagnostics[node_name] = {kv.key: kv.value for kv in status.values}
+            elif node_name and status.name.startswith("predictor_node: targets"):   # its TargetArray callback
+                diagnostics[node_name].update({kv.key: kv.value for kv in status.values if "callback" in kv.key})
     from diagnostic_msgs.msg import DiagnosticArray
     node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
     publisher = None
@@ -180,7 +187,8 @@ def run(count, rate, duration, shards, covariance, checkpoint):
             from_schedule.append(arrived - stamps[k])
     missing = [int(k) for k in np.flatnonzero(np.bincount([k for _, k in seen], minlength=len(stamps)) < count)
                if k >= first]
-    return {"targets": count, "rate_hz": rate, "duration_s": duration, "shards": shards, "covariance": covariance,
+    return {"targets": count, "rate_hz": rate, "node_params": list(node_params), "duration_s": duration,
+            "shards": shards, "covariance": covariance,
             "rounds_measured": int(measured.sum()), "due": due, "delivered": len(seen),
             "delivered_fraction": round(len(seen) / max(due, 1), 6), "duplicates": duplicates,
             "rounds_incomplete": missing[:20],
@@ -250,6 +258,8 @@ def main(argv=None):
     parser.add_argument("--shards", type=int, default=1, help="predictor_node instances splitting the targets")
     parser.add_argument("--covariance", action="store_true", help="targets carry a 3x3 covariance each")
     parser.add_argument("--checkpoint", default="", help="model checkpoint (default: the shipped one)")
+    parser.add_argument("--node-param", action="append", default=[], metavar="NAME:=VALUE",
+                        help="another predictor_node parameter (repeatable), e.g. horizon_steps:=5 or guard:=0.0")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--in-process", action="store_true",
                         help="time the node's callback and tick in this process, without DDS (see the doc)")
@@ -263,7 +273,8 @@ def main(argv=None):
         return 0
     if not (args.targets > 0 and args.rate > 0 and args.duration > WARM_UP_S and args.shards >= 1):
         parser.error(f"--targets, --rate and --shards must be positive and --duration above {WARM_UP_S:g} s")
-    result = run(args.targets, args.rate, args.duration, args.shards, args.covariance, args.checkpoint)
+    result = run(args.targets, args.rate, args.duration, args.shards, args.covariance, args.checkpoint,
+                 args.node_param)
     print(json.dumps(result, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))

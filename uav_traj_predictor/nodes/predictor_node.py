@@ -187,6 +187,7 @@ class TargetInput:
     covariance_invalid: int = 0
     covariance_size: int = 0
     arrivals: deque = field(default_factory=deque)   # perf_counter of messages that completed grid samples
+    callback_seconds: deque = field(default_factory=lambda: deque(maxlen=2000))   # per message: read + pushes
 
 
 def track_names(topic: str) -> tuple[str, str]:
@@ -429,6 +430,7 @@ class PredictorNode(Node):
                 completed = True
             if feeder is None and track_id in tracks:                 # accepted (not beyond max_tracks)
                 owner[track_id] = source
+        source.callback_seconds.append(time.perf_counter() - arrived)
         if completed:
             source.arrivals.append(arrived)
             if not self.tick_due:
@@ -612,7 +614,10 @@ class PredictorNode(Node):
         states = Counter(self.bank.tracks[track_id].status or "waiting"
                          for track_id, feeder in self.target_owner.items()
                          if feeder is source and track_id in self.bank.tracks)
-        values = {"input_rate_hz": f"{rate:.2f}", "received": source.received, "targets_in_last_message":
+        callback = (np.percentile(source.callback_seconds, [50, 99]) * 1e3 if source.callback_seconds
+                    else (np.nan, np.nan))
+        values = {"input_rate_hz": f"{rate:.2f}", "callback_p50_ms": f"{callback[0]:.3f}",
+                  "callback_p99_ms": f"{callback[1]:.3f}", "received": source.received, "targets_in_last_message":
                   source.last_count, "targets_received": source.targets, "tracks": sum(states.values()),
                   **{f"tracks.{state}": count for state, count in sorted(states.items())}, "frame_id": source.frame_id,
                   "other_shard": source.other_shard, IGNORED_ID_CONFLICT: source.conflicts,
