@@ -27,7 +27,9 @@ Every target of a round shares its publish and receive times, so the percentiles
 same TargetArray bytes straight into its callback (`_on_targets`: parse, covariance levels, one
 `TrackBank.push` per target) and then ticks (`_tick`: `TrackBank.tick`, i.e. the batched GRU step, head and
 guard for every target, then the PredictedTrajectoryArray written from the batch), `--rounds` times after
-40 warm-up rounds; min / p10 / p50 / p99 of each part (the min is what a quiet core gives).
+40 warm-up rounds; min / p10 / p50 / p99 of each part (the min is what a quiet core gives), and of the
+tick's `StreamingPredictor.advance` call (the batched GRU step, head and guard; the rest of the tick is the
+track bank's bookkeeping and the batched output).
 """
 from __future__ import annotations
 
@@ -221,7 +223,15 @@ def in_process(count, rounds, covariance, checkpoint):
     source = node.target_inputs["/targets"]
     ids = [f"target_{i}" for i in range(count)]
     covariances = np.tile(np.diag([4e-4, 4e-4, 1e-3]), (count, 1, 1)) if covariance else None
-    start_ns, times = 1_796_000_000 * 1_000_000_000, []
+    start_ns, times, advance_times = 1_796_000_000 * 1_000_000_000, [], []
+    predictor_advance = node.bank.predictor.advance
+
+    def timed_advance(*args):
+        started = time.perf_counter()
+        result = predictor_advance(*args)
+        advance_times.append(time.perf_counter() - started)
+        return result
+    node.bank.predictor.advance = timed_advance
     load_before = os.getloadavg()
     try:
         for k in range(40 + rounds):
@@ -236,12 +246,14 @@ def in_process(count, rounds, covariance, checkpoint):
         node.destroy_node()
         rclpy.try_shutdown(context=context)
     callback, tick = np.array(times[40:]).T * 1e3
+    advance = np.array(advance_times[-rounds:]) * 1e3
 
     def summary(values):
         return {name: round(float(np.percentile(values, q)), 3) for name, q in
                 (("min", 0), ("p10", 10), ("p50", 50), ("p99", 99))}
     return {"targets": count, "rounds": rounds, "covariance": covariance, "tracks": len(node.bank),
             "callback_ms": summary(callback), "tick_and_batch_ms": summary(tick),
+            "predictor_advance_ms": summary(advance),
             "round_ms": summary(callback + tick), "batch_bytes": sent[-1],
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in os.getloadavg()]}
