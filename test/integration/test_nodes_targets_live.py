@@ -102,6 +102,10 @@ class Traffic:
             if time.monotonic() >= end:
                 return
 
+    def subscribed(self, count):
+        """Whether `count` (or more) readers have matched the TargetArray writer."""
+        return self.targets_pub.get_subscription_count() >= count
+
     def spin_until(self, condition, timeout):
         end = time.monotonic() + timeout
         while time.monotonic() < end and not condition():
@@ -175,7 +179,9 @@ def test_two_shards_split_one_topic_and_a_restarted_shard_takes_its_targets_back
     rclpy.init(context=context)
     try:
         traffic = Traffic(context, topics)
-        assert traffic.spin_until(lambda: traffic.targets_pub.get_subscription_count() == 2, 60)
+        assert traffic.spin_until(lambda: traffic.subscribed(2), 90), \
+            f"{traffic.targets_pub.get_subscription_count()} of 2 shards subscribed within 90 s:\n" \
+            + "\n".join(node.output()[-1500:] for node in shards)
         traffic.run(3.0, targets)
         stopped_at = time.time()
         code, output = stop(shards[1])
@@ -183,7 +189,8 @@ def test_two_shards_split_one_topic_and_a_restarted_shard_takes_its_targets_back
         traffic.run(2.0, targets)                                      # shard 1 is down
         restarted_at = time.time()
         shards[1] = shard(1, "shard1_restarted")
-        assert traffic.spin_until(lambda: traffic.targets_pub.get_subscription_count() == 2, 60)
+        assert traffic.spin_until(lambda: traffic.subscribed(2), 90), \
+            f"{traffic.targets_pub.get_subscription_count()} of 2 shards subscribed within 90 s after the restart"
         traffic.run(3.0, targets)
         traffic.spin(1.0)
     finally:
