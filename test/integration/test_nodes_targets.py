@@ -20,12 +20,20 @@ def checkpoint(random_checkpoint):
     return random_checkpoint  # conftest: 10 Hz, horizon 10, min_history 5
 
 
+BUILT = []     # nodes built by the running test, destroyed by the `context` fixture
+
+
 @pytest.fixture
 def context():
+    """A context for the test's nodes; they are destroyed after the test, then the context is shut down (a
+    node left alive would keep its DDS participant, and its /targets reader, in this process for the tests
+    that follow)."""
     import rclpy
     context = rclpy.Context()
     rclpy.init(context=context)
     yield context
+    while BUILT:
+        BUILT.pop().destroy_node()
     rclpy.try_shutdown(context=context)
 
 
@@ -42,6 +50,7 @@ class Recorder:
 def make_node(context, checkpoint, *args):
     from uav_traj_predictor.nodes.predictor_node import PredictorNode
     node = PredictorNode(context=context, cli_args=["--ros-args", "-p", f"checkpoint:={checkpoint}", *args])
+    BUILT.append(node)
     node.batch_pub = Recorder() if node.batch_pub is not None else None
     node.diagnostics_pub = Recorder()
     return node
@@ -189,6 +198,7 @@ def test_pose_with_covariance_and_point_topics_are_tracks(context, checkpoint):
             assert values["covariance_invalid"] == "1" and node.stats["covariance_invalid"] == 1
         else:
             assert track.supplied_noise is None and values["noise_source"] == "estimate"
+        BUILT.remove(node)                    # one node of this name at a time in the context
         node.destroy_node()
 
 

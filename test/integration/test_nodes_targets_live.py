@@ -102,9 +102,12 @@ class Traffic:
             if time.monotonic() >= end:
                 return
 
-    def subscribed(self, count):
-        """Whether `count` (or more) readers have matched the TargetArray writer."""
-        return self.targets_pub.get_subscription_count() >= count
+    def serving(self, batch_topics):
+        """Whether every shard is up: its batched output's publisher is on the graph and the TargetArray writer
+        has matched a reader per shard (readers of other nodes would count too: none are left in this session,
+        the in-process tests destroy theirs)."""
+        return (all(self.node.count_publishers(topic) for topic in batch_topics)
+                and self.targets_pub.get_subscription_count() >= len(batch_topics))
 
     def spin_until(self, condition, timeout):
         end = time.monotonic() + timeout
@@ -179,8 +182,8 @@ def test_two_shards_split_one_topic_and_a_restarted_shard_takes_its_targets_back
     rclpy.init(context=context)
     try:
         traffic = Traffic(context, topics)
-        assert traffic.spin_until(lambda: traffic.subscribed(2), 90), \
-            f"{traffic.targets_pub.get_subscription_count()} of 2 shards subscribed within 90 s:\n" \
+        assert traffic.spin_until(lambda: traffic.serving(topics), 90), \
+            f"{traffic.targets_pub.get_subscription_count()} readers of /targets after 90 s:\n" \
             + "\n".join(node.output()[-1500:] for node in shards)
         traffic.run(3.0, targets)
         stopped_at = time.time()
@@ -189,8 +192,8 @@ def test_two_shards_split_one_topic_and_a_restarted_shard_takes_its_targets_back
         traffic.run(2.0, targets)                                      # shard 1 is down
         restarted_at = time.time()
         shards[1] = shard(1, "shard1_restarted")
-        assert traffic.spin_until(lambda: traffic.subscribed(2), 90), \
-            f"{traffic.targets_pub.get_subscription_count()} of 2 shards subscribed within 90 s after the restart"
+        assert traffic.spin_until(lambda: traffic.serving(topics) and traffic.node.count_publishers(topics[1]), 90), \
+            f"{traffic.targets_pub.get_subscription_count()} readers of /targets 90 s after the restart"
         traffic.run(3.0, targets)
         traffic.spin(1.0)
     finally:
