@@ -257,3 +257,22 @@ def test_two_shards_split_the_ids_each_to_exactly_one(context, checkpoint):
         node._subscribe(name)
     assert sorted(node.inputs) == sorted(f"/uav{i}/odom" for i in range(1, 5) if shard_of(f"uav{i}", 2) == 0)
     assert len(node.other_shard_topics) == 4 - len(node.inputs)
+
+
+def test_a_large_batch_goes_out_in_messages_below_batch_max_kib(context, checkpoint):
+    """100 targets with 10 steps (720 bytes of numbers each: positions, velocities, std) and batch_max_kib 64:
+    two messages per tick (82 tracks and 18), each below 64 KiB, whole tracks, together every target once."""
+    node = make_node(context, checkpoint, "-p", "target_topics:=['/targets']", "-p", "publish_batch:=true",
+                     "-p", "batch_max_kib:=64")
+    ids = [f"t{i}" for i in range(100)]
+    feed(node, ids, 0.5)
+    sizes = [len(data) for data in node.batch_pub.sent]
+    assert max(sizes) <= 64 * 1024
+    last_tick = batches(node)[-2:]
+    assert [len(b.track_ids) for b in last_tick] == [82, 18]
+    assert sorted(i for b in last_tick for i in b.track_ids) == sorted(ids)
+    assert len({(b.origins[0].sec, b.origins[0].nanosec) for b in last_tick}) == 1
+    node = make_node(context, checkpoint, "-p", "target_topics:=['/targets2']", "-p", "publish_batch:=true",
+                     "-p", "batch_max_kib:=0")
+    feed(node, ids, 0.3, topic="/targets2")
+    assert all(len(b.track_ids) == 100 for b in batches(node)[2:])   # one message per tick
