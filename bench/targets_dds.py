@@ -2,7 +2,7 @@
 
     cd /tmp && $REPO/.venv/bin/python $REPO/bench/targets_dds.py [--targets 1000] [--rate 10] [--duration 30]
         [--shards 1] [--covariance] [--checkpoint PATH] [--node-param NAME:=VALUE ...] [--json OUT]
-        [--in-process [--rounds 200]]
+        [--in-process [--rounds 200]] [--transport 50,400,500,530,745]
 
 Three processes on loopback DDS (a random ROS_DOMAIN_ID, ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, through
 `harness` and `rosenv`): a publisher (a child process) sends one uav_traj_predictor/TargetArray of all
@@ -22,6 +22,11 @@ each round completes exactly one 10 Hz grid sample per target: one prediction pe
 * the publisher's lateness per round, the node's diagnostics (tick, inside-the-node latency), and the
   load average before and after.
 Every target of a round shares its publish and receive times, so the percentiles are over rounds.
+
+`--transport KB,...`: what one message of each size costs to go from one process to another on loopback
+DDS (why the batched output is split at `batch_max_kib`): a child publishes 20 raw messages per size
+(PredictedTrajectoryArray topic, payload = the send wall time and zeros), this process receives them raw;
+p50 / p90 of receive time - send time per size.
 
 `--in-process`: where the node's time goes, without DDS: a PredictorNode built in this process gets the
 same TargetArray bytes straight into its callback (`_on_targets`: parse, covariance levels, one
@@ -203,6 +208,64 @@ def run(count, rate, duration, shards, covariance, checkpoint, node_params=()):
             "load_average_after": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count()}
 
 
+def run_transport_publisher(sizes_kb):
+    """Child process: 20 messages of each size (KB), the send wall time at byte 8, 0.1 s apart."""
+    import struct
+
+    import rclpy
+
+    from uav_traj_predictor.msg import PredictedTrajectoryArray
+    rclpy.init()
+    node = rclpy.create_node("bench_transport_publisher")
+    publisher = node.create_publisher(PredictedTrajectoryArray, "/bench_transport", 10)
+    deadline = time.monotonic() + 60
+    while publisher.get_subscription_count() == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    for size in sizes_kb:
+        for _ in range(20):
+            payload = bytearray(int(size * 1000))
+            payload[:4] = b"\x00\x01\x00\x00"
+            struct.pack_into("<d", payload, 8, time.time())
+            publisher.publish(bytes(payload))
+            time.sleep(0.1)
+    time.sleep(1.0)
+    node.destroy_node()
+    rclpy.try_shutdown()
+
+
+def transport(sizes_kb):
+    """Receive time - send time per message size between two processes (see the module doc)."""
+    import struct
+
+    import rclpy
+
+    from uav_traj_predictor import harness, rosenv
+    from uav_traj_predictor.msg import PredictedTrajectoryArray
+    env = rosenv.loopback_env()
+    rosenv.use_loopback_dds(domain_id=int(env["ROS_DOMAIN_ID"]))
+    rclpy.init()
+    node = rclpy.create_node("bench_transport_receiver")
+    delays = {}
+
+    def on_message(data):
+        arrived = time.time()
+        delays.setdefault(len(data), []).append(arrived - struct.unpack_from("<d", data, 8)[0])
+    node.create_subscription(PredictedTrajectoryArray, "/bench_transport", on_message, 100, raw=True)
+    load_before = os.getloadavg()
+    child = harness.start([sys.executable, __file__, "--transport-publisher", ",".join(map(str, sizes_kb))], env)
+    try:
+        while child.poll() is None:
+            rclpy.spin_once(node, timeout_sec=0.05)
+    finally:
+        harness.stop(child)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return {"delay_ms_by_bytes": {size: percentiles(values, 1e3) for size, values in sorted(delays.items())},
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()]}
+
+
 def in_process(count, rounds, covariance, checkpoint):
     """The node's callback and tick for `count` targets per round, in this process (see the module doc)."""
     import rclpy
@@ -260,6 +323,8 @@ def in_process(count, rounds, covariance, checkpoint):
 
 
 def main(argv=None):
+    if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--transport-publisher":
+        return run_transport_publisher([float(size) for size in sys.argv[2].split(",")])
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--publisher":
         count, rate, duration, shards, out, covariance = sys.argv[2:8]
         return run_publisher(int(count), float(rate), float(duration), int(shards), out, bool(int(covariance)))
@@ -276,7 +341,14 @@ def main(argv=None):
     parser.add_argument("--in-process", action="store_true",
                         help="time the node's callback and tick in this process, without DDS (see the doc)")
     parser.add_argument("--rounds", type=int, default=200, help="rounds timed with --in-process")
+    parser.add_argument("--transport", metavar="KB,...", help="time messages of these sizes between two processes")
     args = parser.parse_args(argv)
+    if args.transport:
+        result = transport([float(size) for size in args.transport.split(",")])
+        print(json.dumps(result, indent=2))
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2))
+        return 0
     if args.in_process:
         result = in_process(args.targets, args.rounds, args.covariance, args.checkpoint)
         print(json.dumps(result, indent=2))
