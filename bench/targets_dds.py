@@ -300,6 +300,7 @@ def in_process(count, rounds, covariance, checkpoint):
         for k in range(40 + rounds):
             stamp = start_ns + k * 100_000_000 + (SLOT_OFFSET_NS if k else 0)
             data = cdr.target_array_cdr(stamp, "map", ids, target_positions(count, stamp * 1e-9), covariances)
+            sent.clear()
             started = time.perf_counter()
             node._on_targets(source, data)
             pushed = time.perf_counter()
@@ -317,7 +318,8 @@ def in_process(count, rounds, covariance, checkpoint):
     return {"targets": count, "rounds": rounds, "covariance": covariance, "tracks": len(node.bank),
             "callback_ms": summary(callback), "tick_and_batch_ms": summary(tick),
             "predictor_advance_ms": summary(advance),
-            "round_ms": summary(callback + tick), "batch_bytes": sent[-1],
+            "round_ms": summary(callback + tick), "batch_messages_per_round": len(sent), "batch_bytes_per_round":
+            sum(sent),
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in os.getloadavg()]}
 
