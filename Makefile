@@ -84,7 +84,7 @@ $(VENV)/.stamp-package: $(VENV)/.stamp-interfaces $(PKG_SOURCES)
 	  $(VPY) setup.py -q build_ext --inplace 2>&1 | { grep -E "error|warning: " || true; } && \
 	  rm -rf build/lib* build/temp*; \
 	fi
-	cd / && $(abspath $(VPY)) -c "from uav_traj_predictor.msg import PredictedTrajectory; import uav_traj_predictor.kernels"
+	cd / && $(abspath $(VPY)) -c "from uav_traj_predictor.msg import PredictedTrajectory, PredictedTrajectoryArray, TargetArray; import uav_traj_predictor.kernels"
 	touch $@
 
 demo: $(VENV)/.stamp-package

@@ -2,7 +2,14 @@
 hand-written rotation (frames.rotate) and the rosbags-serialised MarkerArray (nodes/messages.py), each
 against the rclpy / scipy way of doing the same (reference builders from test/helpers/messages.py).
 
-    cd /tmp && $REPO/.venv/bin/python $REPO/bench/messages.py [--tracks 100] [--horizon 10]
+    cd /tmp && $REPO/.venv/bin/python $REPO/bench/messages.py [--tracks 100] [--horizon 10] [--targets 1000]
+
+With --targets N (default 1000) also the multi-target messages: reading a TargetArray of N targets with
+covariances (`cdr.read_targets`, which is rclpy's deserialiser plus numpy views) against a hand-written
+Python reader of the raw bytes (`python_read_targets` below, the pattern of the Odometry reader, which
+loops over the id strings), writing the PredictedTrajectoryArray of N tracks from a batch's arrays
+(`cdr.trajectory_array_cdr`) against building the rclpy message and serialising it, and reading it back
+(`cdr.read_trajectory_array`) against rclpy's deserialiser plus reading the fields as arrays.
 
 Prints one line per pair: best and median of 7 repeats, in microseconds per call (milliseconds for
 the MarkerArray), and the ratio of the best times. CPU only, one thread, no DDS.
@@ -46,6 +53,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tracks", type=int, default=100, help="tracks in the MarkerArray (default 100)")
     parser.add_argument("--horizon", type=int, default=10, help="prediction steps (default 10)")
+    parser.add_argument("--targets", type=int, default=1000, help="targets / tracks of the multi-target messages "
+                                                                 "(0: skip them)")
     args = parser.parse_args(argv)
 
     from nav_msgs.msg import Odometry
@@ -104,7 +113,67 @@ def main(argv=None) -> int:
            per_call(lambda: serialize_message(ref.trajectory_message(prediction, "map")), 1000))
     report(f"write MarkerArray, {args.tracks} tracks x {h + 1} (rosbags)",
            per_call(lambda: messages.markers_cdr(fleet, 1.0), 3), per_call(rclpy_markers, 3), unit="ms")
+    if args.targets:
+        multi_target(args.targets, h, ref)
     return 0
+
+
+def python_read_targets(data: bytes):
+    """A TargetArray read from its raw bytes in Python (the Odometry reader's pattern): (stamp, frame, ids,
+    positions (n, 3), covariance diagonals (n, 3) | None). The comparison for `cdr.read_targets`."""
+    import struct
+
+    from uav_traj_predictor.nodes.cdr import _align, _doubles, _string
+    unpack, size = struct.unpack_from, len(data)
+    sec, nanosec = unpack("<iI", data, 4)
+    frame_id, offset = _string(data, 12)
+    offset = _align(offset, 4)
+    (count,) = unpack("<I", data, offset)
+    offset += 4
+    ids = []
+    for _ in range(count):
+        offset += (4 - offset) % 4
+        (length,) = unpack("<I", data, offset)
+        start, offset = offset + 4, offset + 4 + length
+        if not 0 < length <= size - start:
+            raise ValueError(f"bad string length {length}")
+        ids.append(data[start:offset - 1].decode("utf-8", "replace"))
+    positions, offset = _doubles(data, offset)
+    covariances, offset = _doubles(data, offset)
+    variances = covariances.reshape(count, 9)[:, ::4] if len(covariances) == 9 * count and count else None
+    return sec + nanosec * 1e-9, frame_id, ids, positions.reshape(count, 3), variances
+
+
+def multi_target(n: int, h: int, ref) -> None:
+    """The TargetArray reader and the PredictedTrajectoryArray writer / reader for n targets."""
+    from rclpy.serialization import deserialize_message, serialize_message
+
+    from uav_traj_predictor.core.prediction import PredictionBatch
+    from uav_traj_predictor.msg import PredictedTrajectoryArray
+    from uav_traj_predictor.nodes import cdr
+    from uav_traj_predictor.nodes.messages import STATUS_CODES
+    rng = np.random.default_rng(1)
+    ids = [f"target_{i}" for i in range(n)]
+    targets = cdr.target_array_cdr(1_795_000_000_250_000_000, "map", ids, rng.normal(size=(n, 3)),
+                                   np.tile(np.eye(3) * 1e-4, (n, 1, 1)))
+
+    assert python_read_targets(targets)[2] == cdr.read_targets(targets).ids
+    batch = PredictionBatch(ids, 1_795_000_000.25 + np.zeros(n), 0.1, rng.normal(size=(n, h, 3)),
+                            rng.normal(size=(n, h, 3)), rng.random((n, h, 3)), ["tracking"] * n, "model")
+    codes = np.array([STATUS_CODES[status] for status in batch.statuses], np.uint8)
+    written = cdr.trajectory_array_cdr(batch, "map", codes)
+
+    def rclpy_array():
+        msg = deserialize_message(written, PredictedTrajectoryArray)
+        return list(msg.track_ids), np.asarray(msg.positions).reshape(n, h, 3)
+    print(f"multi-target messages, {n} targets / tracks, {h} steps ({len(targets)} and {len(written)} bytes)")
+    report(f"read TargetArray, {n} targets (cdr vs Python loop)", per_call(lambda: cdr.read_targets(targets), 50),
+           per_call(lambda: python_read_targets(targets), 10))
+    report(f"write PredictedTrajectoryArray, {n} tracks (cdr)",
+           per_call(lambda: cdr.trajectory_array_cdr(batch, "map", codes), 50),
+           per_call(lambda: serialize_message(ref.trajectory_array_message(batch, "map")), 3))
+    report(f"read PredictedTrajectoryArray, {n} tracks (cdr)", per_call(lambda: cdr.read_trajectory_array(written), 50),
+           per_call(rclpy_array, 10))
 
 
 if __name__ == "__main__":

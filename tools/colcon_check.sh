@@ -15,7 +15,8 @@ cd "$ws"
   --cmake-args -DBUILD_TESTING=OFF -DPython3_EXECUTABLE="$venv/bin/python" > "$ws/colcon.log" 2>&1 \
   || { tail -60 "$ws/colcon.log"; echo "colcon build failed (log: $ws/colcon.log)"; exit 1; }
 site=$(ls -d "$ws"/install/lib/python3*/site-packages)
-for f in "$site/uav_traj_predictor/msg/_predicted_trajectory.py" "$site/uav_traj_predictor/kernels/__init__.py" \
+for f in "$site/uav_traj_predictor/msg/_predicted_trajectory.py" "$site/uav_traj_predictor/msg/_predicted_trajectory_array.py" \
+         "$site/uav_traj_predictor/msg/_target_array.py" "$site/uav_traj_predictor/kernels/__init__.py" \
          "$ws/install/share/uav_traj_predictor/package.xml" "$ws/install/lib/uav_traj_predictor/predictor_node" \
          "$ws/install/share/ament_index/resource_index/packages/uav_traj_predictor"; do
   [ -e "$f" ] || { echo "colcon install is missing $f"; exit 1; }
@@ -24,7 +25,7 @@ done
 (cd / && AMENT_PREFIX_PATH="$ws/install:$venv" PYTHONPATH="$site" LD_LIBRARY_PATH="$ws/install/lib" "$venv/bin/python" -c "
 import uav_traj_predictor, uav_traj_predictor.kernels, uav_traj_predictor.kernels.fused as fused
 assert fused.available(), 'the C fast path (kernels/cstream.c) was not built'
-from uav_traj_predictor.msg import PredictedTrajectory
+from uav_traj_predictor.msg import PredictedTrajectory, PredictedTrajectoryArray, TargetArray
 from ament_index_python.packages import get_package_share_directory
 assert uav_traj_predictor.__file__.startswith('$site'), uav_traj_predictor.__file__
 print('colcon install OK:', get_package_share_directory('uav_traj_predictor'), PredictedTrajectory.__name__)

@@ -8,7 +8,7 @@ from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker
 
 from uav_traj_predictor.core.prediction import TRACKING
-from uav_traj_predictor.msg import PredictedTrajectory
+from uav_traj_predictor.msg import PredictedTrajectory, PredictedTrajectoryArray
 from uav_traj_predictor.nodes.messages import (CV_MODEL_ID, STATUS_CODES, shifted, to_duration, to_time,
                                                track_colour)
 
@@ -41,6 +41,25 @@ def trajectory_message(prediction, frame_id: str) -> PredictedTrajectory:
     msg.calibrated = std is not None
     msg.position_std = [Vector3(x=x, y=y, z=z) for x, y, z in
                         (np.zeros_like(prediction.positions) if std is None else std).tolist()]
+    return msg
+
+
+def trajectory_array_message(batch, frame_id: str, rows=None) -> PredictedTrajectoryArray:
+    """uav_traj_predictor/PredictedTrajectoryArray of a core.PredictionBatch (its rows `rows`, all when None),
+    one field at a time from Python objects."""
+    rows = range(len(batch)) if rows is None else list(rows)
+    msg = PredictedTrajectoryArray()
+    msg.header.frame_id, msg.model_id = frame_id, batch.model_id
+    msg.header.stamp = to_time(max(float(batch.t0[i]) for i in rows)) if rows else to_time(0.0)
+    msg.horizon_steps = batch.positions.shape[1]
+    msg.time_step = to_duration(batch.dt)
+    msg.track_ids = [batch.track_ids[i] for i in rows]
+    msg.origins = [to_time(float(batch.t0[i])) for i in rows]
+    msg.status = [STATUS_CODES[batch.statuses[i]] for i in rows]
+    msg.positions = [float(v) for i in rows for v in batch.positions[i].ravel()]
+    msg.velocities = [float(v) for i in rows for v in batch.velocities[i].ravel()]
+    if batch.position_std is not None:
+        msg.position_std = [float(v) for i in rows for v in batch.position_std[i].ravel()]
     return msg
 
 

@@ -172,3 +172,42 @@ def test_loop_replays_until_stopped(tmp_path):
     stats = play_bag(source, PlayOptions(rate=10.0, loop=True, topics=["/odom"]), stop=stop_event)
     assert stats.stopped and stats.loops >= 3
     assert stats.total >= 3 * 50 and stats.published["/odom"] == stats.total
+
+
+@pytest.mark.slow
+def test_targets_bag_plays_into_predictor_node_and_its_batched_output_is_scored(tmp_path, ros_env, console_script,
+                                                                             checkpoint):
+    """Two flights as targets of one TargetArray topic (with covariances): `bag play` -> predictor_node
+    (target_topics, publish_batch) -> `bag record` of the targets and the PredictedTrajectoryArray, then
+    `bag eval --predictions-topic` scores the live predictions like the offline stream."""
+    from uav_traj_predictor.bags.writer import BagWriter, write_targets
+    source, recorded = tmp_path / "source", tmp_path / "recorded"
+    flights = {"a": warmed_up_flight(10.0), "b": warmed_up_flight(10.0)}
+    flights["b"] = make_flight("b", "b.txt", flights["b"].t, flights["b"].p + [20.0, 0.0, 0.0])
+    with BagWriter(source) as writer:
+        write_targets(writer, "/targets", {name: (f.t, f.p) for name, f in flights.items()}, sigma=0.01)
+    uav_traj = console_script("uav-traj")
+    node = harness.start([console_script("predictor_node"), "--ros-args", "-p", f"checkpoint:={checkpoint}",
+                          "-p", "target_topics:=['/targets']", "-p", "publish_batch:=true",
+                          "-p", "publish_markers:=false"], ros_env, log=tmp_path / "predictor_node.log")
+    recorder = harness.start([uav_traj, "bag", "record", "/targets", "/predicted_trajectories", "--out",
+                              str(recorded)], ros_env, log=tmp_path / "recorder.log")
+    try:
+        player = subprocess.run([uav_traj, "bag", "play", str(source), "--rate", "2", "--wait-for-subscribers", "2",
+                                 "--wait-timeout", "60", "--delay", "1"],
+                                env=ros_env, capture_output=True, text=True, timeout=120)
+        time.sleep(1.0)
+    finally:
+        record_log = stop(recorder)
+        node_log = stop(node)
+    logs = f"player:\n{player.stdout}{player.stderr}\nrecorder:\n{record_log}\nnode:\n{node_log}"
+    assert player.returncode == 0 and "played 1100 messages" in player.stdout, logs
+    assert "/targets [uav_traj_predictor/msg/TargetArray]: 1100" in record_log, logs
+    assert "/predicted_trajectories [uav_traj_predictor/msg/PredictedTrajectoryArray]" in record_log, logs
+    report = evaluate_bag(recorded, checkpoint=checkpoint, methods=["model"],
+                          predictions_topic="/predicted_trajectories")
+    assert report["bag"]["tracks"] == ["a", "b"]
+    coverage = report["bag"]["coverage"]
+    assert coverage["model"]["covered"] == coverage["model"]["defined"] > 100
+    assert coverage["recorded"]["covered"] >= 0.95 * coverage["recorded"]["defined"], (coverage, logs)
+    assert abs(report["pooled"]["recorded"]["ade"] - report["pooled"]["model"]["ade"]) < 0.02, report["pooled"]

@@ -142,3 +142,27 @@ def test_predictor_sigkill_and_restart(checkpoint, env, monitor, children, tmp_p
     left = sorted(f for f in own_files - set(killed_files) if (harness.SHM_DIR / f).exists()
                   and not harness.PORT_FILE.match(f))
     assert not left, f"a cleanly stopped predictor left /dev/shm files: {left}"
+
+
+STOPPED_WHILE_STARTING = """
+import os, signal, sys
+import rclpy
+from uav_traj_predictor.nodes.lifecycle import spin_node
+
+def factory():                     # SIGTERM arrives while the node is being built (e.g. loading its checkpoint)
+    os.kill(os.getpid(), signal.SIGTERM)
+    return rclpy.create_node("late")       # the context is gone: rclpy raises, as a node's constructor would
+
+sys.exit(spin_node("probe_node", factory, ["probe_node"]))
+"""
+
+
+def test_a_node_stopped_while_starting_exits_cleanly(ros_env, tmp_path):
+    """SIGTERM between rclpy.init and spin (a supervisor stopping a node that is still loading) is a clean
+    stop: exit 0, no traceback. Before: the teardown asked rclpy for its global executor, which created one
+    on the dead context (RCLError, exit 1)."""
+    import subprocess
+    import sys
+    run = subprocess.run([sys.executable, "-c", STOPPED_WHILE_STARTING], env=ros_env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr

@@ -1,11 +1,13 @@
 """`uav-traj bag <command>`: rosbag2 tools without ROS 2's own CLI (see docs/bags.md).
 
   from-flight FLIGHT... --out BAG   flight files -> nav_msgs/Odometry bag (mcap, metadata v9; Humble:
-                                    --bag-version 8 --storage sqlite3)
+                                    --bag-version 8 --storage sqlite3); --type pose_covariance | point |
+                                    targets (all flights as targets of one TargetArray topic)
   play BAG                          replay onto live topics, original timing, raw CDR, optional /clock
   record TOPIC... --out BAG         record live topics raw (incl. PredictedTrajectory)
-  eval BAG --json OUT.json          predictor core + baselines over the bag's odometry, or score the
-                                    predictions recorded in it, with the evaluation protocol
+  eval BAG --json OUT.json          predictor core + baselines over the bag's odometry / poses / points /
+                                    targets, or score the predictions recorded in it, with the evaluation
+                                    protocol
   info BAG                          topics, counts, QoS; damage and what is still readable
   repair BAG --out FIXED            copy the readable messages of a damaged bag into a new bag
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .writer import add_format_options, format_from_args
+from .writer import MESSAGE_KINDS, add_format_options, format_from_args
 
 ERROR_STATUS = 2
 
@@ -33,9 +35,17 @@ def parser() -> argparse.ArgumentParser:
     conv = sub.add_parser("from-flight", help="flight files -> Odometry bag")
     conv.add_argument("flights", nargs="+", metavar="FLIGHT", help="flight files in any format data.read_flight reads")
     conv.add_argument("--out", required=True, metavar="BAG", help="new bag directory")
-    conv.add_argument("--topic", default="/odom", help="topic (several flights: /<flight stem><topic> each)")
+    conv.add_argument("--topic", help="topic (default /odom; several flights: /<flight stem><topic> each; "
+                                      "--type targets: the one TargetArray topic, default /targets)")
     add_format_options(conv)
     conv.add_argument("--frame", default="map", help="header.frame_id (world frame)")
+    conv.add_argument("--type", dest="kind", choices=tuple(MESSAGE_KINDS), default="odometry",
+                      help="message type: odometry (default), pose_covariance (PoseWithCovarianceStamped), point "
+                           "(PointStamped), targets (every flight a target of one uav_traj_predictor/TargetArray "
+                           "topic, id = file stem)")
+    conv.add_argument("--sigma", type=float, metavar="M",
+                      help="position std the covariances state (pose_covariance: default 0 = unknown; targets: "
+                           "default none)")
 
     play = sub.add_parser("play", help="replay a bag onto live topics")
     play.add_argument("bag", metavar="BAG")
@@ -61,14 +71,17 @@ def parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="evaluate the predictor (and baselines) on a bag")
     ev.add_argument("bag", metavar="BAG")
     ev.add_argument("--json", required=True, metavar="OUT.json", help="write the report here")
-    ev.add_argument("--odom-topic", nargs="+", metavar="T", help="odometry topics (default: every Odometry topic)")
+    ev.add_argument("--odom-topic", nargs="+", metavar="T",
+                    help="input topics: Odometry, PoseStamped, PoseWithCovarianceStamped, PointStamped (one track "
+                         "each) or TargetArray (one track per target id) (default: every Odometry topic, else every "
+                         "topic of those types)")
     ev.add_argument("--checkpoint", help="model checkpoint (default: the package's default checkpoint)")
     ev.add_argument("--vector", metavar="DIR", help="add every VECTOR velocity checkpoint (*.pth) in DIR")
     ev.add_argument("--methods", nargs="+", metavar="NAME",
                     help="methods: model, cv, ca, kf, vector:* (default: all available)")
     ev.add_argument("--predictions-topic", nargs="+", metavar="T",
-                    help="also score the PredictedTrajectory messages recorded on T (method 'recorded'; "
-                         "several topics for several vehicles)")
+                    help="also score the PredictedTrajectory or PredictedTrajectoryArray messages recorded on T "
+                         "(method 'recorded'; several topics for several vehicles)")
     ev.add_argument("--plots", metavar="DIR", help="write PNG figures into DIR")
     ev.add_argument("--velocity-source", choices=("pose", "twist"), default="pose",
                     help="the model's input velocities: pose differences, or the Odometry twist (rotated to the world)")
@@ -109,7 +122,9 @@ def cmd_from_flight(args) -> int:
         if flight.report.total_dropped:
             print(f"note: {flight.source}: dropped {flight.report.dropped}", file=sys.stderr)
     fmt = format_from_args(args)
-    written = write_flights_bag(flights, args.out, topic=args.topic, fmt=fmt, frame_id=args.frame)
+    topic = args.topic or ("/targets" if args.kind == "targets" else "/odom")
+    written = write_flights_bag(flights, args.out, topic=topic, fmt=fmt, frame_id=args.frame, kind=args.kind,
+                                sigma=args.sigma)
     for item in written:
         print(f"{item.flight}: {item.messages} messages on {item.topic}")
     print(f"bag: {args.out} ({fmt.describe()})")

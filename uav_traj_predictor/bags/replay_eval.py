@@ -1,12 +1,15 @@
-"""`uav-traj bag eval`: the evaluation protocol over a bag's odometry, model streamed as the node runs it.
+"""`uav-traj bag eval`: the evaluation protocol over a bag's inputs, model streamed as the node runs it.
 
-Ground truth and baselines: each Odometry topic is read with `data.read_flight(bag, topic=...)` and
-scored by `evaluate.evaluate_flight` exactly as `uav-traj evaluate` scores a flight file. Model: the
-topics' samples are pushed message by message (merged by stamp, one track per topic) through
-`core.TrackBank` with a tick after every message, the predictor_node's path; each prediction (made at
-a grid sample t0) is scored at the protocol window of that grid sample. Recorded predictions
-(uav_traj_predictor/msg/PredictedTrajectory on `predictions_topic`) are scored the same way against
-the odometry in the same bag, so a live run can be evaluated after the fact.
+Inputs: Odometry, PoseStamped, PoseWithCovarianceStamped and PointStamped topics (one track each, named by
+the topic) and uav_traj_predictor/TargetArray topics (one track per target id, named by the id, as
+predictor_node names them). Ground truth and baselines: each track is read with `data.read_flight(bag,
+topic=...)` (targets: `data.readers.bag.read_bag_targets`) and scored by `evaluate.evaluate_flight` exactly
+as `uav-traj evaluate` scores a flight file. Model: the samples are pushed message by message (merged by
+stamp) through `core.TrackBank` with a tick after every message, the predictor_node's path, with a supplied
+covariance's noise level (`Flight.noise`) as the node uses it; each prediction (made at a grid sample t0)
+is scored at the protocol window of that grid sample. Recorded predictions
+(uav_traj_predictor/msg/PredictedTrajectory or PredictedTrajectoryArray on `predictions_topic`) are scored
+the same way against the inputs in the same bag, so a live run can be evaluated after the fact.
 
 Windows without a matching prediction are not scored; `report["bag"]["coverage"]` says how many
 windows each streamed/recorded method covered of those the protocol defines.
@@ -20,9 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .storage import BagError, open_bag
-from .types import ODOMETRY, PREDICTED_TRAJECTORY
+from .types import (ODOMETRY, POINT, POSE, POSE_COVARIANCE, PREDICTED_TRAJECTORY, PREDICTED_TRAJECTORY_ARRAY,
+                    TARGET_ARRAY)
 
 MATCH_TOLERANCE = 1e-3   # of a grid step: how close a prediction's t0 must be to a grid sample's time
+INPUT_TYPES = (ODOMETRY, POSE, POSE_COVARIANCE, POINT, TARGET_ARRAY)   # what bag eval streams (default: Odometry)
 
 
 @dataclass
@@ -63,61 +68,84 @@ class PredictionTable:
 
 
 def odometry_topics(bag, wanted=None) -> list[str]:
-    """The Odometry topics to evaluate: `wanted` (checked) or every Odometry topic of the bag."""
-    available = bag.topics_of_type(ODOMETRY)
+    """The input topics to evaluate: `wanted` (checked: one of INPUT_TYPES), or every Odometry topic of the
+    bag, else every topic of the other input types."""
     listing = ", ".join(f"{name} [{topic.msgtype}]" for name, topic in sorted(bag.topics.items())) or "none"
     if not wanted:
+        available = bag.topics_of_type(ODOMETRY) or sorted(
+            name for name, topic in bag.topics.items() if topic.msgtype in INPUT_TYPES)
         if not available:
-            raise BagError(f"{bag.path}: no nav_msgs/msg/Odometry topic; topics: {listing}")
+            raise BagError(f"{bag.path}: no input topic ({', '.join(INPUT_TYPES)}); topics: {listing}")
         return available
     for topic in wanted:
         if topic not in bag.topics:
             raise BagError(f"{bag.path}: no topic {topic}; topics: {listing}")
-        if bag.topics[topic].msgtype != ODOMETRY:
-            raise BagError(f"{bag.path}: topic {topic} is {bag.topics[topic].msgtype}, not {ODOMETRY}")
+        if bag.topics[topic].msgtype not in INPUT_TYPES:
+            raise BagError(f"{bag.path}: topic {topic} is {bag.topics[topic].msgtype}, not one of "
+                           f"{', '.join(INPUT_TYPES)}")
     return list(wanted)
 
 
-def read_odometry(path, topics) -> dict:
-    """{topic: data.Flight} of each odometry topic, read by the data room's bag reader."""
+def read_odometry(path, topics, notes: list[str] | None = None) -> dict:
+    """{track name: data.Flight} of the input topics, read by the data room's bag reader: a topic's name for
+    the one-track types, each target's id for TargetArray topics (an id already taken by an earlier topic
+    is left out with a note, as predictor_node keeps it with its first input)."""
     from ..data import FlightFormatError, read_flight
+    from ..data.readers.bag import read_bag_targets
+    bag_types = open_bag(path).topics
     flights = {}
     for topic in topics:
         try:
-            flights[topic] = read_flight(path, fmt="bag", topic=topic)
+            if bag_types[topic].msgtype == TARGET_ARRAY:
+                for target, flight in read_bag_targets(path, topic).items():
+                    if target in flights:
+                        if notes is not None:
+                            notes.append(f"{topic}: target id {target} is already a track of another input; left out")
+                        continue
+                    flights[target] = flight
+            else:
+                flights[topic] = read_flight(path, fmt="bag", topic=topic)
         except FlightFormatError as err:
             raise BagError(str(err)) from None
     return flights
 
 
 def stream_through_trackbank(flights: dict, predictor, cfg) -> dict:
-    """Push every sample (merged by stamp across topics, one track per topic; with velocity_source
-    "twist" its world-frame twist too) through a TrackBank, ticking after each message as the
-    predictor_node does; {topic: PredictionTable}."""
+    """Push every sample (merged by stamp across tracks, one track per flight; with velocity_source
+    "twist" its world-frame twist too, with a supplied covariance its noise level) through a TrackBank,
+    ticking after each sample as the predictor_node does; {track name: PredictionTable}."""
     from ..core import TrackBank
     bank = TrackBank(predictor, cfg)
-    streams = [((float(t), order, i) for i, t in enumerate(flight.t))
-               for order, flight in enumerate(flights.values())]
+    # each generator gets its own `order` (a generator expression would read the loop variable late: every
+    # sample was tagged with the last track, so with several tracks all went to the last one)
+    streams = [[(float(t), order, i) for i, t in enumerate(flight.t)] for order, flight in enumerate(flights.values())]
     topics = list(flights)
     twist = cfg.velocity_source == "twist"
     rows = {topic: [] for topic in topics}
     for stamp, order, i in heapq.merge(*streams):
         topic = topics[order]
-        bank.push(topic, stamp, flights[topic].p[i], velocity=flights[topic].v[i] if twist else None)
+        noise = flights[topic].noise
+        bank.push(topic, stamp, flights[topic].p[i], velocity=flights[topic].v[i] if twist else None,
+                  noise=None if noise is None else float(noise[i]))
         for prediction in bank.tick().predictions:
             rows[prediction.track_id].append((prediction.t0, prediction.positions, prediction.position_std))
     return {topic: PredictionTable.build(found) for topic, found in rows.items()}
 
 
 def read_recorded_predictions(bag, topic: str) -> dict:
-    """{track_id: PredictionTable} from the PredictedTrajectory messages on `topic`."""
+    """{track_id: PredictionTable} from the PredictedTrajectory or PredictedTrajectoryArray messages on `topic`."""
     if topic not in bag.topics:
         raise BagError(f"{bag.path}: no topic {topic}; topics: {', '.join(sorted(bag.topics))}")
-    if bag.topics[topic].msgtype != PREDICTED_TRAJECTORY:
-        raise BagError(f"{bag.path}: topic {topic} is {bag.topics[topic].msgtype}, not {PREDICTED_TRAJECTORY}")
+    msgtype = bag.topics[topic].msgtype
+    if msgtype not in (PREDICTED_TRAJECTORY, PREDICTED_TRAJECTORY_ARRAY):
+        raise BagError(f"{bag.path}: topic {topic} is {msgtype}, not {PREDICTED_TRAJECTORY} or "
+                       f"{PREDICTED_TRAJECTORY_ARRAY}")
     rows: dict[str, list] = {}
     for raw in bag.messages([topic]):
         message = bag.deserialize(raw)
+        if msgtype == PREDICTED_TRAJECTORY_ARRAY:
+            _array_rows(message, rows)
+            continue
         t0 = message.header.stamp.sec + message.header.stamp.nanosec * 1e-9
         positions = np.array([(p.x, p.y, p.z) for p in message.positions], np.float64).reshape(-1, 3)
         std = np.array([(s.x, s.y, s.z) for s in message.position_std], np.float64).reshape(-1, 3)
@@ -126,14 +154,27 @@ def read_recorded_predictions(bag, topic: str) -> dict:
     return {track: PredictionTable.build(found) for track, found in rows.items()}
 
 
+def _array_rows(message, rows: dict) -> None:
+    """Add each track of a PredictedTrajectoryArray message to `rows` as (t0, positions, std | None)."""
+    count, horizon = len(message.track_ids), int(message.horizon_steps)
+    positions = np.asarray(message.positions, np.float64).reshape(count, horizon, 3)
+    std = np.asarray(message.position_std, np.float64)
+    std = std.reshape(count, horizon, 3) if std.size == positions.size else None
+    for i, track in enumerate(message.track_ids):
+        origin = message.origins[i]
+        usable = std is not None and (std[i] > 0).all()
+        rows.setdefault(track, []).append((origin.sec + origin.nanosec * 1e-9, positions[i],
+                                           std[i] if usable else None))
+
+
 def match_tracks(tables: dict, odom_topics: list[str]) -> dict:
-    """{odom topic: PredictionTable}: a track id equal to the topic, or to its namespace, or the only
-    track when the bag has a single odometry topic."""
+    """{input track: PredictionTable}: a track id equal to the input's name (a topic, or a target id), or to
+    the topic's namespace, or the only track when the bag has a single input track."""
     matched = {}
     for track, table in tables.items():
         name = track if track.startswith("/") else "/" + track
         for topic in odom_topics:
-            if name in (topic, topic.rsplit("/", 1)[0] or "/"):
+            if track == topic or name in (topic, topic.rsplit("/", 1)[0] or "/"):
                 matched[topic] = table
     if not matched and len(tables) == 1 and len(odom_topics) == 1:
         matched[odom_topics[0]] = next(iter(tables.values()))
@@ -221,7 +262,7 @@ def evaluate_bag(path, odom_topics=None, checkpoint=None, vector_dir=None, metho
     notes.extend(bag.notes)
     topics = odometry_topics(bag, odom_topics)
     flights = {topic: perturb_flight(flight, perturbation, seed)
-               for topic, flight in read_odometry(path, topics).items()}
+               for topic, flight in read_odometry(path, topics, notes).items()}
 
     wants_model = methods is None or "model" in methods
     if methods is None:
@@ -246,11 +287,11 @@ def evaluate_bag(path, odom_topics=None, checkpoint=None, vector_dir=None, metho
         tracks = {}
         for name in prediction_topics:
             tracks.update(read_recorded_predictions(bag, name))
-        streamed["recorded"] = match_tracks(tracks, topics)
-        method_info["recorded"] = f"PredictedTrajectory recorded on {', '.join(prediction_topics)}"
-        for topic in topics:
+        streamed["recorded"] = match_tracks(tracks, list(flights))
+        method_info["recorded"] = f"predictions recorded on {', '.join(prediction_topics)}"
+        for topic in flights:
             if topic not in streamed["recorded"]:
-                notes.append(f"recorded: no track of {', '.join(prediction_topics)} matches odometry topic {topic}")
+                notes.append(f"recorded: no track of {', '.join(prediction_topics)} matches input track {topic}")
 
     file_scores, file_groups, coverage = {}, {}, {name: {"covered": 0, "defined": 0} for name in streamed}
     for topic, flight in flights.items():
@@ -273,7 +314,8 @@ def evaluate_bag(path, odom_topics=None, checkpoint=None, vector_dir=None, metho
     for name, counts in coverage.items():
         if counts["covered"] < counts["defined"]:
             notes.append(f"{name}: predictions for {counts['covered']} of {counts['defined']} protocol windows")
-    report["bag"] = {"path": str(path), "odometry_topics": topics, "predictions_topics": prediction_topics,
+    report["bag"] = {"path": str(path), "odometry_topics": topics, "tracks": list(flights),
+                     "predictions_topics": prediction_topics,
                      "coverage": coverage, "notes": list(notes)}
     report["perturbation"] = {"label": perturbation.label(), "seed": int(seed), **perturbation.to_dict()}
     return report

@@ -1,5 +1,6 @@
-"""Message types and QoS for bags: one rosbags typestore (Jazzy + our PredictedTrajectory) and the
-QoS profiles written into / read from rosbag2 metadata. No rclpy here (see qos_to_rclpy in ros.py).
+"""Message types and QoS for bags: one rosbags typestore (Jazzy + the package's messages: PredictedTrajectory,
+PredictedTrajectoryArray, TargetArray) and the QoS profiles written into / read from rosbag2 metadata. No
+rclpy here (see qos_to_rclpy in ros.py).
 """
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness, Q
 from rosbags.typesys import Stores, get_typestore, get_types_from_msg
 
 ODOMETRY = "nav_msgs/msg/Odometry"
+POSE = "geometry_msgs/msg/PoseStamped"
+POSE_COVARIANCE = "geometry_msgs/msg/PoseWithCovarianceStamped"
+POINT = "geometry_msgs/msg/PointStamped"
 PREDICTED_TRAJECTORY = "uav_traj_predictor/msg/PredictedTrajectory"
+PREDICTED_TRAJECTORY_ARRAY = "uav_traj_predictor/msg/PredictedTrajectoryArray"
+TARGET_ARRAY = "uav_traj_predictor/msg/TargetArray"
+PACKAGE_TYPES = (PREDICTED_TRAJECTORY, PREDICTED_TRAJECTORY_ARRAY, TARGET_ARRAY)
 CLOCK = "rosgraph_msgs/msg/Clock"
 
 ZERO_TIME = QosTime(0, 0)
@@ -18,10 +25,10 @@ ZERO_TIME = QosTime(0, 0)
 INFINITE_TIME = QosTime(9223372036, 854775807)
 
 
-def predicted_trajectory_definition() -> str:
-    """Text of msg/PredictedTrajectory.msg from the package's share directory."""
+def package_definition(msgtype: str) -> str:
+    """Text of msg/<Name>.msg of one of the package's types, from its share directory."""
     from ..resources import share_path
-    return share_path("msg", "PredictedTrajectory.msg").read_text()
+    return share_path("msg", f"{msgtype.rsplit('/', 1)[1]}.msg").read_text()
 
 
 class UnknownMessageType(LookupError):
@@ -31,12 +38,13 @@ class UnknownMessageType(LookupError):
 @lru_cache(maxsize=1)
 def typestore():
     """A rosbags typestore with the ROS 2 Jazzy types and, when the package's share directory can be
-    found, uav_traj_predictor/msg/PredictedTrajectory (see `require_type`)."""
+    found, the package's messages (PACKAGE_TYPES; see `require_type`)."""
     store = get_typestore(Stores.ROS2_JAZZY)
-    try:
-        store.register(get_types_from_msg(predicted_trajectory_definition(), PREDICTED_TRAJECTORY))
-    except OSError as err:   # share dir not found: only our custom type is unavailable
-        _missing_reasons[PREDICTED_TRAJECTORY] = f"msg/PredictedTrajectory.msg not found ({err})"
+    for msgtype in PACKAGE_TYPES:
+        try:
+            store.register(get_types_from_msg(package_definition(msgtype), msgtype))
+        except OSError as err:   # share dir not found: only our custom types are unavailable
+            _missing_reasons[msgtype] = f"msg/{msgtype.rsplit('/', 1)[1]}.msg not found ({err})"
     return store
 
 

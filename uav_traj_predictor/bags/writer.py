@@ -1,4 +1,5 @@
-"""The package's one rosbag2 writer: bag format (metadata version + storage), offered QoS, Odometry.
+"""The package's one rosbag2 writer: bag format (metadata version + storage), offered QoS, the messages of
+flight samples (Odometry, PoseWithCovarianceStamped, PointStamped, and TargetArray for many flights).
 
 Every bag the package writes goes through `BagWriter`: `uav-traj bag from-flight` (bags/from_flight.py),
 `bag record`, `bag repair`, `uav-traj generate --format bag` (sim/generate.py) and the datagen
@@ -28,9 +29,12 @@ import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
 
 from ..frames import valid_quaternions, world_to_body
-from .types import ODOMETRY, default_qos, typestore
+from .types import ODOMETRY, POINT, POSE_COVARIANCE, TARGET_ARRAY, default_qos, typestore
 
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
+# message kinds a flight's samples can be written as (predictor_node's input_type names; "targets": every
+# flight a target of one uav_traj_predictor/TargetArray topic)
+MESSAGE_KINDS = {"odometry": ODOMETRY, "pose_covariance": POSE_COVARIANCE, "point": POINT, "targets": TARGET_ARRAY}
 VERSIONS = (8, 9)
 DISTRO_FORMATS = {"humble": (8, "sqlite3"), "jazzy": (9, "mcap"), "kilted": (9, "mcap")}
 IDENTITY_QUATERNION = np.array([0.0, 0.0, 0.0, 1.0])
@@ -194,3 +198,88 @@ def write_odometry(writer: BagWriter, topic: str, t, p, q=None, v_world=None, fr
         writer.write(connection, stamp, odometry_cdr(stamp, p[i], None if quats is None else quats[i],
                                                      None if twist is None else twist[i], frame_id, child_frame_id))
     return len(stamps)
+
+
+def _header(stamp_ns: int, frame_id: str):
+    types = typestore().types
+    sec, nanosec = divmod(int(stamp_ns), 1_000_000_000)
+    return types["std_msgs/msg/Header"](stamp=types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec),
+                                        frame_id=frame_id)
+
+
+def pose_covariance_cdr(stamp_ns: int, position, orientation=None, sigma: float = 0.0, frame_id: str = "map") -> bytes:
+    """A serialised geometry_msgs/PoseWithCovarianceStamped: position + orientation (identity when None), the
+    covariance's position variances sigma^2 (all zero when sigma is 0: ROS's "unknown")."""
+    store = typestore()
+    types = store.types
+    covariance = np.zeros(36)
+    covariance[[0, 7, 14]] = float(sigma) ** 2
+    q = IDENTITY_QUATERNION if orientation is None else orientation
+    message = types[POSE_COVARIANCE](
+        header=_header(stamp_ns, frame_id),
+        pose=types["geometry_msgs/msg/PoseWithCovariance"](
+            pose=types["geometry_msgs/msg/Pose"](position=types["geometry_msgs/msg/Point"](*map(float, position)),
+                                                 orientation=types["geometry_msgs/msg/Quaternion"](*map(float, q))),
+            covariance=covariance))
+    return store.serialize_cdr(message, POSE_COVARIANCE)
+
+
+def point_cdr(stamp_ns: int, position, frame_id: str = "map") -> bytes:
+    """A serialised geometry_msgs/PointStamped."""
+    store = typestore()
+    message = store.types[POINT](header=_header(stamp_ns, frame_id),
+                                 point=store.types["geometry_msgs/msg/Point"](*map(float, position)))
+    return store.serialize_cdr(message, POINT)
+
+
+def target_array_cdr(stamp_ns: int, ids, positions, sigma: float | None = None, frame_id: str = "map") -> bytes:
+    """A serialised uav_traj_predictor/TargetArray of `ids` at `positions` (n, 3); with `sigma`, each target's
+    covariance is sigma^2 I (3x3), else the message has no covariances."""
+    store = typestore()
+    positions = np.asarray(positions, np.float64).reshape(len(ids), 3)
+    covariances = (np.tile((float(sigma) ** 2 * np.eye(3)).ravel(), len(ids)) if sigma is not None
+                   else np.zeros(0))
+    message = store.types[TARGET_ARRAY](header=_header(stamp_ns, frame_id), ids=list(ids),
+                                        positions=positions.ravel(), covariances=covariances)
+    return store.serialize_cdr(message, TARGET_ARRAY)
+
+
+def write_samples(writer: BagWriter, topic: str, kind: str, t, p, q=None, sigma: float = 0.0, frame_id: str = "map",
+                  epoch_s: int = 0, where: str = "flight") -> int:
+    """Samples (t (N,), p (N, 3), q (N, 4) | None) as `kind` "pose_covariance" (covariance sigma^2 per axis)
+    or "point" messages on `topic` (Odometry: `write_odometry`), bag time = header stamp. Returns the count."""
+    if kind not in ("pose_covariance", "point"):
+        raise BagWriteError(f"write_samples writes pose_covariance or point messages, not {kind!r}")
+    stamps = stamps_ns(t, where) + int(epoch_s) * 1_000_000_000
+    p = np.atleast_2d(np.asarray(p, dtype=np.float64))
+    quats = None if q is None else usable_attitudes(q)
+    connection = writer.topic(topic, MESSAGE_KINDS[kind])
+    for i, stamp in enumerate(stamps.tolist()):
+        data = (pose_covariance_cdr(stamp, p[i], None if quats is None else quats[i], sigma, frame_id)
+                if kind == "pose_covariance" else point_cdr(stamp, p[i], frame_id))
+        writer.write(connection, stamp, data)
+    return len(stamps)
+
+
+def write_targets(writer: BagWriter, topic: str, targets: dict, sigma: float | None = None, frame_id: str = "map",
+                  epoch_s: int = 0) -> int:
+    """Flights {target id: (t (N,), p (N, 3))} as uav_traj_predictor/TargetArray messages on one `topic`: the
+    samples of every target that share a stamp (to the nanosecond) go into one message, in stamp order (as
+    a tracker publishing all its tracks per cycle). Returns the number of messages."""
+    rows = []
+    for target, (t, p) in targets.items():
+        stamps = stamps_ns(t, target) + int(epoch_s) * 1_000_000_000
+        p = np.atleast_2d(np.asarray(p, dtype=np.float64))
+        rows += [(stamp, target, p[i]) for i, stamp in enumerate(stamps.tolist())]
+    rows.sort(key=lambda row: row[0])
+    connection = writer.topic(topic, TARGET_ARRAY)
+    messages, start = 0, 0
+    while start < len(rows):
+        end = start
+        while end < len(rows) and rows[end][0] == rows[start][0]:
+            end += 1
+        group = rows[start:end]
+        writer.write(connection, group[0][0], target_array_cdr(group[0][0], [row[1] for row in group],
+                                                               [row[2] for row in group], sigma, frame_id))
+        messages, start = messages + 1, end
+    return messages

@@ -51,6 +51,23 @@ class Prediction:
         return self.t0 + self.dt * np.arange(1, len(self.positions) + 1)
 
 
+@dataclass
+class PredictionBatch:
+    """One tick's predictions as arrays (n tracks, H steps): row i is `TickResult.predictions[i]`, whose
+    arrays are views of these (no copy). For adapters that publish every track at once."""
+    track_ids: list[str]
+    t0: np.ndarray                    # (n,) prediction origins
+    dt: float
+    positions: np.ndarray             # (n, H, 3)
+    velocities: np.ndarray            # (n, H, 3)
+    position_std: np.ndarray | None   # (n, H, 3) or None (no uncertainty model)
+    statuses: list[str]
+    model_id: str
+
+    def __len__(self) -> int:
+        return len(self.track_ids)
+
+
 @dataclass(frozen=True)
 class TrackEvent:
     """Something that happened to a track: a new track, a reset, an ignored sample, a removal."""

@@ -41,7 +41,8 @@ def _no_positions():
 
 def as_xyz(position, name: str = "position") -> list[float]:
     """A 3-vector (any array-like of 3 numbers) as [x, y, z] Python floats; ValueError for another size."""
-    if type(position) is tuple and len(position) == 3:     # the adapters' usual form, as np.asarray reads it
+    if type(position) in (tuple, list) and len(position) == 3:   # the adapters' usual forms (a list: a row of
+        # ndarray.tolist(), as predictor_node's TargetArray path hands it), as np.asarray reads them
         x, y, z = position
         if type(x) is float and type(y) is float and type(z) is float:
             return [x, y, z]

@@ -4,7 +4,8 @@ The single prediction path shared by the ROS node, the bag replay and the offlin
 
     bank = TrackBank(StreamingPredictor(), PreprocessConfig(rate=10.0))
     bank.push("uav1", stamp, position)          # raw samples, any track, any order of tracks
-                                                # (+ velocity=... with velocity_source "twist")
+                                                # (+ velocity=... with velocity_source "twist",
+                                                #  noise=... a supplied measurement-noise level, m)
     result = bank.tick(now)                     # -> TickResult(predictions, events)
 
 `push` runs the track's `OnlineResampler` (O(1)) and queues the grid samples it completes; nothing
@@ -12,6 +13,13 @@ touches the network there. `tick` drops stale tracks (freeing their predictor sl
 predictor state of tracks whose stream broke, then advances every due track by its queued grid
 velocities and predicts for them all in one batched `predictor.advance` call (rounds of batched
 steps, then one batched prediction; for a few tracks one call of the predictor's C path).
+
+Noise level: each grid sample carries the track's measurement-noise level, which the network reads and
+the guard's IMM uses as R. By default it is the online estimate from the raw positions
+(`data.noise.PositionJitter`, per segment); a sample pushed with `noise` (e.g. sqrt of the mean position
+variance of a supplied covariance, `data.noise.covariance_level`) sets the level to that value instead,
+for this and later samples, until the track's stream breaks (a reset) or another supplied value
+replaces it. A non-finite or non-positive `noise` is not a level (the estimate stays in use).
 
 Bad input never raises: non-finite samples and duplicate / slightly out-of-order stamps are ignored,
 gaps, time jumping back and teleports (implied speed > max_speed) reset the track; each is reported
@@ -28,7 +36,8 @@ import numpy as np
 
 from ..data.preprocess import PreprocessConfig
 from .prediction import (EVENT_DROPPED, EVENT_IGNORED, EVENT_NEW, EVENT_RESET, REASON_TELEPORT,
-                         REASON_TIMEOUT, REASON_TRACK_LIMIT, STATUSES, Prediction, Predictor, TrackEvent)
+                         REASON_TIMEOUT, REASON_TRACK_LIMIT, STATUSES, Prediction, PredictionBatch, Predictor,
+                         TrackEvent)
 from ..data.noise import PositionJitter
 from .resampler import IGNORED_NON_FINITE, RESET_MANUAL, OnlineResampler, as_xyz
 
@@ -56,12 +65,20 @@ class Track:
     samples: int = 0                         # raw samples pushed
     predictions: int = 0
     jitter: PositionJitter = field(default_factory=PositionJitter)   # raw-position noise estimate, per segment
+    supplied_noise: float | None = None      # noise level (m) supplied with the samples of this segment, if any
+
+    @property
+    def noise_level(self) -> float:
+        """The measurement-noise level (m) the track's grid samples carry now: the supplied one, else the
+        online estimate."""
+        return self.jitter.level if self.supplied_noise is None else self.supplied_noise
 
 
 @dataclass
 class TickResult:
     predictions: list[Prediction]
     events: list[TrackEvent]
+    batch: PredictionBatch | None = None     # the predictions as arrays (None when there are none)
 
 
 class TrackBank:
@@ -101,12 +118,15 @@ class TrackBank:
         self._latest_now = -np.inf
 
     # ---- input -------------------------------------------------------------------------------
-    def push(self, track_id: str, stamp: float, position, now: float | None = None, velocity=None) -> int:
+    def push(self, track_id: str, stamp: float, position, now: float | None = None, velocity=None,
+             noise: float | None = None) -> int:
         """Queue one raw sample of `track_id` (created on first use); returns the grid samples it completed.
 
         `now` is the receive time on the caller's clock for the track timeout (default: the stamp).
         `velocity`: the sample's measured world-frame velocity, used (and required) when the bank's
         preprocessing has velocity_source "twist" (a non-finite one is ignored as "non_finite").
+        `noise`: the sample's measurement-noise level (m) when the source supplies one (see the module
+        doc); None, NaN, inf or <= 0: not supplied.
         """
         stamp = float(stamp)
         now = stamp if now is None else float(now)
@@ -133,7 +153,10 @@ class TrackBank:
         else:                                    # the noise estimate of the segment (data.preprocess's twin)
             if reset or teleport:
                 track.jitter.restart()
+                track.supplied_noise = None
             track.jitter.add(stamp, xyz)
+            if noise is not None and 0.0 < noise < math.inf:
+                track.supplied_noise = float(noise)
         if teleport and reset == RESET_MANUAL:
             self._reset(track, REASON_TELEPORT, stamp)
         elif reset and reset != RESET_MANUAL:    # a manual one was reported by reset()
@@ -142,7 +165,7 @@ class TrackBank:
             self._reset(track, IGNORED_NON_FINITE, stamp)
             resampler.reset()
         elif samples:
-            noise, queue = (track.jitter.level,), track.queued_velocities
+            noise, queue = (track.noise_level,), track.queued_velocities
             for _, _, velocity, interval in samples:
                 if velocity is not None:
                     queue.append(velocity + noise + interval)
@@ -217,11 +240,11 @@ class TrackBank:
         self._drop_stale(now)
         due = [track for track in self.tracks.values() if track.queued_samples]
         self._apply_resets(due)
-        predictions = self._advance(due)
+        predictions, batch = self._advance(due)
         for track in due:
             track.queued_samples = 0
         events, self._events = self._events, []
-        return TickResult(predictions, events)
+        return TickResult(predictions, events, batch)
 
     def _drop_stale(self, now: float) -> None:
         stale = [track for track in self.tracks.values() if now - track.last_seen > self.track_timeout]
@@ -238,7 +261,7 @@ class TrackBank:
         for track in resetting:
             track.needs_reset = False
 
-    def _advance(self, due: list[Track]) -> list[Prediction]:
+    def _advance(self, due: list[Track]) -> tuple[list[Prediction], PredictionBatch | None]:
         """One batched `predictor.advance` over the due tracks that have (or now get) a velocity.
 
         What the predictions need from each track is read in the first pass (plain lists, no tuple per
@@ -255,21 +278,25 @@ class TrackBank:
                 stamps.append(track.last_grid_stamp)
                 histories.append(track.history)
         if not tracks:
-            return []
+            return [], None
         positions, velocities, std, statuses = self.predictor.advance(
             [track.slot for track in tracks], [track.queued_velocities for track in tracks],
             [track.last_grid_position for track in tracks])
         horizon, model_id, dt = self.horizon_steps, self.predictor.model_id, self.dt
-        stds = [None] * len(tracks) if std is None else std[:, :horizon]
+        positions, velocities = positions[:, :horizon], velocities[:, :horizon]
+        std = None if std is None else std[:, :horizon]
+        stds = [None] * len(tracks) if std is None else std
+        statuses = [status if status in STATUSES else str(status) for status in statuses]
         predictions = []
         for track, track_id, t0, history, status, p, v, s in zip(tracks, ids, stamps, histories, statuses,
-                                                                 positions[:, :horizon], velocities[:, :horizon], stds):
-            status = status if status in STATUSES else str(status)
+                                                                 positions, velocities, stds):
             track.queued_velocities.clear()
             track.status = status
             track.predictions += 1
             predictions.append(Prediction(track_id, t0, dt, p, v, s, status, model_id, history))
-        return predictions
+        batch = PredictionBatch(ids, np.array(stamps, np.float64), dt, positions, velocities, std, statuses,
+                                model_id)
+        return predictions, batch
 
     # ---- management ----------------------------------------------------------------------------
     def reset(self, track_id: str, reason: str) -> None:

@@ -43,6 +43,8 @@ class Flight:
     q: np.ndarray | None = None
     report: ReadReport = field(default_factory=ReadReport)
     extra: np.ndarray | None = None   # (N, K) extra columns of a text file, only when asked for
+    noise: np.ndarray | None = None   # (N,) measurement-noise level (m) of a supplied covariance per sample
+                                      # (data.noise.covariance_level; 0 or NaN: none), sources that carry one
 
     def __len__(self) -> int:
         return len(self.t)
@@ -66,7 +68,7 @@ def finite_rows(*arrays: np.ndarray | None) -> np.ndarray:
 
 
 def make_flight(name: str, source: str, t, p, v=None, q=None, report: ReadReport | None = None,
-                extra=None) -> Flight:
+                extra=None, noise=None) -> Flight:
     """Build a Flight, dropping rows whose stamp or position (or velocity) is non-finite (counted)."""
     report = report or ReadReport()
     t = np.asarray(t, dtype=np.float64).reshape(-1)
@@ -74,6 +76,7 @@ def make_flight(name: str, source: str, t, p, v=None, q=None, report: ReadReport
     v = None if v is None else np.asarray(v, dtype=np.float64).reshape(-1, 3)
     q = None if q is None else np.asarray(q, dtype=np.float64).reshape(-1, 4)
     extra = None if extra is None else np.asarray(extra, dtype=np.float64).reshape(len(t), -1)
+    noise = None if noise is None else np.asarray(noise, dtype=np.float64).reshape(len(t))
     ok = finite_rows(t, p, v)
     if not ok.all():
         bad = int(np.count_nonzero(~ok))
@@ -83,5 +86,6 @@ def make_flight(name: str, source: str, t, p, v=None, q=None, report: ReadReport
         v = None if v is None else v[ok]
         q = None if q is None else q[ok]
         extra = None if extra is None else extra[ok]
+        noise = None if noise is None else noise[ok]
     report.kept = len(t)
-    return Flight(name=name, source=source, t=t, p=p, v=v, q=q, report=report, extra=extra)
+    return Flight(name=name, source=source, t=t, p=p, v=v, q=q, report=report, extra=extra, noise=noise)

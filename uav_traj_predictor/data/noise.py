@@ -18,6 +18,11 @@ Smooth motion leaks in as jerk * h^3: ~0.2 mm at 20 Hz for a 1.5 m/s^3 manoeuvre
 the network is trained on the same estimate computed the same way, leaks included. The estimate is
 per segment: `TrackBank` starts a fresh one whenever a track's stream breaks (gap, time jump,
 teleport, reset), exactly as `data.preprocess` computes it per gap-free stretch.
+A supplied measurement covariance (a tracker's or sensor's, e.g. PoseWithCovarianceStamped or
+uav_traj_predictor/TargetArray) tells the level directly: `covariance_level` / `covariance_levels` give
+sqrt(mean of the three position variances), the RMS per-axis std, the quantity this estimate measures;
+`core.TrackBank.push(..., noise=level)` then hands it to the model and the guard's IMM instead of the
+estimate (docs/nodes.md, "Measurement covariance").
 Measured (bench/noise_estimate.py): real EuRoC / UZH-FPV / Blackbird ground truth 0.003 / < 0.001 /
 0.06 mm at their native rates (0.08 / 0.12 / 0.23 mm thinned to 20 Hz); added white noise of 5-20 mm at
 20 Hz within 2 % (median).
@@ -43,6 +48,23 @@ _LOG_ABS_GAUSSIAN = -(0.5772156649015329 + math.log(2.0)) / 2.0   # E[log |Z|], 
 _OFFSET = -_LOG_ABS_GAUSSIAN - 0.5 * math.log(20.0)              # sigma = exp(mean + _OFFSET)
 _LOG_FLOOR = math.log(LOG_FLOOR_M)
 _MIN_RATE_COUNT = int(round(1.0 / RATE))                          # weight 1 / n until n reaches it
+
+
+def covariance_level(vx: float, vy: float, vz: float) -> float:
+    """The noise level (m) three position variances (m^2, a covariance's diagonal) tell: sqrt of their
+    mean when all are finite and >= 0 and one is > 0; 0.0 when all are 0 (ROS's "unknown covariance");
+    NaN when one is negative or not finite (invalid). `covariance_levels` is the same over arrays."""
+    if not (0.0 <= vx < math.inf and 0.0 <= vy < math.inf and 0.0 <= vz < math.inf):
+        return math.nan
+    return math.sqrt((vx + vy + vz) / 3.0)
+
+
+def covariance_levels(variances) -> np.ndarray:
+    """(n,) `covariance_level` of each row of (n, 3) variances (equal to it, tested)."""
+    variances = np.asarray(variances, np.float64).reshape(-1, 3)
+    with np.errstate(invalid="ignore"):
+        ok = ((variances >= 0.0) & (variances < math.inf)).all(axis=1)
+        return np.where(ok, np.sqrt(np.where(ok[:, None], variances, 0.0).sum(axis=1) / 3.0), math.nan)
 
 
 class PositionJitter:

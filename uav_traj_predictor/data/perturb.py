@@ -142,7 +142,9 @@ def perturb_flight(flight: Flight, perturbation: Perturbation, seed: int = 0,
     report = ReadReport(kept=len(t), dropped=dict(flight.report.dropped), notes=list(flight.report.notes))
     report.notes.append(f"perturbed ({perturbation.label()}, seed {seed}): kept {len(t)} of "
                         f"{len(flight.t)} samples, {outliers} outliers")
-    return replace(flight, t=t, p=p, v=take(flight.v), q=take(flight.q), extra=take(flight.extra), report=report)
+    # a supplied covariance (flight.noise) describes the original sensor, not this measurement model: dropped
+    return replace(flight, t=t, p=p, v=take(flight.v), q=take(flight.q), extra=take(flight.extra), report=report,
+                   noise=None)
 
 
 def _thin(t: np.ndarray, rate: float) -> np.ndarray:

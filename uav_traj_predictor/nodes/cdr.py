@@ -1,5 +1,5 @@
-"""predictor_node's per-message wire code: the raw CDR reader of its input and the CDR writer of its two
-per-prediction outputs, where Python (de)serialisation would cost more than the prediction.
+"""predictor_node's per-message wire code: the raw CDR readers of its inputs and the CDR writers of its
+per-prediction and per-tick outputs, where Python (de)serialisation would cost more than the prediction.
 
 Measured with `cd /tmp && $REPO/.venv/bin/python $REPO/bench/messages.py` (docs/nodes.md has the
 table, 2026-12-03, loaded 2-core machine, best of 7): reading stamp, frame and position of an Odometry
@@ -22,12 +22,23 @@ and `Duration` are int32 sec + uint32 nanosec. Layouts (payload offsets after th
                                 twist.twist.linear 3 x float64, twist.twist.angular 3 x float64,
                                 twist.covariance 36 x float64
     geometry_msgs/PoseStamped   header, pose.position 3 x float64 (8-aligned), pose.orientation 4 x float64
+    geometry_msgs/PoseWithCovarianceStamped
+                                header, pose.pose.position 3 x float64 (8-aligned), pose.pose.orientation
+                                4 x float64, pose.covariance 36 x float64 (6x6 row-major: x y z rot_x rot_y rot_z)
+    geometry_msgs/PointStamped  header, point 3 x float64 (8-aligned)
+    uav_traj_predictor/TargetArray (msg/TargetArray.msg; read by rclpy's deserialiser, see read_targets)
+                                header, ids (uint32 count, then count strings), positions / covariances:
+                                each a uint32 count then count float64 (8-aligned when count > 0)
     nav_msgs/Path               header, poses: uint32 count, then per pose a PoseStamped
     uav_traj_predictor/PredictedTrajectory (msg/PredictedTrajectory.msg)
                                 header, track_id (string), model_id (string), horizon_start (Time),
                                 time_step (Duration), positions / velocities / position_std: each a uint32
                                 count then count x 3 float64 (8-aligned when count > 0),
                                 calibrated (bool, 1 byte), status (uint8)
+    uav_traj_predictor/PredictedTrajectoryArray (msg/PredictedTrajectoryArray.msg)
+                                header, model_id (string), horizon_steps (uint32), time_step (Duration),
+                                track_ids (count + strings), origins (count + count x Time), status (count +
+                                count x uint8), positions / velocities / position_std (count + float64s)
 
 Tests: the reader returns exactly the fields rclpy deserialises for any serialisable message and raises
 ValueError (nothing else) on truncated or random bytes; the writer's bytes deserialise to exactly the
@@ -37,6 +48,8 @@ from __future__ import annotations
 
 import math
 import struct
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -109,6 +122,76 @@ def read_odometry_twist(data: bytes):
     return stamp, frame_id, position, rotate((qx / norm, qy / norm, qz / norm, qw / norm), body)
 
 
+def read_pose_covariance(data: bytes):
+    """(stamp seconds, frame_id, (x, y, z), (var x, var y, var z)) from serialised
+    geometry_msgs/PoseWithCovarianceStamped: the position and the diagonal of the covariance's position
+    block. Raises ValueError when the bytes are not such a message."""
+    stamp, frame_id, position, offset = _read_header_and_position(data, False)
+    try:
+        variances = struct.unpack_from("<d48xd48xd", data, offset + 56)    # covariance[0], [7], [14]
+    except struct.error as error:
+        raise ValueError(f"truncated message ({error})") from None
+    return stamp, frame_id, position, variances
+
+
+@dataclass
+class Targets:
+    """The numbers of a uav_traj_predictor/TargetArray (see `read_targets`)."""
+    stamp: float
+    frame_id: str
+    ids: list[str]
+    positions: np.ndarray             # (n, 3) float64, a view of the deserialised message's array
+    variances: np.ndarray | None      # (n, 3) diagonal of each 3x3 covariance, None when the message has none
+    covariance_problem: str | None    # why the covariances are not used although present (wrong size)
+
+
+def _doubles(data: bytes, offset: int) -> tuple[np.ndarray, int]:
+    """A float64 sequence at `offset`: (array view, offset after it)."""
+    offset = _align(offset, 4)
+    (count,) = struct.unpack_from("<I", data, offset)
+    offset += 4
+    if count:
+        offset = _align(offset, 8)
+    end = offset + 8 * count
+    if end > len(data):
+        raise ValueError(f"truncated message: a sequence of {count} float64 runs past the end")
+    return np.frombuffer(data, "<f8", count, offset), end
+
+
+def read_targets(data: bytes) -> Targets:
+    """Serialised uav_traj_predictor/TargetArray -> `Targets`. Raises ValueError for bytes that are no such
+    message (other encapsulation, truncated, counts the bytes cannot hold, positions not 3 per id).
+    Covariances of a size other than 0 or 9 per id are reported in `covariance_problem` (the positions
+    are still good).
+
+    This one reader is rclpy's `deserialize_message` (its C code, which checks every sequence length against
+    the bytes left): for a message of parallel arrays it is faster than a hand-written reader, whose Python
+    loop over the id strings costs 2.5x more (bench/messages.py: 1000 targets 0.12 against 0.30 ms); the
+    numbers are then numpy views of the message's arrays."""
+    from rclpy.serialization import deserialize_message
+
+    from ..msg import TargetArray
+    if len(data) < 8 or data[:2] != ENCAPSULATION[:2]:
+        raise ValueError("not little-endian CDR")
+    try:
+        message = deserialize_message(data, TargetArray)
+    except Exception as error:           # rclpy raises RMWError (and others) for bytes that are no TargetArray
+        raise ValueError(f"not a TargetArray ({type(error).__name__}: {error})") from None
+    ids, count = message.ids, len(message.ids)
+    positions = np.frombuffer(message.positions, np.float64) if len(message.positions) else np.zeros(0)
+    if len(positions) != 3 * count:
+        raise ValueError(f"{len(positions)} position values for {count} ids (3 per id expected)")
+    covariances = message.covariances
+    variances, problem = None, None
+    if len(covariances) == 9 * count and count:
+        variances = np.frombuffer(covariances, np.float64).reshape(count, 9)[:, ::4]   # the diagonal: 0, 4, 8
+    elif len(covariances):
+        problem = f"{len(covariances)} covariance values for {count} ids (9 per id, or none)"
+    stamp = message.header.stamp
+    return Targets(stamp.sec + stamp.nanosec * 1e-9, message.header.frame_id, ids, positions.reshape(count, 3),
+                   variances, problem)
+
+
 # ---- writing ------------------------------------------------------------------------------------------
 class CdrWriter:
     """Little-endian CDR (XCDR1) with alignment relative to the end of the encapsulation header."""
@@ -179,3 +262,148 @@ def trajectory_cdr(prediction: Prediction, frame_id: str) -> bytes:
             out.doubles(np.asarray(values, np.float64).ravel().tolist())
     out.octets(std is not None, STATUS_CODES[prediction.status])
     return bytes(out.data)
+
+
+@lru_cache(maxsize=65536)
+def _string_bytes(text: str) -> bytes:
+    """A CDR string (uint32 length with the NUL, UTF-8 bytes, NUL) padded to 4 bytes: consecutive elements of
+    a string sequence, each starting 4-aligned."""
+    raw = text.encode()
+    chunk = struct.pack("<I", len(raw) + 1) + raw + b"\x00"
+    return chunk + b"\x00" * (-len(chunk) % 4)
+
+
+def _split_times(seconds: np.ndarray) -> np.ndarray:
+    """(n,) float seconds -> structured (sec int32, nanosec uint32), rounded and carried as `messages.to_time`."""
+    sec = np.floor(seconds)
+    nanosec = np.round((seconds - sec) * 1e9)
+    carry = nanosec >= 1e9
+    out = np.empty(len(seconds), dtype=[("sec", "<i4"), ("nanosec", "<u4")])
+    out["sec"] = sec + carry
+    out["nanosec"] = np.where(carry, nanosec - 1e9, nanosec)
+    return out
+
+
+def trajectory_array_cdr(batch, frame_id: str, status_codes, rows=None) -> bytes:
+    """uav_traj_predictor/PredictedTrajectoryArray of a `core.PredictionBatch` (the tracks `rows` of it, an
+    index array; all when None) in `frame_id`: header stamp = the newest origin, step k of track i at
+    origins[i] + (k + 1) dt; `status_codes` (n,) uint8 PredictedTrajectory codes of the batch's statuses.
+    The arrays go in as the bytes of the batch's numpy arrays, joined once (docs/nodes.md measures it)."""
+    positions, velocities, std, t0 = batch.positions, batch.velocities, batch.position_std, batch.t0
+    ids = batch.track_ids
+    if rows is not None:
+        positions, velocities, t0 = positions[rows], velocities[rows], t0[rows]
+        std = None if std is None else std[rows]
+        status_codes = np.asarray(status_codes)[rows]
+        ids = [ids[i] for i in rows.tolist()]
+    count, horizon = positions.shape[:2]
+    step = int(round(batch.dt * 1e9))
+    head = CdrWriter()
+    head.time(*(divmod(_stamp_ns(float(t0.max())), 1_000_000_000) if count else (0, 0)))
+    head.string(frame_id)
+    head.string(batch.model_id)
+    head.count(horizon)
+    head.time(*divmod(step, 1_000_000_000))
+    head.count(count)
+    parts = [head.data, *map(_string_bytes, ids)]
+    size = len(head.data) + sum(map(len, parts[1:]))          # every id chunk is a multiple of 4 bytes
+    parts.append(struct.pack("<I", count))
+    parts.append(_split_times(np.asarray(t0, np.float64)).tobytes())
+    parts.append(struct.pack("<I", count))
+    parts.append(np.asarray(status_codes, np.uint8).tobytes())
+    size += 4 + 8 * count + 4 + count
+    for values in (positions, velocities, std):
+        n = 0 if values is None else values.size
+        pad = -(size - _START) % 4
+        parts.append(b"\x00" * pad + struct.pack("<I", n))
+        size += pad + 4
+        if n:
+            pad = -(size - _START) % 8
+            parts.append(b"\x00" * pad)
+            parts.append(np.ascontiguousarray(values, "<f8").tobytes())
+            size += pad + 8 * n
+    return b"".join(parts)
+
+
+def target_array_cdr(stamp_ns: int, frame_id: str, ids, positions, covariances=None) -> bytes:
+    """uav_traj_predictor/TargetArray of `ids` (n strings), `positions` (n, 3) and optional `covariances`
+    (n, 3, 3) or (n, 9), stamped `stamp_ns` (integer nanoseconds): what a tracker publishes, written from
+    the arrays (for the benchmarks and tools; equal to rclpy's serialisation, tested)."""
+    head = CdrWriter()
+    head.time(*divmod(int(stamp_ns), 1_000_000_000))
+    head.string(frame_id)
+    head.count(len(ids))
+    parts = [head.data, *map(_string_bytes, ids)]
+    size = sum(map(len, parts))
+    for values in (positions, covariances):
+        values = np.zeros(0) if values is None else np.ascontiguousarray(values, "<f8").ravel()
+        pad = -(size - _START) % 4
+        parts.append(b"\x00" * pad + struct.pack("<I", len(values)))
+        size += pad + 4
+        if len(values):
+            pad = -(size - _START) % 8
+            parts += [b"\x00" * pad, values.tobytes()]
+            size += pad + values.nbytes
+    return b"".join(parts)
+
+
+@dataclass
+class TrajectoryArray:
+    """The fields of a uav_traj_predictor/PredictedTrajectoryArray (see `read_trajectory_array`)."""
+    stamp: float
+    frame_id: str
+    model_id: str
+    dt: float
+    track_ids: list[str]
+    origins: np.ndarray               # (n,) seconds
+    status: np.ndarray                # (n,) uint8 codes
+    positions: np.ndarray             # (n, H, 3)
+    velocities: np.ndarray            # (n, H, 3)
+    position_std: np.ndarray | None   # (n, H, 3) or None
+
+
+def read_trajectory_array(data: bytes) -> TrajectoryArray:
+    """Serialised uav_traj_predictor/PredictedTrajectoryArray -> `TrajectoryArray` (numpy views of the bytes):
+    a fast reader for consumers of the batched output (the benchmark's receiver). ValueError for bytes that
+    are no such message."""
+    if len(data) < 8 or data[:2] != ENCAPSULATION[:2]:
+        raise ValueError("not little-endian CDR")
+    unpack = struct.unpack_from
+    try:
+        sec, nanosec = unpack("<iI", data, _START)
+        frame_id, offset = _string(data, _START + 8)
+        model_id, offset = _string(data, offset)
+        offset = _align(offset, 4)
+        horizon, step_sec, step_nanosec, count = unpack("<IiII", data, offset)
+        offset += 16
+        if 5 * count > len(data) - offset:
+            raise ValueError(f"truncated message: {count} ids do not fit in {len(data)} bytes")
+        ids = []
+        for _ in range(count):
+            offset += (_START - offset) % 4
+            (length,) = unpack("<I", data, offset)
+            start, offset = offset + 4, offset + 4 + length
+            if not 0 < length <= len(data) - start:
+                raise ValueError(f"bad string length {length} in the track ids")
+            ids.append(data[start:offset - 1].decode("utf-8", "replace"))
+        offset = _align(offset, 4)
+        (n,) = unpack("<I", data, offset)
+        times = np.frombuffer(data, [("sec", "<i4"), ("nanosec", "<u4")], n, offset + 4)
+        offset += 4 + 8 * n
+        (n_status,) = unpack("<I", data, offset)
+        status = np.frombuffer(data, np.uint8, n_status, offset + 4)
+        offset += 4 + n_status
+        arrays = []
+        for _ in range(3):
+            values, offset = _doubles(data, offset)
+            arrays.append(values)
+    except struct.error as error:
+        raise ValueError(f"truncated message ({error})") from None
+    shape = (count, horizon, 3)
+    if n != count or n_status != count or any(len(a) != count * horizon * 3 for a in arrays[:2]) \
+            or len(arrays[2]) not in (0, count * horizon * 3):
+        raise ValueError("array sizes do not match the track count and horizon")
+    origins = times["sec"] + times["nanosec"] * 1e-9
+    return TrajectoryArray(sec + nanosec * 1e-9, frame_id, model_id, step_sec + step_nanosec * 1e-9, ids, origins,
+                           status, arrays[0].reshape(shape), arrays[1].reshape(shape),
+                           arrays[2].reshape(shape) if len(arrays[2]) else None)

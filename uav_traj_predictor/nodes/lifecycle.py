@@ -56,9 +56,10 @@ def spin_node(name: str, node_factory, args=None, parameters=None) -> int:
         return 0
     if not init_ros(name, args):
         return 2
-    node = None
+    node, spun = None, False
     try:
         node = node_factory()
+        spun = True
         rclpy.spin(node)
     except ConfigError as error:
         print(f"{name}: configuration error: {error}", file=sys.stderr)
@@ -70,12 +71,15 @@ def spin_node(name: str, node_factory, args=None, parameters=None) -> int:
             raise
         # SIGINT/SIGTERM arrived while starting: the context is gone, which is a clean stop
     finally:
-        shutdown_node(node)
+        shutdown_node(node, spun=spun)
     return 0
 
 
-def shutdown_node(node, grace_s: float = TEARDOWN_GRACE_S) -> None:
-    """Destroy `node` and shut rclpy down, bounded in time.
+def shutdown_node(node, grace_s: float = TEARDOWN_GRACE_S, spun: bool = True) -> None:
+    """Destroy `node` and shut rclpy down, bounded in time. `spun`: whether the node got to spin (the global
+    executor exists); a signal while the node was being built leaves no executor to shut down, and asking
+    rclpy for one then would create it on the dead context (RCLError: a traceback and exit status 1 for
+    what is a clean stop).
 
     A teardown that hangs would leave a process that ignores SIGTERM; after `grace_s` every thread's
     stack is written to stderr and the process exits with status 1, so a supervisor sees a
@@ -85,7 +89,8 @@ def shutdown_node(node, grace_s: float = TEARDOWN_GRACE_S) -> None:
     try:
         # The executor's suspended wait generator keeps the node's handle "in use" after spin ends
         # (SIGTERM); destroy_node would then block forever. Shutting the executor down releases it.
-        rclpy.get_global_executor().shutdown(timeout_sec=1.0)
+        if spun:
+            rclpy.get_global_executor().shutdown(timeout_sec=1.0)
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()

@@ -88,6 +88,8 @@ def test_several_flights_get_one_topic_each(tmp_path, checkpoint):
     assert len(list((tmp_path / "plots").glob("*.png"))) >= 2
     assert report["bag"]["odometry_topics"] == ["/uav_a/odom", "/uav_b/odom"]
     assert len(report["files"]) == 2
+    coverage = report["bag"]["coverage"]["model"]             # both tracks streamed, each its own samples
+    assert coverage["covered"] == coverage["defined"] > 0
     flight = read_flight(bag, topic="/uav_b/odom")
     assert flight.t[0] == pytest.approx(1403636581.25, abs=3e-3)
 

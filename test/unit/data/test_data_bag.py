@@ -89,7 +89,8 @@ def test_topic_selection_and_zero_stamps(tmp_path):
 
 def test_bag_without_position_topics(tmp_path):
     bag = write_bag(tmp_path / "imu_only", {"/imu": (IMU, [])})
-    with pytest.raises(FlightFormatError, match=r"imu_only: no Odometry/PoseStamped topic; topics: /imu"):
+    with pytest.raises(FlightFormatError, match=r"imu_only: no Odometry/PoseStamped/PoseWithCovarianceStamped/"
+                                                r"PointStamped topic; topics: /imu"):
         read_flight(bag)
 
 

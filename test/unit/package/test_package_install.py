@@ -39,8 +39,22 @@ def test_share_directory_resolves_through_ament_index():
     share = Path(get_package_share_directory("uav_traj_predictor"))
     assert share == share_dir()
     assert (share / "package.xml").is_file()
-    assert (share / "msg" / "PredictedTrajectory.msg").is_file()
+    for name in ("PredictedTrajectory", "PredictedTrajectoryArray", "TargetArray"):
+        assert (share / "msg" / f"{name}.msg").is_file()
     assert (Path(sys.prefix) / "share/ament_index/resource_index/packages/uav_traj_predictor").is_file()
+
+
+def test_every_message_is_registered_in_cmake_and_generated():
+    """CMakeLists.txt lists every msg/*.msg for rosidl_generate_interfaces (so make install and colcon build
+    them), and each generated class imports."""
+    import importlib
+    import re
+
+    listed = sorted(re.findall(r'"msg/(\w+)\.msg"', (REPO / "CMakeLists.txt").read_text()))
+    assert listed == sorted(path.stem for path in (REPO / "msg").glob("*.msg"))
+    module = importlib.import_module("uav_traj_predictor.msg")
+    for name in listed:
+        assert getattr(module, name)().get_fields_and_field_types()
 
 
 def test_the_c_fast_path_is_built_and_used_by_default():
