@@ -9,8 +9,25 @@ from visualization_msgs.msg import Marker
 
 from uav_traj_predictor.core.prediction import TRACKING
 from uav_traj_predictor.msg import PredictedTrajectory, PredictedTrajectoryArray
-from uav_traj_predictor.nodes.messages import (CV_MODEL_ID, STATUS_CODES, shifted, to_duration, to_time,
-                                               track_colour)
+from builtin_interfaces.msg import Duration, Time
+
+from uav_traj_predictor.nodes.messages import CV_MODEL_ID, STATUS_CODES, to_time, track_colour
+
+
+def to_seconds(stamp) -> float:
+    """builtin_interfaces/Time (or Duration) -> float seconds."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def shifted(stamp: Time, nanoseconds: int) -> Time:
+    """stamp + an integer number of nanoseconds, exactly (no float rounding at epoch magnitudes)."""
+    total = stamp.sec * 1_000_000_000 + stamp.nanosec + int(nanoseconds)
+    return Time(sec=total // 1_000_000_000, nanosec=total % 1_000_000_000)
+
+
+def to_duration(seconds: float) -> Duration:
+    stamp = to_time(seconds)
+    return Duration(sec=stamp.sec, nanosec=stamp.nanosec)
 
 
 def path_message(prediction, frame_id: str) -> Path:

@@ -281,7 +281,7 @@ def test_zero_stamp_and_zero_quaternion(node):
 def test_stamps_at_the_int32_limit_neither_crash_nor_wrap(node):
     """Regression for R6 (fixed in 999f4ed): an input stamped at sec = 2**31 - 1 once made the hand-written
     CDR raise struct.error in _tick (the node exited); now the horizon is cut to the stamps Time can hold."""
-    from uav_traj_predictor.nodes.messages import to_seconds
+    from helpers.messages import to_seconds
     reset_node(node)
     entry = node.inputs["/uav0/odom"]
     feed_normal(node, entry, INT32 - 0.5, 19)          # input stamps up to 2**31 - 1 + 0.4 s: all valid

@@ -5,7 +5,8 @@ bench/soak.py --minutes 10 is the full run (figures in docs/reliability.md); thi
 10.0 predictions per track per second): every vehicle becomes a track and keeps predicting in every
 window after warm-up, at least 4 predictions per track per second (10.1 / 2.5: a loaded CI machine
 delays but must not starve), resident memory grows < 0.5 % after warm-up (~2x the worse run), the node
-never receives more than was published, and it stops cleanly (exit 0) on SIGINT. Latency and DDS drops depend on the machine's load: printed.
+never receives more than was published, and it stops cleanly (exit 0) on SIGINT. Latency and DDS drops
+depend on the machine's load: printed.
 """
 
 import pytest

@@ -20,7 +20,7 @@ import zlib
 from functools import lru_cache
 
 import numpy as np
-from builtin_interfaces.msg import Duration, Time
+from builtin_interfaces.msg import Time
 from rosbags.typesys import Stores, get_typestore, get_types_from_msg
 from rosbags.interfaces import Nodetype
 
@@ -34,11 +34,6 @@ CV_MODEL_ID = "cv"       # model_id published while the constant-velocity fallba
 MARKER_ARRAY = "visualization_msgs/msg/MarkerArray"
 LINE_STRIP, SPHERE, ADD, DELETE = 4, 2, 0, 2   # visualization_msgs/Marker constants
 LINE_WIDTH_M, MIN_DIAMETER_M = 0.05, 0.02
-
-
-def to_seconds(stamp) -> float:
-    """builtin_interfaces/Time (or Duration) -> float seconds."""
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 def to_time(seconds: float) -> Time:
@@ -70,16 +65,6 @@ def representable(prediction: Prediction) -> Prediction | None:
     return dataclasses.replace(prediction, positions=prediction.positions[:fits],
                                velocities=prediction.velocities[:fits], position_std=std)
 
-
-def shifted(stamp: Time, nanoseconds: int) -> Time:
-    """stamp + an integer number of nanoseconds, exactly (no float rounding at epoch magnitudes)."""
-    total = stamp.sec * 1_000_000_000 + stamp.nanosec + int(nanoseconds)
-    return Time(sec=total // 1_000_000_000, nanosec=total % 1_000_000_000)
-
-
-def to_duration(seconds: float) -> Duration:
-    stamp = to_time(seconds)
-    return Duration(sec=stamp.sec, nanosec=stamp.nanosec)
 
 
 def track_colour(track_id: str, alpha: float = 1.0) -> tuple[float, float, float, float]:
