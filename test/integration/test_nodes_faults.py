@@ -166,3 +166,27 @@ def test_a_node_stopped_while_starting_exits_cleanly(ros_env, tmp_path):
     run = subprocess.run([sys.executable, "-c", STOPPED_WHILE_STARTING], env=ros_env, cwd=tmp_path,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+
+
+DATAGEN_STOPPED_WHILE_STARTING = """
+import os, signal, sys
+import rclpy
+from uav_traj_predictor.nodes import datagen_node
+
+class Late:                        # SIGTERM arrives while the commander node is being built
+    def __init__(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        rclpy.create_node("late")          # the context is gone: rclpy raises, as the node's constructor would
+
+datagen_node.DatagenNode = Late
+sys.exit(datagen_node.main(["datagen_commander"]))
+"""
+
+
+def test_the_datagen_commander_stopped_while_starting_exits_without_a_traceback(ros_env, tmp_path):
+    """The same stop for datagen_commander (its own spin loop): exit 130 (interrupted), no traceback."""
+    import subprocess
+    import sys
+    run = subprocess.run([sys.executable, "-c", DATAGEN_STOPPED_WHILE_STARTING], env=ros_env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 130 and "Traceback" not in run.stderr, (run.returncode, run.stderr)

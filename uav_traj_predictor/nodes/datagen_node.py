@@ -141,10 +141,11 @@ def main(args=None) -> int:
         return 0
     if not init_ros("datagen_commander", args):
         return 2
-    node = None
+    node, spun = None, False
     try:
         node = DatagenNode()
         node.start()
+        spun = True                                      # spin_once below creates rclpy's global executor
         while rclpy.ok() and (node.worker.is_alive() or not node.params.shutdown_when_done):
             rclpy.spin_once(node, timeout_sec=0.1)
         node.flush()
@@ -156,8 +157,12 @@ def main(args=None) -> int:
         return 2
     except (KeyboardInterrupt, ExternalShutdownException):
         return 130
+    except Exception:
+        if rclpy.ok() or spun:
+            raise
+        return 130                                       # SIGINT/SIGTERM while starting: the context is gone
     finally:
-        shutdown_node(node)
+        shutdown_node(node, spun=spun)
 
 
 if __name__ == "__main__":
