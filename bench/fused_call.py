@@ -1,6 +1,7 @@
 """Time one `_cstream.Plan.advance` call for one track (the C path, kernels/cstream.c) on the shipped
 checkpoint: stepping and predicting (a node's usual tick), stepping alone (warming up: no prediction) and
-predicting alone (no new grid sample), each including the argument handling; 20,000 calls each, p50/p99.
+predicting alone (no new grid sample), each including the argument handling; 20,000 calls each, p50/p99;
+then the guard's C step alone for 1000 tracks per call (its batched use in a many-track tick).
 
     cd /tmp && /work/main/.venv/bin/python /work/main/bench/fused_call.py [--checkpoint CKPT] [--calls 20000]
 """
@@ -24,6 +25,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint")
     parser.add_argument("--calls", type=int, default=20000)
+    parser.add_argument("--tracks", type=int, default=1000, help="tracks per call of the guard's timing")
+    parser.add_argument("--ticks", type=int, default=300, help="calls of the guard's timing")
     args = parser.parse_args(argv)
     predictor = StreamingPredictor(args.checkpoint)
     if predictor._fused is None:
@@ -47,7 +50,30 @@ def main(argv=None) -> int:
             plan.advance(slots, [slot], lists, [(0.0, 0.0, 0.0)], min_history, MAX_SPEED, out, ready, PRIOR_M)
             times[i] = time.perf_counter() - started
         print(f"{name:24s} p50 {np.percentile(times, 50) * 1e6:6.2f} us   p99 {np.percentile(times, 99) * 1e6:6.2f} us")
+    time_guard(predictor.horizon_steps, predictor.dt, args.tracks, args.ticks)
     return 0
+
+
+def time_guard(horizon: int, dt: float, tracks: int, ticks: int) -> None:
+    """The guard's C step alone (GuardState.apply: the partner IMM's step, scoring, forecast and blend) for
+    `tracks` tracks each advancing one grid step per call, on slow circles with 1 cm noise; p50 per call."""
+    from uav_traj_predictor.model.guard import Guard
+    guard, rng = Guard(tracks, horizon, dt), np.random.default_rng(0)
+    if not guard.fused:
+        print("guard: C twin not built")
+        return
+    index, times = np.arange(tracks), []
+    for k in range(ticks):
+        t = k * dt
+        last = np.column_stack([np.cos(0.5 * t + index), np.sin(0.5 * t + index), np.full(tracks, 2.0)])
+        last += rng.normal(0, 0.01, last.shape)
+        out = np.zeros((tracks, 3, horizon, 3))
+        out[:, 0], out[:, 2] = last[:, None, :], 0.1
+        started = time.perf_counter()
+        guard.apply_packed(index, np.full(tracks, k + 1), last, np.full(tracks, 0.01), out)
+        times.append(time.perf_counter() - started)
+    p50 = float(np.percentile(times[ticks // 5:], 50))
+    print(f"guard step, {tracks} tracks per call: p50 {p50 * 1e3:.3f} ms ({p50 / tracks * 1e6:.2f} us per track)")
 
 
 if __name__ == "__main__":

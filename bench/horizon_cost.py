@@ -12,10 +12,9 @@ rounds and the ratio of the medians, 3 s / 1 s (the issue's target: within 2x).
 from __future__ import annotations
 
 import argparse
-import statistics
 from pathlib import Path
 
-from release_compare import run
+from release_compare import compare
 
 HERE = Path(__file__).resolve().parent
 MODELS = HERE.parent / "models"
@@ -28,25 +27,11 @@ def main(argv=None) -> int:
     parser.add_argument("--short", type=Path, default=MODELS / "default.pt", help="the 1 s checkpoint")
     parser.add_argument("--long", type=Path, default=MODELS / "horizon3s.pt", help="the 3 s checkpoint")
     args = parser.parse_args(argv)
-    sources = {"1 s": (args.short, {}), "3 s": (args.long, {}),
-               "1 s, guard 0": (args.short, {"guard": 0.0}), "3 s, guard 0": (args.long, {"guard": 0.0})}
-    runs = {name: [] for name in sources}
-    for round_index in range(args.rounds):
-        for name, (checkpoint, options) in sources.items():
-            figures = run(HERE, checkpoint, None, args.cpu, options)
-            runs[name].append(figures)
-            print(f"round {round_index + 1} {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()),
-                  flush=True)
-    print(f"\n| figure (p50) | {' | '.join(runs)} | ratio 3 s / 1 s | ratio 3 s / 1 s, guard 0 |")
-    print("|---|" + "---|" * (len(runs) + 2))
-    for key in runs["1 s"][0]:
-        spans, medians = [], {}
-        for name in runs:
-            values = [figures[key] for figures in runs[name]]
-            spans.append(f"{min(values):.3f}–{max(values):.3f}")
-            medians[name] = statistics.median(values)
-        print(f"| {key} | {' | '.join(spans)} | {medians['3 s'] / medians['1 s']:.2f}x | "
-              f"{medians['3 s, guard 0'] / medians['1 s, guard 0']:.2f}x |")
+    sources = {"1 s": (HERE, args.short, None, {}), "3 s": (HERE, args.long, None, {}),
+               "1 s, guard 0": (HERE, args.short, None, {"guard": 0.0}),
+               "3 s, guard 0": (HERE, args.long, None, {"guard": 0.0})}
+    compare(sources, args.rounds, args.cpu, {"ratio 3 s / 1 s": ("3 s", "1 s"),
+                                             "ratio 3 s / 1 s, guard 0": ("3 s, guard 0", "1 s, guard 0")})
     return 0
 
 

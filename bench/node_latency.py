@@ -87,7 +87,7 @@ def core_one_track(checkpoint, updates=3000, fused=True, guard=None):
     return percentiles(times[100:])
 
 
-def core_crossover(checkpoint, counts=(1, 2, 4, 8, 16, 24, 32, 48, 64), ticks=400):
+def core_crossover(checkpoint, counts=(1, 2, 4, 8, 16, 24, 32, 48, 64, 128, 1000), ticks=400):
     """Tick p50 (us) with n tracks all due, through `advance`'s C path and through the batched numpy /
     torch calls (the C path switched off by CPU_FUSED_UP_TO = 0; the guard's C step runs in both, as in
     the product): where CPU_FUSED_UP_TO (kernels/dispatch.py) should sit."""

@@ -46,6 +46,32 @@ def run(bench: Path, checkpoint: Path, path: str | None, cpu: int, options: dict
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def compare(sources: dict, rounds: int, cpu: int, ratios: dict) -> dict:
+    """Alternate one process per source {name: (bench dir, checkpoint, PYTHONPATH or None, options)} for
+    `rounds` rounds pinned to `cpu`, print every process's figures, then the table: the range over the rounds
+    per source and, per ratios {column title: (numerator source, denominator source)}, the ratio of the
+    medians. Returns {name: [figures per round]}."""
+    runs = {name: [] for name in sources}
+    for round_index in range(rounds):
+        for name, (bench, checkpoint, path, options) in sources.items():
+            figures = run(bench, checkpoint, path, cpu, options)
+            runs[name].append(figures)
+            print(f"round {round_index + 1} {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()),
+                  flush=True)
+    print(f"\n| figure (p50) | {' | '.join(runs)} | {' | '.join(ratios)} |")
+    print("|---|" + "---|" * (len(runs) + len(ratios)))
+    first = next(iter(runs))
+    for key in runs[first][0]:
+        spans, medians = [], {}
+        for name in runs:
+            values = [figures[key] for figures in runs[name]]
+            spans.append(f"{min(values):.3f}–{max(values):.3f}")
+            medians[name] = statistics.median(values)
+        columns = [f"{medians[top] / medians[bottom]:.2f}x" for top, bottom in ratios.values()]
+        print(f"| {key} | {' | '.join(spans)} | {' | '.join(columns)} |")
+    return runs
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--other-tree", required=True, type=Path)
@@ -53,25 +79,11 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--cpu", type=int, default=1)
     args = parser.parse_args(argv)
-    runs = {"previous": [], "this": [], "this, guard 0": []}
     sources = {"previous": (args.other_tree / "bench", args.other_tree / "models" / "default.pt", args.other_path, {}),
                "this": (HERE, HERE.parent / "models" / "default.pt", None, {}),
                "this, guard 0": (HERE, HERE.parent / "models" / "default.pt", None, {"guard": 0.0})}
-    for round_index in range(args.rounds):
-        for name, (bench, checkpoint, path, options) in sources.items():
-            figures = run(bench, checkpoint, path, args.cpu, options)
-            runs[name].append(figures)
-            print(f"round {round_index + 1} {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in figures.items()),
-                  flush=True)
-    print(f"\n| figure (p50) | {' | '.join(runs)} | ratio this / previous | ratio guard 0 / previous |")
-    print("|---|" + "---|" * (len(runs) + 2))
-    for key in runs["previous"][0]:
-        spans, medians = [], []
-        for name in runs:
-            values = [figures[key] for figures in runs[name]]
-            spans.append(f"{min(values):.3f}–{max(values):.3f}")
-            medians.append(statistics.median(values))
-        print(f"| {key} | {' | '.join(spans)} | {medians[1] / medians[0]:.2f}x | {medians[2] / medians[0]:.2f}x |")
+    compare(sources, args.rounds, args.cpu, {"ratio this / previous": ("this", "previous"),
+                                             "ratio guard 0 / previous": ("this, guard 0", "previous")})
     return 0
 
 

@@ -41,6 +41,15 @@ def flights(count: int, duration: float, seed: int) -> list[tuple[str, Flight]]:
     return out
 
 
+def constant_velocity_ades(sets) -> list[float | None]:
+    """Each flight's constant-velocity ADE (None: no window), the denominator of `score`."""
+    out = []
+    for _, flight in sets:
+        scores = evaluate_flight(flight, {"cv": ConstantVelocity()})["cv"]
+        out.append(float(scores.errors.mean()) if len(scores) else None)
+    return out
+
+
 def score(method, sets, cv_ades) -> tuple[float, dict]:
     ratios, by_sensor = [], {}
     for (sensor, flight), cv in zip(sets, cv_ades):
@@ -61,10 +70,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     sets = flights(args.flights, args.duration, args.seed)
-    cv_ades = []
-    for _, flight in sets:
-        scores = evaluate_flight(flight, {"cv": ConstantVelocity()})["cv"]
-        cv_ades.append(float(scores.errors.mean()) if len(scores) else None)
+    cv_ades = constant_velocity_ades(sets)
     print(f"# {len(sets)} simulated flights x {args.duration:g} s, seed {args.seed}; score = geometric mean "
           f"of ADE / CV ADE per flight (lower is better)")
     grids = {

@@ -16,12 +16,8 @@ import itertools
 import time
 from pathlib import Path
 
-import numpy as np
-
 from uav_traj_predictor.core.imm import IMM_DEFAULTS, FilterConfig
-from uav_traj_predictor.evaluate.baselines import ConstantVelocity
 from uav_traj_predictor.evaluate.methods import ModelMethod
-from uav_traj_predictor.evaluate.runner import evaluate_flight
 
 HERE = Path(__file__).resolve().parent
 
@@ -42,11 +38,9 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    sets = load_tune_classical().flights(args.flights, args.duration, args.seed)
-    cv_ades = []
-    for _, flight in sets:
-        scores = evaluate_flight(flight, {"cv": ConstantVelocity()})["cv"]
-        cv_ades.append(float(scores.errors.mean()) if len(scores) else None)
+    tune_classical = load_tune_classical()
+    sets = tune_classical.flights(args.flights, args.duration, args.seed)
+    cv_ades = tune_classical.constant_velocity_ades(sets)
     print(f"# {len(sets)} simulated flights x {args.duration:g} s, seed {args.seed}; score = geometric mean of the "
           f"guarded model's ADE / CV ADE per flight (lower is better); 'network' = guard 0")
     candidates = {"network": None}
@@ -55,19 +49,10 @@ def main(argv=None) -> int:
     results = []
     for name, config in candidates.items():
         options = {"guard": 0.0} if config is None else {"guard_partner": FilterConfig(**config)}
-        method = ModelMethod(args.checkpoint, **options)
-        ratios, by_sensor = [], {}
-        for (sensor, flight), cv in zip(sets, cv_ades):
-            scores = evaluate_flight(flight, {"m": method})["m"]
-            if len(scores) == 0 or cv is None:
-                continue
-            value = np.log(float(scores.errors.mean()) / cv)
-            ratios.append(value)
-            by_sensor.setdefault(sensor, []).append(value)
-        score = float(np.exp(np.mean(ratios)))
-        sensors = ", ".join(f"{k} {np.exp(np.mean(v)):.3f}" for k, v in sorted(by_sensor.items()))
-        results.append((score, name))
-        print(f"{score:.4f}  {name}  ({sensors})", flush=True)
+        value, by_sensor = tune_classical.score(ModelMethod(args.checkpoint, **options), sets, cv_ades)
+        sensors = ", ".join(f"{k} {v:.3f}" for k, v in by_sensor.items())
+        results.append((value, name))
+        print(f"{value:.4f}  {name}  ({sensors})", flush=True)
     best = min(result for result in results if result[1] != "network")
     print(f"\n# best partner: {best[1]} ({best[0]:.4f}); {time.perf_counter() - started:.0f} s")
     return 0

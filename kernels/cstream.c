@@ -507,7 +507,9 @@ typedef struct {
     long min_evidence;
 } GuardState;
 
-static int get_array(PyObject *obj, Py_buffer *view, const ArraySpec *spec)
+/* A writable C-contiguous view of obj with spec's dimensions and format (int64 'q': also 'l' on LP64), or
+ * -1 with a ValueError naming `who` and the array (nothing held). */
+static int get_array(PyObject *obj, Py_buffer *view, const ArraySpec *spec, const char *who)
 {
     if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
         return -1;
@@ -519,8 +521,8 @@ static int get_array(PyObject *obj, Py_buffer *view, const ArraySpec *spec)
         ok = f[0] == spec->format;
     if (!ok) {
         PyBuffer_Release(view);
-        PyErr_Format(PyExc_ValueError, "guard: %s must be a writable C-contiguous %d-D array of format '%c'",
-                     spec->name, spec->ndim, spec->format);
+        PyErr_Format(PyExc_ValueError, "%s: %s must be a writable C-contiguous %d-D array of format '%c'",
+                     who, spec->name, spec->ndim, spec->format);
         return -1;
     }
     return 0;
@@ -803,7 +805,7 @@ static int guard_state_init(GuardState *self, PyObject *args, PyObject *kwds)
     if (PyErr_Occurred())
         return -1;
     for (; self->held < GUARD_STATE_ARRAYS; self->held++)
-        if (get_array(PyTuple_GET_ITEM(args, self->held), &self->v[self->held], &guard_arrays[self->held]) < 0)
+        if (get_array(PyTuple_GET_ITEM(args, self->held), &self->v[self->held], &guard_arrays[self->held], "guard") < 0)
             return -1;
     const Py_buffer *v = self->v;
     const Py_ssize_t cap = v[0].shape[0], m = v[0].shape[1], h = v[7].shape[1];
@@ -842,7 +844,7 @@ static PyObject *guard_state_apply(GuardState *self, PyObject *const *args, Py_s
     int held = 0, all_network = args[5] == Py_None;
     PyObject *result = NULL;
     for (; held < 6 - all_network; held++)
-        if (get_array(args[held], &v[held], &guard_arrays[GUARD_STATE_ARRAYS + held]) < 0)
+        if (get_array(args[held], &v[held], &guard_arrays[GUARD_STATE_ARRAYS + held], "guard") < 0)
             goto done;
     const Py_ssize_t n = v[0].shape[0], h = self->h;
     int sizes = v[1].shape[0] == n && v[2].shape[0] == n && v[2].shape[1] == 3 && v[3].shape[0] == n;
@@ -944,31 +946,19 @@ static void release_buffers(AdvanceBuffers *b)
 /* The five arrays of the state object `tracks` (attributes), then out and ready. */
 static int get_buffers(PyObject *tracks, PyObject *out, PyObject *ready, AdvanceBuffers *b)
 {
-    static const char format[] = {'f', 'f', 'd', 'q', '?', 'd', '?'}, ndim[] = {3, 2, 2, 1, 1, 4, 1};
-    static const char *names[] = {"gru", "top", "last_velocity", "count", "active", "out", "ready"};
+    static const ArraySpec specs[] = {{"gru", 'f', 3}, {"top", 'f', 2}, {"last_velocity", 'd', 2}, {"count", 'q', 1},
+                                      {"active", '?', 1}, {"out", 'd', 4}, {"ready", '?', 1}};
     Py_buffer *all[] = {&b->gru, &b->top, &b->last_velocity, &b->count, &b->active, &b->out, &b->ready};
     b->held = 0;
     for (int i = 0; i < 7; i++) {
-        Py_buffer *view = all[i];
-        PyObject *array = i == 5 ? Py_NewRef(out) : i == 6 ? Py_NewRef(ready) : PyObject_GetAttrString(tracks, names[i]);
+        PyObject *array = i == 5 ? Py_NewRef(out) : i == 6 ? Py_NewRef(ready) : PyObject_GetAttrString(tracks, specs[i].name);
         if (array == NULL)
             return -1;
-        int got = PyObject_GetBuffer(array, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE);
+        int got = get_array(array, all[i], &specs[i], "cstream.advance");
         Py_DECREF(array);                                /* the buffer view keeps the array alive */
         if (got < 0)
             return -1;
         b->held++;
-        const char *f = view->format;
-        int ok = view->ndim == ndim[i] && f != NULL && f[1] == 0;
-        if (ok && format[i] == 'q')                      /* int64: 'l' on LP64 platforms, 'q' elsewhere */
-            ok = (f[0] == 'q' || f[0] == 'l') && view->itemsize == 8;
-        else if (ok)
-            ok = f[0] == format[i];
-        if (!ok) {
-            PyErr_Format(PyExc_ValueError, "cstream.advance: %s must be a writable C-contiguous %d-D array of "
-                         "format '%c'", names[i], ndim[i], format[i]);
-            return -1;
-        }
     }
     return 0;
 }
@@ -1180,15 +1170,8 @@ PyMODINIT_FUNC PyInit__cstream(void)
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;
-    Py_INCREF(&PlanType);
-    if (PyModule_AddObject(m, "Plan", (PyObject *)&PlanType) < 0) {
-        Py_DECREF(&PlanType);
-        Py_DECREF(m);
-        return NULL;
-    }
-    Py_INCREF(&GuardStateType);
-    if (PyModule_AddObject(m, "GuardState", (PyObject *)&GuardStateType) < 0) {
-        Py_DECREF(&GuardStateType);
+    if (PyModule_AddType(m, &PlanType) < 0 || PyModule_AddType(m, &GuardStateType) < 0 ||
+        PyModule_AddIntConstant(m, "GUARD_MAX_H", GUARD_MAX_H) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -20,8 +20,8 @@ CPU_STEP_TORCH_FROM = 32
 CPU_SEQUENCE_TORCH_FROM = 8
 # A streaming update (GRU step + head + guard) of up to this many tracks runs the C path (fused.py) in one
 # call, where it is built. Tick p50 through the C path / the batched calls with the guard on, shipped 128x1
-# (`bench/node_latency.py --skip-dds --crossover`, at 0b0fbc1 plus the bench's crossover fix): 16 tracks
-# 145 / 282 us, 32: 287 / 472, 64: 563 / 672; about even at 128 (1.1 ms); 1000: 10.3 / 7.2 ms.
+# (`bench/node_latency.py --skip-dds --crossover`, code at 0c8f087): 16 tracks 159 / 285 us, 32: 312 / 476,
+# 64: 610 / 680, 128: 1188 / 1065; 1000: 10.6 / 7.7 ms.
 CPU_FUSED_UP_TO = 64
 
 

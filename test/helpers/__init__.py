@@ -1,9 +1,9 @@
 """What the tests share, in one importable place (test modules never import each other): paths of the
 checkout, bench/ scripts as modules, a short datagen config; random checkpoints (`helpers.checkpoints`),
-seeded GRU cases (`helpers.kernels`), reference ROS messages built the slow way (`helpers.messages`,
-needs rclpy), the `ros2 launch` executable lookup (`helpers.install`), hostile files
-(`helpers.untrusted`). conftest.py builds its fixtures on these. Importable as `helpers` because pytest
-puts test/ (the folder of the root conftest.py) on sys.path.
+seeded GRU cases (`helpers.kernels`), the guard's C twin against its reference (`helpers.guard`),
+reference ROS messages built the slow way (`helpers.messages`, needs rclpy), the `ros2 launch` executable
+lookup (`helpers.install`), hostile files (`helpers.untrusted`). conftest.py builds its fixtures on these.
+Importable as `helpers` because pytest puts test/ (the folder of the root conftest.py) on sys.path.
 
 Layout: test/unit/<room>/test_<room>_*.py run in one process (rclpy message types allowed, no DDS
 participant); test/integration/ starts node processes (through uav_traj_predictor.harness) or rclpy

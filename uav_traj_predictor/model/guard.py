@@ -32,9 +32,9 @@ import numpy as np
 from ..core.imm import IMM_DEFAULTS, FilterConfig, IMMBank
 
 try:                          # the C twin of `Guard.apply` (kernels/cstream.c GuardState), when it was built
-    from ..kernels._cstream import GuardState as _GuardState
+    from ..kernels._cstream import GUARD_MAX_H as C_MAX_HORIZON, GuardState as _GuardState
 except ImportError:
-    _GuardState = None
+    _GuardState, C_MAX_HORIZON = None, 0
 
 RECOMMENDED_RATE = 0.02   # chosen on ../shared/flights under perturbations (development figures, docs/model.md)
 # The classical partner every track runs beside the network: the "imm" anchor's filter with a measurement-noise
@@ -44,7 +44,6 @@ RECOMMENDED_RATE = 0.02   # chosen on ../shared/flights under perturbations (dev
 # with the anchor's 1 mm floor and 0.4819 for the network alone; docs/model.md "The guard").
 PARTNER_DEFAULTS = dict(IMM_DEFAULTS, sigma_floor=0.02)
 MIN_EVIDENCE = 20         # scored pairs per lead before the weight may leave 0
-C_MAX_HORIZON = 64        # kernels/cstream.c GUARD_MAX_H: longer horizons run the numpy arithmetic
 DEFAULT_RATE = RECOMMENDED_RATE   # the product's default: StreamingPredictor, so predictor_node, evaluate, bag eval
 
 
@@ -71,7 +70,8 @@ class Guard:
         self._classical = np.zeros((capacity, h, h, 3))
         self._target = np.full((capacity, h, h), -1, np.int64)
         self._weight = np.zeros(capacity)                                 # mean weight of the last blend
-        self.fused = bool(fused and _GuardState is not None and h <= C_MAX_HORIZON)    # the C twin (same to ~1e-12)
+        # the C twin (same to ~1e-12), for horizons up to its compile-time bound; longer ones run numpy
+        self.fused = bool(fused and _GuardState is not None and h <= C_MAX_HORIZON)
         self._c_state = None
 
     @property
@@ -165,8 +165,8 @@ class Guard:
         state = self.c_state()
         longer = state.apply(indices, grid_index, last, noise, out, network)
         if longer is not None:                           # filters that skip grid steps: numpy, then the rest
-            self.step_partner(indices[list(longer)], grid_index[list(longer)], last[list(longer)],
-                              noise[list(longer)])
+            rows = list(longer)
+            self.step_partner(indices[rows], grid_index[rows], last[rows], noise[rows])
             state.apply(indices, grid_index, last, noise, out, network)
 
     def step_partner(self, indices, grid_index, last, noise) -> None:

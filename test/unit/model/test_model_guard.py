@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from helpers.checkpoints import random_checkpoint
+from helpers.guard import apply_both, assert_same_state
 from uav_traj_predictor.core import TrackBank
 from uav_traj_predictor.core.imm import IMM_DEFAULTS, FilterConfig, IMMBank
 from uav_traj_predictor.model import TRACKING, StreamingPredictor
@@ -269,18 +270,8 @@ def test_the_c_twin_equals_the_numpy_reference():
         predicted = np.array([future(paths[t])[min(grid[t], 680)] for t in tracks])
         predicted += rng.normal(0, 0.05, predicted.shape)
         std = rng.uniform(0.01, 0.2, predicted.shape)
-        outputs = []
-        for guard in (fused, reference):
-            positions, spread = predicted.copy(), std.copy()
-            guard.apply(tracks, grid[tracks], last, noise, positions, spread, network)
-            outputs.append((positions, spread, guard.weight(tracks)))
-        for got, want in zip(outputs[0], outputs[1]):
-            np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
-    for name in ("_stats", "_evidence", "_model", "_classical", "_target"):
-        np.testing.assert_allclose(getattr(fused, name), getattr(reference, name), rtol=1e-9, atol=1e-12)
-    for name in ("_x", "_p", "_mu", "_k"):
-        np.testing.assert_allclose(getattr(fused.partner, name), getattr(reference.partner, name), rtol=1e-8,
-                                   atol=1e-10)
+        apply_both(fused, reference, tracks, grid[tracks], last, noise, predicted, std, network)
+    assert_same_state(fused, reference)
     assert fused.weight(np.arange(5)).max() > 0                      # the blend was exercised
 
 

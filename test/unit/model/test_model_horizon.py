@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from helpers.guard import apply_both, assert_same_state
 from uav_traj_predictor.core import TrackBank
 from uav_traj_predictor.data.flight import Flight
 from uav_traj_predictor.data.preprocess import PreprocessConfig, segments_from_flight
@@ -122,15 +123,8 @@ def test_the_guard_c_twin_equals_numpy_at_30_steps():
         std = rng.uniform(0.05, 1.0, predicted.shape)
         network = rng.random(len(tracks)) < 0.9
         noise = rng.uniform(0, 0.02, len(tracks))
-        outputs = []
-        for guard in (fused, reference):
-            positions, spread = predicted.copy(), std.copy()
-            guard.apply(tracks, grid[tracks], last, noise, positions, spread, network)
-            outputs.append((positions, spread, guard.weight(tracks)))
-        for got, want in zip(outputs[0], outputs[1]):
-            np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
-    for name in ("_stats", "_evidence", "_model", "_classical", "_target"):
-        np.testing.assert_allclose(getattr(fused, name), getattr(reference, name), rtol=1e-9, atol=1e-12)
+        apply_both(fused, reference, tracks, grid[tracks], last, noise, predicted, std, network)
+    assert_same_state(fused, reference)
     assert fused.weight(np.arange(3)).max() > 0
 
 

@@ -88,17 +88,8 @@ def read_bag(path: Path, topic: str | None = None, strict_topic: bool = False) -
 
 def _decode(path: Path, reader, connections) -> tuple[list, ReadReport]:
     """(stamp, position, quaternion, body twist, covariance noise level) per readable message, and the report."""
-    report = ReadReport()
-    rows, receive_stamps = [], 0
-    for index, (connection, receive_ns, raw) in enumerate(reader.messages(connections=connections)):
-        try:
-            msg = reader.deserialize(raw, connection.msgtype)
-        except Exception as err:  # a corrupt message must not lose the rest of the bag
-            report.drop("undecodable message", 1, f"{path}: {connection.topic} message {index}: {err}")
-            continue
-        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        if stamp == 0:
-            stamp, receive_stamps = receive_ns * 1e-9, receive_stamps + 1
+    report, rows = ReadReport(), []
+    for connection, msg, stamp, _ in _stamped_messages(path, reader, connections, report):
         kind = connection.msgtype
         twist = msg.twist.twist.linear if kind == ODOMETRY else None
         noise = covariance_level(*msg.pose.covariance[[0, 7, 14]].tolist()) if kind == POSE_COVARIANCE else np.nan
@@ -110,10 +101,27 @@ def _decode(path: Path, reader, connections) -> tuple[list, ReadReport]:
             orientation = (pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w)
         rows.append((stamp, position, orientation, (twist.x, twist.y, twist.z) if twist is not None else (np.nan,) * 3,
                      noise))
-    if receive_stamps:
-        report.notes.append(f"{path}: {receive_stamps} messages had a zero header stamp; "
-                            "used the bag receive time")
     return rows, report
+
+
+def _stamped_messages(path: Path, reader, connections, report: ReadReport, unpack=None):
+    """(connection, message, stamp s, unpack(message) or None) per decodable message of `connections`: the
+    header stamp, or the bag receive time where it is zero (counted in one note); a message that does not
+    deserialise, or that `unpack` rejects (raises), is dropped as undecodable, never the rest of the bag."""
+    receive_stamps = 0
+    for index, (connection, receive_ns, raw) in enumerate(reader.messages(connections=connections)):
+        try:
+            msg = reader.deserialize(raw, connection.msgtype)
+            unpacked = unpack(msg) if unpack is not None else None
+        except Exception as err:  # a corrupt message must not lose the rest of the bag
+            report.drop("undecodable message", 1, f"{path}: {connection.topic} message {index}: {err}")
+            continue
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        if stamp == 0:
+            stamp, receive_stamps = receive_ns * 1e-9, receive_stamps + 1
+        yield connection, msg, stamp, unpacked
+    if receive_stamps:
+        report.notes.append(f"{path}: {receive_stamps} messages had a zero header stamp; used the bag receive time")
 
 
 def target_topics(path: Path) -> list[str]:
@@ -132,23 +140,17 @@ def read_bag_targets(path: Path, topic: str) -> dict[str, Flight]:
     not 3 per id are dropped (counted in each flight's report)."""
     path = Path(path)
     reader = _open_reader(path)
-    report, rows, receive_stamps = ReadReport(), {}, 0
+    report, rows = ReadReport(), {}
+
+    def unpack(msg):                          # ids and (n, 3) positions, or a ValueError: undecodable
+        ids = list(msg.ids)
+        return ids, np.asarray(msg.positions, np.float64).reshape(len(ids), 3)
     try:
         connections = [c for c in reader.connections if c.topic == topic]
         if not connections or connections[0].msgtype != TARGET_ARRAY:
             kinds = {c.topic: c.msgtype for c in reader.connections}
             raise FlightFormatError(f"{path}: topic {topic} is {kinds.get(topic, 'missing')}, not {TARGET_ARRAY}")
-        for index, (connection, receive_ns, raw) in enumerate(reader.messages(connections=connections)):
-            try:
-                msg = reader.deserialize(raw, connection.msgtype)
-                ids = list(msg.ids)
-                positions = np.asarray(msg.positions, np.float64).reshape(len(ids), 3)
-            except Exception as err:  # a corrupt message must not lose the rest of the bag
-                report.drop("undecodable message", 1, f"{path}: {topic} message {index}: {err}")
-                continue
-            stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-            if stamp == 0:
-                stamp, receive_stamps = receive_ns * 1e-9, receive_stamps + 1
+        for _, msg, stamp, (ids, positions) in _stamped_messages(path, reader, connections, report, unpack):
             covariances = np.asarray(msg.covariances, np.float64)
             levels = (covariance_levels(covariances.reshape(len(ids), 9)[:, ::4])
                       if len(ids) and len(covariances) == 9 * len(ids) else np.full(len(ids), np.nan))
@@ -156,8 +158,6 @@ def read_bag_targets(path: Path, topic: str) -> dict[str, Flight]:
                 rows.setdefault(target, []).append((stamp, xyz, level))
     finally:
         reader.close()
-    if receive_stamps:
-        report.notes.append(f"{path}: {receive_stamps} messages had a zero header stamp; used the bag receive time")
     flights = {}
     for target, samples in rows.items():
         t, p, noise = (np.array(column) for column in zip(*samples))
