@@ -1,7 +1,9 @@
-/* Fused CPU path for the streaming update of a few tracks: GRU steps and the horizon head, in C.
+/* Fused CPU path for the streaming update of any number of tracks: GRU steps and the horizon head, in C.
  *
  * Python-level numpy costs ~1 us per call on 3-vectors and 96-wide rows, so a few tracks' update through
- * the numpy path is dominated by call overhead (kernels/README.md). `Plan` holds float32 copies of the
+ * the numpy path is dominated by call overhead (kernels/README.md); many tracks are stepped and predicted
+ * BLOCK at a time, each weight vector loaded once per block (affine_block), which beats the batched
+ * numpy/torch calls at every track count measured (kernels/dispatch.py). `Plan` holds float32 copies of the
  * weights in the layouts of kernels/cpu.py and the head's post-processing constants, and works on the
  * caller's numpy arrays:
  *
@@ -29,6 +31,7 @@
 #include <string.h>
 
 #define MAX_LAYERS 16
+#define BLOCK 6                  /* tracks whose products share one pass over the weights (advance) */
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wpsabi"          /* 32-byte vectors pass only between inlined helpers */
@@ -47,11 +50,12 @@
 typedef struct {
     PyObject_HEAD
     int layers, hidden, features, scaled, accel, noise, interval, head_hidden, steps, edges;
+    int out_cols;                                     /* 6 * steps rounded up to 16: w2's stored columns */
     double noise_floor, noise_log_center, noise_width;   /* the measured-noise input (noise = 1) */
     int layer_inputs[MAX_LAYERS];
     float *w_step[MAX_LAYERS], *b_step[MAX_LAYERS];   /* (I + H, 4H), (4H,) per layer */
     float *inv_scale;                                 /* (scaled,): velocity | acceleration scales */
-    float *w1, *b1, *w2, *b2;                         /* (H, M), (M,), (M, 6S), (6S,) */
+    float *w1, *b1, *w2, *b2;                         /* (H, M), (M,), (M, out_cols) zero-padded, (6S,) */
     double *low, *high, *log_residual_scale, *head_scale, *edge_values, *speed_factor;
     double dt;
     float *xh, *g, *mlp, *out32;                      /* work buffers */
@@ -214,11 +218,18 @@ static int plan_init(Plan *self, PyObject *args, PyObject *kwds)
         !(self->edge_values = copy_buffer(items[8], 'd', 1, es, "edges")) ||
         !(self->speed_factor = copy_buffer(items[9], 'd', 2, factor, "speed_factor")))
         goto done;
-    self->xh = malloc(sizeof(float) * (size_t)(h + (f > h ? f : h)));
-    self->g = malloc(sizeof(float) * (size_t)(4 * h));
-    self->mlp = malloc(sizeof(float) * (size_t)m);
-    self->out32 = malloc(sizeof(float) * (size_t)o);
-    if (!self->xh || !self->g || !self->mlp || !self->out32) {
+    self->xh = malloc(sizeof(float) * BLOCK * (size_t)(h + (f > h ? f : h)));   /* BLOCK rows each */
+    self->g = malloc(sizeof(float) * BLOCK * (size_t)(4 * h));
+    self->mlp = malloc(sizeof(float) * BLOCK * (size_t)m);
+    self->out_cols = (int)((o + 15) / 16 * 16);        /* whole 16-column blocks of affine_block, no scalar tail */
+    float *padded = calloc((size_t)m * (size_t)self->out_cols, sizeof(float));
+    if (padded != NULL)
+        for (Py_ssize_t r = 0; r < m; r++)
+            memcpy(padded + r * self->out_cols, self->w2 + r * o, sizeof(float) * (size_t)o);
+    free(self->w2);
+    self->w2 = padded;
+    self->out32 = malloc(sizeof(float) * BLOCK * (size_t)self->out_cols);
+    if (!self->xh || !self->g || !self->mlp || !self->out32 || !self->w2) {
         PyErr_NoMemory();
         goto done;
     }
@@ -271,7 +282,7 @@ INLINE void affine(const float *xh, int n_in, const float *w, const float *b, in
         for (int i = 0; i < 8; i++)
             acc[i] = b != NULL ? load8(b + j0 + 8 * i) : splat8(0.0f);
         for (int k = 0; k < n_in; k++) {
-            const v8f a = splat8(xh[k]);
+            const float a = xh[k];                      /* scalar * vector: a broadcast, not 8 inserts */
             const float *row = w + (size_t)k * cols + j0;
             for (int i = 0; i < 8; i++)
                 acc[i] += a * load8(row + 8 * i);
@@ -282,7 +293,7 @@ INLINE void affine(const float *xh, int n_in, const float *w, const float *b, in
     for (; j0 + 8 <= cols; j0 += 8) {
         v8f acc = b != NULL ? load8(b + j0) : splat8(0.0f);
         for (int k = 0; k < n_in; k++)
-            acc += splat8(xh[k]) * load8(w + (size_t)k * cols + j0);
+            acc += xh[k] * load8(w + (size_t)k * cols + j0);
         store8(g + j0, acc);
     }
     for (; j0 < cols; j0++) {
@@ -291,6 +302,49 @@ INLINE void affine(const float *xh, int n_in, const float *w, const float *b, in
             acc += xh[k] * w[(size_t)k * cols + j0];
         g[j0] = acc;
     }
+}
+
+/* affine() for BLOCK rows at once: g[t] = b + xh[t] @ w, xh rows n_in apart, g rows cols apart. Every output
+ * is the same sum in the same order as affine()'s (bit-identical), but 16 columns of the BLOCK rows are
+ * accumulated together, so each weight vector is loaded once per block of tracks instead of once per track:
+ * a 128-wide GRU's weights (~280 KB) stream from L2 a quarter as often (bench/fused_call.py). */
+INLINE void affine_block(const float *xh, int n_in, const float *w, const float *b, int cols, float *g)
+{
+    int j0 = 0;
+    for (; j0 + 16 <= cols; j0 += 16) {
+        v8f acc[BLOCK][2];
+        for (int t = 0; t < BLOCK; t++) {
+            acc[t][0] = b != NULL ? load8(b + j0) : splat8(0.0f);
+            acc[t][1] = b != NULL ? load8(b + j0 + 8) : splat8(0.0f);
+        }
+        for (int k = 0; k < n_in; k++) {
+            const float *row = w + (size_t)k * cols + j0;
+            const v8f w0 = load8(row), w1 = load8(row + 8);
+            for (int t = 0; t < BLOCK; t++) {
+                const float a = xh[t * n_in + k];
+                acc[t][0] += a * w0;
+                acc[t][1] += a * w1;
+            }
+        }
+        for (int t = 0; t < BLOCK; t++) {
+            store8(g + (size_t)t * cols + j0, acc[t][0]);
+            store8(g + (size_t)t * cols + j0 + 8, acc[t][1]);
+        }
+    }
+    for (; j0 + 8 <= cols; j0 += 8)
+        for (int t = 0; t < BLOCK; t++) {
+            v8f acc = b != NULL ? load8(b + j0) : splat8(0.0f);
+            for (int k = 0; k < n_in; k++)
+                acc += xh[t * n_in + k] * load8(w + (size_t)k * cols + j0);
+            store8(g + (size_t)t * cols + j0, acc);
+        }
+    for (; j0 < cols; j0++)
+        for (int t = 0; t < BLOCK; t++) {
+            float acc = b != NULL ? b[j0] : 0.0f;
+            for (int k = 0; k < n_in; k++)
+                acc += xh[t * n_in + k] * w[(size_t)k * cols + j0];
+            g[(size_t)t * cols + j0] = acc;
+        }
 }
 
 /* Branch-free float32 exp, sigmoid and tanh on 8 lanes (libm's expf/tanhf are scalar calls: the ~384 of a
@@ -352,14 +406,9 @@ INLINE v8f tanh8(v8f x)
         }                                                                                     \
     } while (0)
 
-/* One layer: h (H,) -> new h in place, from input x (I,) (the arithmetic of cpu.NumpyCell). */
-VECTOR_CLONES static void gru_layer(Plan *self, int k, const float *x, float *h)
+/* The gates of one layer's step from its products g = [x | h] @ w_step + b_step (4H,): h (H,) in place. */
+INLINE void gru_gates_row(float *g, float *h, int hid)
 {
-    const int hid = self->hidden, inputs = self->layer_inputs[k];
-    float *xh = self->xh, *g = self->g;
-    memcpy(xh, x, sizeof(float) * (size_t)inputs);
-    memcpy(xh + inputs, h, sizeof(float) * (size_t)hid);
-    affine(xh, inputs + hid, self->w_step[k], self->b_step[k], 4 * hid, g);
     APPLY8(sigmoid8, g, 2 * hid);                        /* r | z */
     float *n = g + 2 * hid;                              /* n = tanh(x W_in + b_in + r (h W_hn + b_hn)) */
     for (int j = 0; j < hid; j++)
@@ -369,26 +418,68 @@ VECTOR_CLONES static void gru_layer(Plan *self, int k, const float *x, float *h)
         h[j] = (h[j] - n[j]) * g[hid + j] + n[j];
 }
 
-/* The head's MLP on the top hidden state: out32 = tanh(top @ w1 + b1) @ w2 (b2 added by the caller). */
-VECTOR_CLONES static void head_dense(Plan *self, const float *top)
+/* One layer: h (H,) -> new h in place, from input x (I,) (the arithmetic of cpu.NumpyCell). */
+VECTOR_CLONES static void gru_layer(Plan *self, int k, const float *x, float *h)
 {
-    const int hid = self->hidden, m = self->head_hidden, o = 6 * self->steps;
-    float *mlp = self->mlp, *raw = self->out32;
-    affine(top, hid, self->w1, NULL, m, mlp);            /* top @ w1, then + b1, tanh (numpy's order) */
+    const int hid = self->hidden, inputs = self->layer_inputs[k];
+    float *xh = self->xh, *g = self->g;
+    memcpy(xh, x, sizeof(float) * (size_t)inputs);
+    memcpy(xh + inputs, h, sizeof(float) * (size_t)hid);
+    affine(xh, inputs + hid, self->w_step[k], self->b_step[k], 4 * hid, g);
+    gru_gates_row(g, h, hid);
+}
+
+/* gru_layer for BLOCK tracks at once (inputs x[t], states h[t]): the same results. */
+VECTOR_CLONES static void gru_layer_block(Plan *self, int k, const float *const *x, float *const *h)
+{
+    const int hid = self->hidden, inputs = self->layer_inputs[k], width = inputs + hid;
+    float *xh = self->xh, *g = self->g;
+    for (int t = 0; t < BLOCK; t++) {
+        memcpy(xh + t * width, x[t], sizeof(float) * (size_t)inputs);
+        memcpy(xh + t * width + inputs, h[t], sizeof(float) * (size_t)hid);
+    }
+    affine_block(xh, width, self->w_step[k], self->b_step[k], 4 * hid, g);
+    for (int t = 0; t < BLOCK; t++)
+        gru_gates_row(g + (size_t)t * 4 * hid, h[t], hid);
+}
+
+/* tanh(mlp + b1) in place: the head's hidden layer after top @ w1 (numpy's order: product, + b1, tanh) */
+INLINE void head_hidden_row(Plan *self, float *mlp)
+{
+    const int m = self->head_hidden;
     for (int j = 0; j < m; j++)
         mlp[j] = mlp[j] + self->b1[j];
     APPLY8(tanh8, mlp, m);
-    affine(mlp, m, self->w2, NULL, o, raw);
+}
+
+/* The head's MLP on the top hidden state: out32 = tanh(top @ w1 + b1) @ w2 (b2 added by the caller). */
+VECTOR_CLONES static void head_dense(Plan *self, const float *top)
+{
+    const int hid = self->hidden, m = self->head_hidden;
+    float *mlp = self->mlp, *raw = self->out32;
+    affine(top, hid, self->w1, NULL, m, mlp);
+    head_hidden_row(self, mlp);
+    affine(mlp, m, self->w2, NULL, self->out_cols, raw);
+}
+
+/* head_dense for BLOCK top rows (tops (BLOCK, H), contiguous): out32 row t (out_cols apart) for track t, the
+ * same results. */
+VECTOR_CLONES static void head_dense_block(Plan *self, const float *tops)
+{
+    const int hid = self->hidden, m = self->head_hidden;
+    float *mlp = self->mlp, *raw = self->out32;
+    affine_block(tops, hid, self->w1, NULL, m, mlp);
+    for (int t = 0; t < BLOCK; t++)
+        head_hidden_row(self, mlp + (size_t)t * m);
+    affine_block(mlp, m, self->w2, NULL, self->out_cols, raw);
 }
 
 /* ---- one track ------------------------------------------------------------------------------- */
 /* One GRU step of track `slot` of state (L, N, H): features of the grid sample
  * v = (vx, vy, vz, noise, ux, uy, uz) given the previous velocity lv (the arithmetic of
  * ModelSpec.features, float32), then every layer in place. Returns the top layer's row. */
-static float *step_row(Plan *self, float *state, Py_ssize_t n_rows, Py_ssize_t slot, const double *v,
-                       const double *lv, int fresh)
+static void features_row(Plan *self, const double *v, const double *lv, int fresh, float *x)
 {
-    float x[10];
     for (int i = 0; i < 3; i++) {
         const float now = (float)v[i];
         x[i] = now * self->inv_scale[i];
@@ -402,6 +493,13 @@ static float *step_row(Plan *self, float *state, Py_ssize_t n_rows, Py_ssize_t s
     if (self->interval)
         for (int i = 0; i < 3; i++)
             x[7 + i] = (float)v[4 + i] * self->inv_scale[i];
+}
+
+static float *step_row(Plan *self, float *state, Py_ssize_t n_rows, Py_ssize_t slot, const double *v,
+                       const double *lv, int fresh)
+{
+    float x[10];
+    features_row(self, v, lv, fresh, x);
     const Py_ssize_t hid = self->hidden, layer_stride = n_rows * hid;
     const float *input = x;
     float *h = NULL;
@@ -413,13 +511,41 @@ static float *step_row(Plan *self, float *state, Py_ssize_t n_rows, Py_ssize_t s
     return h;
 }
 
+/* step_row for BLOCK distinct slots at once (sample v[t], previous velocity lv[t], fresh[t] per track). */
+static void step_rows_block(Plan *self, float *state, Py_ssize_t n_rows, const Py_ssize_t *slot,
+                            const double *const *v, const double *const *lv, const int *fresh)
+{
+    float x[BLOCK][10];
+    const float *input[BLOCK];
+    float *h[BLOCK];
+    for (int t = 0; t < BLOCK; t++) {
+        features_row(self, v[t], lv[t], fresh[t], x[t]);
+        input[t] = x[t];
+    }
+    const Py_ssize_t hid = self->hidden, layer_stride = n_rows * hid;
+    for (int k = 0; k < self->layers; k++) {
+        for (int t = 0; t < BLOCK; t++)
+            h[t] = state + k * layer_stride + slot[t] * hid;
+        gru_layer_block(self, k, input, h);
+        for (int t = 0; t < BLOCK; t++)
+            input[t] = h[t];
+    }
+}
+
 /* Head + integration of one track from its top row, last velocity v and last grid position p into
  * out = [positions | velocities | std] (3, S, 3). Returns 0 when an output is non-finite. */
+static int predict_post(Plan *self, const float *raw, const double *v, const double *p, double *out);
+
 static int predict_row(Plan *self, const float *top, const double *v, const double *p, double *out)
 {
-    const int s = self->steps, s3 = 3 * s, o = 6 * s;
     head_dense(self, top);
-    const float *raw = self->out32;
+    return predict_post(self, self->out32, v, p, out);
+}
+
+/* predict_row's part after the MLP: raw = tanh(top @ w1 + b1) @ w2 (6S,) of the track. */
+static int predict_post(Plan *self, const float *raw, const double *v, const double *p, double *out)
+{
+    const int s = self->steps, s3 = 3 * s, o = 6 * s;
     const double speed = sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
     int bin = 0;                                          /* bisect_left: edges strictly below the speed */
     while (bin < self->edges && self->edge_values[bin] < speed)
@@ -999,6 +1125,7 @@ static PyObject *plan_advance(Plan *self, PyObject *const *args, Py_ssize_t narg
     PyObject *lasts = lists ? PySequence_Fast(args[3], "last_positions must be a sequence") : NULL;
     AdvanceBuffers b = {.held = 0};
     Py_ssize_t *slot = NULL, *first = NULL, *left = NULL, unguarded = 0;
+    char *seen = NULL;                                   /* slots given so far (a repeat is an error) */
     double *values = NULL;
     PyObject *result = NULL;
     if (lasts == NULL || get_buffers(args[0], args[6], args[7], &b) < 0)
@@ -1024,6 +1151,11 @@ static PyObject *plan_advance(Plan *self, PyObject *const *args, Py_ssize_t narg
     }
     first = slot + n;
     left = first + n + 1;
+    seen = PyMem_Calloc((size_t)rows + 1, 1);
+    if (seen == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
     Py_ssize_t total = 0;
     const char *active = (const char *)b.active.buf;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -1034,11 +1166,11 @@ static PyObject *plan_advance(Plan *self, PyObject *const *args, Py_ssize_t narg
             PyErr_Format(PyExc_IndexError, "track index %zd is unknown or removed", slot[i]);
             goto done;
         }
-        for (Py_ssize_t j = 0; j < i; j++)
-            if (slot[j] == slot[i]) {
-                PyErr_Format(PyExc_IndexError, "track index %zd given twice", slot[i]);
-                goto done;
-            }
+        if (seen[slot[i]]) {
+            PyErr_Format(PyExc_IndexError, "track index %zd given twice", slot[i]);
+            goto done;
+        }
+        seen[slot[i]] = 1;
         Py_ssize_t count = PyObject_Length(PySequence_Fast_GET_ITEM(lists, i));
         if (count < 0)
             goto done;
@@ -1083,25 +1215,71 @@ static PyObject *plan_advance(Plan *self, PyObject *const *args, Py_ssize_t narg
     double *last_velocity = (double *)b.last_velocity.buf, *out = (double *)b.out.buf;
     int64_t *counts = (int64_t *)b.count.buf;
     char *ready = (char *)b.ready.buf;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        double *lv = last_velocity + 3 * slot[i];
-        const float *h = state + ((self->layers - 1) * rows + slot[i]) * hid;
-        for (Py_ssize_t j = first[i]; j < first[i + 1]; j++) {
-            const double *v = values + 7 * j;
-            h = step_row(self, state, rows, slot[i], v, lv, counts[slot[i]] == 0);
-            memcpy(lv, v, sizeof(double) * 3);
-            counts[slot[i]] += 1;
-        }
-        memcpy(top + slot[i] * hid, h, sizeof(float) * (size_t)hid);
-        ready[i] = counts[slot[i]] >= min_history && predict_row(self, h, lv, positions + 3 * i, out + (size_t)i * 9 * s);
-        if (guard != NULL && ready[i]) {
-            if (guard_skips(guard, slot[i], counts[slot[i]])) {
-                left[unguarded++] = i;
-                continue;
+    /* BLOCK tracks at a time: their j-th samples are stepped together while all of them have one (one pass
+     * over the weights for the block), the rest one track at a time; then the block's heads likewise. Each
+     * track's arithmetic is the same either way (affine_block), so results do not depend on the grouping. */
+    const Py_ssize_t last_layer = (Py_ssize_t)(self->layers - 1) * rows;
+    for (Py_ssize_t i0 = 0; i0 < n; i0 += BLOCK) {
+        const Py_ssize_t nb = n - i0 < BLOCK ? n - i0 : BLOCK;
+        Py_ssize_t most = 0;
+        for (Py_ssize_t i = i0; i < i0 + nb; i++)
+            most = first[i + 1] - first[i] > most ? first[i + 1] - first[i] : most;
+        for (Py_ssize_t j = 0; j < most; j++) {
+            int stepping = 0;
+            for (Py_ssize_t i = i0; i < i0 + nb; i++)
+                stepping += first[i + 1] - first[i] > j;
+            if (stepping == BLOCK) {
+                const double *v[BLOCK], *lv[BLOCK];
+                int fresh[BLOCK];
+                for (int t = 0; t < BLOCK; t++) {
+                    v[t] = values + 7 * (first[i0 + t] + j);
+                    lv[t] = last_velocity + 3 * slot[i0 + t];
+                    fresh[t] = counts[slot[i0 + t]] == 0;
+                }
+                step_rows_block(self, state, rows, slot + i0, v, lv, fresh);
             }
-            const double noise = first[i + 1] > first[i] ? values[7 * (first[i + 1] - 1) + 3] : noise_prior;
-            guard_track(guard, slot[i], counts[slot[i]], positions + 3 * i, noise, out + (size_t)i * 9 * s, 1);
+            for (Py_ssize_t i = i0; i < i0 + nb; i++) {
+                if (first[i + 1] - first[i] <= j)
+                    continue;
+                const double *v = values + 7 * (first[i] + j);
+                double *lv = last_velocity + 3 * slot[i];
+                if (stepping != BLOCK)
+                    step_row(self, state, rows, slot[i], v, lv, counts[slot[i]] == 0);
+                memcpy(lv, v, sizeof(double) * 3);
+                counts[slot[i]] += 1;
+            }
         }
+        int predicting = 0;
+        for (Py_ssize_t i = i0; i < i0 + nb; i++) {
+            memcpy(top + slot[i] * hid, state + (last_layer + slot[i]) * hid, sizeof(float) * (size_t)hid);
+            predicting += counts[slot[i]] >= min_history;
+        }
+        if (predicting == BLOCK) {
+            float *tops = self->xh;                      /* free until the next step */
+            for (int t = 0; t < BLOCK; t++)
+                memcpy(tops + (size_t)t * hid, top + slot[i0 + t] * hid, sizeof(float) * (size_t)hid);
+            head_dense_block(self, tops);
+        }
+        for (Py_ssize_t i = i0; i < i0 + nb; i++) {
+            const double *lv = last_velocity + 3 * slot[i];
+            double *row = out + (size_t)i * 9 * s;
+            if (predicting == BLOCK)
+                ready[i] = predict_post(self, self->out32 + (size_t)(i - i0) * self->out_cols, lv, positions + 3 * i, row);
+            else
+                ready[i] = counts[slot[i]] >= min_history && predict_row(self, top + slot[i] * hid, lv,
+                                                                         positions + 3 * i, row);
+        }
+    }
+    /* the guard after all the network's work (its few KB of state per track kept out of the blocks' cache) */
+    for (Py_ssize_t i = 0; guard != NULL && i < n; i++) {
+        if (!ready[i])
+            continue;
+        if (guard_skips(guard, slot[i], counts[slot[i]])) {
+            left[unguarded++] = i;
+            continue;
+        }
+        const double noise = first[i + 1] > first[i] ? values[7 * (first[i + 1] - 1) + 3] : noise_prior;
+        guard_track(guard, slot[i], counts[slot[i]], positions + 3 * i, noise, out + (size_t)i * 9 * s, 1);
     }
     if (unguarded) {
         result = PyTuple_New(unguarded);
@@ -1113,6 +1291,7 @@ static PyObject *plan_advance(Plan *self, PyObject *const *args, Py_ssize_t narg
 done:
     release_buffers(&b);
     PyMem_Free(slot);
+    PyMem_Free(seen);
     PyMem_Free(values);
     Py_XDECREF(slots);
     Py_XDECREF(lists);

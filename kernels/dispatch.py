@@ -7,6 +7,8 @@ Inputs may be numpy arrays or torch tensors; results come back in the same kind 
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -19,10 +21,11 @@ BACKENDS = ("auto", "triton", "torch", "numpy", "cpu")
 CPU_STEP_TORCH_FROM = 32
 CPU_SEQUENCE_TORCH_FROM = 8
 # A streaming update (GRU step + head + guard) of up to this many tracks runs the C path (fused.py) in one
-# call, where it is built. Tick p50 through the C path / the batched calls with the guard on, shipped 128x1
-# (`bench/node_latency.py --skip-dds --crossover`, code at 0c8f087): 16 tracks 159 / 285 us, 32: 312 / 476,
-# 64: 610 / 680, 128: 1188 / 1065; 1000: 10.6 / 7.7 ms.
-CPU_FUSED_UP_TO = 64
+# call, where it is built: every n since the C path steps and predicts tracks in blocks sharing one pass over
+# the weights (kernels/cstream.c BLOCK). Tick p50 through the C path / the batched calls with the guard on,
+# shipped 128x1 (`bench/node_latency.py --skip-dds --crossover`, see kernels/README.md for the code it ran):
+# 1 track 15 / 137 us, 16: 113 / 283, 64: 392 / 726, 128: 768 / 1247; 1000: 8.2 / 9.2 ms.
+CPU_FUSED_UP_TO = math.inf
 
 
 def _is_cuda(x) -> bool:
@@ -36,7 +39,8 @@ def fastest_cpu(kind: str, n: int) -> str:
 
 
 def fused_update(n: int) -> bool:
-    """Whether a CPU streaming update of n tracks should take the C path (fused.py) over batched calls."""
+    """Whether a CPU streaming update of n tracks should take the C path (fused.py) over batched calls (every n
+    unless CPU_FUSED_UP_TO is lowered, as the crossover benchmark and the equivalence tests do)."""
     return n <= CPU_FUSED_UP_TO
 
 

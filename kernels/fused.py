@@ -1,4 +1,4 @@
-"""The fused CPU path for a few tracks: the C extension `_cstream` (kernels/cstream.c), when it was built.
+"""The fused CPU path (any number of tracks): the C extension `_cstream` (kernels/cstream.c), when it was built.
 
 `plan(spec)` packs a model's exported semantics (`model.spec.ModelSpec`: features, the GRU in the numpy
 step layouts of kernels/cpu.py, a two-layer tanh MLP head and its post-processing constants) into a

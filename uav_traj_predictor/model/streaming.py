@@ -152,9 +152,9 @@ class StreamingPredictor:
         step_lists[i] (a list of (vx, vy, vz), (vx, vy, vz, noise m) or (vx, vy, vz, noise m, ux, uy, uz):
         velocity, noise level, interval-mean velocity; in order, possibly empty), then
         predicted from last_positions[i]. Returns (positions, velocities, std) (n, H, 3) and the statuses,
-        what rounds of `step` then `predict` return. For a few tracks (kernels' `fused_update(n)`, where
-        `fused`) all of it runs in one call of the C path (kernels/cstream.c; the same to float32
-        rounding, tests), which leaves warming-up tracks and non-finite outputs to `predict`."""
+        what rounds of `step` then `predict` return. Where `fused` (and kernels' `fused_update(n)`) all of it
+        runs in one call of the C path (kernels/cstream.c; the same to float32 rounding, tests), which leaves
+        warming-up tracks and non-finite outputs to `predict`."""
         if self.fused and fused_update(len(indices)):
             return self._advance_fused(indices, step_lists, last_positions)
         indices = self.slots.checked(indices)
@@ -189,22 +189,24 @@ class StreamingPredictor:
         if n == 1 and ready[0] and unguarded is None and (state is not None or not guard):
             status[int(indices[0])] = TRACKING            # the usual tick of a node: one track, tracking
             return positions, velocities, std, [TRACKING]
+        index = np.asarray(indices, np.int64)
+        if unguarded is None and (state is not None or not guard) and ready.all():
+            status[index] = TRACKING                      # a many-track tick's usual case: all tracking
+            return positions, velocities, std, [TRACKING] * n
         noise = _last_noise(step_lists) if guard else None
         if guard and (unguarded is not None or (state is None and ready.any())):
             rows = np.flatnonzero(ready) if unguarded is None else np.array(unguarded, np.int64)
             block = out[rows]
-            self._guard_fused(np.asarray(indices, np.int64)[rows], np.asarray(last_positions, np.float64)[rows],
-                              [noise[row] for row in rows], block)
+            self._guard_fused(index[rows], np.asarray(last_positions, np.float64)[rows], [noise[row] for row in rows],
+                              block)
             out[rows] = block
         others = np.flatnonzero(~ready)                   # warming up, or a non-finite network output
         if len(others):
-            index = np.asarray(indices, np.int64)[others]
             last = np.asarray(last_positions, np.float64).reshape(n, 3)[others]
             positions[others], velocities[others], std[others] = self.predict(
-                index, last, None if noise is None else [noise[row] for row in others])
-        for row in np.flatnonzero(ready).tolist():
-            status[int(indices[row])] = TRACKING
-        return positions, velocities, std, [status[int(i)] for i in indices]
+                index[others], last, None if noise is None else [noise[row] for row in others])
+        status[index[ready]] = TRACKING
+        return positions, velocities, std, status[index].tolist()
 
     def _guard_fused(self, indices, last_positions, noise, out) -> None:
         """The guard on the C path's network predictions out (m, 3, H, 3) [positions | velocities | std] of

@@ -246,3 +246,41 @@ def test_advance_checks_its_arrays_before_touching_state():
     np.testing.assert_array_equal(last_velocity[1], [1.0, 2.0, 3.0])
     np.testing.assert_array_equal(top[1], state[0, 1])
     assert np.isfinite(out).all() and not np.array_equal(state[0, 1], before[0, 1])
+
+
+@pytest.mark.parametrize("features,hidden,layers", [(10, 128, 1), (6, 20, 2), (7, 8, 3)])
+def test_many_tracks_in_one_call_equal_one_call_per_track(features, hidden, layers):
+    """advance steps and predicts tracks in blocks (one pass over the weights per block, kernels/cstream.c
+    BLOCK): bit-identical to each track alone, whatever the mix of sample counts and warming-up tracks."""
+    weights, _, _, _, _ = gru_case(features, hidden, layers, 1, 1, seed=features + hidden)
+    plan, _, _, _ = make_plan(weights, features)
+    rng = np.random.default_rng(5)
+    n, rows, min_history = 23, 30, 3
+    slots = rng.permutation(rows)[:n].tolist()
+    counts0 = rng.integers(0, 5, rows)                  # some fresh, some warming up, some predicting
+    counts0[slots[:12]] = 5                             # and two whole blocks of predicting tracks
+    state0 = rng.normal(size=(layers, rows, hidden)).astype(np.float32)
+    lv0 = rng.normal(0, 2, (rows, 3))
+    sizes = [1] * 14 + [0, 2, 3, 1, 2, 0, 1, 4, 1]      # whole blocks of one sample, then mixed ones
+
+    def sample():
+        values = tuple(rng.normal(0, 3, 3))
+        return values + ((0.01,) if features == 7 else (0.02, *rng.normal(0, 3, 3)) if features == 10 else ())
+    lists = [[sample() for _ in range(size)] for size in sizes]
+    lasts = [tuple(rng.normal(0, 5, 3)) for _ in range(n)]
+
+    def fresh_state():
+        return state_object(state0.copy(), np.zeros((rows, hidden), np.float32), lv0.copy(), counts0.copy(),
+                            np.ones(rows, bool))
+    together, out, ready = fresh_state(), np.zeros((n, 3, STEPS, 3)), np.zeros(n, bool)
+    plan.advance(together, slots, lists, lasts, min_history, 1e6, out, ready, PRIOR)
+    alone = fresh_state()
+    for i in range(n):
+        one_out, one_ready = np.zeros((1, 3, STEPS, 3)), np.zeros(1, bool)
+        plan.advance(alone, [slots[i]], [lists[i]], [lasts[i]], min_history, 1e6, one_out, one_ready, PRIOR)
+        assert one_ready[0] == ready[i]
+        if ready[i]:
+            np.testing.assert_array_equal(out[i], one_out[0])
+    for name in ("gru", "top", "last_velocity", "count"):
+        np.testing.assert_array_equal(getattr(together, name), getattr(alone, name))
+    assert ready[:12].all() and not ready.all()         # the test covers both kinds of rows
