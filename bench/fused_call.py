@@ -1,7 +1,8 @@
 """Time one `_cstream.Plan.advance` call for one track (the C path, kernels/cstream.c) on the shipped
 checkpoint: stepping and predicting (a node's usual tick), stepping alone (warming up: no prediction) and
 predicting alone (no new grid sample), each including the argument handling; 20,000 calls each, p50/p99;
-then the guard's C step alone for 1000 tracks per call (its batched use in a many-track tick).
+then one call for 1000 tracks (every track stepped and predicted: the blocks of kernels/cstream.c), without
+and with the guard, and the guard's C step alone for 1000 tracks per call.
 
     cd /tmp && /work/main/.venv/bin/python /work/main/bench/fused_call.py [--checkpoint CKPT] [--calls 20000]
 """
@@ -50,8 +51,31 @@ def main(argv=None) -> int:
             plan.advance(slots, [slot], lists, [(0.0, 0.0, 0.0)], min_history, MAX_SPEED, out, ready, PRIOR_M)
             times[i] = time.perf_counter() - started
         print(f"{name:24s} p50 {np.percentile(times, 50) * 1e6:6.2f} us   p99 {np.percentile(times, 99) * 1e6:6.2f} us")
+    time_many(args.checkpoint, args.tracks, args.ticks)
     time_guard(predictor.horizon_steps, predictor.dt, args.tracks, args.ticks)
     return 0
+
+
+def time_many(checkpoint, tracks: int, ticks: int) -> None:
+    """One Plan.advance for `tracks` tracks, each with one new grid sample and predicted (past min_history),
+    without the guard and with it in the call (its GuardState); p50 per call."""
+    rng = np.random.default_rng(0)
+    for guard in (0.0, None):
+        predictor = StreamingPredictor(checkpoint, capacity=tracks, **({} if guard is None else {"guard": guard}))
+        plan, slots, slot = predictor._fused, predictor.slots, [int(i) for i in predictor.add_tracks(tracks)]
+        state = predictor._guard.c_state() if predictor.guard else None
+        out, ready = np.empty((tracks, 3, predictor.horizon_steps, 3)), np.empty(tracks, bool)
+        times = []
+        for k in range(predictor.min_history + ticks):
+            lists = [[tuple(rng.normal(0, 0.5, 3)) + (0.004,) + tuple(rng.normal(0, 0.5, 3))] for _ in slot]
+            lasts = [tuple(rng.normal(0, 1.0, 3)) for _ in slot]
+            started = time.perf_counter()
+            plan.advance(slots, slot, lists, lasts, predictor.min_history, MAX_SPEED, out, ready, PRIOR_M, state)
+            times.append(time.perf_counter() - started)
+        assert ready.all()
+        p50 = float(np.percentile(times[predictor.min_history + ticks // 5:], 50))
+        print(f"{tracks} tracks per call, guard {predictor.guard:g}: p50 {p50 * 1e3:.3f} ms "
+              f"({p50 / tracks * 1e6:.2f} us per track)")
 
 
 def time_guard(horizon: int, dt: float, tracks: int, ticks: int) -> None:

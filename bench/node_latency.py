@@ -6,9 +6,9 @@
 (a) core: `TrackBank.push` + `tick` (one recurrent step + horizon prediction) per update, for 1 track
     (through the one-track C path, kernels/cstream.c, when built: `core_path` says which ran; and
     `core_one_track_numpy_us` the same with StreamingPredictor(fused=False), the numpy calls; with
-    --crossover the tick p50 for 1-32 due tracks through both, for kernels.dispatch.CPU_FUSED_UP_TO),
+    --crossover the tick p50 for 1-1000 due tracks through both, for kernels.dispatch.CPU_FUSED_UP_TO),
     with the product's defaults (the guard on; `core_one_track_no_guard_us` / `core_1000_tracks_no_guard`:
-    guard 0, the network alone), and for 1000 tracks advanced in one tick (batched numpy/torch calls)
+    guard 0, the network alone), and for 1000 tracks advanced in one tick (the C path in blocks of tracks)
     (`core_1000_tracks`: as a process
     without any GC setting; `core_1000_tracks_gc_frozen`: after `core.freeze_startup_heap()`, with the full
     collections seen);
