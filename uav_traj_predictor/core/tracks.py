@@ -9,10 +9,16 @@ The single prediction path shared by the ROS node, the bag replay and the offlin
     result = bank.tick(now)                     # -> TickResult(predictions, events)
 
 `push` runs the track's `OnlineResampler` (O(1)) and queues the grid samples it completes; nothing
-touches the network there. `tick` drops stale tracks (freeing their predictor slots), resets the
-predictor state of tracks whose stream broke, then advances every due track by its queued grid
-velocities and predicts for them all in one batched `predictor.advance` call (rounds of batched
-steps, then one batched prediction; for a few tracks one call of the predictor's C path).
+touches the network there. With the default preprocessing (velocities from positions, no smoothing) and the
+C extension built, each track's resampler, noise estimate and checks run in their C twin
+(kernels/trackcore.c `StreamCore`, `c_core=True`): the same steps in the same order with the same
+arithmetic, so the same events, queued grid samples and predictions bit for bit (test_core_trackcore.py),
+at a fraction of the Python reference's cost per raw sample (docs/nodes.md); the Python path stays the
+reference and runs for the other settings, with `c_core=False` or without a C compiler.
+`tick` drops stale tracks (freeing their predictor slots), resets the predictor state of tracks whose
+stream broke, then advances every due track by its queued grid velocities and predicts for them all in one
+batched `predictor.advance` call (one call of the predictor's C path where built, else rounds of batched
+steps, then one batched prediction).
 
 Noise level: each grid sample carries the track's measurement-noise level, which the network reads and
 the guard's IMM uses as R. By default it is the online estimate from the raw positions
@@ -34,12 +40,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..data.preprocess import PreprocessConfig
+from ..data import noise as _noise
+from ..data.preprocess import (GAP_HISTORY, LOW_RATE_GAP_CAP, LOW_RATE_GAP_FACTOR, MIN_INTERVAL_SAMPLES,
+                               PreprocessConfig)
 from .prediction import (EVENT_DROPPED, EVENT_IGNORED, EVENT_NEW, EVENT_RESET, REASON_TELEPORT,
                          REASON_TIMEOUT, REASON_TRACK_LIMIT, STATUSES, Prediction, PredictionBatch, Predictor,
                          TrackEvent)
 from ..data.noise import PositionJitter
-from .resampler import IGNORED_NON_FINITE, RESET_MANUAL, OnlineResampler, as_xyz
+from .resampler import (IGNORED_DUPLICATE, IGNORED_NON_FINITE, IGNORED_OUT_OF_ORDER, RESET_GAP, RESET_MANUAL,
+                        RESET_TIME_BACKWARDS, OnlineResampler, as_xyz)
+
+try:                   # the C twin of a raw sample's path (kernels/trackcore.c), when the extension was built
+    from ..kernels._cstream import StreamCore
+except ImportError:
+    StreamCore = None
+# StreamCore's reason codes, and the constants it takes from their one source (data/preprocess.py, data/noise.py)
+CORE_RESETS = (None, RESET_GAP, RESET_TIME_BACKWARDS, RESET_MANUAL)
+CORE_IGNORED = (None, IGNORED_NON_FINITE, IGNORED_DUPLICATE, IGNORED_OUT_OF_ORDER)
+CORE_CONSTANTS = (GAP_HISTORY, LOW_RATE_GAP_FACTOR, LOW_RATE_GAP_CAP, MIN_INTERVAL_SAMPLES, _noise.RATE,
+                  _noise.LOG_FLOOR_M, _noise.PRIOR_M, _noise._OFFSET, _noise.MIN_SAMPLES, _noise._MIN_RATE_COUNT)
 
 
 REFUSED_IDS_REMEMBERED = 1024   # refused track ids kept to report each once (bounded whatever is published)
@@ -65,13 +84,22 @@ class Track:
     samples: int = 0                         # raw samples pushed
     predictions: int = 0
     jitter: PositionJitter = field(default_factory=PositionJitter)   # raw-position noise estimate, per segment
-    supplied_noise: float | None = None      # noise level (m) supplied with the samples of this segment, if any
+    supplied: float | None = None            # noise level (m) supplied with the samples of this segment, if any
+    core: object = None                      # the C twin holding resampler, estimate and level (`resampler` and
+    #                                          `jitter` are then this object too), or None: the Python path
+
+    @property
+    def supplied_noise(self) -> float | None:
+        """The noise level (m) supplied with the samples of this segment, if any."""
+        return self.supplied if self.core is None else self.core.supplied_noise
 
     @property
     def noise_level(self) -> float:
         """The measurement-noise level (m) the track's grid samples carry now: the supplied one, else the
         online estimate."""
-        return self.jitter.level if self.supplied_noise is None else self.supplied_noise
+        if self.core is not None:
+            return self.core.noise_level
+        return self.jitter.level if self.supplied is None else self.supplied
 
 
 @dataclass
@@ -86,7 +114,7 @@ class TrackBank:
 
     def __init__(self, predictor: Predictor, preprocess_cfg: PreprocessConfig | None = None, track_timeout: float = 2.0,
                  max_speed: float = 60.0, horizon_steps: int | None = None, max_backwards: float = 1.0,
-                 max_tracks: int | None = None):
+                 max_tracks: int | None = None, c_core: bool = True):
         self.predictor = predictor
         self.cfg = preprocess_cfg if preprocess_cfg is not None else PreprocessConfig(rate=predictor.rate)
         if not np.isclose(self.cfg.rate, predictor.rate, rtol=1e-9, atol=0.0):
@@ -113,6 +141,10 @@ class TrackBank:
         self.max_speed = float(max_speed)
         self.max_backwards = float(max_backwards)
         self._step_speed_limit = float(predictor.MAX_SPEED)   # per-axis grid speed predictor.step takes
+        # each raw sample through the C twin (kernels/trackcore.c; the same events and grid samples, tests) where
+        # it is built and covers the preprocessing: velocities from positions, no smoothing
+        self.c_core = bool(c_core and StreamCore is not None and self.cfg.velocity_source == "pose"
+                           and self.cfg.smoothing is None)
         self.tracks: dict[str, Track] = {}
         self._events: list[TrackEvent] = []
         self._latest_now = -np.inf
@@ -140,6 +172,17 @@ class TrackBank:
         if math.isfinite(now):
             track.last_seen = max(track.last_seen, now)
             self._latest_now = max(self._latest_now, now)
+        core = track.core
+        if core is not None:                     # the same steps in C (kernels/trackcore.c)
+            result = core.push(stamp, position, noise, track.queued_velocities)
+            if result.__class__ is int:
+                count = queued = result
+            else:
+                count, queued = self._core_events(track, stamp, result)
+            if queued:
+                track.queued_samples += queued
+                track.last_grid_stamp, track.last_grid_position = core.last_grid
+            return count
         xyz = as_xyz(position)
         resampler = track.resampler
         measured = as_xyz(velocity, "velocity") if resampler.twist else None
@@ -153,10 +196,10 @@ class TrackBank:
         else:                                    # the noise estimate of the segment (data.preprocess's twin)
             if reset or teleport:
                 track.jitter.restart()
-                track.supplied_noise = None
+                track.supplied = None
             track.jitter.add(stamp, xyz)
             if noise is not None and 0.0 < noise < math.inf:
-                track.supplied_noise = float(noise)
+                track.supplied = float(noise)
         if teleport and reset == RESET_MANUAL:
             self._reset(track, REASON_TELEPORT, stamp)
         elif reset and reset != RESET_MANUAL:    # a manual one was reported by reset()
@@ -173,6 +216,25 @@ class TrackBank:
             track.last_grid_stamp, track.last_grid_position, _, _ = samples[-1]
         return len(samples)
 
+    def _core_events(self, track: Track, stamp: float, result: tuple) -> tuple[int, int]:
+        """What the C twin's push reported beside its grid samples (reset, ignored, teleport, unusable, count),
+        handled as the Python path handles it; returns (grid samples completed, grid samples queued: 0 when
+        unusable)."""
+        reset, ignored, teleport, unusable, count = result
+        if ignored:
+            reason = CORE_IGNORED[ignored]
+            track.ignored[reason] += 1
+            self._events.append(TrackEvent(track.track_id, EVENT_IGNORED, reason, stamp))
+        reset = CORE_RESETS[reset]
+        if teleport and reset == RESET_MANUAL:
+            self._reset(track, REASON_TELEPORT, stamp)
+        elif reset and reset != RESET_MANUAL:    # a manual one was reported by reset()
+            self._reset(track, reset, stamp)
+        if unusable:                             # the core has reset itself, as resampler.reset() below
+            self._reset(track, IGNORED_NON_FINITE, stamp)
+            return count, 0
+        return count, count
+
     def _refuse(self, track_id: str, stamp: float) -> None:
         """A sample of a new track id while max_tracks exist: counted; the first one per id is reported."""
         self.refused_samples += 1
@@ -184,8 +246,14 @@ class TrackBank:
 
     def _add(self, track_id: str, now: float) -> Track:
         slot = int(self.predictor.add_tracks(1)[0])
-        resampler = OnlineResampler(self.cfg, max_backwards=self.max_backwards)
-        track = Track(track_id, slot, resampler, last_seen=now if math.isfinite(now) else -math.inf)
+        last_seen = now if math.isfinite(now) else -math.inf
+        if self.c_core:
+            core = StreamCore(self.cfg.dt, self.cfg.max_gap, self.max_backwards, self.max_speed,
+                              self._step_speed_limit, CORE_CONSTANTS, as_xyz)
+            track = Track(track_id, slot, core, last_seen=last_seen, jitter=core, core=core)
+        else:
+            resampler = OnlineResampler(self.cfg, max_backwards=self.max_backwards)
+            track = Track(track_id, slot, resampler, last_seen=last_seen)
         self.tracks[track_id] = track
         self._events.append(TrackEvent(track_id, EVENT_NEW))
         return track
