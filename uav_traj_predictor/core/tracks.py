@@ -6,7 +6,7 @@ The single prediction path shared by the ROS node, the bag replay and the offlin
     bank.push("uav1", stamp, position)          # raw samples, any track, any order of tracks
                                                 # (+ velocity=... with velocity_source "twist",
                                                 #  noise=... a supplied measurement-noise level, m)
-    result = bank.tick(now)                     # -> TickResult(predictions, events)
+    result = bank.tick(now)                     # -> TickResult: events, batch, predictions
 
 `push` runs the track's `OnlineResampler` (O(1)) and queues the grid samples it completes; nothing
 touches the network there. With the default preprocessing (velocities from positions, no smoothing) and the
@@ -102,11 +102,40 @@ class Track:
         return self.jitter.level if self.supplied is None else self.supplied
 
 
-@dataclass
 class TickResult:
-    predictions: list[Prediction]
-    events: list[TrackEvent]
-    batch: PredictionBatch | None = None     # the predictions as arrays (None when there are none)
+    """One tick's output: `events`, `batch` (every prediction as arrays, None when there are none) and
+    `predictions`, the same as one `Prediction` per track (views of the batch's arrays), built on first use:
+    a consumer of the batch alone (predictor_node's batched output) never pays for the per-track objects
+    (~1 us per track). `prediction(i)` builds row i alone."""
+
+    __slots__ = ("events", "batch", "_histories", "_predictions")
+
+    def __init__(self, events: list[TrackEvent], batch: PredictionBatch | None = None,
+                 histories: list[int] | None = None):
+        self.events, self.batch = events, batch
+        self._histories = histories if histories is not None else [0] * (0 if batch is None else len(batch))
+        self._predictions = None
+
+    def prediction(self, i: int) -> Prediction:
+        """Row i of the batch as a `Prediction`."""
+        b = self.batch
+        return Prediction(b.track_ids[i], float(b.t0[i]), b.dt, b.positions[i], b.velocities[i],
+                          None if b.position_std is None else b.position_std[i], b.statuses[i], b.model_id,
+                          self._histories[i])
+
+    @property
+    def predictions(self) -> list[Prediction]:
+        if self._predictions is None:
+            b = self.batch
+            if b is None:
+                self._predictions = []
+            else:
+                dt, model_id = b.dt, b.model_id
+                stds = [None] * len(b) if b.position_std is None else b.position_std
+                self._predictions = [Prediction(*row[:3], p, v, s, *row[3:]) for row, p, v, s in zip(
+                    zip(b.track_ids, b.t0.tolist(), [dt] * len(b), b.statuses, [model_id] * len(b),
+                        self._histories), b.positions, b.velocities, stds)]
+        return self._predictions
 
 
 class TrackBank:
@@ -308,11 +337,11 @@ class TrackBank:
         self._drop_stale(now)
         due = [track for track in self.tracks.values() if track.queued_samples]
         self._apply_resets(due)
-        predictions, batch = self._advance(due)
+        batch, histories = self._advance(due)
         for track in due:
             track.queued_samples = 0
         events, self._events = self._events, []
-        return TickResult(predictions, events, batch)
+        return TickResult(events, batch, histories)
 
     def _drop_stale(self, now: float) -> None:
         stale = [track for track in self.tracks.values() if now - track.last_seen > self.track_timeout]
@@ -329,14 +358,11 @@ class TrackBank:
         for track in resetting:
             track.needs_reset = False
 
-    def _advance(self, due: list[Track]) -> tuple[list[Prediction], PredictionBatch | None]:
-        """One batched `predictor.advance` over the due tracks that have (or now get) a velocity.
-
-        What the predictions need from each track is read in the first pass (plain lists, no tuple per
-        track for the collector to traverse), and each queue is cleared in the loop building its prediction:
-        one pass over the tracks after the batched numpy work instead of two (1000 tracks: ~1.5 % off
-        the tick, ~0.1 ms, ticks alternating with the previous version in one process, core_many_tracks'
-        loop)."""
+    def _advance(self, due: list[Track]) -> tuple[PredictionBatch | None, list[int]]:
+        """One batched `predictor.advance` over the due tracks that have (or now get) a velocity: the batch of
+        their predictions and their histories (`TickResult` builds per-track `Prediction`s from them when
+        asked). What the batch needs from each track is read in the first pass (plain lists), and each queue is
+        cleared in the second, which also records each track's status."""
         tracks, ids, stamps, histories = [], [], [], []
         for track in due:
             track.history += len(track.queued_velocities)
@@ -346,25 +372,21 @@ class TrackBank:
                 stamps.append(track.last_grid_stamp)
                 histories.append(track.history)
         if not tracks:
-            return [], None
+            return None, []
         positions, velocities, std, statuses = self.predictor.advance(
             [track.slot for track in tracks], [track.queued_velocities for track in tracks],
             [track.last_grid_position for track in tracks])
-        horizon, model_id, dt = self.horizon_steps, self.predictor.model_id, self.dt
+        horizon = self.horizon_steps
         positions, velocities = positions[:, :horizon], velocities[:, :horizon]
         std = None if std is None else std[:, :horizon]
-        stds = [None] * len(tracks) if std is None else std
         statuses = [status if status in STATUSES else str(status) for status in statuses]
-        predictions = []
-        for track, track_id, t0, history, status, p, v, s in zip(tracks, ids, stamps, histories, statuses,
-                                                                 positions, velocities, stds):
+        for track, status in zip(tracks, statuses):
             track.queued_velocities.clear()
             track.status = status
             track.predictions += 1
-            predictions.append(Prediction(track_id, t0, dt, p, v, s, status, model_id, history))
-        batch = PredictionBatch(ids, np.array(stamps, np.float64), dt, positions, velocities, std, statuses,
-                                model_id)
-        return predictions, batch
+        batch = PredictionBatch(ids, np.array(stamps, np.float64), self.dt, positions, velocities, std, statuses,
+                                self.predictor.model_id)
+        return batch, histories
 
     # ---- management ----------------------------------------------------------------------------
     def reset(self, track_id: str, reason: str) -> None:

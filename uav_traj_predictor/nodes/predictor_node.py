@@ -460,15 +460,16 @@ class PredictorNode(Node):
         started = time.perf_counter()
         result = self.bank.tick(now=self.get_clock().now().nanoseconds * 1e-9)
         self.tick_seconds.append(time.perf_counter() - started)
-        by_track, latest = self.by_track, self.latest
-        for prediction in result.predictions:
-            entry = by_track.get(prediction.track_id)
+        by_track, latest, batch = self.by_track, self.latest, result.batch
+        markers = self.config.publish_markers
+        for i, track_id in enumerate(() if batch is None else batch.track_ids):
+            entry = by_track.get(track_id)
             if entry is not None:
-                self._publish(entry, prediction)
-            else:                                # a target: the batched output (and the markers) only
-                latest[prediction.track_id] = prediction
-        if self.batch_pub is not None and result.batch is not None:
-            self._publish_batch(result.batch)
+                self._publish(entry, result.prediction(i))
+            elif markers:                        # a target: the batched output (and the markers) only, so
+                latest[track_id] = result.prediction(i)   # without markers no per-track object is built
+        if self.batch_pub is not None and batch is not None:
+            self._publish_batch(batch)
         if self.target_inputs:
             done = time.perf_counter()
             for source in self.target_inputs.values():
