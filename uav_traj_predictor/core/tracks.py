@@ -108,20 +108,19 @@ class TickResult:
     a consumer of the batch alone (predictor_node's batched output) never pays for the per-track objects
     (~1 us per track). `prediction(i)` builds row i alone."""
 
-    __slots__ = ("events", "batch", "_histories", "_predictions")
+    __slots__ = ("events", "batch", "_rows", "_predictions")
 
-    def __init__(self, events: list[TrackEvent], batch: PredictionBatch | None = None,
-                 histories: list[int] | None = None):
+    def __init__(self, events: list[TrackEvent], batch: PredictionBatch | None = None, rows: tuple | None = None):
         self.events, self.batch = events, batch
-        self._histories = histories if histories is not None else [0] * (0 if batch is None else len(batch))
+        self._rows = rows                 # (t0 floats, histories) per row, as TrackBank had them
         self._predictions = None
 
     def prediction(self, i: int) -> Prediction:
         """Row i of the batch as a `Prediction`."""
-        b = self.batch
-        return Prediction(b.track_ids[i], float(b.t0[i]), b.dt, b.positions[i], b.velocities[i],
+        b, (stamps, histories) = self.batch, self._rows
+        return Prediction(b.track_ids[i], stamps[i], b.dt, b.positions[i], b.velocities[i],
                           None if b.position_std is None else b.position_std[i], b.statuses[i], b.model_id,
-                          self._histories[i])
+                          histories[i])
 
     @property
     def predictions(self) -> list[Prediction]:
@@ -130,11 +129,11 @@ class TickResult:
             if b is None:
                 self._predictions = []
             else:
-                dt, model_id = b.dt, b.model_id
+                dt, model_id, (stamps, histories) = b.dt, b.model_id, self._rows
                 stds = [None] * len(b) if b.position_std is None else b.position_std
-                self._predictions = [Prediction(*row[:3], p, v, s, *row[3:]) for row, p, v, s in zip(
-                    zip(b.track_ids, b.t0.tolist(), [dt] * len(b), b.statuses, [model_id] * len(b),
-                        self._histories), b.positions, b.velocities, stds)]
+                self._predictions = [Prediction(track_id, t0, dt, p, v, s, status, model_id, history)
+                                     for track_id, t0, p, v, s, status, history in
+                                     zip(b.track_ids, stamps, b.positions, b.velocities, stds, b.statuses, histories)]
         return self._predictions
 
 
@@ -337,11 +336,11 @@ class TrackBank:
         self._drop_stale(now)
         due = [track for track in self.tracks.values() if track.queued_samples]
         self._apply_resets(due)
-        batch, histories = self._advance(due)
+        batch, rows = self._advance(due)
         for track in due:
             track.queued_samples = 0
         events, self._events = self._events, []
-        return TickResult(events, batch, histories)
+        return TickResult(events, batch, rows)
 
     def _drop_stale(self, now: float) -> None:
         stale = [track for track in self.tracks.values() if now - track.last_seen > self.track_timeout]
@@ -358,11 +357,11 @@ class TrackBank:
         for track in resetting:
             track.needs_reset = False
 
-    def _advance(self, due: list[Track]) -> tuple[PredictionBatch | None, list[int]]:
+    def _advance(self, due: list[Track]) -> tuple[PredictionBatch | None, tuple | None]:
         """One batched `predictor.advance` over the due tracks that have (or now get) a velocity: the batch of
-        their predictions and their histories (`TickResult` builds per-track `Prediction`s from them when
-        asked). What the batch needs from each track is read in the first pass (plain lists), and each queue is
-        cleared in the second, which also records each track's status."""
+        their predictions and (stamps, histories) as lists (`TickResult` builds per-track `Prediction`s from
+        them when asked). What the batch needs from each track is read in the first pass (plain lists), and
+        each queue is cleared in the second, which also records each track's status."""
         tracks, ids, stamps, histories = [], [], [], []
         for track in due:
             track.history += len(track.queued_velocities)
@@ -372,7 +371,7 @@ class TrackBank:
                 stamps.append(track.last_grid_stamp)
                 histories.append(track.history)
         if not tracks:
-            return None, []
+            return None, None
         positions, velocities, std, statuses = self.predictor.advance(
             [track.slot for track in tracks], [track.queued_velocities for track in tracks],
             [track.last_grid_position for track in tracks])
@@ -386,7 +385,7 @@ class TrackBank:
             track.predictions += 1
         batch = PredictionBatch(ids, np.array(stamps, np.float64), self.dt, positions, velocities, std, statuses,
                                 self.predictor.model_id)
-        return batch, histories
+        return batch, (stamps, histories)
 
     # ---- management ----------------------------------------------------------------------------
     def reset(self, track_id: str, reason: str) -> None:
