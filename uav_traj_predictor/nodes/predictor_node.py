@@ -247,7 +247,7 @@ class PredictorNode(Node):
         self.get_logger().info(
             f"predicting {self.bank.horizon_steps} steps of {self.bank.dt:g} s with model "
             f"{self.bank.predictor.model_id} ({self.config.backend}"
-            f"{', C path for small ticks' if self.bank.predictor.fused else ''}); "
+            f"{', C path' if self.bank.predictor.fused else ''}); "
             f"inputs {sorted(self.inputs) or 'by discovery'}"
             + (f", targets on {sorted(self.target_inputs)}" if self.target_inputs else "")
             + (f", batched output on {self.batch_pub.topic_name}" if self.batch_pub else "")
