@@ -588,12 +588,13 @@ static int predict_post(Plan *self, const float *raw, const double *v, const dou
 
 /* ---- the guard (model/guard.py) and its IMM (core/imm.py) ------------------------------------ */
 /* GuardState(x, p, mu, k, f, q, transition, forecast, stats, evidence, model, classical, target, weight,
- *            init_var, rate, min_evidence, floor, dt)
+ *            model_std, log_scale, init_var, rate, min_evidence, floor, dt, calibration)
  * The guard's state arrays, held (buffer views) from construction until the object is freed, so a tick
  * acquires none of them: the owner (model/guard.py Guard) builds a new one whenever it rebinds an array
  * (grow). Arrays: x (N, M, 9), p (N, M, 9, 9), mu (N, M), k (N,) int64, f, q (M, 9, 9), transition (M, M),
  * forecast (M, H, 3, 9), stats (N, 3, H), evidence (N, H) int64, model, classical (N, H, H, 3), target
- * (N, H, H) int64, weight (N,); init_var = (velocity variance, acceleration variance).
+ * (N, H, H) int64, weight (N,), model_std (N, H, H, 3), log_scale (N, H); init_var = (velocity variance,
+ * acceleration variance); calibration: the per-lead calibration's rate (0: off).
  *
  * One guard step of track t at grid index g (guard_track, the arithmetic of `Guard.apply`): initialise
  * (k < 0) or step the IMM with z = the grid position, r = noise^2 + floor^2; score the stored pairs that
@@ -611,7 +612,8 @@ static int predict_post(Plan *self, const float *raw, const double *v, const dou
 #define GUARD_MAX_MODES 4
 #define GUARD_PI 3.141592653589793      /* numpy's pi */
 #define GUARD_MAX_H 64
-#define GUARD_STATE_ARRAYS 14
+#define GUARD_STATE_ARRAYS 16
+#define GUARD_COVERAGE_1SIGMA 0.6826894921370859   /* model/calibration.py COVERAGE_1SIGMA */
 
 typedef struct {
     const char *name;
@@ -622,7 +624,8 @@ typedef struct {
 static const ArraySpec guard_arrays[] = {
     {"x", 'd', 3}, {"p", 'd', 4}, {"mu", 'd', 2}, {"k", 'q', 1}, {"f", 'd', 3}, {"q", 'd', 3},
     {"transition", 'd', 2}, {"forecast", 'd', 4}, {"stats", 'd', 3}, {"evidence", 'q', 2}, {"model", 'd', 4},
-    {"classical", 'd', 4}, {"target", 'q', 3}, {"weight", 'd', 1}, {"indices", 'q', 1}, {"grid_index", 'q', 1},
+    {"classical", 'd', 4}, {"target", 'q', 3}, {"weight", 'd', 1}, {"model_std", 'd', 4}, {"log_scale", 'd', 2},
+    {"indices", 'q', 1}, {"grid_index", 'q', 1},
     {"last", 'd', 2}, {"noise", 'd', 1}, {"out", 'd', 4}, {"network", '?', 1},
 };
 
@@ -631,7 +634,7 @@ typedef struct {
     Py_buffer v[GUARD_STATE_ARRAYS];
     int held;
     Py_ssize_t cap, m, h;
-    double init_var[2], rate, floor, dt;
+    double init_var[2], rate, floor, dt, calibration, log_scale_limit;
     long min_evidence;
 } GuardState;
 
@@ -824,7 +827,7 @@ static void guard_track(GuardState *gs, Py_ssize_t t, int64_t g, const double *z
 {
     const Py_ssize_t m = gs->m, h = gs->h;
     double *x = gs->v[0].buf, *p = gs->v[1].buf, *mu = gs->v[2].buf, *stats = gs->v[8].buf, *model = gs->v[10].buf;
-    double *classical = gs->v[11].buf, *weight = gs->v[13].buf;
+    double *classical = gs->v[11].buf, *weight = gs->v[13].buf, *model_std = gs->v[14].buf, *log_scale = gs->v[15].buf;
     const double *f = gs->v[4].buf, *q = gs->v[5].buf, *tr = gs->v[6].buf, *fc = gs->v[7].buf;
     int64_t *k = gs->v[3].buf, *evidence = gs->v[9].buf, *target = gs->v[12].buf;
     const double rate = gs->rate, dt = gs->dt, r_i = noise * noise + gs->floor * gs->floor;
@@ -859,6 +862,16 @@ static void guard_track(GuardState *gs, Py_ssize_t t, int64_t g, const double *z
             *value += rate * (fresh[s] - *value);
         }
         evidence[t * h + j] += 1;
+        if (gs->calibration > 0.0) {                     /* the per-lead quantile tracker */
+            const double *sd = model_std + ((t * h + slot) * h + j) * 3, scale = exp(log_scale[t * h + j]);
+            int outside = 0;
+            for (int a = 0; a < 3; a++)
+                outside += fabs(em[a]) > sd[a] * scale;
+            const double step = gs->calibration * ((double)outside - 3.0 * (1.0 - GUARD_COVERAGE_1SIGMA)) / 3.0;
+            double value = log_scale[t * h + j] + step;
+            value = value < -gs->log_scale_limit ? -gs->log_scale_limit : value;
+            log_scale[t * h + j] = value > gs->log_scale_limit ? gs->log_scale_limit : value;
+        }
         *stored = -1;
     }
     weight[t] = 0.0;
@@ -877,6 +890,7 @@ static void guard_track(GuardState *gs, Py_ssize_t t, int64_t g, const double *z
         const int64_t aim = g + 1 + j;
         const Py_ssize_t into = (Py_ssize_t)(aim % h);
         memcpy(model + ((t * h + into) * h + j) * 3, row, sizeof(double) * 3);
+        memcpy(model_std + ((t * h + into) * h + j) * 3, std + j * 3, sizeof(double) * 3);
         memcpy(classical + ((t * h + into) * h + j) * 3, combined, sizeof(double) * 3);
         target[(t * h + into) * h + j] = aim;
         const double mm = stats[(t * 3) * h + j], cc = stats[(t * 3 + 1) * h + j], mc = stats[(t * 3 + 2) * h + j];
@@ -886,18 +900,20 @@ static void guard_track(GuardState *gs, Py_ssize_t t, int64_t g, const double *z
         if (evidence[t * h + j] < gs->min_evidence || !(w >= 0.0) || !(isfinite(combined[0]) && isfinite(combined[1])
                                                                        && isfinite(combined[2])))
             w = 0.0;                                     /* not enough evidence, NaN scores, a broken filter */
+        double factor = 1.0;
         if (w > 0.0 && mm > 0.0) {
             const double blended = (1.0 - w) * (1.0 - w) * mm + w * w * cc + 2.0 * w * (1.0 - w) * mc;
-            double factor = sqrt(fmax(blended, 0.0) / mm);
+            factor = sqrt(fmax(blended, 0.0) / mm);
             factor = isfinite(factor) ? factor : 1.0;
-            for (int a = 0; a < 3; a++) {
-                row[a] = row[a] + w * (combined[a] - row[a]);
-                std[j * 3 + a] *= factor;
-            }
-        } else if (w > 0.0) {
+        }
+        if (gs->calibration > 0.0)
+            factor = factor * exp(log_scale[t * h + j]);
+        if (w > 0.0)
             for (int a = 0; a < 3; a++)
                 row[a] = row[a] + w * (combined[a] - row[a]);
-        }
+        if ((w > 0.0 && mm > 0.0) || gs->calibration > 0.0)
+            for (int a = 0; a < 3; a++)
+                std[j * 3 + a] *= factor;
         total += w;
     }
     weight[t] = total / (double)h;
@@ -920,8 +936,8 @@ static int guard_state_init(GuardState *self, PyObject *args, PyObject *kwds)
     for (int i = 0; i < self->held; i++)                 /* __init__ called again: start over */
         PyBuffer_Release(&self->v[i]);
     self->held = 0;
-    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) != GUARD_STATE_ARRAYS + 5) {
-        PyErr_Format(PyExc_TypeError, "GuardState takes %d arguments (see the source)", GUARD_STATE_ARRAYS + 5);
+    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) != GUARD_STATE_ARRAYS + 6) {
+        PyErr_Format(PyExc_TypeError, "GuardState takes %d arguments (see the source)", GUARD_STATE_ARRAYS + 6);
         return -1;
     }
     if (!PyArg_ParseTuple(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS), "dd", &self->init_var[0], &self->init_var[1]))
@@ -930,6 +946,8 @@ static int guard_state_init(GuardState *self, PyObject *args, PyObject *kwds)
     self->min_evidence = PyLong_AsLong(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS + 2));
     self->floor = PyFloat_AsDouble(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS + 3));
     self->dt = PyFloat_AsDouble(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS + 4));
+    self->calibration = PyFloat_AsDouble(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS + 5));
+    self->log_scale_limit = log(10.0);                   /* model/calibration.py LOG_SCALE_LIMIT */
     if (PyErr_Occurred())
         return -1;
     for (; self->held < GUARD_STATE_ARRAYS; self->held++)
@@ -948,6 +966,8 @@ static int guard_state_init(GuardState *self, PyObject *args, PyObject *kwds)
     for (int i = 10; i <= 11; i++)
         sizes &= v[i].shape[0] == cap && v[i].shape[1] == h && v[i].shape[2] == h && v[i].shape[3] == 3;
     sizes &= v[12].shape[0] == cap && v[12].shape[1] == h && v[12].shape[2] == h && v[13].shape[0] == cap;
+    sizes &= v[14].shape[0] == cap && v[14].shape[1] == h && v[14].shape[2] == h && v[14].shape[3] == 3;
+    sizes &= v[15].shape[0] == cap && v[15].shape[1] == h;
     if (!sizes) {
         PyErr_SetString(PyExc_ValueError, "GuardState: inconsistent array sizes");
         return -1;

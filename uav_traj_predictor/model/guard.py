@@ -21,6 +21,14 @@ the same means ((1 - w)^2 S_mm + w^2 S_cc + 2 w (1 - w) S_mc), so coverage follo
 On the clean flights the weights stay near 0 (the network is better); with centimetres of noise on slow
 flights, where a tuned IMM beats the network, they rise toward 1 (docs/model.md, "The guard").
 
+Per-lead calibration (`calibration` > 0, on by default for horizons beyond 1 s: StreamingPredictor): the
+network's std is calibrated on simulated flights, and on real ones its shape over the leads is off (docs/model.md,
+"The 3 s checkpoint"). Each stored network prediction keeps its std; when its target arrives, lead j's scale
+s_j of that track follows a quantile tracker in log space (model/calibration.py's rule, per lead instead of per
+axis), log s_j += calibration * ([|e_m,x| > s_j std_x] + [y] + [z] - 3 (1 - 0.6827)) / 3, clipped to
+[1/10, 10], so that 68.27 % of the network's per-axis errors at each lead fall inside s_j std; the blended
+std is the network's times s_j (and the blend's factor above).
+
 A reset forgets a track's filter and scores. Streaming (`Guard.apply` per tick) and offline
 (`guard_segment`) run the same arithmetic and agree exactly while each tick advances one grid sample
 (true of the node whenever the raw rate is at least the grid rate).
@@ -30,6 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.imm import IMM_DEFAULTS, FilterConfig, IMMBank
+from .calibration import COVERAGE_1SIGMA, LOG_SCALE_LIMIT
 
 try:                          # the C twin of `Guard.apply` (kernels/cstream.c GuardState), when it was built
     from ..kernels._cstream import GUARD_MAX_H as C_MAX_HORIZON, GuardState as _GuardState
@@ -44,6 +53,9 @@ RECOMMENDED_RATE = 0.02   # chosen on ../shared/flights under perturbations (dev
 # with the anchor's 1 mm floor and 0.4819 for the network alone; docs/model.md "The guard").
 PARTNER_DEFAULTS = dict(IMM_DEFAULTS, sigma_floor=0.02)
 MIN_EVIDENCE = 20         # scored pairs per lead before the weight may leave 0
+# rate of the per-lead calibration where it is on: the online calibration's rate (model/calibration.py, chosen on
+# held-out simulated flights), each lead scored once per grid step
+CALIBRATION_RATE = 0.02
 DEFAULT_RATE = RECOMMENDED_RATE   # the product's default: StreamingPredictor, so predictor_node, evaluate, bag eval
 
 
@@ -54,9 +66,13 @@ class Guard:
     made at target - lead for grid index `target` (`_target` -1: nothing stored)."""
 
     def __init__(self, capacity: int, horizon: int, dt: float, rate: float = RECOMMENDED_RATE,
-                 min_evidence: int = MIN_EVIDENCE, partner: FilterConfig | None = None, fused: bool = True):
+                 min_evidence: int = MIN_EVIDENCE, partner: FilterConfig | None = None, fused: bool = True,
+                 calibration: float = 0.0):
         if not 0.0 <= rate < 1.0:
             raise ValueError(f"guard rate must be in [0, 1), got {rate}")
+        if not 0.0 <= calibration < 1.0:
+            raise ValueError(f"guard calibration rate must be in [0, 1), got {calibration}")
+        self.calibration = float(calibration)
         if int(min_evidence) != min_evidence or min_evidence < 1:
             raise ValueError(f"guard min_evidence must be a positive integer, got {min_evidence}")
         self.rate, self.horizon, self.min_evidence = float(rate), int(horizon), int(min_evidence)
@@ -70,6 +86,8 @@ class Guard:
         self._classical = np.zeros((capacity, h, h, 3))
         self._target = np.full((capacity, h, h), -1, np.int64)
         self._weight = np.zeros(capacity)                                 # mean weight of the last blend
+        self._model_std = np.zeros((capacity, h, h, 3))                   # the network's std of each stored pair
+        self._log_scale = np.zeros((capacity, h))                         # per-lead calibration, log s_j
         # the C twin (same to ~1e-12), for horizons up to its compile-time bound; longer ones run numpy
         self.fused = bool(fused and _GuardState is not None and h <= C_MAX_HORIZON)
         self._c_state = None
@@ -90,6 +108,7 @@ class Guard:
         self._stats, self._evidence = extend(self._stats, 0.0), extend(self._evidence, 0)
         self._model, self._classical = extend(self._model, 0.0), extend(self._classical, 0.0)
         self._target, self._weight = extend(self._target, -1), extend(self._weight, 0.0)
+        self._model_std, self._log_scale = extend(self._model_std, 0.0), extend(self._log_scale, 0.0)
 
     def reset(self, indices) -> None:
         indices = np.asarray(indices, np.int64)
@@ -98,6 +117,7 @@ class Guard:
         self._evidence[indices] = 0
         self._target[indices] = -1
         self._weight[indices] = 0.0
+        self._log_scale[indices] = 0.0
 
     def weight(self, indices) -> np.ndarray:
         """Mean blend weight over the leads of each track's latest prediction (0: the network alone)."""
@@ -142,8 +162,8 @@ class Guard:
             self._c_state = _GuardState(
                 partner._x, partner._p, partner._mu, partner._k, partner._f, partner._q, partner._transition,
                 partner._forecast, self._stats, self._evidence, self._model, self._classical, self._target,
-                self._weight, (cfg.init_velocity_std ** 2, cfg.init_accel_std ** 2), self.rate, self.min_evidence,
-                cfg.sigma_floor, partner.dt)
+                self._weight, self._model_std, self._log_scale, (cfg.init_velocity_std ** 2, cfg.init_accel_std ** 2),
+                self.rate, self.min_evidence, cfg.sigma_floor, partner.dt, self.calibration)
         return self._c_state
 
     def apply_packed(self, indices, grid_index, last, noise, out, network=None) -> None:
@@ -188,6 +208,13 @@ class Guard:
         stats += np.where(valid[:, None, :], self.rate * (fresh - stats), 0.0)
         self._stats[indices] = stats
         self._evidence[indices] += valid
+        if self.calibration > 0.0:                                         # the per-lead quantile tracker
+            log_scale = self._log_scale[indices]
+            bound = self._model_std[indices, slot] * np.exp(log_scale)[:, :, None]
+            outside = (np.abs(error_m) > bound).sum(axis=2)
+            step = self.calibration * (outside - 3.0 * (1.0 - COVERAGE_1SIGMA)) / 3.0
+            self._log_scale[indices] = np.where(valid, np.clip(log_scale + step, -LOG_SCALE_LIMIT, LOG_SCALE_LIMIT),
+                                                log_scale)
         # each pair is scored once; the others in that slot stay (lead H's pair of this very grid index shares
         # it when a tick repeats the grid index)
         self._target[indices, slot] = np.where(valid, -1, stored)
@@ -197,6 +224,7 @@ class Guard:
         targets = grid_index[:, None] + 1 + self._lead                     # (m, H)
         where = (tracks[:, None], targets % self.horizon, self._lead[None, :])
         self._model[where], self._classical[where], self._target[where] = model, classical[rows], targets
+        self._model_std[where] = std[rows]
         mm, cc, mc = np.moveaxis(self._stats[tracks], 1, 0)                # (m, H) each
         spread = mm + cc - 2.0 * mc                                        # E|model - classical|^2 >= 0
         weights = np.where(spread > 0, (mm - mc) / np.where(spread > 0, spread, 1.0), 0.0)
@@ -207,6 +235,8 @@ class Guard:
         blended = (1.0 - weights) ** 2 * mm + weights**2 * cc + 2.0 * weights * (1.0 - weights) * mc
         factor = np.sqrt(np.fmax(blended, 0.0) / np.where(mm > 0, mm, 1.0))
         factor = np.where((weights > 0) & (mm > 0) & np.isfinite(factor), factor, 1.0)
+        if self.calibration > 0.0:
+            factor = factor * np.exp(self._log_scale[tracks])
         moved = weights > 0
         positions[rows] = np.where(moved[..., None], model + weights[..., None] * (classical[rows] - model), model)
         std[rows] *= factor[..., None]
@@ -215,13 +245,13 @@ class Guard:
 
 def guard_segment(positions: np.ndarray, predicted: np.ndarray, std: np.ndarray, noise: np.ndarray, dt: float,
                   rate: float = RECOMMENDED_RATE, min_evidence: int = MIN_EVIDENCE, fused: bool = True,
-                  partner: FilterConfig | None = None):
+                  partner: FilterConfig | None = None, calibration: float = 0.0):
     """Offline twin of the streaming use for one fresh track over a segment: row k >= 1 (a track is
     predicted once it has a velocity) is one `Guard.apply` with the segment's grid position and noise
     level; rows with a finite network prediction are blended. Returns (positions, std) (M, H, 3) copies."""
     out, spread = predicted.copy(), std.copy()
     horizon = predicted.shape[1]
-    guard = Guard(1, horizon, dt, rate, min_evidence, partner=partner, fused=fused)
+    guard = Guard(1, horizon, dt, rate, min_evidence, partner=partner, fused=fused, calibration=calibration)
     if not guard.enabled:
         return out, spread
     track, noise = np.zeros(1, np.int64), np.asarray(noise, np.float64)

@@ -29,7 +29,7 @@ from ..kernels.dispatch import fused_update
 from ..kernels.fused import plan as fused_plan
 from .calibration import OnlineCalibration, calibrate_segment
 from .checkpoint import load_checkpoint
-from .guard import DEFAULT_RATE as GUARD_DEFAULT, Guard, guard_segment
+from .guard import CALIBRATION_RATE as LEAD_CALIBRATION_RATE, DEFAULT_RATE as GUARD_DEFAULT, Guard, guard_segment
 from .slots import TrackSlots
 from .spec import MAX_SPEED, ModelSpec
 
@@ -43,7 +43,8 @@ class StreamingPredictor:
 
     def __init__(self, checkpoint=None, backend: str = "auto", device: str = "cpu",
                  min_history: int | None = None, capacity: int = 8, online_calibration: float = 0.0,
-                 fused: bool = True, guard: float = GUARD_DEFAULT, guard_partner: FilterConfig | None = None):
+                 fused: bool = True, guard: float = GUARD_DEFAULT, guard_partner: FilterConfig | None = None,
+                 lead_calibration: float | None = None):
         self.model, self.meta = load_checkpoint(checkpoint)
         meta = self.meta
         self.spec = ModelSpec.from_model(self.model, meta)
@@ -55,8 +56,10 @@ class StreamingPredictor:
         self.backend = backend
         self._stepper = GRUStepper(self.spec.gru, capacity=capacity, backend=backend, device=device)
         self._online = OnlineCalibration(self._stepper.capacity, self.horizon_steps, online_calibration)
+        if lead_calibration is None:     # on by default beyond 1 s, where the std's shape over the leads is off
+            lead_calibration = LEAD_CALIBRATION_RATE if self.horizon_steps * self.dt > 1.0 + 1e-9 else 0.0
         self._guard = Guard(self._stepper.capacity, self.horizon_steps, self.dt, guard, partner=guard_partner,
-                            fused=fused)
+                            fused=fused, calibration=lead_calibration)
         self.slots = TrackSlots(self._stepper, self.spec.hidden, listeners=[self._online, self._guard])
         self._features_always_finite = self.spec.features_always_finite
         self._steps_dt = np.arange(1, self.horizon_steps + 1, dtype=np.float64)[:, None] * self.dt
@@ -111,6 +114,11 @@ class StreamingPredictor:
     def guard(self) -> float:
         """Rate of the guard's scores (0: off; model/guard.py)."""
         return self._guard.rate
+
+    @property
+    def lead_calibration(self) -> float:
+        """Rate of the guard's per-lead std calibration (0: off; on by default for horizons beyond 1 s)."""
+        return self._guard.calibration if self._guard.enabled else 0.0
 
     def guard_weight(self, indices) -> np.ndarray:
         """Mean weight of the classical filter in each track's latest prediction (0: the network alone)."""
@@ -318,7 +326,7 @@ class StreamingPredictor:
             if self._guard.enabled:
                 out, std = guard_segment(positions, out, std, _segment_noise(segment, count), self.dt,
                                          self._guard.rate, self._guard.min_evidence, self._guard.fused,
-                                         self._guard.partner.config)
+                                         self._guard.partner.config, self._guard.calibration)
             std = calibrate_segment(positions, out, std, horizon, self._online.rate)
         return SegmentPrediction(positions=out, std=std)
 

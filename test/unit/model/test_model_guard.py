@@ -244,11 +244,13 @@ def test_guard_accepts_an_empty_batch_and_twist_samples(checkpoint):
     assert np.isfinite(result.positions[10:]).all()
 
 
-def test_the_c_twin_equals_the_numpy_reference():
+@pytest.mark.parametrize("calibration", [0.0, 0.02], ids=["no-lead-calibration", "lead-calibration"])
+def test_the_c_twin_equals_the_numpy_reference(calibration):
     """kernels/cstream.c GuardState against Guard's numpy arithmetic: several tracks per call in any order,
-    skipped grid steps (1 to 3), rows that are not the network's, resets, capacity growth; every output and
-    every state array agree to ~1e-12."""
-    fused, reference = Guard(2, H, DT), Guard(2, H, DT, fused=False)
+    skipped grid steps (1 to 3), rows that are not the network's, resets, capacity growth, with and without the
+    per-lead calibration; every output and every state array agree to ~1e-12."""
+    fused = Guard(2, H, DT, calibration=calibration)
+    reference = Guard(2, H, DT, fused=False, calibration=calibration)
     if not fused.fused:
         pytest.skip("C extension _cstream not built")
     rng = np.random.default_rng(6)
@@ -273,6 +275,32 @@ def test_the_c_twin_equals_the_numpy_reference():
         apply_both(fused, reference, tracks, grid[tracks], last, noise, predicted, std, network)
     assert_same_state(fused, reference)
     assert fused.weight(np.arange(5)).max() > 0                      # the blend was exercised
+    assert (np.abs(fused._log_scale).max() > 0.1) == (calibration > 0)   # and the calibration, where on
+
+
+def test_lead_calibration_learns_each_leads_scale():
+    """A 'network' whose errors at lead j are white with std c_j times its stated std (c_j from 0.5 to 3): each
+    lead's scale converges near c_j (68.3 % of the per-axis errors inside the scaled std), so the stated std
+    is right at every lead; the positions are untouched while the weights stay 0 (a precise network)."""
+    rng = np.random.default_rng(2)
+    truth = slow_flight(steps=4000)
+    ratio = np.linspace(0.5, 3.0, H)
+    stated = 0.01 * np.arange(1, H + 1)[:, None] * np.ones(3)
+    guard = Guard(1, H, DT, calibration=0.02, min_evidence=10**9)          # the blend never starts
+    exact = future(truth)
+    inside, count = np.zeros(H), 0
+    for k in range(1, 3900):
+        predicted = exact[k][None] + rng.normal(0, 1, (1, H, 3)) * ratio[:, None] * stated
+        positions, std = predicted.copy(), np.broadcast_to(stated, (1, H, 3)).copy()
+        guard.apply(np.zeros(1, np.int64), np.array([k]), truth[k:k + 1], np.array([0.001]), positions, std,
+                    np.ones(1, bool))
+        np.testing.assert_array_equal(positions, predicted)
+        if k > 1500:
+            inside += (np.abs(predicted[0] - exact[k]) <= std[0]).mean(axis=1)
+            count += 1
+    scale = np.exp(guard._log_scale[0])
+    np.testing.assert_allclose(scale, ratio, rtol=0.15)
+    np.testing.assert_allclose(inside / count, 0.683, atol=0.04)
 
 
 def test_packed_outputs_carry_the_velocities_of_the_blended_positions():

@@ -53,6 +53,7 @@ def test_horizon3s_streams_through_the_track_bank_like_its_segment_path(fused):
     stamps, raw = t[keep], exact[keep] + np.random.default_rng(1).normal(0, 0.005, (len(keep), 3))
     predictor = StreamingPredictor(shipped_checkpoint_for(30), fused=fused)
     assert predictor.horizon_steps == H and predictor.guard > 0 and predictor.fused == (fused and predictor.fused)
+    assert predictor.lead_calibration > 0 and StreamingPredictor().lead_calibration == 0   # beyond 1 s only
     bank = TrackBank(predictor, track_timeout=1e9)
     streamed = {}
     for stamp, position in zip(stamps, raw):
@@ -103,9 +104,9 @@ def test_horizon3s_batched_tracks_equal_single_tracks():
 
 def test_the_guard_c_twin_equals_numpy_at_30_steps():
     """kernels/cstream.c GuardState against Guard's numpy arithmetic at H = 30 (its compile-time limit is
-    64, longer horizons take the numpy path): several tracks, skipped grid steps, rows not the network's;
-    outputs and state agree to ~1e-12."""
-    fused, reference = Guard(3, H, DT), Guard(3, H, DT, fused=False)
+    64, longer horizons take the numpy path) with the per-lead calibration the 3 s checkpoint runs: several
+    tracks, skipped grid steps, rows not the network's; outputs and state agree to ~1e-12."""
+    fused, reference = Guard(3, H, DT, calibration=0.02), Guard(3, H, DT, fused=False, calibration=0.02)
     if not fused.fused:
         pytest.skip("C extension _cstream not built")
     assert fused._model.shape == (3, H, H, 3)                              # per track: H leads x H targets
