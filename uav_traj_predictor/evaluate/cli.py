@@ -48,6 +48,9 @@ def parser() -> argparse.ArgumentParser:
                     help="rate of the model's guard, which blends each track's prediction toward a CV/CA IMM by how "
                          f"both did on that track (0 = off; default {GUARD_DEFAULT:g}, predictor_node's default; "
                          f"{GUARD_RATE:g} = the validated rate); see docs/model.md")
+    ap.add_argument("--lead-calibration", type=float, default=None, metavar="RATE",
+                    help="rate of the guard's per-lead std calibration (default: predictor_node's, 0.02 for "
+                         "checkpoints predicting beyond 1 s, else off; 0 = off); see docs/model.md")
     ap.add_argument("--perturb", action="append", metavar="SPEC", default=None,
                     help="pass every flight through a measurement model first, e.g. 'rate=20,noise=0.01,dropout=0.05' "
                          "(keys: rate Hz, noise m, dropout, gaps /min, gap_len s, outliers, outlier_size m, drift "
@@ -89,7 +92,7 @@ def run(args) -> int:
     notes: list[str] = []
     methods = build_methods(args.methods, protocol, checkpoint=args.checkpoint, vector_dir=args.vector, notes=notes,
                             model_options={"online_calibration": args.online_calibration,
-                                           "guard": args.guard})
+                                           "guard": args.guard, "lead_calibration": args.lead_calibration})
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if not methods:

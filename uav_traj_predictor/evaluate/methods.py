@@ -50,8 +50,9 @@ class ModelMethod:
     def describe(self) -> str:
         rate = getattr(self.predictor, "online_calibration", 0.0)
         guard = getattr(self.predictor, "guard", 0.0)
+        lead = getattr(self.predictor, "lead_calibration", 0.0)
         return (f"StreamingPredictor({getattr(self.predictor, 'model_id', '?')}, online calibration rate {rate:g}, "
-                f"guard rate {guard:g})")
+                f"guard rate {guard:g}, per-lead calibration rate {lead:g})")
 
     def predict_segment(self, segment) -> SegmentPrediction:
         result = self.predictor.predict_segment(segment)
