@@ -11,7 +11,8 @@ per folder gives the range of the 1-sigma and the lowest 2-sigma coverage over a
 steps meet both targets.
 
     cd /tmp && /work/main/.venv/bin/python /work/main/bench/horizon_table.py /work/shared/flights \
-        [--checkpoint CKPT] [--vector /work/shared/anchors/vector] [--perturb SPEC ...] [--guard RATE] [--json OUT]
+        [--checkpoint CKPT] [--vector /work/shared/anchors/vector] [--perturb SPEC ...] [--guard RATE]
+        [--lead-calibration RATE] [--json OUT]
 
 Default perturbations: the clean flights and the flights thinned to 20 Hz with 1 cm white noise (seed 0).
 Without --checkpoint the model is the shipped checkpoint that covers the horizon (models/horizon3s.pt).
@@ -68,11 +69,15 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--guard", type=float, default=None, metavar="RATE",
                         help="the model's guard rate (default: the product default)")
+    parser.add_argument("--lead-calibration", type=float, default=None, metavar="RATE",
+                        help="the guard's per-lead std calibration rate (default: the product default; 0 = off)")
     parser.add_argument("--json", help="write every report here")
     args = parser.parse_args(argv)
     protocol = Protocol(horizon=args.horizon)
     names = ["model", *BASELINES] + (["vector:*"] if args.vector else [])
     options = {} if args.guard is None else {"guard": args.guard}
+    if args.lead_calibration is not None:
+        options["lead_calibration"] = args.lead_calibration
     methods = build_methods(names, protocol, checkpoint=args.checkpoint, vector_dir=args.vector,
                             model_options=options)
     print(f"# {methods['model'].describe()}; horizon {protocol.horizon} steps; seed {args.seed}")
