@@ -588,12 +588,13 @@ static int predict_post(Plan *self, const float *raw, const double *v, const dou
 
 /* ---- the guard (model/guard.py) and its IMM (core/imm.py) ------------------------------------ */
 /* GuardState(x, p, mu, k, f, q, transition, forecast, stats, evidence, model, classical, target, weight,
- *            model_std, log_scale, init_var, rate, min_evidence, floor, dt, calibration)
+ *            pair_std, pair_weight, log_scale, init_var, rate, min_evidence, floor, dt, calibration)
  * The guard's state arrays, held (buffer views) from construction until the object is freed, so a tick
  * acquires none of them: the owner (model/guard.py Guard) builds a new one whenever it rebinds an array
  * (grow). Arrays: x (N, M, 9), p (N, M, 9, 9), mu (N, M), k (N,) int64, f, q (M, 9, 9), transition (M, M),
  * forecast (M, H, 3, 9), stats (N, 3, H), evidence (N, H) int64, model, classical (N, H, H, 3), target
- * (N, H, H) int64, weight (N,), model_std (N, H, H, 3), log_scale (N, H); init_var = (velocity variance,
+ * (N, H, H) int64, weight (N,), pair_std (N, H, H, 3), pair_weight (N, H, H), log_scale (N, H); init_var =
+ * (velocity variance,
  * acceleration variance); calibration: the per-lead calibration's rate (0: off).
  *
  * One guard step of track t at grid index g (guard_track, the arithmetic of `Guard.apply`): initialise
@@ -612,7 +613,7 @@ static int predict_post(Plan *self, const float *raw, const double *v, const dou
 #define GUARD_MAX_MODES 4
 #define GUARD_PI 3.141592653589793      /* numpy's pi */
 #define GUARD_MAX_H 64
-#define GUARD_STATE_ARRAYS 16
+#define GUARD_STATE_ARRAYS 17
 #define GUARD_COVERAGE_1SIGMA 0.6826894921370859   /* model/calibration.py COVERAGE_1SIGMA */
 
 typedef struct {
@@ -624,7 +625,8 @@ typedef struct {
 static const ArraySpec guard_arrays[] = {
     {"x", 'd', 3}, {"p", 'd', 4}, {"mu", 'd', 2}, {"k", 'q', 1}, {"f", 'd', 3}, {"q", 'd', 3},
     {"transition", 'd', 2}, {"forecast", 'd', 4}, {"stats", 'd', 3}, {"evidence", 'q', 2}, {"model", 'd', 4},
-    {"classical", 'd', 4}, {"target", 'q', 3}, {"weight", 'd', 1}, {"model_std", 'd', 4}, {"log_scale", 'd', 2},
+    {"classical", 'd', 4}, {"target", 'q', 3}, {"weight", 'd', 1}, {"pair_std", 'd', 4}, {"pair_weight", 'd', 3},
+    {"log_scale", 'd', 2},
     {"indices", 'q', 1}, {"grid_index", 'q', 1},
     {"last", 'd', 2}, {"noise", 'd', 1}, {"out", 'd', 4}, {"network", '?', 1},
 };
@@ -827,7 +829,8 @@ static void guard_track(GuardState *gs, Py_ssize_t t, int64_t g, const double *z
 {
     const Py_ssize_t m = gs->m, h = gs->h;
     double *x = gs->v[0].buf, *p = gs->v[1].buf, *mu = gs->v[2].buf, *stats = gs->v[8].buf, *model = gs->v[10].buf;
-    double *classical = gs->v[11].buf, *weight = gs->v[13].buf, *model_std = gs->v[14].buf, *log_scale = gs->v[15].buf;
+    double *classical = gs->v[11].buf, *weight = gs->v[13].buf, *pair_std = gs->v[14].buf;
+    double *pair_weight = gs->v[15].buf, *log_scale = gs->v[16].buf;
     const double *f = gs->v[4].buf, *q = gs->v[5].buf, *tr = gs->v[6].buf, *fc = gs->v[7].buf;
     int64_t *k = gs->v[3].buf, *evidence = gs->v[9].buf, *target = gs->v[12].buf;
     const double rate = gs->rate, dt = gs->dt, r_i = noise * noise + gs->floor * gs->floor;
@@ -862,11 +865,14 @@ static void guard_track(GuardState *gs, Py_ssize_t t, int64_t g, const double *z
             *value += rate * (fresh[s] - *value);
         }
         evidence[t * h + j] += 1;
-        if (gs->calibration > 0.0) {                     /* the per-lead quantile tracker */
-            const double *sd = model_std + ((t * h + slot) * h + j) * 3, scale = exp(log_scale[t * h + j]);
+        if (gs->calibration > 0.0) {                     /* the per-lead quantile tracker, on the published blend */
+            const double *sd = pair_std + ((t * h + slot) * h + j) * 3, scale = exp(log_scale[t * h + j]);
+            const double pw = pair_weight[(t * h + slot) * h + j];
             int outside = 0;
-            for (int a = 0; a < 3; a++)
-                outside += fabs(em[a]) > sd[a] * scale;
+            for (int a = 0; a < 3; a++) {
+                const double blended = pw > 0 ? pm[a] + pw * (pc[a] - pm[a]) : pm[a];
+                outside += fabs(z[a] - blended) > sd[a] * scale;
+            }
             const double step = gs->calibration * ((double)outside - 3.0 * (1.0 - GUARD_COVERAGE_1SIGMA)) / 3.0;
             double value = log_scale[t * h + j] + step;
             value = value < -gs->log_scale_limit ? -gs->log_scale_limit : value;
@@ -889,10 +895,10 @@ static void guard_track(GuardState *gs, Py_ssize_t t, int64_t g, const double *z
         double *row = positions + j * 3;
         const int64_t aim = g + 1 + j;
         const Py_ssize_t into = (Py_ssize_t)(aim % h);
-        memcpy(model + ((t * h + into) * h + j) * 3, row, sizeof(double) * 3);
-        memcpy(model_std + ((t * h + into) * h + j) * 3, std + j * 3, sizeof(double) * 3);
-        memcpy(classical + ((t * h + into) * h + j) * 3, combined, sizeof(double) * 3);
-        target[(t * h + into) * h + j] = aim;
+        const Py_ssize_t pair = (t * h + into) * h + j;
+        memcpy(model + pair * 3, row, sizeof(double) * 3);
+        memcpy(classical + pair * 3, combined, sizeof(double) * 3);
+        target[pair] = aim;
         const double mm = stats[(t * 3) * h + j], cc = stats[(t * 3 + 1) * h + j], mc = stats[(t * 3 + 2) * h + j];
         const double spread = mm + cc - 2.0 * mc;
         double w = spread > 0 ? (mm - mc) / spread : 0.0;
@@ -906,6 +912,9 @@ static void guard_track(GuardState *gs, Py_ssize_t t, int64_t g, const double *z
             factor = sqrt(fmax(blended, 0.0) / mm);
             factor = isfinite(factor) ? factor : 1.0;
         }
+        pair_weight[pair] = w;
+        for (int a = 0; a < 3; a++)
+            pair_std[pair * 3 + a] = std[j * 3 + a] * factor;
         if (gs->calibration > 0.0)
             factor = factor * exp(log_scale[t * h + j]);
         if (w > 0.0)
@@ -967,7 +976,8 @@ static int guard_state_init(GuardState *self, PyObject *args, PyObject *kwds)
         sizes &= v[i].shape[0] == cap && v[i].shape[1] == h && v[i].shape[2] == h && v[i].shape[3] == 3;
     sizes &= v[12].shape[0] == cap && v[12].shape[1] == h && v[12].shape[2] == h && v[13].shape[0] == cap;
     sizes &= v[14].shape[0] == cap && v[14].shape[1] == h && v[14].shape[2] == h && v[14].shape[3] == 3;
-    sizes &= v[15].shape[0] == cap && v[15].shape[1] == h;
+    sizes &= v[15].shape[0] == cap && v[15].shape[1] == h && v[15].shape[2] == h;
+    sizes &= v[16].shape[0] == cap && v[16].shape[1] == h;
     if (!sizes) {
         PyErr_SetString(PyExc_ValueError, "GuardState: inconsistent array sizes");
         return -1;

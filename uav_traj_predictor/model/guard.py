@@ -23,11 +23,12 @@ flights, where a tuned IMM beats the network, they rise toward 1 (docs/model.md,
 
 Per-lead calibration (`calibration` > 0, on by default for horizons beyond 1 s: StreamingPredictor): the
 network's std is calibrated on simulated flights, and on real ones its shape over the leads is off (docs/model.md,
-"The 3 s checkpoint"). Each stored network prediction keeps its std; when its target arrives, lead j's scale
-s_j of that track follows a quantile tracker in log space (model/calibration.py's rule, per lead instead of per
-axis), log s_j += calibration * ([|e_m,x| > s_j std_x] + [y] + [z] - 3 (1 - 0.6827)) / 3, clipped to
-[1/10, 10], so that 68.27 % of the network's per-axis errors at each lead fall inside s_j std; the blended
-std is the network's times s_j (and the blend's factor above).
+"The 3 s checkpoint"). Each stored pair also keeps its blend weight and its std before calibration (the
+network's times the blend's factor above); when its target arrives, the error e of the prediction that was
+published (the blend) updates lead j's scale s_j of that track by a quantile tracker in log space
+(model/calibration.py's rule, per lead instead of per axis): log s_j += calibration * ([|e_x| > s_j std_x] +
+[y] + [z] - 3 (1 - 0.6827)) / 3, clipped to [1/10, 10], so that 68.27 % of the published per-axis errors at
+each lead fall inside the published std (std times s_j).
 
 A reset forgets a track's filter and scores. Streaming (`Guard.apply` per tick) and offline
 (`guard_segment`) run the same arithmetic and agree exactly while each tick advances one grid sample
@@ -86,7 +87,8 @@ class Guard:
         self._classical = np.zeros((capacity, h, h, 3))
         self._target = np.full((capacity, h, h), -1, np.int64)
         self._weight = np.zeros(capacity)                                 # mean weight of the last blend
-        self._model_std = np.zeros((capacity, h, h, 3))                   # the network's std of each stored pair
+        self._pair_std = np.zeros((capacity, h, h, 3))      # each stored pair's published std before its lead's scale
+        self._pair_weight = np.zeros((capacity, h, h))       # and its blend weight (its blended prediction)
         self._log_scale = np.zeros((capacity, h))                         # per-lead calibration, log s_j
         # the C twin (same to ~1e-12), for horizons up to its compile-time bound; longer ones run numpy
         self.fused = bool(fused and _GuardState is not None and h <= C_MAX_HORIZON)
@@ -108,7 +110,8 @@ class Guard:
         self._stats, self._evidence = extend(self._stats, 0.0), extend(self._evidence, 0)
         self._model, self._classical = extend(self._model, 0.0), extend(self._classical, 0.0)
         self._target, self._weight = extend(self._target, -1), extend(self._weight, 0.0)
-        self._model_std, self._log_scale = extend(self._model_std, 0.0), extend(self._log_scale, 0.0)
+        self._pair_std, self._log_scale = extend(self._pair_std, 0.0), extend(self._log_scale, 0.0)
+        self._pair_weight = extend(self._pair_weight, 0.0)
 
     def reset(self, indices) -> None:
         indices = np.asarray(indices, np.int64)
@@ -162,7 +165,8 @@ class Guard:
             self._c_state = _GuardState(
                 partner._x, partner._p, partner._mu, partner._k, partner._f, partner._q, partner._transition,
                 partner._forecast, self._stats, self._evidence, self._model, self._classical, self._target,
-                self._weight, self._model_std, self._log_scale, (cfg.init_velocity_std ** 2, cfg.init_accel_std ** 2),
+                self._weight, self._pair_std, self._pair_weight, self._log_scale,
+                (cfg.init_velocity_std ** 2, cfg.init_accel_std ** 2),
                 self.rate, self.min_evidence, cfg.sigma_floor, partner.dt, self.calibration)
         return self._c_state
 
@@ -210,8 +214,10 @@ class Guard:
         self._evidence[indices] += valid
         if self.calibration > 0.0:                                         # the per-lead quantile tracker
             log_scale = self._log_scale[indices]
-            bound = self._model_std[indices, slot] * np.exp(log_scale)[:, :, None]
-            outside = (np.abs(error_m) > bound).sum(axis=2)
+            model, weight = self._model[indices, slot], self._pair_weight[indices, slot][..., None]
+            blended = np.where(weight > 0, model + weight * (self._classical[indices, slot] - model), model)
+            bound = self._pair_std[indices, slot] * np.exp(log_scale)[:, :, None]
+            outside = (np.abs(last[:, None, :] - blended) > bound).sum(axis=2)   # the published prediction's error
             step = self.calibration * (outside - 3.0 * (1.0 - COVERAGE_1SIGMA)) / 3.0
             self._log_scale[indices] = np.where(valid, np.clip(log_scale + step, -LOG_SCALE_LIMIT, LOG_SCALE_LIMIT),
                                                 log_scale)
@@ -224,7 +230,6 @@ class Guard:
         targets = grid_index[:, None] + 1 + self._lead                     # (m, H)
         where = (tracks[:, None], targets % self.horizon, self._lead[None, :])
         self._model[where], self._classical[where], self._target[where] = model, classical[rows], targets
-        self._model_std[where] = std[rows]
         mm, cc, mc = np.moveaxis(self._stats[tracks], 1, 0)                # (m, H) each
         spread = mm + cc - 2.0 * mc                                        # E|model - classical|^2 >= 0
         weights = np.where(spread > 0, (mm - mc) / np.where(spread > 0, spread, 1.0), 0.0)
@@ -235,6 +240,7 @@ class Guard:
         blended = (1.0 - weights) ** 2 * mm + weights**2 * cc + 2.0 * weights * (1.0 - weights) * mc
         factor = np.sqrt(np.fmax(blended, 0.0) / np.where(mm > 0, mm, 1.0))
         factor = np.where((weights > 0) & (mm > 0) & np.isfinite(factor), factor, 1.0)
+        self._pair_weight[where], self._pair_std[where] = weights, std[rows] * factor[..., None]
         if self.calibration > 0.0:
             factor = factor * np.exp(self._log_scale[tracks])
         moved = weights > 0
