@@ -5,7 +5,7 @@ object), `spec.ModelSpec` is the model's exported semantics (features, head, pos
 reference), and this class streams: `step` advances tracks by one grid sample (velocity and, for models
 that read it, the measured noise level), `predict` turns each track's top hidden state into future
 positions p_k + j dt v_k + residual_j and per-axis stds, and `advance` is the tick's batched call
-(one call of the C path for a few tracks). Until a track has `min_history` velocities (or if the
+(one call of the C path, any number of tracks, where built). Until a track has `min_history` velocities (or if the
 network ever returned non-finite values) it returns constant-velocity extrapolation with the
 checkpoint's constant-velocity error std, and `status()` says so ("warming_up" / "fallback_cv"). The
 network's std is further scaled per track and axis by `OnlineCalibration` (model/calibration.py),
@@ -75,7 +75,7 @@ class StreamingPredictor:
 
     @property
     def fused(self) -> bool:
-        """Whether `advance` runs the C path for a few tracks (else always `step` and `predict`)."""
+        """Whether `advance` runs the C path (else always `step` and `predict`)."""
         return self._fused is not None and not self._online.enabled and self._features_always_finite
 
     @property

@@ -86,7 +86,7 @@ class PredictorParameters(NodeParameters):
     checkpoint: str = setting("", "Model checkpoint file; empty = the checkpoint shipped with the package that covers "
                               "horizon_steps (the 1 s default, or models/horizon3s.pt for 11..30 steps).")
     backend: str = setting("auto", "GRU kernel backend (auto: Triton on CUDA, else the fastest CPU path, including the "
-                           "C path for ticks of a few tracks; numpy / torch: only those calls).",
+                           "C path for every tick; numpy / torch: only those calls).",
                            choices=("auto", "torch", "numpy", "triton"))
     device: str = setting("cpu", "Device for the GRU state and kernels (cpu, cuda, cuda:N).")
     online_calibration: float = setting(0.0, "Rate of the per-track online std calibration from the track's own "
