@@ -10,7 +10,9 @@ unless `log` names one, so that a chatty child can never block on a full pipe); 
 is a `subprocess.Popen` with the command's name, the log and `stop()`. `stop` / `stop_all` signal (SIGTERM
 unless told otherwise: rclpy turns SIGINT and SIGTERM alike into a clean shutdown, and Fast DDS then
 removes its /dev/shm segments), wait, and SIGKILL what is still running after the timeout (said on
-stderr; its exit code is then -9, which every caller that checks for 0 sees).
+stderr; its exit code is then -9, which every caller that checks for 0 sees). Before that SIGKILL the child
+gets SIGUSR1 and STACK_DUMP_S s: our nodes then write every thread's Python stack to their log
+(nodes/lifecycle.enable_stack_dumps), so a node that would not stop says where it was stuck.
 
 Fast DDS shared memory: in localhost discovery mode rmw_fastrtps adds the shared-memory transport
 itself, so every participant has /dev/shm files. Their names: see SEGMENT_LOCK / PORT_FILE below.
@@ -25,11 +27,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from . import rosenv
 
 STOP_TIMEOUT_S = 15.0       # after the stop signal, before SIGKILL
+STACK_DUMP_S = 1.0          # between SIGUSR1 (stack dump) and SIGKILL for a child that did not stop
 
 SHM_DIR = Path("/dev/shm")
 # Fast DDS names its shared-memory files after its "domain": fastrtps_* in Fast DDS 2.x (Humble, Jazzy),
@@ -99,8 +103,11 @@ def stop_all(processes, sig=signal.SIGTERM, timeout: float = STOP_TIMEOUT_S) -> 
         try:
             codes.append(process.wait(timeout))
         except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGUSR1)  # our nodes dump their stacks to the log (others may die of it)
+            time.sleep(STACK_DUMP_S)
             process.kill()
-            codes.append(process.wait())
+            process.wait()
+            codes.append(-signal.SIGKILL)        # killed, whichever signal ended it
             print(f"{_name(process)} did not stop within {timeout:g} s of {signal.Signals(sig).name}: killed",
                   file=sys.stderr)
     return codes

@@ -168,6 +168,37 @@ def test_a_node_stopped_while_starting_exits_cleanly(ros_env, tmp_path):
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
 
 
+SHUT_DOWN_WITHOUT_A_WAKE_UP = """
+import sys, threading, time
+import rclpy
+from uav_traj_predictor.nodes.lifecycle import spin_node
+
+def shut_down():
+    time.sleep(1.0)                              # the node spins by now
+    context = rclpy.get_default_context()
+    with context.handle:
+        context.handle.shutdown()                # rcl's shutdown alone: rclpy's signal thread after its wake-up
+
+def factory():                                   # no timer, no subscription: nothing else wakes the executor
+    threading.Thread(target=shut_down, daemon=True).start()
+    return rclpy.create_node("quiet")
+
+sys.exit(spin_node("quiet_node", factory, ["quiet_node"]))
+"""
+
+
+def test_a_node_stops_when_its_context_shuts_down_without_waking_it(ros_env, tmp_path):
+    """rclpy's signal thread wakes the executors before it shuts the context down; an executor woken in
+    between waits again, and a node with nothing else to wake it never stopped (Kilted CI: predictor_node on
+    sim time, /clock gone, SIGKILLed 30 s after SIGTERM). Emulated without the race: the context is shut
+    down at the rcl level alone, no wake-up; spin_node must still return, exit 0, within seconds."""
+    import subprocess
+    import sys
+    run = subprocess.run([sys.executable, "-c", SHUT_DOWN_WITHOUT_A_WAKE_UP], env=ros_env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+
+
 DATAGEN_STOPPED_WHILE_STARTING = """
 import os, signal, sys
 import rclpy

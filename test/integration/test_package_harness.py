@@ -12,7 +12,8 @@ import pytest
 
 from uav_traj_predictor import harness, rosenv
 
-IGNORES_SIGTERM = ("import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+IGNORES_SIGTERM = ("import faulthandler, signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                   "faulthandler.register(signal.SIGUSR1, all_threads=True)\n"   # as our nodes (lifecycle.py)
                    "print('ready', flush=True); time.sleep(60)")
 # maps a would-be participant segment and a port file of a fake /dev/shm, holds the segment's lock open
 MAPPER = """import fcntl, mmap, os, sys, time
@@ -72,6 +73,7 @@ def test_a_child_that_ignores_the_stop_signal_is_killed_after_the_timeout(ros_en
     assert codes == [-signal.SIGKILL, -signal.SIGTERM]
     assert time.monotonic() - started < 10
     assert f"{child.name} did not stop within 0.5 s of SIGTERM: killed" in capsys.readouterr().err
+    assert 'File "<string>", line 2 in <module>' in child.output()   # SIGUSR1 first: where it was stuck
     assert harness.stray([child, other]) == [] and harness.stop(child) == -signal.SIGKILL   # already gone
 
 

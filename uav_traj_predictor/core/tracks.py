@@ -58,7 +58,7 @@ except ImportError:
 CORE_RESETS = (None, RESET_GAP, RESET_TIME_BACKWARDS, RESET_MANUAL)
 CORE_IGNORED = (None, IGNORED_NON_FINITE, IGNORED_DUPLICATE, IGNORED_OUT_OF_ORDER)
 CORE_CONSTANTS = (GAP_HISTORY, LOW_RATE_GAP_FACTOR, LOW_RATE_GAP_CAP, MIN_INTERVAL_SAMPLES, _noise.RATE,
-                  _noise.LOG_FLOOR_M, _noise.PRIOR_M, _noise._OFFSET, _noise.MIN_SAMPLES, _noise._MIN_RATE_COUNT)
+                  _noise.LOG_FLOOR_M, _noise.PRIOR_M, _noise.LOG_OFFSET, _noise.MIN_SAMPLES, _noise.MIN_RATE_COUNT)
 
 
 REFUSED_IDS_REMEMBERED = 1024   # refused track ids kept to report each once (bounded whatever is published)
@@ -105,8 +105,8 @@ class Track:
 class TickResult:
     """One tick's output: `events`, `batch` (every prediction as arrays, None when there are none) and
     `predictions`, the same as one `Prediction` per track (views of the batch's arrays), built on first use:
-    a consumer of the batch alone (predictor_node's batched output) never pays for the per-track objects
-    (~1 us per track). `prediction(i)` builds row i alone."""
+    a consumer of the batch alone (predictor_node's batched output) never pays for building the per-track
+    objects. `prediction(i)` builds row i alone."""
 
     __slots__ = ("events", "batch", "_rows", "_predictions")
 
@@ -218,20 +218,14 @@ class TrackBank:
         if teleport:
             resampler.reset()
         reset, ignored, samples = resampler.consume(stamp, xyz, measured)
-        if ignored:
-            track.ignored[ignored] += 1
-            self._events.append(TrackEvent(track_id, EVENT_IGNORED, ignored, stamp))
-        else:                                    # the noise estimate of the segment (data.preprocess's twin)
+        if not ignored:                          # the noise estimate of the segment (data.preprocess's twin)
             if reset or teleport:
                 track.jitter.restart()
                 track.supplied = None
             track.jitter.add(stamp, xyz)
             if noise is not None and 0.0 < noise < math.inf:
                 track.supplied = float(noise)
-        if teleport and reset == RESET_MANUAL:
-            self._reset(track, REASON_TELEPORT, stamp)
-        elif reset and reset != RESET_MANUAL:    # a manual one was reported by reset()
-            self._reset(track, reset, stamp)
+        self._report(track, stamp, reset, ignored, teleport)
         if samples and not self._usable(samples):   # overflow in the grid arithmetic, or beyond MAX_SPEED
             self._reset(track, IGNORED_NON_FINITE, stamp)
             resampler.reset()
@@ -249,19 +243,22 @@ class TrackBank:
         handled as the Python path handles it; returns (grid samples completed, grid samples queued: 0 when
         unusable)."""
         reset, ignored, teleport, unusable, count = result
+        self._report(track, stamp, CORE_RESETS[reset], CORE_IGNORED[ignored], teleport)
+        if unusable:                             # the core has reset itself, as the Python path's resampler.reset()
+            self._reset(track, IGNORED_NON_FINITE, stamp)
+            return count, 0
+        return count, count
+
+    def _report(self, track: Track, stamp: float, reset: str | None, ignored: str | None, teleport: bool) -> None:
+        """The events of one raw sample, for both paths: an ignored sample is counted and reported, a
+        resampler reset (or a teleport, which resets manually) resets the track."""
         if ignored:
-            reason = CORE_IGNORED[ignored]
-            track.ignored[reason] += 1
-            self._events.append(TrackEvent(track.track_id, EVENT_IGNORED, reason, stamp))
-        reset = CORE_RESETS[reset]
+            track.ignored[ignored] += 1
+            self._events.append(TrackEvent(track.track_id, EVENT_IGNORED, ignored, stamp))
         if teleport and reset == RESET_MANUAL:
             self._reset(track, REASON_TELEPORT, stamp)
         elif reset and reset != RESET_MANUAL:    # a manual one was reported by reset()
             self._reset(track, reset, stamp)
-        if unusable:                             # the core has reset itself, as resampler.reset() below
-            self._reset(track, IGNORED_NON_FINITE, stamp)
-            return count, 0
-        return count, count
 
     def _refuse(self, track_id: str, stamp: float) -> None:
         """A sample of a new track id while max_tracks exist: counted; the first one per id is reported."""

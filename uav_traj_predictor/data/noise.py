@@ -45,9 +45,10 @@ NOISY_POSITIONS_M = 0.005
 # what `level` reports before the first quadruple of a segment (m): a neutral prior the model is trained with
 PRIOR_M = 1e-3
 _LOG_ABS_GAUSSIAN = -(0.5772156649015329 + math.log(2.0)) / 2.0   # E[log |Z|], Z ~ N(0, 1)
-_OFFSET = -_LOG_ABS_GAUSSIAN - 0.5 * math.log(20.0)              # sigma = exp(mean + _OFFSET)
+# sigma = exp(mean + LOG_OFFSET), mean the running mean of log |third difference| (public: StreamCore takes it)
+LOG_OFFSET = -_LOG_ABS_GAUSSIAN - 0.5 * math.log(20.0)
 _LOG_FLOOR = math.log(LOG_FLOOR_M)
-_MIN_RATE_COUNT = int(round(1.0 / RATE))                          # weight 1 / n until n reaches it
+MIN_RATE_COUNT = int(round(1.0 / RATE))      # the running mean weighs 1 / n until n reaches it, then RATE
 
 
 def covariance_level(vx: float, vy: float, vz: float) -> float:
@@ -91,7 +92,7 @@ class PositionJitter:
             value = _quadruple(recent[0], recent[1], recent[2], sample)
             if value is not None:
                 count = self.count + 1
-                weight = 1.0 / count if count <= _MIN_RATE_COUNT else RATE
+                weight = 1.0 / count if count <= MIN_RATE_COUNT else RATE
                 self._mean += weight * (value - self._mean)
                 self.count = count
             del recent[0]
@@ -102,14 +103,14 @@ class PositionJitter:
         """The estimate (m) as the model reads it: PRIOR_M before the segment's first quadruple."""
         if self.count == 0:
             return PRIOR_M
-        return math.exp(self._mean + _OFFSET)
+        return math.exp(self._mean + LOG_OFFSET)
 
     @property
     def sigma(self) -> float | None:
         """The estimate (m) for users; None until MIN_SAMPLES quadruples."""
         if self.count < MIN_SAMPLES:
             return None
-        return math.exp(self._mean + _OFFSET)
+        return math.exp(self._mean + LOG_OFFSET)
 
 
 def _quadruple(a, b, c, d) -> float | None:
@@ -160,7 +161,7 @@ def noise_series(t: np.ndarray, p: np.ndarray) -> np.ndarray:
     if len(values) == 0:
         return out
     means = np.empty(len(values))
-    head = min(len(values), _MIN_RATE_COUNT)
+    head = min(len(values), MIN_RATE_COUNT)
     means[:head] = np.cumsum(values[:head]) / np.arange(1, head + 1)
     if len(values) > head:
         means[head:] = lfilter([RATE], [1.0, -(1.0 - RATE)], values[head:], zi=[(1.0 - RATE) * means[head - 1]])[0]
@@ -168,5 +169,5 @@ def noise_series(t: np.ndarray, p: np.ndarray) -> np.ndarray:
     ends = np.flatnonzero(valid) + 3
     after = np.searchsorted(ends, np.arange(len(t)), side="right") - 1     # index of the newest quadruple
     known = after >= 0
-    out[known] = np.exp(means[after[known]] + _OFFSET)
+    out[known] = np.exp(means[after[known]] + LOG_OFFSET)
     return out

@@ -5,12 +5,15 @@ import signal
 import sys
 
 import rclpy
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException
 
 from ..harness import clean_stale_shared_memory
 from .params import ConfigError, describe
 
 TEARDOWN_GRACE_S = 10.0
+# Longest a spinning node may take to notice that SIGINT/SIGTERM shut its context down (see `spin`)
+SHUTDOWN_POLL_S = 0.25
 
 
 def enable_stack_dumps() -> None:
@@ -60,7 +63,7 @@ def spin_node(name: str, node_factory, args=None, parameters=None) -> int:
     try:
         node = node_factory()
         spun = True
-        rclpy.spin(node)
+        spin(node)
     except ConfigError as error:
         print(f"{name}: configuration error: {error}", file=sys.stderr)
         return 2
@@ -73,6 +76,23 @@ def spin_node(name: str, node_factory, args=None, parameters=None) -> int:
     finally:
         shutdown_node(node, spun=spun)
     return 0
+
+
+def spin(node) -> None:
+    """`rclpy.spin(node)` that always returns once the context is shut down, however it was.
+
+    rclpy's signal thread (SIGINT/SIGTERM) first triggers the executors' wake-up guard conditions and only
+    then shuts the contexts down. An executor woken in between sees its context still ok, consumes the
+    wake-up and waits again with nothing left to wake it: a node with no traffic and no timer due (a sim-time
+    node whose /clock stopped with the simulator) then never stops. Seen in CI on Kilted: predictor_node
+    SIGKILLed 30 s after SIGTERM, its stack in the executor's wait_set.wait. A steady-clock timer wakes the
+    executor every SHUTDOWN_POLL_S s, which then sees the shut-down context (4 empty callbacks a second)."""
+    node.create_timer(SHUTDOWN_POLL_S, _wake, clock=Clock(clock_type=ClockType.STEADY_TIME))
+    rclpy.spin(node)
+
+
+def _wake() -> None:
+    """The wake-up timer's callback: its work is waking the executor's wait."""
 
 
 def shutdown_node(node, grace_s: float = TEARDOWN_GRACE_S, spun: bool = True) -> None:
