@@ -593,9 +593,9 @@ static int predict_post(Plan *self, const float *raw, const double *v, const dou
  * acquires none of them: the owner (model/guard.py Guard) builds a new one whenever it rebinds an array
  * (grow). Arrays: x (N, M, 9), p (N, M, 9, 9), mu (N, M), k (N,) int64, f, q (M, 9, 9), transition (M, M),
  * forecast (M, H, 3, 9), stats (N, 3, H), evidence (N, H) int64, model, classical (N, H, H, 3), target
- * (N, H, H) int64, weight (N,), pair_std (N, H, H, 3), pair_weight (N, H, H), log_scale (N, H); init_var =
- * (velocity variance,
- * acceleration variance); calibration: the per-lead calibration's rate (0: off).
+ * (N, H, H) int64, weight (N,), pair_std (N, H, H, 3), pair_weight (N, H, H), log_scale (N, 2, H); init_var =
+ * (velocity variance, acceleration variance); calibration = (the per-lead calibration's rate (0: off), then
+ * model/guard.py CALIBRATION_LEVELS flattened (multiple, coverage of level 0, of level 1), LOG_SCALE_LIMIT).
  *
  * One guard step of track t at grid index g (guard_track, the arithmetic of `Guard.apply`): initialise
  * (k < 0) or step the IMM with z = the grid position, r = noise^2 + floor^2; score the stored pairs that
@@ -614,7 +614,6 @@ static int predict_post(Plan *self, const float *raw, const double *v, const dou
 #define GUARD_PI 3.141592653589793      /* numpy's pi */
 #define GUARD_MAX_H 64
 #define GUARD_STATE_ARRAYS 17
-#define GUARD_COVERAGE_1SIGMA 0.6826894921370859   /* model/calibration.py COVERAGE_1SIGMA */
 
 typedef struct {
     const char *name;
@@ -626,7 +625,7 @@ static const ArraySpec guard_arrays[] = {
     {"x", 'd', 3}, {"p", 'd', 4}, {"mu", 'd', 2}, {"k", 'q', 1}, {"f", 'd', 3}, {"q", 'd', 3},
     {"transition", 'd', 2}, {"forecast", 'd', 4}, {"stats", 'd', 3}, {"evidence", 'q', 2}, {"model", 'd', 4},
     {"classical", 'd', 4}, {"target", 'q', 3}, {"weight", 'd', 1}, {"pair_std", 'd', 4}, {"pair_weight", 'd', 3},
-    {"log_scale", 'd', 2},
+    {"log_scale", 'd', 3},
     {"indices", 'q', 1}, {"grid_index", 'q', 1},
     {"last", 'd', 2}, {"noise", 'd', 1}, {"out", 'd', 4}, {"network", '?', 1},
 };
@@ -637,6 +636,7 @@ typedef struct {
     int held;
     Py_ssize_t cap, m, h;
     double init_var[2], rate, floor, dt, calibration, log_scale_limit;
+    double level_multiple[2], level_coverage[2];    /* model/guard.py CALIBRATION_LEVELS, passed in */
     long min_evidence;
 } GuardState;
 
@@ -865,18 +865,24 @@ static void guard_track(GuardState *gs, Py_ssize_t t, int64_t g, const double *z
             *value += rate * (fresh[s] - *value);
         }
         evidence[t * h + j] += 1;
-        if (gs->calibration > 0.0) {                     /* the per-lead quantile tracker, on the published blend */
-            const double *sd = pair_std + ((t * h + slot) * h + j) * 3, scale = exp(log_scale[t * h + j]);
+        if (gs->calibration > 0.0) {                     /* the per-lead quantile trackers, on the published blend */
+            const double *sd = pair_std + ((t * h + slot) * h + j) * 3;
             const double pw = pair_weight[(t * h + slot) * h + j];
-            int outside = 0;
-            for (int a = 0; a < 3; a++) {
-                const double blended = pw > 0 ? pm[a] + pw * (pc[a] - pm[a]) : pm[a];
-                outside += fabs(z[a] - blended) > sd[a] * scale;
+            double error[3];
+            for (int a = 0; a < 3; a++)
+                error[a] = fabs(z[a] - (pw > 0 ? pm[a] + pw * (pc[a] - pm[a]) : pm[a]));
+            for (int level = 0; level < 2; level++) {
+                double *ls = log_scale + (t * 2 + level) * h + j;
+                const double bound = gs->level_multiple[level] * exp(*ls);
+                int outside = 0;
+                for (int a = 0; a < 3; a++)
+                    outside += error[a] > sd[a] * bound;
+                const double step = gs->calibration * ((double)outside - 3.0 * (1.0 - gs->level_coverage[level]))
+                                    / 3.0;
+                double value = *ls + step;
+                value = value < -gs->log_scale_limit ? -gs->log_scale_limit : value;
+                *ls = value > gs->log_scale_limit ? gs->log_scale_limit : value;
             }
-            const double step = gs->calibration * ((double)outside - 3.0 * (1.0 - GUARD_COVERAGE_1SIGMA)) / 3.0;
-            double value = log_scale[t * h + j] + step;
-            value = value < -gs->log_scale_limit ? -gs->log_scale_limit : value;
-            log_scale[t * h + j] = value > gs->log_scale_limit ? gs->log_scale_limit : value;
         }
         *stored = -1;
     }
@@ -916,7 +922,7 @@ static void guard_track(GuardState *gs, Py_ssize_t t, int64_t g, const double *z
         for (int a = 0; a < 3; a++)
             pair_std[pair * 3 + a] = std[j * 3 + a] * factor;
         if (gs->calibration > 0.0)
-            factor = factor * exp(log_scale[t * h + j]);
+            factor = factor * exp(fmax(log_scale[(t * 2) * h + j], log_scale[(t * 2 + 1) * h + j]));
         if (w > 0.0)
             for (int a = 0; a < 3; a++)
                 row[a] = row[a] + w * (combined[a] - row[a]);
@@ -955,8 +961,11 @@ static int guard_state_init(GuardState *self, PyObject *args, PyObject *kwds)
     self->min_evidence = PyLong_AsLong(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS + 2));
     self->floor = PyFloat_AsDouble(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS + 3));
     self->dt = PyFloat_AsDouble(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS + 4));
-    self->calibration = PyFloat_AsDouble(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS + 5));
-    self->log_scale_limit = log(10.0);                   /* model/calibration.py LOG_SCALE_LIMIT */
+    if (PyErr_Occurred() || !PyArg_ParseTuple(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS + 5), "dddddd",
+                                              &self->calibration, &self->level_multiple[0],
+                                              &self->level_coverage[0], &self->level_multiple[1],
+                                              &self->level_coverage[1], &self->log_scale_limit))
+        return -1;
     if (PyErr_Occurred())
         return -1;
     for (; self->held < GUARD_STATE_ARRAYS; self->held++)
@@ -977,7 +986,7 @@ static int guard_state_init(GuardState *self, PyObject *args, PyObject *kwds)
     sizes &= v[12].shape[0] == cap && v[12].shape[1] == h && v[12].shape[2] == h && v[13].shape[0] == cap;
     sizes &= v[14].shape[0] == cap && v[14].shape[1] == h && v[14].shape[2] == h && v[14].shape[3] == 3;
     sizes &= v[15].shape[0] == cap && v[15].shape[1] == h && v[15].shape[2] == h;
-    sizes &= v[16].shape[0] == cap && v[16].shape[1] == h;
+    sizes &= v[16].shape[0] == cap && v[16].shape[1] == 2 && v[16].shape[2] == h;
     if (!sizes) {
         PyErr_SetString(PyExc_ValueError, "GuardState: inconsistent array sizes");
         return -1;
