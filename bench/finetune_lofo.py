@@ -1,12 +1,14 @@
 """Leave-one-flight-out fine-tuning gain: for each flight, fine-tune on all the others, score only it.
 
     cd /tmp && /work/main/.venv/bin/python /work/main/bench/finetune_lofo.py ../shared/flights \
-        [--checkpoint models/default.pt] [--config config/train_finetune.yaml] [--json out.json]
+        [--checkpoint models/default.pt] [--config config/train_finetune.yaml] [--json out.json] \
+        [--perturb rate=20,noise=0.01 ...]
 
 Each fold runs the project's own commands (`uav-traj train --config CONFIG --init CHECKPOINT --data
 <the other flights>`, then `uav-traj evaluate <held-out flight> --methods model` for the shipped and
-the fine-tuned checkpoint), so a flight is never scored by a model tuned on it. Prints one row per
-held-out flight and the window-weighted ADE per folder; ~1 min per fold on one core.
+the fine-tuned checkpoint), so a flight is never scored by a model tuned on it; with `--perturb` also under
+those measurement models (evaluate's `--perturb`, seed 0). Prints one row per held-out flight and
+measurement, and the window-weighted ADE per folder; ~1 min per fold on one core.
 """
 from __future__ import annotations
 
@@ -27,21 +29,27 @@ def uav_traj(*args: str) -> None:
         raise RuntimeError(f"{' '.join(command)} failed:\n{run.stdout[-2000:]}{run.stderr[-2000:]}")
 
 
-def model_score(flight: Path, checkpoint: Path, folder: Path) -> dict:
-    out = folder / f"{flight.stem}_{checkpoint.parent.name}.json"
+def model_score(flight: Path, checkpoint: Path, folder: Path, perturb: str) -> dict:
+    out = folder / f"{flight.stem}_{checkpoint.parent.name}_{perturb or 'clean'}.json"
+    extra = ["--perturb", perturb, "--seed", "0"] if perturb else []
     uav_traj("evaluate", str(flight), "--checkpoint", str(checkpoint), "--methods", "model", "--quiet",
-             "--json", str(out))
+             "--json", str(out), *extra)
     return json.loads(out.read_text())["pooled"]["model"]
 
 
-def fold(flight: Path, others: list[Path], checkpoint: Path, config: Path, work: Path) -> dict:
+def fold(flight: Path, others: list[Path], checkpoint: Path, config: Path, work: Path, perturbs) -> list[dict]:
     tuned_dir = work / flight.stem
     uav_traj("train", "--config", str(config), "--init", str(checkpoint), "--data", *map(str, others),
              "--out", str(tuned_dir), "--name", "tuned")
     (tuned,) = tuned_dir.rglob("tuned.pt")
-    shipped_score, tuned_score = model_score(flight, checkpoint, work), model_score(flight, tuned, work)
-    return {"folder": flight.parent.name, "flight": flight.stem, "windows": shipped_score["windows"],
-            "shipped_ade": shipped_score["ade"], "tuned_ade": tuned_score["ade"]}
+    rows = []
+    for perturb in perturbs:
+        shipped_score = model_score(flight, checkpoint, work, perturb)
+        tuned_score = model_score(flight, tuned, work, perturb)
+        rows.append({"folder": flight.parent.name, "flight": flight.stem, "measurement": perturb or "clean",
+                     "windows": shipped_score["windows"], "shipped_ade": shipped_score["ade"],
+                     "tuned_ade": tuned_score["ade"]})
+    return rows
 
 
 def main(argv=None) -> int:
@@ -50,24 +58,28 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint", type=Path, default=REPO / "models" / "default.pt")
     parser.add_argument("--config", type=Path, default=REPO / "config" / "train_finetune.yaml")
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--perturb", action="append", default=[], metavar="SPEC",
+                        help="also score under this measurement model (repeatable)")
     args = parser.parse_args(argv)
     flights = sorted(path for path in args.flights.rglob("*") if path.is_file() and path.suffix in (".txt", ".csv"))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for flight in flights:
-            row = fold(flight, [other for other in flights if other != flight], args.checkpoint.resolve(),
-                       args.config.resolve(), Path(tmp))
-            rows.append(row)
-            change = 100 * (row["tuned_ade"] / row["shipped_ade"] - 1)
-            print(f"{row['folder']:>10} {row['flight']:<28} {row['windows']:>5}  shipped {row['shipped_ade']:.3f}  "
-                  f"fine-tuned {row['tuned_ade']:.3f}  {change:+.1f} %", flush=True)
-    for folder in sorted({row["folder"] for row in rows}) + ["pooled"]:
-        chosen = [row for row in rows if folder in ("pooled", row["folder"])]
-        windows = sum(row["windows"] for row in chosen)
-        shipped = sum(row["shipped_ade"] * row["windows"] for row in chosen) / windows
-        tuned = sum(row["tuned_ade"] * row["windows"] for row in chosen) / windows
-        print(f"{folder:>10} {windows:>5} windows: shipped {shipped:.3f}  fine-tuned {tuned:.3f}  "
-              f"{100 * (tuned / shipped - 1):+.1f} %")
+            for row in fold(flight, [other for other in flights if other != flight], args.checkpoint.resolve(),
+                            args.config.resolve(), Path(tmp), ["", *args.perturb]):
+                rows.append(row)
+                change = 100 * (row["tuned_ade"] / row["shipped_ade"] - 1)
+                print(f"{row['folder']:>10} {row['flight']:<28} {row['measurement']:<24} {row['windows']:>5}  "
+                      f"shipped {row['shipped_ade']:.3f}  fine-tuned {row['tuned_ade']:.3f}  {change:+.1f} %",
+                      flush=True)
+    for measurement in ["clean", *args.perturb]:
+        for folder in sorted({row["folder"] for row in rows}) + ["pooled"]:
+            chosen = [row for row in rows if folder in ("pooled", row["folder"]) and row["measurement"] == measurement]
+            windows = sum(row["windows"] for row in chosen)
+            shipped = sum(row["shipped_ade"] * row["windows"] for row in chosen) / windows
+            tuned = sum(row["tuned_ade"] * row["windows"] for row in chosen) / windows
+            print(f"{measurement:<24} {folder:>10} {windows:>5} windows: shipped {shipped:.3f}  fine-tuned "
+                  f"{tuned:.3f}  {100 * (tuned / shipped - 1):+.1f} %")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0

@@ -66,7 +66,9 @@ def build_sets(cfg: dict, data_paths):
     """(train, validation, calibration) flight sets, split by flight."""
     data = cfg["data"]
     if data_paths:
-        everything = datasets.from_files(data_paths, cfg["rate"])
+        files = data.get("files", {})          # how recorded flights are seen: {sensors, copies} (default: as recorded)
+        everything = datasets.from_files(data_paths, cfg["rate"], files.get("sensors", "none"),
+                                         int(files.get("copies", 1)), cfg["seed"])
     else:
         everything = datasets.mixture(data, cfg["seed"], cfg["rate"])
     rest, calib = datasets.split_flights(everything, data.get("calib_fraction", 0.1), cfg["seed"] + 1)

@@ -62,8 +62,16 @@ class SourceConfig(Settings):
 
 
 @dataclass(frozen=True)
+class FilesConfig(Settings):
+    sensors: str | None = setting(None, "measurement models recorded flights are seen through (--data): 'none' "
+                                  "(as recorded, the default), 'mixture' or one sensor of sim/noise.py")
+    copies: int | None = setting(None, "random measurement models per recorded flight", low=1)
+
+
+@dataclass(frozen=True)
 class DataConfig(Settings):
     sources: list[SourceConfig] = setting(description="flight sources of the training mixture")
+    files: FilesConfig | None = setting(None, "how --data flights are seen")
     val_fraction: float | None = setting(None, "validation share of the flights", low=0.0, high=1.0)
     calib_fraction: float | None = setting(None, "calibration share of the flights", low=0.0, high=1.0)
 

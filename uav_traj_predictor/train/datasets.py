@@ -118,20 +118,36 @@ def kinematic(n: int, duration_s: float, seed: int, rate: float, families=None, 
                               "copies": copies, "sensor_draws": counts}, groups)
 
 
-def from_files(paths, rate: float) -> FlightSet:
-    """Flights read from files/folders (never from a `sealed` folder), each its own truth."""
+def from_files(paths, rate: float, sensors="none", copies: int = 1, seed: int = 0) -> FlightSet:
+    """Flights read from files/folders (never from a `sealed` folder). `sensors` "none": each recorded flight
+    as it is, its own truth; else (a sensor name, "mixture" or a list, as for simulated flights) each is
+    seen through `copies` random measurement models, the recorded positions (motion capture: sub-millimetre)
+    being the truth, at the flight's own median raw rate."""
     from ..data import read_flights, segments_from_flight
     for path in paths:
         if SEALED in Path(path).resolve().parts:
             raise ValueError(f"{path}: refusing to train on the sealed evaluation set")
     flights = read_flights([str(p) for p in paths])
+    description = {"source": "files", "paths": [str(p) for p in paths], "flights": len(flights)}
+    if sensors != "none":
+        tracks, groups, counts = [], [], {}
+        for index, flight in enumerate(flights):
+            raw_rate = 1.0 / float(np.median(np.diff(flight.t)))
+            new, _, drawn = _measure_all([(flight.t, flight.p)], seed * 1000 + index, rate, raw_rate, sensors,
+                                         copies)
+            tracks += new
+            groups += [index] * len(new)
+            for sensor, count in drawn.items():
+                counts[sensor] = counts.get(sensor, 0) + count
+        return FlightSet(tracks, {**description, "sensors": sensors, "copies": copies, "sensor_draws": counts},
+                         groups)
     tracks, groups = [], []
     for index, flight in enumerate(flights):
         for segment in segments_from_flight(flight, PreprocessConfig(rate=rate)):
             tracks.append(TrainTrack(segment.positions, segment.positions, segment.noise, "recorded",
                                      segment.interval_velocities))
             groups.append(index)
-    return FlightSet(tracks, {"source": "files", "paths": [str(p) for p in paths], "flights": len(flights)}, groups)
+    return FlightSet(tracks, description, groups)
 
 
 def mixture(spec: dict, seed: int, rate: float, scale: float = 1.0) -> FlightSet:

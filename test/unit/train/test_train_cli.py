@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -54,6 +55,26 @@ def test_refuses_sealed_data(tmp_path):
     sealed.mkdir()
     with pytest.raises(ValueError, match="sealed"):
         from_files([sealed], 10.0)
+
+
+def test_recorded_flights_seen_through_random_sensors(tmp_path):
+    """`data.files.sensors` (config/train_finetune_robust.yaml): each recorded flight through `copies` random
+    measurement models, the recorded positions being the truth; reproducible by seed; "none" keeps them as
+    recorded (measured == truth, the previous fine-tune)."""
+    from helpers.untrusted import write_tum
+    flight = write_tum(tmp_path / "flight.txt", seconds=40.0, rate=100.0)
+    plain = from_files([flight], 10.0)
+    assert all(np.array_equal(track.measured, track.truth) for track in plain.flights)
+    seen = from_files([flight], 10.0, sensors="total_station", copies=3, seed=5)
+    assert seen.description["sensor_draws"] == {"total_station": 3} and set(seen.groups) == {0}
+    offsets = np.concatenate([np.linalg.norm(track.measured - track.truth, axis=1) for track in seen.flights])
+    assert 0.0 < np.median(offsets) < 0.2                     # centimetres of total-station noise, not a shift
+    truth = np.concatenate([track.truth for track in seen.flights])
+    np.testing.assert_allclose(np.hypot(truth[:, 0], truth[:, 1]), 1.0, atol=1e-4)   # the recorded circle itself
+    again = from_files([flight], 10.0, sensors="total_station", copies=3, seed=5)
+    assert all(np.array_equal(a.measured, b.measured) for a, b in zip(seen.flights, again.flights))
+    with pytest.raises(ValueError, match="unknown sensor"):
+        from_files([flight], 10.0, sensors="sonar")
 
 
 def test_bad_config_is_a_clear_error(tmp_path):

@@ -10,8 +10,8 @@ from uav_traj_predictor.train.config import ConfigError, validate
 CONFIG = REPO / "config"
 
 
-@pytest.mark.parametrize("name", ["train_default.yaml", "train_finetune.yaml", "train_tiny.yaml",
-                                  "train_horizon3s.yaml"])
+@pytest.mark.parametrize("name", ["train_default.yaml", "train_finetune.yaml", "train_finetune_robust.yaml",
+                                  "train_tiny.yaml", "train_horizon3s.yaml"])
 def test_shipped_configs_are_valid(name):
     validate(yaml.safe_load((CONFIG / name).read_text()))
 
