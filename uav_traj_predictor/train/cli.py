@@ -69,6 +69,9 @@ def build_sets(cfg: dict, data_paths):
         files = data.get("files", {})          # how recorded flights are seen: {sensors, copies} (default: as recorded)
         everything = datasets.from_files(data_paths, cfg["rate"], files.get("sensors", "none"),
                                          int(files.get("copies", 1)), cfg["seed"])
+        if files.get("sources_scale"):         # and beside them the config's simulated sources, scaled
+            everything = datasets.combine([datasets.mixture(data, cfg["seed"], cfg["rate"], files["sources_scale"]),
+                                           everything])
     else:
         everything = datasets.mixture(data, cfg["seed"], cfg["rate"])
     rest, calib = datasets.split_flights(everything, data.get("calib_fraction", 0.1), cfg["seed"] + 1)

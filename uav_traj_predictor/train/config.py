@@ -66,6 +66,8 @@ class FilesConfig(Settings):
     sensors: str | None = setting(None, "measurement models recorded flights are seen through (--data): 'none' "
                                   "(as recorded, the default), 'mixture' or one sensor of sim/noise.py")
     copies: int | None = setting(None, "random measurement models per recorded flight", low=1)
+    sources_scale: float | None = setting(None, "also train on data.sources with this share of their flights "
+                                          "(0 or absent: the recorded flights alone)", low=0.0)
 
 
 @dataclass(frozen=True)

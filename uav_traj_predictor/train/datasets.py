@@ -166,6 +166,11 @@ def mixture(spec: dict, seed: int, rate: float, scale: float = 1.0) -> FlightSet
             sets.append(kinematic(n, part["duration_s"], part_seed, rate, part.get("families"), sensors, copies))
         else:
             raise ValueError(f"unknown data source {part['source']!r}: expected 'sim' or 'kinematic'")
+    return combine(sets)
+
+
+def combine(sets) -> FlightSet:
+    """One FlightSet of several, their flights kept apart (groups renumbered, so splits never leak a flight)."""
     tracks, groups, offset = [], [], 0
     for flight_set in sets:
         tracks += flight_set.flights

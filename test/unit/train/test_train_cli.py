@@ -77,6 +77,25 @@ def test_recorded_flights_seen_through_random_sensors(tmp_path):
         from_files([flight], 10.0, sensors="sonar")
 
 
+def test_recorded_flights_beside_the_configs_simulated_sources(tmp_path):
+    """`data.files.sources_scale`: the recorded flights and that share of the config's simulated sources in one
+    set, each flight its own group (the splits never put one flight on both sides)."""
+    import yaml
+    from helpers.untrusted import write_tum
+    from uav_traj_predictor.train.cli import build_sets
+    cfg = yaml.safe_load(TINY.read_text())
+    flights = [write_tum(tmp_path / f"flight{i}.txt", seconds=30.0) for i in range(3)]
+    cfg["data"]["files"] = {"sources_scale": 0.5}
+    train, val, calib, description = build_sets(cfg, flights)
+    recorded, simulated = description["parts"][1], description["parts"][0]
+    assert recorded["flights"] == 3 and simulated["parts"][0]["flights"] == 5      # 10 kinematic flights x 0.5
+    groups = [set(part.groups) for part in (train, val, calib)]
+    assert not (groups[0] & groups[1] or groups[0] & groups[2] or groups[1] & groups[2])
+    assert len(set().union(*groups)) == 3 + 5
+    cfg["data"]["files"] = {}
+    assert build_sets(cfg, flights)[3]["source"] == "files"                     # the recorded flights alone
+
+
 def test_bad_config_is_a_clear_error(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("seed: 0\n")
