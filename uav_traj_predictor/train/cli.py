@@ -63,20 +63,25 @@ def load_config(path: Path, args) -> dict:
 
 
 def build_sets(cfg: dict, data_paths):
-    """(train, validation, calibration) flight sets, split by flight."""
+    """(train, validation, calibration) flight sets, split by flight. With recorded flights (`data_paths`) and
+    `data.files.sources_scale`, that share of the config's simulated sources joins the training set only: the
+    recorded flights, what is tuned for, give the validation and calibration flights."""
     data = cfg["data"]
+    simulated = None
     if data_paths:
         files = data.get("files", {})          # how recorded flights are seen: {sensors, copies} (default: as recorded)
         everything = datasets.from_files(data_paths, cfg["rate"], files.get("sensors", "none"),
                                          int(files.get("copies", 1)), cfg["seed"])
-        if files.get("sources_scale"):         # and beside them the config's simulated sources, scaled
-            everything = datasets.combine([datasets.mixture(data, cfg["seed"], cfg["rate"], files["sources_scale"]),
-                                           everything])
+        if files.get("sources_scale"):
+            simulated = datasets.mixture(data, cfg["seed"], cfg["rate"], files["sources_scale"])
     else:
         everything = datasets.mixture(data, cfg["seed"], cfg["rate"])
     rest, calib = datasets.split_flights(everything, data.get("calib_fraction", 0.1), cfg["seed"] + 1)
     train, val = datasets.split_flights(rest, data.get("val_fraction", 0.1), cfg["seed"] + 2)
-    return train, val, calib, everything.description
+    if simulated is None:
+        return train, val, calib, everything.description
+    return (datasets.combine([simulated, train]), val, calib,
+            {"parts": [simulated.description, everything.description]})
 
 
 def setup_distributed() -> tuple[int, int]:
