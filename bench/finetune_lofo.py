@@ -48,7 +48,8 @@ def fold(flight: Path, others: list[Path], checkpoint: Path, config: Path, work:
         tuned_score = model_score(flight, tuned, work, perturb)
         rows.append({"folder": flight.parent.name, "flight": flight.stem, "measurement": perturb or "clean",
                      "windows": shipped_score["windows"], "shipped_ade": shipped_score["ade"],
-                     "tuned_ade": tuned_score["ade"]})
+                     "tuned_ade": tuned_score["ade"],
+                     "tuned_coverage": [tuned_score.get("coverage_1sigma"), tuned_score.get("coverage_2sigma")]})
     return rows
 
 
@@ -78,8 +79,10 @@ def main(argv=None) -> int:
             windows = sum(row["windows"] for row in chosen)
             shipped = sum(row["shipped_ade"] * row["windows"] for row in chosen) / windows
             tuned = sum(row["tuned_ade"] * row["windows"] for row in chosen) / windows
+            one, two = (sum(row["tuned_coverage"][k] * row["windows"] for row in chosen) / windows for k in (0, 1))
             print(f"{measurement:<24} {folder:>10} {windows:>5} windows: shipped {shipped:.3f}  fine-tuned "
-                  f"{tuned:.3f}  {100 * (tuned / shipped - 1):+.1f} %")
+                  f"{tuned:.3f}  {100 * (tuned / shipped - 1):+.1f} %  fine-tuned coverage {100 * one:.0f} / "
+                  f"{100 * two:.0f} %")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0

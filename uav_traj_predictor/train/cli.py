@@ -64,24 +64,26 @@ def load_config(path: Path, args) -> dict:
 
 def build_sets(cfg: dict, data_paths):
     """(train, validation, calibration) flight sets, split by flight. With recorded flights (`data_paths`) and
-    `data.files.sources_scale`, that share of the config's simulated sources joins the training set only: the
-    recorded flights, what is tuned for, give the validation and calibration flights."""
+    `data.files.sources_scale`, that share of the config's simulated sources joins them: validation is recorded
+    flights (what is tuned for), calibration simulated ones (as the simulation-only checkpoint's: a handful of
+    recorded flights are too few to calibrate the std on), training the rest of both."""
     data = cfg["data"]
-    simulated = None
+    val_fraction, calib_fraction = data.get("val_fraction", 0.1), data.get("calib_fraction", 0.1)
     if data_paths:
         files = data.get("files", {})          # how recorded flights are seen: {sensors, copies} (default: as recorded)
         everything = datasets.from_files(data_paths, cfg["rate"], files.get("sensors", "none"),
                                          int(files.get("copies", 1)), cfg["seed"])
         if files.get("sources_scale"):
             simulated = datasets.mixture(data, cfg["seed"], cfg["rate"], files["sources_scale"])
+            recorded, val = datasets.split_flights(everything, val_fraction, cfg["seed"] + 2)
+            simulated, calib = datasets.split_flights(simulated, calib_fraction, cfg["seed"] + 1)
+            return (datasets.combine([simulated, recorded]), val, calib,
+                    {"parts": [simulated.description, everything.description]})
     else:
         everything = datasets.mixture(data, cfg["seed"], cfg["rate"])
-    rest, calib = datasets.split_flights(everything, data.get("calib_fraction", 0.1), cfg["seed"] + 1)
-    train, val = datasets.split_flights(rest, data.get("val_fraction", 0.1), cfg["seed"] + 2)
-    if simulated is None:
-        return train, val, calib, everything.description
-    return (datasets.combine([simulated, train]), val, calib,
-            {"parts": [simulated.description, everything.description]})
+    rest, calib = datasets.split_flights(everything, calib_fraction, cfg["seed"] + 1)
+    train, val = datasets.split_flights(rest, val_fraction, cfg["seed"] + 2)
+    return train, val, calib, everything.description
 
 
 def setup_distributed() -> tuple[int, int]:

@@ -78,8 +78,9 @@ def test_recorded_flights_seen_through_random_sensors(tmp_path):
 
 
 def test_recorded_flights_beside_the_configs_simulated_sources(tmp_path):
-    """`data.files.sources_scale`: that share of the config's simulated sources joins the training flights; the
-    validation and calibration flights are recorded ones only (what is tuned for), no flight on two sides."""
+    """`data.files.sources_scale`: that share of the config's simulated sources joins the recorded flights; the
+    validation flights are recorded ones (what is tuned for), the calibration flights simulated ones, training
+    the rest of both, no flight on two sides."""
     import yaml
     from helpers.untrusted import write_tum
     from uav_traj_predictor.train.cli import build_sets
@@ -89,9 +90,9 @@ def test_recorded_flights_beside_the_configs_simulated_sources(tmp_path):
     train, val, calib, description = build_sets(cfg, flights)
     recorded, simulated = description["parts"][1], description["parts"][0]
     assert recorded["flights"] == 3 and simulated["parts"][0]["flights"] == 5      # 10 kinematic flights x 0.5
-    assert {track.sensor for track in val.flights + calib.flights} == {"recorded"}
-    assert len(set(val.groups)) == len(set(calib.groups)) == 1                # of the 3 recorded flights
-    assert len(set(train.groups)) == 5 + 1 and "recorded" in {track.sensor for track in train.flights}
+    assert {track.sensor for track in val.flights} == {"recorded"} and len(set(val.groups)) == 1   # of the 3
+    assert "recorded" not in {track.sensor for track in calib.flights} and len(set(calib.groups)) == 1   # of the 5
+    assert len(set(train.groups)) == 4 + 2 and "recorded" in {track.sensor for track in train.flights}
     cfg["data"]["files"] = {}
     assert build_sets(cfg, flights)[3]["source"] == "files"                     # the recorded flights alone
 
