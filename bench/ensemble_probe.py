@@ -1,6 +1,7 @@
 """A probe, not a product path: would averaging two shipped networks predict better than the 1 s default alone?
 
-Scores, on the same 1 s windows, the default checkpoint, the 3 s checkpoint's first 10 steps, and the mean of
+Scores, on the same 1 s windows, a 1 s checkpoint (the simulation-only one by default, which was the shipped
+default when this was measured), the 3 s checkpoint's first 10 steps, and the mean of
 their published positions (each through its own StreamingPredictor with the product's defaults, guard
 included), per folder, clean or under one seeded measurement model:
 
@@ -39,9 +40,11 @@ def main(argv=None) -> int:
     parser.add_argument("--perturb", default="", help="measurement model (evaluate's --perturb syntax)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weight", type=float, default=0.5, help="the 3 s checkpoint's share")
+    parser.add_argument("--checkpoint", default=str(default_checkpoint_path("sim_only.pt")),
+                        help="the 1 s checkpoint (default: the simulation-only one, held out on ../shared/flights)")
     args = parser.parse_args(argv)
     protocol = Protocol()
-    first = ModelMethod(default_checkpoint_path(), protocol)
+    first = ModelMethod(args.checkpoint, protocol)
     second = ModelMethod(shipped_checkpoint_for(30), protocol)
     methods = {"default": first, "3 s (10 steps)": second, "average": Average(first, second, args.weight)}
     perturbation = Perturbation.parse(args.perturb) if args.perturb else Perturbation()

@@ -22,7 +22,7 @@ import time
 from uav_traj_predictor.data.perturb import Perturbation
 from uav_traj_predictor.evaluate.methods import build_methods
 from uav_traj_predictor.evaluate.imm import IMMPredictor
-from uav_traj_predictor.evaluate.runner import evaluate_flights
+from uav_traj_predictor.evaluate.runner import evaluate_flights, in_sample_warnings
 
 GRIDS = {
     "cv-kf": dict(modes=[("cv",)], q_accel=[0.01, 0.1, 1.0, 10.0, 100.0], q_jerk=[1.0], p_stay=[0.9],
@@ -58,6 +58,8 @@ def main(argv=None) -> int:
     methods = build_methods(["model", "cv", "akf", "imm"], checkpoint=args.checkpoint, model_options=options)
     started = time.perf_counter()
     base = evaluate_flights(args.flights, methods, perturbation=perturbation, seed=args.seed)
+    for line in in_sample_warnings(base):                # the shipped default was fine-tuned on ../shared/flights
+        print(f"warning: {line}")
     results = {name: pooled_ade(base, name) for name in methods}
     print(f"# {args.perturb or 'clean'} seed {args.seed}: model {results['model']:.4f}, cv {results['cv']:.4f}, "
           f"akf {results['akf']:.4f}, imm {results['imm']:.4f} ({time.perf_counter() - started:.0f} s)", flush=True)

@@ -14,11 +14,13 @@ the change against `--reference` (the previous shipped model's clean figures, ta
 from __future__ import annotations
 
 import argparse
+import sys
 import json
 import time
 
 from uav_traj_predictor.data.perturb import Perturbation
 from uav_traj_predictor.evaluate.methods import build_methods
+from uav_traj_predictor.evaluate.runner import in_sample_warnings
 from uav_traj_predictor.evaluate.runner import evaluate_flights
 
 NOISE_SWEEP = ("rate=20", "rate=20,noise=0.005", "rate=20,noise=0.01", "rate=20,noise=0.02")
@@ -60,6 +62,8 @@ def main(argv=None) -> int:
     print("|---|---|---:|---:|---|---:|---|---:|")
     for label, spec in specs:
         report = evaluate_flights(args.flights, methods, perturbation=Perturbation.parse(spec), seed=args.seed)
+        for line in in_sample_warnings(report):          # the shipped default was fine-tuned on ../shared/flights
+            print(f"warning: {line}", file=sys.stderr)
         reports.append(report)
         for folder, entries in report["groups"].items():
             model = entries["model"]

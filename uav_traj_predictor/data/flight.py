@@ -89,3 +89,12 @@ def make_flight(name: str, source: str, t, p, v=None, q=None, report: ReadReport
         noise = None if noise is None else noise[ok]
     report.kept = len(t)
     return Flight(name=name, source=source, t=t, p=p, v=v, q=q, report=report, extra=extra, noise=noise)
+
+
+def fingerprint(flight: Flight) -> str:
+    """A short content hash of a flight's stamps and positions (not its name or path): a checkpoint records
+    those of the recorded flights it was trained on, and evaluation recognises them (in-sample figures)."""
+    import hashlib
+    digest = hashlib.sha1(np.ascontiguousarray(flight.t, np.float64).tobytes())
+    digest.update(np.ascontiguousarray(flight.p, np.float64).tobytes())
+    return digest.hexdigest()[:16]

@@ -19,7 +19,7 @@ from ..model.guard import DEFAULT_RATE as GUARD_DEFAULT, RECOMMENDED_RATE as GUA
 from .methods import MethodUnavailable, build_methods
 from .protocol import Protocol
 from .report import format_report, format_sweep, save_report
-from .runner import evaluate_flights
+from .runner import evaluate_flights, in_sample_warnings
 
 ERROR_STATUS = 2
 
@@ -118,7 +118,7 @@ def run(args) -> int:
         raise FlightFormatError(f"no flight files found under {', '.join(args.paths)}")
     if _pooled_windows(report) == 0:
         raise FlightFormatError(f"no windows in any file: {'; '.join(unusable)}")
-    for line in unusable:
+    for line in unusable + in_sample_warnings(report):
         print(f"warning: {line}", file=sys.stderr)
     print(format_report(report))
     print(f"\n{len(report['files'])} files, {_pooled_windows(report)} windows, {len(methods)} methods "
@@ -157,7 +157,7 @@ def _run_sweep(args, methods, protocol, perturbations) -> int:
                                   perturbation=perturbation, seed=args.seed)
         if _pooled_windows(report) == 0:
             raise FlightFormatError(f"{perturbation.label()}: no windows in any file: {'; '.join(unusable)}")
-        for line in unusable:
+        for line in unusable + in_sample_warnings(report):
             print(f"warning: {perturbation.label()}: {line}", file=sys.stderr)
         reports.append(report)
     print(format_sweep(reports))

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import Flight, read_flight, segments_from_flight
+from ..data.flight import fingerprint
 from ..data.perturb import Perturbation, perturb_flight
 from ..data.readers import detect_format, flight_paths
 from .methods import build_methods, describe
@@ -47,7 +48,13 @@ def evaluate_flights(paths_or_flights, methods=None, protocol: Protocol = Protoc
         methods = build_methods(methods, protocol, notes=notes)
     file_scores, file_groups = {}, {}
     seconds = {name: 0.0 for name in methods}
+    trained_on = {name: trained_fingerprints(method) for name, method in methods.items()}
+    in_sample: dict[str, list[str]] = {}
     for flight in _iter_flights(paths_or_flights, progress, protocol.velocity_source == "twist"):
+        seen = fingerprint(flight)
+        for name, prints in trained_on.items():
+            if seen in prints:
+                in_sample.setdefault(name, []).append(flight.name)
         flight = perturb_flight(flight, perturbation, seed)
         key, group = _unique_key(flight, file_scores), flight_group(flight)
         group_examples = None if examples is None else examples.setdefault(group, [])
@@ -59,7 +66,36 @@ def evaluate_flights(paths_or_flights, methods=None, protocol: Protocol = Protoc
     for name, spent in seconds.items():
         report["pooled"][name]["seconds"] = round(spent, 3)
     report["perturbation"] = {"label": perturbation.label(), "seed": int(seed), **perturbation.to_dict()}
+    report["in_sample"] = in_sample
     return report
+
+
+def trained_fingerprints(method) -> set[str]:
+    """Fingerprints of the recorded flights a method's checkpoint was trained on (its metadata's
+    training.data, any depth); empty for methods without one."""
+    meta = getattr(getattr(method, "predictor", None), "meta", None)
+    found: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            found.update(node.get("fingerprints", ()))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+    walk((meta or {}).get("training", {}).get("data"))
+    return found
+
+
+def in_sample_warnings(report: dict) -> list[str]:
+    """One line per method that was scored on flights its checkpoint was trained on."""
+    lines = []
+    for name, names in report.get("in_sample", {}).items():
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        lines.append(f"{name}: trained on {len(names)} of these flights ({shown}): its figures on them are not "
+                     "held out; score them leave-one-flight-out (bench/finetune_lofo.py)")
+    return lines
 
 
 def evaluate_flight(flight: Flight, methods: Mapping, protocol: Protocol = Protocol(),

@@ -128,7 +128,9 @@ def from_files(paths, rate: float, sensors="none", copies: int = 1, seed: int = 
         if SEALED in Path(path).resolve().parts:
             raise ValueError(f"{path}: refusing to train on the sealed evaluation set")
     flights = read_flights([str(p) for p in paths])
-    description = {"source": "files", "paths": [str(p) for p in paths], "flights": len(flights)}
+    from ..data.flight import fingerprint
+    description = {"source": "files", "paths": [str(p) for p in paths], "flights": len(flights),
+                   "fingerprints": [fingerprint(flight) for flight in flights]}
     if sensors != "none":
         tracks, groups, counts = [], [], {}
         for index, flight in enumerate(flights):
