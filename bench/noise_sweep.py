@@ -14,14 +14,13 @@ the change against `--reference` (the previous shipped model's clean figures, ta
 from __future__ import annotations
 
 import argparse
-import sys
 import json
+import sys
 import time
 
 from uav_traj_predictor.data.perturb import Perturbation
 from uav_traj_predictor.evaluate.methods import build_methods
-from uav_traj_predictor.evaluate.runner import in_sample_warnings
-from uav_traj_predictor.evaluate.runner import evaluate_flights
+from uav_traj_predictor.evaluate.runner import evaluate_flights, in_sample_warnings
 
 NOISE_SWEEP = ("rate=20", "rate=20,noise=0.005", "rate=20,noise=0.01", "rate=20,noise=0.02")
 SENSORS = {

@@ -966,8 +966,6 @@ static int guard_state_init(GuardState *self, PyObject *args, PyObject *kwds)
                                               &self->level_coverage[0], &self->level_multiple[1],
                                               &self->level_coverage[1], &self->log_scale_limit))
         return -1;
-    if (PyErr_Occurred())
-        return -1;
     for (; self->held < GUARD_STATE_ARRAYS; self->held++)
         if (get_array(PyTuple_GET_ITEM(args, self->held), &self->v[self->held], &guard_arrays[self->held], "guard") < 0)
             return -1;

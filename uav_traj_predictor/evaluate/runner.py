@@ -48,10 +48,10 @@ def evaluate_flights(paths_or_flights, methods=None, protocol: Protocol = Protoc
         methods = build_methods(methods, protocol, notes=notes)
     file_scores, file_groups = {}, {}
     seconds = {name: 0.0 for name in methods}
-    trained_on = {name: trained_fingerprints(method) for name, method in methods.items()}
+    trained_on = {name: prints for name, method in methods.items() if (prints := trained_fingerprints(method))}
     in_sample: dict[str, list[str]] = {}
     for flight in _iter_flights(paths_or_flights, progress, protocol.velocity_source == "twist"):
-        seen = fingerprint(flight)
+        seen = fingerprint(flight) if trained_on else None
         for name, prints in trained_on.items():
             if seen in prints:
                 in_sample.setdefault(name, []).append(flight.name)

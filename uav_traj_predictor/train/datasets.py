@@ -124,11 +124,11 @@ def from_files(paths, rate: float, sensors="none", copies: int = 1, seed: int = 
     seen through `copies` random measurement models, the recorded positions (motion capture: sub-millimetre)
     being the truth, at the flight's own median raw rate."""
     from ..data import read_flights, segments_from_flight
+    from ..data.flight import fingerprint
     for path in paths:
         if SEALED in Path(path).resolve().parts:
             raise ValueError(f"{path}: refusing to train on the sealed evaluation set")
     flights = read_flights([str(p) for p in paths])
-    from ..data.flight import fingerprint
     description = {"source": "files", "paths": [str(p) for p in paths], "flights": len(flights),
                    "fingerprints": [fingerprint(flight) for flight in flights]}
     if sensors != "none":
