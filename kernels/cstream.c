@@ -593,7 +593,7 @@ static int predict_post(Plan *self, const float *raw, const double *v, const dou
  * acquires none of them: the owner (model/guard.py Guard) builds a new one whenever it rebinds an array
  * (grow). Arrays: x (N, M, 9), p (N, M, 9, 9), mu (N, M), k (N,) int64, f, q (M, 9, 9), transition (M, M),
  * forecast (M, H, 3, 9), stats (N, 3, H), evidence (N, H) int64, model, classical (N, H, H, 3), target
- * (N, H, H) int64, weight (N,), pair_std (N, H, H, 3), pair_weight (N, H, H), log_scale (N, 2, H); init_var =
+ * (N, H, H) int64, weight (N,), pair_std (N, H, H, 3), pair_weight (N, H, H), log_scale (N, 2, H, 3); init_var =
  * (velocity variance, acceleration variance); calibration = (the per-lead calibration's rate (0: off), then
  * model/guard.py CALIBRATION_LEVELS flattened (multiple, coverage of level 0, of level 1), LOG_SCALE_LIMIT).
  *
@@ -625,7 +625,7 @@ static const ArraySpec guard_arrays[] = {
     {"x", 'd', 3}, {"p", 'd', 4}, {"mu", 'd', 2}, {"k", 'q', 1}, {"f", 'd', 3}, {"q", 'd', 3},
     {"transition", 'd', 2}, {"forecast", 'd', 4}, {"stats", 'd', 3}, {"evidence", 'q', 2}, {"model", 'd', 4},
     {"classical", 'd', 4}, {"target", 'q', 3}, {"weight", 'd', 1}, {"pair_std", 'd', 4}, {"pair_weight", 'd', 3},
-    {"log_scale", 'd', 3},
+    {"log_scale", 'd', 4},
     {"indices", 'q', 1}, {"grid_index", 'q', 1},
     {"last", 'd', 2}, {"noise", 'd', 1}, {"out", 'd', 4}, {"network", '?', 1},
 };
@@ -871,18 +871,14 @@ static void guard_track(GuardState *gs, Py_ssize_t t, int64_t g, const double *z
             double error[3];
             for (int a = 0; a < 3; a++)
                 error[a] = fabs(z[a] - (pw > 0 ? pm[a] + pw * (pc[a] - pm[a]) : pm[a]));
-            for (int level = 0; level < 2; level++) {
-                double *ls = log_scale + (t * 2 + level) * h + j;
-                const double bound = gs->level_multiple[level] * exp(*ls);
-                int outside = 0;
-                for (int a = 0; a < 3; a++)
-                    outside += error[a] > sd[a] * bound;
-                const double step = gs->calibration * ((double)outside - 3.0 * (1.0 - gs->level_coverage[level]))
-                                    / 3.0;
-                double value = *ls + step;
-                value = value < -gs->log_scale_limit ? -gs->log_scale_limit : value;
-                *ls = value > gs->log_scale_limit ? gs->log_scale_limit : value;
-            }
+            for (int level = 0; level < 2; level++)     /* per axis: a tracker for each of x, y, z */
+                for (int a = 0; a < 3; a++) {
+                    double *ls = log_scale + ((t * 2 + level) * h + j) * 3 + a;
+                    const int outside = error[a] > sd[a] * (gs->level_multiple[level] * exp(*ls));
+                    double value = *ls + gs->calibration * ((double)outside - (1.0 - gs->level_coverage[level]));
+                    value = value < -gs->log_scale_limit ? -gs->log_scale_limit : value;
+                    *ls = value > gs->log_scale_limit ? gs->log_scale_limit : value;
+                }
         }
         *stored = -1;
     }
@@ -921,12 +917,14 @@ static void guard_track(GuardState *gs, Py_ssize_t t, int64_t g, const double *z
         pair_weight[pair] = w;
         for (int a = 0; a < 3; a++)
             pair_std[pair * 3 + a] = std[j * 3 + a] * factor;
-        if (gs->calibration > 0.0)
-            factor = factor * exp(fmax(log_scale[(t * 2) * h + j], log_scale[(t * 2 + 1) * h + j]));
         if (w > 0.0)
             for (int a = 0; a < 3; a++)
                 row[a] = row[a] + w * (combined[a] - row[a]);
-        if ((w > 0.0 && mm > 0.0) || gs->calibration > 0.0)
+        if (gs->calibration > 0.0) {                     /* per axis, the wider of the two levels' scales */
+            const double *s0 = log_scale + ((t * 2) * h + j) * 3, *s1 = log_scale + ((t * 2 + 1) * h + j) * 3;
+            for (int a = 0; a < 3; a++)
+                std[j * 3 + a] *= factor * exp(fmax(s0[a], s1[a]));
+        } else if (w > 0.0 && mm > 0.0)
             for (int a = 0; a < 3; a++)
                 std[j * 3 + a] *= factor;
         total += w;
@@ -984,7 +982,7 @@ static int guard_state_init(GuardState *self, PyObject *args, PyObject *kwds)
     sizes &= v[12].shape[0] == cap && v[12].shape[1] == h && v[12].shape[2] == h && v[13].shape[0] == cap;
     sizes &= v[14].shape[0] == cap && v[14].shape[1] == h && v[14].shape[2] == h && v[14].shape[3] == 3;
     sizes &= v[15].shape[0] == cap && v[15].shape[1] == h && v[15].shape[2] == h;
-    sizes &= v[16].shape[0] == cap && v[16].shape[1] == 2 && v[16].shape[2] == h;
+    sizes &= v[16].shape[0] == cap && v[16].shape[1] == 2 && v[16].shape[2] == h && v[16].shape[3] == 3;
     if (!sizes) {
         PyErr_SetString(PyExc_ValueError, "GuardState: inconsistent array sizes");
         return -1;

@@ -25,13 +25,15 @@ Per-lead calibration (`calibration` > 0, on by default for horizons beyond 1 s: 
 network's std is calibrated on simulated flights, and on real ones its shape over the leads is off (docs/model.md,
 "The 3 s checkpoint"). Each stored pair also keeps its blend weight and its std before calibration (the
 network's times the blend's factor above); when its target arrives, the error e of the prediction that was
-published (the blend) updates lead j's scale s_j of that track by a quantile tracker in log space
-(model/calibration.py's rule, per lead instead of per axis): log s_j += calibration * ([|e_x| > s_j std_x] +
-[y] + [z] - 3 (1 - 0.6827)) / 3, clipped to [1/10, 10], so that 68.27 % of the per-axis errors at each lead
-fall inside std times s_j. Real errors are heavier-tailed than a Gaussian (racing flights: 2 sigma held 89 %
-with 1 sigma at 68 %), so a second tracker per lead fits u_j to the 2-sigma level by the same rule
-([|e| > 2 u_j std] against 1 - 0.93, CALIBRATION_LEVELS) and the published std is std times max(s_j, u_j):
-1 sigma where the tails are Gaussian or lighter, wider only where 2 sigma would fall short of 93 %.
+published (the blend) updates lead j's scale s_ja of that track on each axis a by a quantile tracker in log
+space (model/calibration.py's rule, per lead and axis): log s_ja += calibration * ([|e_a| > s_ja std_a] -
+(1 - 0.6827)), clipped to [1/10, 10], so that 68.27 % of the errors on each axis at each lead fall inside std
+times s_ja (per axis: on the racing and Blackbird flights the network's std is off by a different factor
+vertically than horizontally, and one scale for the three axes over-covered z while x held 2 sigma at 82 %).
+Real errors are heavier-tailed than a Gaussian (racing flights: 2 sigma held 89 % with 1 sigma at 68 %), so a
+second tracker per lead and axis fits u_ja to the 2-sigma level by the same rule ([|e_a| > 2 u_ja std_a]
+against 1 - 0.93, CALIBRATION_LEVELS) and the published std is std times max(s_ja, u_ja): 1 sigma where the
+tails are Gaussian or lighter, wider only where 2 sigma would fall short of 93 %.
 
 A reset forgets a track's filter and scores. Streaming (`Guard.apply` per tick) and offline
 (`guard_segment`) run the same arithmetic and agree exactly while each tick advances one grid sample
@@ -57,9 +59,12 @@ RECOMMENDED_RATE = 0.02   # chosen on ../shared/flights under perturbations (dev
 # with the anchor's 1 mm floor and 0.4819 for the network alone; docs/model.md "The guard").
 PARTNER_DEFAULTS = dict(IMM_DEFAULTS, sigma_floor=0.02)
 MIN_EVIDENCE = 20         # scored pairs per lead before the weight may leave 0
-# rate of the per-lead calibration where it is on: the online calibration's rate (model/calibration.py, chosen on
-# held-out simulated flights), each lead scored once per grid step
-CALIBRATION_RATE = 0.02
+# rate of the per-lead calibration where it is on (each lead and axis scored once per grid step). 0.02 (the online
+# calibration's rate, model/calibration.py, chosen on held-out simulated flights) was too slow for a track's
+# start on real flights: on the short racing flights the far leads' std starts ~2x narrow and the trackers
+# caught up only after ~10 s, then over-covered. 0.05 chosen on ../shared/flights (development figures;
+# 0.04-0.1 all give 179-180 of 180 calibrated cells, `bench/horizon_table.py --lead-calibration`, docs/model.md)
+CALIBRATION_RATE = 0.05
 # the per-lead calibration's two levels: (multiple of the std, share of the per-axis errors inside it). The
 # 2-sigma level sits 3 points above the target of 90 % (issue 16) for the tracker's lag: 92 %, fixed before
 # measuring, missed on the unsafe side on ../shared/flights; 93 % was chosen after that (docs/model.md)
@@ -96,9 +101,9 @@ class Guard:
         self._weight = np.zeros(capacity)                                 # mean weight of the last blend
         self._pair_std = np.zeros((capacity, h, h, 3))      # each stored pair's published std before its lead's scale
         self._pair_weight = np.zeros((capacity, h, h))       # and its blend weight (its blended prediction)
-        self._log_scale = np.zeros((capacity, 2, h))       # per-lead calibration, log s_j and log u_j (1, 2 sigma)
-        self._level_multiple = np.array([[m] for m, _ in CALIBRATION_LEVELS])             # (2, 1)
-        self._level_outside = np.array([[3.0 * (1.0 - q)] for _, q in CALIBRATION_LEVELS])  # (2, 1)
+        self._log_scale = np.zeros((capacity, 2, h, 3))    # per lead and axis: log s_ja, log u_ja (1, 2 sigma)
+        self._level_multiple = np.array([[[m]] for m, _ in CALIBRATION_LEVELS])           # (2, 1, 1)
+        self._level_outside = np.array([[[1.0 - q]] for _, q in CALIBRATION_LEVELS])      # (2, 1, 1)
         # the C twin (same to ~1e-12), for horizons up to its compile-time bound; longer ones run numpy
         self.fused = bool(fused and _GuardState is not None and h <= C_MAX_HORIZON)
         self._c_state = None
@@ -223,15 +228,14 @@ class Guard:
         self._stats[indices] = stats
         self._evidence[indices] += valid
         if self.calibration > 0.0:                                         # the per-lead quantile tracker
-            log_scale = self._log_scale[indices]                           # (n, 2, H)
+            log_scale = self._log_scale[indices]                           # (n, 2, H, 3)
             model, weight = self._model[indices, slot], self._pair_weight[indices, slot][..., None]
             blended = np.where(weight > 0, model + weight * (self._classical[indices, slot] - model), model)
-            bound = self._pair_std[indices, slot][:, None] * (self._level_multiple * np.exp(log_scale))[..., None]
+            bound = self._pair_std[indices, slot][:, None] * (self._level_multiple * np.exp(log_scale))
             error = np.abs(last[:, None, :] - blended)[:, None]            # the published prediction's error
-            outside = (error > bound).sum(axis=3)                          # (n, 2, H)
-            step = self.calibration * (outside - self._level_outside) / 3.0
-            self._log_scale[indices] = np.where(valid[:, None], np.clip(log_scale + step, -LOG_SCALE_LIMIT,
-                                                                        LOG_SCALE_LIMIT), log_scale)
+            step = self.calibration * ((error > bound) - self._level_outside)  # (n, 2, H, 3)
+            self._log_scale[indices] = np.where(valid[:, None, :, None], np.clip(
+                log_scale + step, -LOG_SCALE_LIMIT, LOG_SCALE_LIMIT), log_scale)
         # each pair is scored once; the others in that slot stay (lead H's pair of this very grid index shares
         # it when a tick repeats the grid index)
         self._target[indices, slot] = np.where(valid, -1, stored)
@@ -252,11 +256,12 @@ class Guard:
         factor = np.sqrt(np.fmax(blended, 0.0) / np.where(mm > 0, mm, 1.0))
         factor = np.where((weights > 0) & (mm > 0) & np.isfinite(factor), factor, 1.0)
         self._pair_weight[where], self._pair_std[where] = weights, std[rows] * factor[..., None]
+        factor = factor[..., None]                                         # (m, H, 1), per axis below
         if self.calibration > 0.0:
             factor = factor * np.exp(self._log_scale[tracks].max(axis=1))
         moved = weights > 0
         positions[rows] = np.where(moved[..., None], model + weights[..., None] * (classical[rows] - model), model)
-        std[rows] *= factor[..., None]
+        std[rows] *= factor
         return weights
 
 

@@ -10,7 +10,7 @@ from helpers.guard import apply_both, assert_same_state
 from uav_traj_predictor.core import TrackBank
 from uav_traj_predictor.core.imm import IMM_DEFAULTS, FilterConfig, IMMBank
 from uav_traj_predictor.model import TRACKING, StreamingPredictor
-from uav_traj_predictor.model.guard import Guard, guard_segment
+from uav_traj_predictor.model.guard import CALIBRATION_RATE, Guard, guard_segment
 
 H, DT = 10, 0.1
 
@@ -279,36 +279,39 @@ def test_the_c_twin_equals_the_numpy_reference(calibration):
 
 
 def calibrate_lead_errors(draw, fused, steps=3900):
-    """A 'network' whose errors at lead j are white, `draw(rng, shape)` times c_j times its stated std (c_j
-    from 0.5 to 3), through a guard whose blend never starts: returns (c, the guard, the share of per-axis
-    errors inside 1 and 2 published std per lead after the first 1500 steps)."""
+    """A 'network' whose errors at lead j on axis a are white, `draw(rng, shape)` times c_ja times its stated
+    std (c_ja from 0.5 to 3 over the leads, times 1, 1.6 and 0.5 on x, y, z: the network's std is off by a
+    different factor on each axis, as on the racing flights), through a guard whose blend never starts at the
+    product's calibration rate: returns (c (H, 3), the mean 1- and 2-sigma scales (2, H, 3) and the share of
+    the errors inside 1 and 2 published std (2, H, 3) per lead and axis, both over the steps after the first
+    1500 (each axis's tracker moves by the rate at every step: the scales are averaged, not read once)."""
     rng = np.random.default_rng(2)
     truth = slow_flight(steps=steps + 100)
-    ratio = np.linspace(0.5, 3.0, H)
+    ratio = np.linspace(0.5, 3.0, H)[:, None] * np.array([1.0, 1.6, 0.5])
     stated = 0.01 * np.arange(1, H + 1)[:, None] * np.ones(3)
-    guard = Guard(1, H, DT, calibration=0.02, min_evidence=10**9, fused=fused)
+    guard = Guard(1, H, DT, calibration=CALIBRATION_RATE, min_evidence=10**9, fused=fused)
     exact = future(truth)
-    inside, count = np.zeros((2, H)), 0
+    inside, scales, count = np.zeros((2, H, 3)), np.zeros((2, H, 3)), 0
     for k in range(1, steps):
-        predicted = exact[k][None] + draw(rng, (1, H, 3)) * ratio[:, None] * stated
+        predicted = exact[k][None] + draw(rng, (1, H, 3)) * ratio * stated
         positions, std = predicted.copy(), np.broadcast_to(stated, (1, H, 3)).copy()
         guard.apply(np.zeros(1, np.int64), np.array([k]), truth[k:k + 1], np.array([0.001]), positions, std,
                     np.ones(1, bool))
         np.testing.assert_array_equal(positions, predicted)               # the positions are untouched
         if k > 1500:
             error = np.abs(predicted[0] - exact[k])
-            inside += [(error <= std[0]).mean(axis=1), (error <= 2 * std[0]).mean(axis=1)]
+            inside += [error <= std[0], error <= 2 * std[0]]
+            scales += np.exp(guard._log_scale[0])
             count += 1
-    return ratio, guard, inside / count
+    return ratio, scales / count, inside / count
 
 
 @pytest.mark.parametrize("fused", [True, False])
 def test_lead_calibration_learns_each_leads_scale(fused):
     """Gaussian errors: each lead's 1-sigma scale converges near c_j (68.3 % of the per-axis errors inside the
-    scaled std) and is the one published (the 2-sigma tracker's is smaller: a Gaussian's 93 % lie within
-    1.81 sigma), so the stated std is right at every lead."""
-    ratio, guard, inside = calibrate_lead_errors(lambda rng, shape: rng.normal(0, 1, shape), fused)
-    one_sigma, two_sigma = np.exp(guard._log_scale[0])
+    scaled std) on each axis and is the one published (the 2-sigma tracker's is smaller: a Gaussian's 93 % lie
+    within 1.81 sigma), so the stated std is right at every lead and on every axis."""
+    ratio, (one_sigma, two_sigma), inside = calibrate_lead_errors(lambda rng, shape: rng.normal(0, 1, shape), fused)
     np.testing.assert_allclose(one_sigma, ratio, rtol=0.15)
     assert (two_sigma < one_sigma).all()
     np.testing.assert_allclose(inside[0], 0.683, atol=0.04)
@@ -319,12 +322,19 @@ def test_lead_calibration_learns_each_leads_scale(fused):
 def test_lead_calibration_widens_where_the_tails_are_heavy(fused):
     """Student-t errors with 3 degrees of freedom (racing flights' far leads are about as heavy): a 1-sigma fit
     alone would leave 2 sigma at 90.4 %, on the target's edge; the 2-sigma tracker (93 %) is the one published
-    and holds 2 sigma above 92 % at every lead, while 1 sigma stays inside 68 +- 7 % (73.9 % expected)."""
-    ratio, guard, inside = calibrate_lead_errors(lambda rng, shape: rng.standard_t(3.0, shape), fused)
-    one_sigma, two_sigma = np.exp(guard._log_scale[0])
+    and holds 2 sigma above 92 % at every lead, on every axis at its own scale, while 1 sigma stays near the top
+    of 68 +- 7 %."""
+    ratio, (one_sigma, two_sigma), inside = calibrate_lead_errors(lambda rng, shape: rng.standard_t(3.0, shape),
+                                                                  fused)
     assert (two_sigma > one_sigma).all()
-    assert (inside[1] >= 0.92).all(), inside[1]
-    assert ((inside[0] > 0.61) & (inside[0] < 0.75)).all(), inside[0]
+    relative = two_sigma / ratio                                        # the same on every axis: each its own
+    np.testing.assert_allclose(relative, np.broadcast_to(relative[:, :1], relative.shape), rtol=0.2)
+    one, two = inside.mean(axis=2)                                      # per lead, over the axes (the target's)
+    assert (two >= 0.92).all(), two
+    # 73.9 % at the exact 93 % scale; each tracker moves at every step and the published scale is the wider of
+    # two, which adds about a point (CALIBRATION_RATE 0.05: mean 74.1 %, leads 72.3-75.1 % here)
+    assert 0.61 < one.mean() < 0.75 and (one < 0.76).all(), one
+    assert (inside[1] >= 0.91).all() and (inside[0] < 0.77).all(), inside   # and near it on each axis
 
 
 def test_packed_outputs_carry_the_velocities_of_the_blended_positions():
