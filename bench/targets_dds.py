@@ -110,6 +110,7 @@ def run_publisher(count, rate, duration, shards, out, covariance):
 
 def run(count, rate, duration, shards, covariance, checkpoint, node_params=()):
     import rclpy
+    from rclpy.executors import SingleThreadedExecutor
 
     from uav_traj_predictor import harness, rosenv
     from uav_traj_predictor.msg import PredictedTrajectoryArray
@@ -152,10 +153,14 @@ def run(count, rate, duration, shards, covariance, checkpoint, node_params=()):
     from diagnostic_msgs.msg import DiagnosticArray
     node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
     publisher = None
+    # one executor for the whole run: rclpy.spin_once(node) adds and removes the node (rebuilding the wait set)
+    # at every call, a cost a real consumer does not pay, taken here once per batched message
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
     try:
         deadline = time.monotonic() + 120
         while node.count_publishers("/predicted_trajectories") < shards or node.count_subscribers("/targets") < shards:
-            rclpy.spin_once(node, timeout_sec=0.1)
+            executor.spin_once(timeout_sec=0.1)
             harness.check_running(nodes)
             if time.monotonic() > deadline:
                 raise RuntimeError("predictor_node did not start within 120 s")
@@ -163,14 +168,15 @@ def run(count, rate, duration, shards, covariance, checkpoint, node_params=()):
                                    str(shards), str(folder / "rounds.npz"), str(int(covariance))], env,
                                   log=folder / "publisher.log")
         while publisher.poll() is None:                       # the publisher ends 1 s after its last round
-            rclpy.spin_once(node, timeout_sec=0.05)
+            executor.spin_once(timeout_sec=0.05)
             harness.check_running(nodes)
         if publisher.returncode != 0:
             raise RuntimeError(f"publisher failed: {publisher.output()[-2000:]}")
         end = time.monotonic() + 1.0
         while time.monotonic() < end:
-            rclpy.spin_once(node, timeout_sec=0.05)
+            executor.spin_once(timeout_sec=0.05)
     finally:
+        executor.shutdown()
         if publisher is not None:
             harness.stop(publisher, signal.SIGKILL)
         codes = harness.stop_all(nodes, signal.SIGTERM, timeout=30)
@@ -239,6 +245,7 @@ def transport(sizes_kb):
     import struct
 
     import rclpy
+    from rclpy.executors import SingleThreadedExecutor
 
     from uav_traj_predictor import harness, rosenv
     from uav_traj_predictor.msg import PredictedTrajectoryArray
@@ -254,10 +261,13 @@ def transport(sizes_kb):
     node.create_subscription(PredictedTrajectoryArray, "/bench_transport", on_message, 100, raw=True)
     load_before = os.getloadavg()
     child = harness.start([sys.executable, __file__, "--transport-publisher", ",".join(map(str, sizes_kb))], env)
+    executor = SingleThreadedExecutor()          # one for the run (see `run`)
+    executor.add_node(node)
     try:
         while child.poll() is None:
-            rclpy.spin_once(node, timeout_sec=0.05)
+            executor.spin_once(timeout_sec=0.05)
     finally:
+        executor.shutdown()
         harness.stop(child)
         node.destroy_node()
         rclpy.try_shutdown()
