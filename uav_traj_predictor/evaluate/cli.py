@@ -49,8 +49,8 @@ def parser() -> argparse.ArgumentParser:
                          f"both did on that track (0 = off; default {GUARD_DEFAULT:g}, predictor_node's default; "
                          f"{GUARD_RATE:g} = the validated rate); see docs/model.md")
     ap.add_argument("--lead-calibration", type=float, default=None, metavar="RATE",
-                    help="rate of the guard's per-lead std calibration (default: predictor_node's, 0.02 for "
-                         "checkpoints predicting beyond 1 s, else off; 0 = off); see docs/model.md")
+                    help="rate of the guard's per-lead, per-axis std calibration (default: predictor_node's, "
+                         "0.05; 0 = off); see docs/model.md")
     ap.add_argument("--perturb", action="append", metavar="SPEC", default=None,
                     help="pass every flight through a measurement model first, e.g. 'rate=20,noise=0.01,dropout=0.05' "
                          "(keys: rate Hz, noise m, dropout, gaps /min, gap_len s, outliers, outlier_size m, drift "

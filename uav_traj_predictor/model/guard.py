@@ -21,19 +21,19 @@ the same means ((1 - w)^2 S_mm + w^2 S_cc + 2 w (1 - w) S_mc), so coverage follo
 On the clean flights the weights stay near 0 (the network is better); with centimetres of noise on slow
 flights, where a tuned IMM beats the network, they rise toward 1 (docs/model.md, "The guard").
 
-Per-lead calibration (`calibration` > 0, on by default for horizons beyond 1 s: StreamingPredictor): the
-network's std is calibrated on simulated flights, and on real ones its shape over the leads is off (docs/model.md,
-"The 3 s checkpoint"). Each stored pair also keeps its blend weight and its std before calibration (the
-network's times the blend's factor above); when its target arrives, the error e of the prediction that was
-published (the blend) updates lead j's scale s_ja of that track on each axis a by a quantile tracker in log
-space (model/calibration.py's rule, per lead and axis): log s_ja += calibration * ([|e_a| > s_ja std_a] -
-(1 - 0.6827)), clipped to [1/10, 10], so that 68.27 % of the errors on each axis at each lead fall inside std
-times s_ja (per axis: on the racing and Blackbird flights the network's std is off by a different factor
-vertically than horizontally, and one scale for the three axes over-covered z while x held 2 sigma at 82 %).
-Real errors are heavier-tailed than a Gaussian (racing flights: 2 sigma held 89 % with 1 sigma at 68 %), so a
-second tracker per lead and axis fits u_ja to the 2-sigma level by the same rule ([|e_a| > 2 u_ja std_a]
-against 1 - 0.93, CALIBRATION_LEVELS) and the published std is std times max(s_ja, u_ja): 1 sigma where the
-tails are Gaussian or lighter, wider only where 2 sigma would fall short of 93 %.
+Per-lead calibration (`calibration` > 0, on by default: StreamingPredictor): the network's std is calibrated on
+simulated flights, and on real ones its scale per lead and axis is off (docs/model.md, "The 3 s checkpoint",
+"Per-lead calibration of the 1 s default"). Each stored pair also keeps its blend weight and its std before
+calibration (the network's times the blend's factor above); when its target arrives, the error e of the prediction
+that was published (the blend) updates lead j's scale s_ja of that track on each axis a by a quantile tracker in
+log space (model/calibration.py's rule, per lead and axis): log s_ja += calibration * ([|e_a| > s_ja std_a] - (1 -
+0.6827)), clipped to [1/10, 10], so that 68.27 % of the errors on each axis at each lead fall inside std times
+s_ja (per axis: on the racing and Blackbird flights the network's std is off by a different factor on each axis,
+and one scale for the three axes over-covered one axis while another fell short). Real errors are heavier-tailed
+than a Gaussian (racing flights: 2 sigma held 89 % with 1 sigma at 68 %), so a second tracker per lead and axis
+fits u_ja to the 2-sigma level by the same rule ([|e_a| > 2 u_ja std_a] against 1 - 0.93, CALIBRATION_LEVELS) and
+the published std is std times max(s_ja, u_ja): 1 sigma where the tails are Gaussian or lighter, wider only where
+2 sigma would fall short of 93 %.
 
 A reset forgets a track's filter and scores. Streaming (`Guard.apply` per tick) and offline
 (`guard_segment`) run the same arithmetic and agree exactly while each tick advances one grid sample

@@ -96,8 +96,8 @@ class PredictorParameters(NodeParameters):
                            "IMM's by how both did on that track (docs/model.md); 0 = off (the network alone).",
                            low=0.0, high=0.5)
     lead_calibration: float = setting(-1.0, "Rate of the guard's per-lead, per-axis std calibration from each track's "
-                                      "matured errors (docs/model.md); -1 = the default (0.05 for checkpoints "
-                                      "predicting beyond 1 s, else off), 0 = off.", low=-1.0, high=0.5)
+                                      "matured errors (docs/model.md); -1 = the default (0.05), 0 = off.",
+                                      low=-1.0, high=0.5)
     grid_rate: float = setting(0.0, "Grid rate in Hz; 0 = the checkpoint's. Any other value must equal it.",
                                low=0.0, high=1000.0)
     max_gap: float = setting(0.2, "Input gap (s) that resets a track.", low=0.001, high=60.0)
