@@ -595,7 +595,9 @@ static int predict_post(Plan *self, const float *raw, const double *v, const dou
  * forecast (M, H, 3, 9), stats (N, 3, H), evidence (N, H) int64, model, classical (N, H, H, 3), target
  * (N, H, H) int64, weight (N,), pair_std (N, H, H, 3), pair_weight (N, H, H), log_scale (N, 2, H, 3); init_var =
  * (velocity variance, acceleration variance); calibration = (the per-lead calibration's rate (0: off), then
- * model/guard.py CALIBRATION_LEVELS flattened (multiple, coverage of level 0, of level 1), LOG_SCALE_LIMIT).
+ * model/guard.py CALIBRATION_LEVELS flattened (multiple, coverage of level 0, of level 1), then the leads that
+ * take the near floor (leads j < it, as a double), the log floors near and far (CALIBRATION_FLOORS) and the
+ * highest log scale (LOG_SCALE_LIMIT)).
  *
  * One guard step of track t at grid index g (guard_track, the arithmetic of `Guard.apply`): initialise
  * (k < 0) or step the IMM with z = the grid position, r = noise^2 + floor^2; score the stored pairs that
@@ -635,7 +637,7 @@ typedef struct {
     Py_buffer v[GUARD_STATE_ARRAYS];
     int held;
     Py_ssize_t cap, m, h;
-    double init_var[2], rate, floor, dt, calibration, log_scale_limit;
+    double init_var[2], rate, floor, dt, calibration, near_leads, log_floor_near, log_floor_far, log_scale_high;
     double level_multiple[2], level_coverage[2];    /* model/guard.py CALIBRATION_LEVELS, passed in */
     long min_evidence;
 } GuardState;
@@ -876,8 +878,9 @@ static void guard_track(GuardState *gs, Py_ssize_t t, int64_t g, const double *z
                     double *ls = log_scale + ((t * 2 + level) * h + j) * 3 + a;
                     const int outside = error[a] > sd[a] * (gs->level_multiple[level] * exp(*ls));
                     double value = *ls + gs->calibration * ((double)outside - (1.0 - gs->level_coverage[level]));
-                    value = value < -gs->log_scale_limit ? -gs->log_scale_limit : value;
-                    *ls = value > gs->log_scale_limit ? gs->log_scale_limit : value;
+                    const double low = (double)j < gs->near_leads ? gs->log_floor_near : gs->log_floor_far;
+                    value = value < low ? low : value;
+                    *ls = value > gs->log_scale_high ? gs->log_scale_high : value;
                 }
         }
         *stored = -1;
@@ -959,10 +962,11 @@ static int guard_state_init(GuardState *self, PyObject *args, PyObject *kwds)
     self->min_evidence = PyLong_AsLong(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS + 2));
     self->floor = PyFloat_AsDouble(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS + 3));
     self->dt = PyFloat_AsDouble(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS + 4));
-    if (PyErr_Occurred() || !PyArg_ParseTuple(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS + 5), "dddddd",
+    if (PyErr_Occurred() || !PyArg_ParseTuple(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS + 5), "ddddddddd",
                                               &self->calibration, &self->level_multiple[0],
                                               &self->level_coverage[0], &self->level_multiple[1],
-                                              &self->level_coverage[1], &self->log_scale_limit))
+                                              &self->level_coverage[1], &self->near_leads, &self->log_floor_near,
+                                              &self->log_floor_far, &self->log_scale_high))
         return -1;
     for (; self->held < GUARD_STATE_ARRAYS; self->held++)
         if (get_array(PyTuple_GET_ITEM(args, self->held), &self->v[self->held], &guard_arrays[self->held], "guard") < 0)

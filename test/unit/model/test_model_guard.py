@@ -10,7 +10,7 @@ from helpers.guard import apply_both, assert_same_state
 from uav_traj_predictor.core import TrackBank
 from uav_traj_predictor.core.imm import IMM_DEFAULTS, FilterConfig, IMMBank
 from uav_traj_predictor.model import TRACKING, StreamingPredictor
-from uav_traj_predictor.model.guard import CALIBRATION_RATE, Guard, guard_segment
+from uav_traj_predictor.model.guard import CALIBRATION_FLOORS, CALIBRATION_RATE, Guard, guard_segment
 
 H, DT = 10, 0.1
 
@@ -278,18 +278,19 @@ def test_the_c_twin_equals_the_numpy_reference(calibration):
     assert (np.abs(fused._log_scale).max() > 0.1) == (calibration > 0)   # and the calibration, where on
 
 
-def calibrate_lead_errors(draw, fused, steps=3900):
+def calibrate_lead_errors(draw, fused, steps=3900, ratio=None, dt=DT):
     """A 'network' whose errors at lead j on axis a are white, `draw(rng, shape)` times c_ja times its stated
-    std (c_ja from 0.5 to 3 over the leads, times 1, 1.6 and 0.5 on x, y, z: the network's std is off by a
-    different factor on each axis, as on the racing flights), through a guard whose blend never starts at the
+    std (c_ja from 0.8 to 3 over the leads, times 1, 1.6 and 0.9 on x, y, z: the network's std is off by a
+    different factor on each axis, as on the racing flights; or `ratio` (H, 3)), through a guard (grid step
+    `dt`) whose blend never starts at the
     product's calibration rate: returns (c (H, 3), the mean 1- and 2-sigma scales (2, H, 3) and the share of
     the errors inside 1 and 2 published std (2, H, 3) per lead and axis, both over the steps after the first
     1500 (each axis's tracker moves by the rate at every step: the scales are averaged, not read once)."""
     rng = np.random.default_rng(2)
     truth = slow_flight(steps=steps + 100)
-    ratio = np.linspace(0.5, 3.0, H)[:, None] * np.array([1.0, 1.6, 0.5])
+    ratio = np.linspace(0.8, 3.0, H)[:, None] * np.array([1.0, 1.6, 0.9]) if ratio is None else ratio
     stated = 0.01 * np.arange(1, H + 1)[:, None] * np.ones(3)
-    guard = Guard(1, H, DT, calibration=CALIBRATION_RATE, min_evidence=10**9, fused=fused)
+    guard = Guard(1, H, dt, calibration=CALIBRATION_RATE, min_evidence=10**9, fused=fused)
     exact = future(truth)
     inside, scales, count = np.zeros((2, H, 3)), np.zeros((2, H, 3)), 0
     for k in range(1, steps):
@@ -335,6 +336,21 @@ def test_lead_calibration_widens_where_the_tails_are_heavy(fused):
     # two, which adds about a point (CALIBRATION_RATE 0.05: mean 74.1 %, leads 72.3-75.1 % here)
     assert 0.61 < one.mean() < 0.75 and (one < 0.76).all(), one
     assert (inside[1] >= 0.91).all() and (inside[0] < 0.77).all(), inside   # and near it on each axis
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_lead_calibration_shrinks_the_first_second_no_further_than_its_floor(fused):
+    """Errors at 0.3x the stated std at every lead of a 0.2 s grid: the leads beyond 1 s learn 0.3, those within it
+    stop at the near floor (0.7: a hover must not make the next seconds' std over-confident), on both paths."""
+    (near_s, near_floor), (_, far_floor) = CALIBRATION_FLOORS
+    ratio = np.full((H, 3), 0.3)
+    _, (one_sigma, _), inside = calibrate_lead_errors(lambda rng, shape: rng.normal(0, 1, shape), fused,
+                                                      ratio=ratio, dt=0.2)
+    near = (np.arange(1, H + 1) * 0.2 <= near_s + 1e-9)
+    assert near.sum() == 5 and far_floor < 0.3 < near_floor
+    np.testing.assert_allclose(one_sigma[near], near_floor, rtol=0.01)          # held at the floor
+    np.testing.assert_allclose(one_sigma[~near], 0.3, rtol=0.15)                # learnt
+    assert (inside[0][near] > 0.95).all() and (np.abs(inside[0][~near].mean() - 0.683) < 0.03)
 
 
 def test_packed_outputs_carry_the_velocities_of_the_blended_positions():
