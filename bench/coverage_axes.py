@@ -1,15 +1,18 @@
 """The model's coverage per axis and over each flight's course: what the folder-level coverage of
-`bench/horizon_table.py` averages away.
+`bench/horizon_table.py` averages away; and each flight's NLL and NEES.
 
 Per folder and chosen horizon step: the share of errors inside 1 and 2 published std pooled over the axes (the
 issue-16 metric, as horizon_table prints it) and on x, y, z separately; then per flight the pooled coverage over
 the chosen steps in consecutive ranges of its windows (a track's start: the guard's per-lead calibration starts
 from the simulation calibration and adapts as predictions mature). Same protocol, windows and perturbation as
-`uav-traj evaluate` (one segment's windows in time order).
+`uav-traj evaluate` (one segment's windows in time order). Per flight also the mean NLL and NEES over all
+steps (metrics.score_windows: a flight whose std is over-confident at times shows there, even when its coverage
+looks right). `--floors NEAR,FAR` replaces the guard's CALIBRATION_FLOORS values (the lowest scale within the
+first second and beyond) for this run, to compare them.
 
     cd /tmp && /work/main/.venv/bin/python /work/main/bench/coverage_axes.py /work/shared/flights \
         [--checkpoint CKPT] [--horizon 30] [--steps 6,12,18,24,28,30] [--perturb SPEC] [--seed 0]
-        [--lead-calibration RATE] [--splits 0,100,200,400]
+        [--lead-calibration RATE] [--floors 0.7,0.1] [--splits 0,100,200,400]
 """
 from __future__ import annotations
 
@@ -19,19 +22,22 @@ from collections import defaultdict
 import numpy as np
 
 from uav_traj_predictor.data import read_flight, segments_from_flight
+from uav_traj_predictor.model import guard
 from uav_traj_predictor.data.perturb import Perturbation, perturb_flight
 from uav_traj_predictor.data.readers import flight_paths
 from uav_traj_predictor.evaluate.methods import build_methods
+from uav_traj_predictor.evaluate.metrics import score_windows
 from uav_traj_predictor.evaluate.protocol import Protocol, truth_windows, window_indices
 from uav_traj_predictor.evaluate.runner import flight_group
 
 
 def standardised_errors(flights: str, method, protocol: Protocol, perturbation: Perturbation, seed: int):
-    """{folder: [(flight name, |error| / std (n, H, 3) in window order)]} of the model's predictions."""
+    """{folder: [(flight name, |error| / std (n, H, 3) in window order, WindowScores)]} of the model's
+    predictions."""
     out = defaultdict(list)
     for path in flight_paths(flights):
         flight = perturb_flight(read_flight(path), perturbation, seed)
-        parts = []
+        parts, scores = [], []
         for segment in segments_from_flight(flight, protocol.preprocess_config()):
             indices = window_indices(len(segment), protocol)
             if len(indices) == 0:
@@ -39,9 +45,11 @@ def standardised_errors(flights: str, method, protocol: Protocol, perturbation: 
             prediction = method.predict_segment(segment)
             positions = np.asarray(prediction.positions)[indices, :protocol.horizon]
             std = np.asarray(prediction.std)[indices, :protocol.horizon]
-            parts.append(np.abs(positions - truth_windows(segment.positions, indices, protocol.horizon)) / std)
+            truth = truth_windows(segment.positions, indices, protocol.horizon)
+            parts.append(np.abs(positions - truth) / std)
+            scores.append(score_windows(positions, truth, std))
         if parts:
-            out[flight_group(flight)].append((flight.name, np.concatenate(parts)))
+            out[flight_group(flight)].append((flight.name, np.concatenate(parts), scores))
     return out
 
 
@@ -59,6 +67,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lead-calibration", type=float, default=None, metavar="RATE",
                         help="the guard's per-lead calibration rate (default: the product default; 0 = off)")
+    parser.add_argument("--floors", metavar="NEAR,FAR", help="the guard's CALIBRATION_FLOORS values for this run")
     parser.add_argument("--splits", default="0,100,200,400", help="window ranges per flight start here")
     args = parser.parse_args(argv)
     protocol = Protocol(horizon=args.horizon)
@@ -66,24 +75,31 @@ def main(argv=None) -> int:
     if not all(1 <= step <= protocol.horizon for step in steps):
         parser.error(f"--steps must lie in 1..{protocol.horizon}")
     splits = [int(value) for value in args.splits.split(",")] + [None]
+    if args.floors:
+        near, far = (float(value) for value in args.floors.split(","))
+        guard.CALIBRATION_FLOORS = ((guard.CALIBRATION_FLOORS[0][0], near), (guard.CALIBRATION_FLOORS[1][0], far))
     options = {} if args.lead_calibration is None else {"lead_calibration": args.lead_calibration}
     method = build_methods(["model"], protocol, checkpoint=args.checkpoint, model_options=options)["model"]
     perturbation = Perturbation.parse(args.perturb)
-    print(f"# {method.describe()}; horizon {protocol.horizon}; {perturbation.label()}, seed {args.seed}")
+    print(f"# {method.describe()}; horizon {protocol.horizon}; {perturbation.label()}, seed {args.seed}; "
+          f"calibration floors {guard.CALIBRATION_FLOORS}")
     folders = standardised_errors(args.flights, method, protocol, perturbation, args.seed)
     print("\n| folder | step | windows | 1σ / 2σ % pooled | x | y | z |\n|---|---:|---:|---|---|---|---|")
     for folder, flights in folders.items():
-        z = np.concatenate([errors for _, errors in flights])
+        z = np.concatenate([errors for _, errors, _ in flights])
         for step in steps:
             cells = [coverage(z[:, step - 1])] + [coverage(z[:, step - 1, axis]) for axis in range(3)]
             print(f"| {folder} | {step} | {len(z)} | " + " | ".join(cells) + " |")
-    print(f"\n| folder | flight | windows | 1σ / 2σ % over steps {args.steps}, by window range |\n|---|---|---:|---|")
+    print(f"\n| folder | flight | windows | NLL | NEES | 1σ / 2σ % over steps {args.steps}, by window range |\n"
+          "|---|---|---:|---:|---:|---|")
     for folder, flights in folders.items():
-        for name, errors in flights:
+        for name, errors, scores in flights:
+            nll = np.concatenate([part.nll for part in scores]).mean()
+            nees = np.concatenate([part.nees for part in scores]).mean()
             chosen = errors[:, [step - 1 for step in steps]]
             ranges = [f"[{start}:{min(stop or len(errors), len(errors))}] {coverage(chosen[start:stop])}"
                       for start, stop in zip(splits[:-1], splits[1:]) if start < len(errors)]
-            print(f"| {folder} | {name} | {len(errors)} | " + ", ".join(ranges) + " |")
+            print(f"| {folder} | {name} | {len(errors)} | {nll:.3f} | {nees:.2f} | " + ", ".join(ranges) + " |")
     return 0
 
 
