@@ -588,16 +588,16 @@ static int predict_post(Plan *self, const float *raw, const double *v, const dou
 
 /* ---- the guard (model/guard.py) and its IMM (core/imm.py) ------------------------------------ */
 /* GuardState(x, p, mu, k, f, q, transition, forecast, stats, evidence, model, classical, target, weight,
- *            pair_std, pair_weight, log_scale, init_var, rate, min_evidence, floor, dt, calibration)
+ *            pair_std, pair_weight, scale, init_var, rate, min_evidence, floor, dt, calibration)
  * The guard's state arrays, held (buffer views) from construction until the object is freed, so a tick
  * acquires none of them: the owner (model/guard.py Guard) builds a new one whenever it rebinds an array
  * (grow). Arrays: x (N, M, 9), p (N, M, 9, 9), mu (N, M), k (N,) int64, f, q (M, 9, 9), transition (M, M),
  * forecast (M, H, 3, 9), stats (N, 3, H), evidence (N, H) int64, model, classical (N, H, H, 3), target
- * (N, H, H) int64, weight (N,), pair_std (N, H, H, 3), pair_weight (N, H, H), log_scale (N, 2, H, 3); init_var =
+ * (N, H, H) int64, weight (N,), pair_std (N, H, H, 3), pair_weight (N, H, H), scale (N, 2, H, 3); init_var =
  * (velocity variance, acceleration variance); calibration = (the per-lead calibration's rate (0: off), then
- * model/guard.py CALIBRATION_LEVELS flattened (multiple, coverage of level 0, of level 1), then the leads that
- * take the near floor (leads j < it, as a double), the log floors near and far (CALIBRATION_FLOORS) and the
- * highest log scale (LOG_SCALE_LIMIT)).
+ * per level of model/guard.py CALIBRATION_LEVELS its multiple and the two factors of the scale's update (outside,
+ * inside: exp(rate q), exp(-rate (1 - q))), then the leads that take the near floor (leads j < it, as a double),
+ * the floors near and far (CALIBRATION_FLOORS) and the highest scale).
  *
  * One guard step of track t at grid index g (guard_track, the arithmetic of `Guard.apply`): initialise
  * (k < 0) or step the IMM with z = the grid position, r = noise^2 + floor^2; score the stored pairs that
@@ -627,7 +627,7 @@ static const ArraySpec guard_arrays[] = {
     {"x", 'd', 3}, {"p", 'd', 4}, {"mu", 'd', 2}, {"k", 'q', 1}, {"f", 'd', 3}, {"q", 'd', 3},
     {"transition", 'd', 2}, {"forecast", 'd', 4}, {"stats", 'd', 3}, {"evidence", 'q', 2}, {"model", 'd', 4},
     {"classical", 'd', 4}, {"target", 'q', 3}, {"weight", 'd', 1}, {"pair_std", 'd', 4}, {"pair_weight", 'd', 3},
-    {"log_scale", 'd', 4},
+    {"scale", 'd', 4},
     {"indices", 'q', 1}, {"grid_index", 'q', 1},
     {"last", 'd', 2}, {"noise", 'd', 1}, {"out", 'd', 4}, {"network", '?', 1},
 };
@@ -637,8 +637,8 @@ typedef struct {
     Py_buffer v[GUARD_STATE_ARRAYS];
     int held;
     Py_ssize_t cap, m, h;
-    double init_var[2], rate, floor, dt, calibration, near_leads, log_floor_near, log_floor_far, log_scale_high;
-    double level_multiple[2], level_coverage[2];    /* model/guard.py CALIBRATION_LEVELS, passed in */
+    double init_var[2], rate, floor, dt, calibration, near_leads, floor_near, floor_far, ceiling;
+    double level_multiple[2], level_up[2], level_down[2];   /* from model/guard.py CALIBRATION_LEVELS, passed in */
     long min_evidence;
 } GuardState;
 
@@ -832,7 +832,7 @@ static void guard_track(GuardState *gs, Py_ssize_t t, int64_t g, const double *z
     const Py_ssize_t m = gs->m, h = gs->h;
     double *x = gs->v[0].buf, *p = gs->v[1].buf, *mu = gs->v[2].buf, *stats = gs->v[8].buf, *model = gs->v[10].buf;
     double *classical = gs->v[11].buf, *weight = gs->v[13].buf, *pair_std = gs->v[14].buf;
-    double *pair_weight = gs->v[15].buf, *log_scale = gs->v[16].buf;
+    double *pair_weight = gs->v[15].buf, *scale = gs->v[16].buf;
     const double *f = gs->v[4].buf, *q = gs->v[5].buf, *tr = gs->v[6].buf, *fc = gs->v[7].buf;
     int64_t *k = gs->v[3].buf, *evidence = gs->v[9].buf, *target = gs->v[12].buf;
     const double rate = gs->rate, dt = gs->dt, r_i = noise * noise + gs->floor * gs->floor;
@@ -873,14 +873,14 @@ static void guard_track(GuardState *gs, Py_ssize_t t, int64_t g, const double *z
             double error[3];
             for (int a = 0; a < 3; a++)
                 error[a] = fabs(z[a] - (pw > 0 ? pm[a] + pw * (pc[a] - pm[a]) : pm[a]));
+            const double low = (double)j < gs->near_leads ? gs->floor_near : gs->floor_far;
             for (int level = 0; level < 2; level++)     /* per axis: a tracker for each of x, y, z */
                 for (int a = 0; a < 3; a++) {
-                    double *ls = log_scale + ((t * 2 + level) * h + j) * 3 + a;
-                    const int outside = error[a] > sd[a] * (gs->level_multiple[level] * exp(*ls));
-                    double value = *ls + gs->calibration * ((double)outside - (1.0 - gs->level_coverage[level]));
-                    const double low = (double)j < gs->near_leads ? gs->log_floor_near : gs->log_floor_far;
+                    double *s = scale + ((t * 2 + level) * h + j) * 3 + a;
+                    double value = *s * (error[a] > sd[a] * (gs->level_multiple[level] * *s) ? gs->level_up[level]
+                                                                                             : gs->level_down[level]);
                     value = value < low ? low : value;
-                    *ls = value > gs->log_scale_high ? gs->log_scale_high : value;
+                    *s = value > gs->ceiling ? gs->ceiling : value;
                 }
         }
         *stored = -1;
@@ -924,9 +924,9 @@ static void guard_track(GuardState *gs, Py_ssize_t t, int64_t g, const double *z
             for (int a = 0; a < 3; a++)
                 row[a] = row[a] + w * (combined[a] - row[a]);
         if (gs->calibration > 0.0) {                     /* per axis, the wider of the two levels' scales */
-            const double *s0 = log_scale + ((t * 2) * h + j) * 3, *s1 = log_scale + ((t * 2 + 1) * h + j) * 3;
+            const double *s0 = scale + ((t * 2) * h + j) * 3, *s1 = scale + ((t * 2 + 1) * h + j) * 3;
             for (int a = 0; a < 3; a++)
-                std[j * 3 + a] *= factor * exp(fmax(s0[a], s1[a]));
+                std[j * 3 + a] *= factor * fmax(s0[a], s1[a]);
         } else if (w > 0.0 && mm > 0.0)
             for (int a = 0; a < 3; a++)
                 std[j * 3 + a] *= factor;
@@ -962,11 +962,11 @@ static int guard_state_init(GuardState *self, PyObject *args, PyObject *kwds)
     self->min_evidence = PyLong_AsLong(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS + 2));
     self->floor = PyFloat_AsDouble(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS + 3));
     self->dt = PyFloat_AsDouble(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS + 4));
-    if (PyErr_Occurred() || !PyArg_ParseTuple(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS + 5), "ddddddddd",
-                                              &self->calibration, &self->level_multiple[0],
-                                              &self->level_coverage[0], &self->level_multiple[1],
-                                              &self->level_coverage[1], &self->near_leads, &self->log_floor_near,
-                                              &self->log_floor_far, &self->log_scale_high))
+    if (PyErr_Occurred() || !PyArg_ParseTuple(PyTuple_GET_ITEM(args, GUARD_STATE_ARRAYS + 5), "ddddddddddd",
+                                              &self->calibration, &self->level_multiple[0], &self->level_up[0],
+                                              &self->level_down[0], &self->level_multiple[1], &self->level_up[1],
+                                              &self->level_down[1], &self->near_leads, &self->floor_near,
+                                              &self->floor_far, &self->ceiling))
         return -1;
     for (; self->held < GUARD_STATE_ARRAYS; self->held++)
         if (get_array(PyTuple_GET_ITEM(args, self->held), &self->v[self->held], &guard_arrays[self->held], "guard") < 0)

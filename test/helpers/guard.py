@@ -17,7 +17,7 @@ def apply_both(fused, reference, tracks, grid, last, noise, predicted, std, netw
 
 def assert_same_state(fused, reference) -> None:
     """Scores, stored pairs and the partner filter's state of both guards agree."""
-    for name in ("_stats", "_evidence", "_model", "_classical", "_target", "_pair_std", "_pair_weight", "_log_scale"):
+    for name in ("_stats", "_evidence", "_model", "_classical", "_target", "_pair_std", "_pair_weight", "_scale"):
         np.testing.assert_allclose(getattr(fused, name), getattr(reference, name), rtol=1e-9, atol=1e-12)
     for name in ("_x", "_p", "_mu", "_k"):
         np.testing.assert_allclose(getattr(fused.partner, name), getattr(reference.partner, name), rtol=1e-8,

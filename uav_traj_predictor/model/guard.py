@@ -27,13 +27,13 @@ simulated flights, and on real ones its scale per lead and axis is off (docs/mod
 calibration (the network's times the blend's factor above); when its target arrives, the error e of the prediction
 that was published (the blend) updates lead j's scale s_ja of that track on each axis a by a quantile tracker in
 log space (model/calibration.py's rule, per lead and axis): log s_ja += calibration * ([|e_a| > s_ja std_a] - (1 -
-0.6827)), clipped to [1/10, 10], so that 68.27 % of the errors on each axis at each lead fall inside std times
-s_ja (per axis: on the racing and Blackbird flights the network's std is off by a different factor on each axis,
-and one scale for the three axes over-covered one axis while another fell short). Real errors are heavier-tailed
-than a Gaussian (racing flights: 2 sigma held 89 % with 1 sigma at 68 %), so a second tracker per lead and axis
-fits u_ja to the 2-sigma level by the same rule ([|e_a| > 2 u_ja std_a] against 1 - 0.93, CALIBRATION_LEVELS) and
-the published std is std times max(s_ja, u_ja): 1 sigma where the tails are Gaussian or lighter, wider only where
-2 sigma would fall short of 93 %.
+0.6827)) (as one of two factors on s_ja), clipped to [CALIBRATION_FLOORS, 10], so that 68.27 % of the errors on
+each axis at each lead fall inside std times s_ja (per axis: on the racing and Blackbird flights the network's std
+is off by a different factor on each axis, and one scale for the three axes over-covered one axis while another
+fell short). Real errors are heavier-tailed than a Gaussian (racing flights: 2 sigma held 89 % with 1 sigma at 68
+%), so a second tracker per lead and axis fits u_ja to the 2-sigma level by the same rule ([|e_a| > 2 u_ja std_a]
+against 1 - 0.93, CALIBRATION_LEVELS) and the published std is std times max(s_ja, u_ja): 1 sigma where the tails
+are Gaussian or lighter, wider only where 2 sigma would fall short of 93 %.
 
 A reset forgets a track's filter and scores. Streaming (`Guard.apply` per tick) and offline
 (`guard_segment`) run the same arithmetic and agree exactly while each tick advances one grid sample
@@ -108,12 +108,16 @@ class Guard:
         self._weight = np.zeros(capacity)                                 # mean weight of the last blend
         self._pair_std = np.zeros((capacity, h, h, 3))      # each stored pair's published std before its lead's scale
         self._pair_weight = np.zeros((capacity, h, h))       # and its blend weight (its blended prediction)
-        self._log_scale = np.zeros((capacity, 2, h, 3))    # per lead and axis: log s_ja, log u_ja (1, 2 sigma)
+        self._scale = np.ones((capacity, 2, h, 3))          # per lead and axis: s_ja, u_ja (1, 2 sigma)
         self._level_multiple = np.array([[[m]] for m, _ in CALIBRATION_LEVELS])           # (2, 1, 1)
-        self._level_outside = np.array([[[1.0 - q]] for _, q in CALIBRATION_LEVELS])      # (2, 1, 1)
+        # the quantile tracker's step in log space is rate * ([outside] - (1 - q)): one of two factors on the scale
+        # (no exp per update; the C twin multiplies by the same two numbers)
+        self._level_up = np.exp(self.calibration * np.array([[[q]] for _, q in CALIBRATION_LEVELS]))
+        self._level_down = np.exp(-self.calibration * np.array([[[1.0 - q]] for _, q in CALIBRATION_LEVELS]))
         self._near_leads = int(np.sum((self._lead + 1) * dt <= CALIBRATION_FLOORS[0][0] + 1e-9))
-        self._log_floor = np.log(np.where(self._lead < self._near_leads, CALIBRATION_FLOORS[0][1],
-                                          CALIBRATION_FLOORS[1][1]))           # (H,) the lowest log scale per lead
+        self._floor = np.where(self._lead < self._near_leads, CALIBRATION_FLOORS[0][1],
+                               CALIBRATION_FLOORS[1][1])                     # (H,) the lowest scale per lead
+        self._ceiling = float(np.exp(LOG_SCALE_LIMIT))
         # the C twin (same to ~1e-12), for horizons up to its compile-time bound; longer ones run numpy
         self.fused = bool(fused and _GuardState is not None and h <= C_MAX_HORIZON)
         self._c_state = None
@@ -134,7 +138,7 @@ class Guard:
         self._stats, self._evidence = extend(self._stats, 0.0), extend(self._evidence, 0)
         self._model, self._classical = extend(self._model, 0.0), extend(self._classical, 0.0)
         self._target, self._weight = extend(self._target, -1), extend(self._weight, 0.0)
-        self._pair_std, self._log_scale = extend(self._pair_std, 0.0), extend(self._log_scale, 0.0)
+        self._pair_std, self._scale = extend(self._pair_std, 0.0), extend(self._scale, 1.0)
         self._pair_weight = extend(self._pair_weight, 0.0)
 
     def reset(self, indices) -> None:
@@ -144,7 +148,7 @@ class Guard:
         self._evidence[indices] = 0
         self._target[indices] = -1
         self._weight[indices] = 0.0
-        self._log_scale[indices] = 0.0
+        self._scale[indices] = 1.0
 
     def weight(self, indices) -> np.ndarray:
         """Mean blend weight over the leads of each track's latest prediction (0: the network alone)."""
@@ -189,11 +193,12 @@ class Guard:
             self._c_state = _GuardState(
                 partner._x, partner._p, partner._mu, partner._k, partner._f, partner._q, partner._transition,
                 partner._forecast, self._stats, self._evidence, self._model, self._classical, self._target,
-                self._weight, self._pair_std, self._pair_weight, self._log_scale,
+                self._weight, self._pair_std, self._pair_weight, self._scale,
                 (cfg.init_velocity_std ** 2, cfg.init_accel_std ** 2),
                 self.rate, self.min_evidence, cfg.sigma_floor, partner.dt,
-                (self.calibration, *CALIBRATION_LEVELS[0], *CALIBRATION_LEVELS[1], float(self._near_leads),
-                 float(self._log_floor[0]), float(self._log_floor[-1]), LOG_SCALE_LIMIT))
+                (self.calibration, *(float(value[level].item()) for level in range(2)
+                                     for value in (self._level_multiple, self._level_up, self._level_down)),
+                 float(self._near_leads), float(self._floor[0]), float(self._floor[-1]), self._ceiling))
         return self._c_state
 
     def apply_packed(self, indices, grid_index, last, noise, out, network=None) -> None:
@@ -239,14 +244,14 @@ class Guard:
         self._stats[indices] = stats
         self._evidence[indices] += valid
         if self.calibration > 0.0:                                         # the per-lead quantile tracker
-            log_scale = self._log_scale[indices]                           # (n, 2, H, 3)
+            scale = self._scale[indices]                                   # (n, 2, H, 3)
             model, weight = self._model[indices, slot], self._pair_weight[indices, slot][..., None]
             blended = np.where(weight > 0, model + weight * (self._classical[indices, slot] - model), model)
-            bound = self._pair_std[indices, slot][:, None] * (self._level_multiple * np.exp(log_scale))
+            bound = self._pair_std[indices, slot][:, None] * (self._level_multiple * scale)
             error = np.abs(last[:, None, :] - blended)[:, None]            # the published prediction's error
-            step = self.calibration * ((error > bound) - self._level_outside)  # (n, 2, H, 3)
-            moved = np.clip(log_scale + step, self._log_floor[None, None, :, None], LOG_SCALE_LIMIT)
-            self._log_scale[indices] = np.where(valid[:, None, :, None], moved, log_scale)
+            moved = scale * np.where(error > bound, self._level_up, self._level_down)   # (n, 2, H, 3)
+            moved = np.clip(moved, self._floor[None, None, :, None], self._ceiling)
+            self._scale[indices] = np.where(valid[:, None, :, None], moved, scale)
         # each pair is scored once; the others in that slot stay (lead H's pair of this very grid index shares
         # it when a tick repeats the grid index)
         self._target[indices, slot] = np.where(valid, -1, stored)
@@ -269,7 +274,7 @@ class Guard:
         self._pair_weight[where], self._pair_std[where] = weights, std[rows] * factor[..., None]
         factor = factor[..., None]                                         # (m, H, 1), per axis below
         if self.calibration > 0.0:
-            factor = factor * np.exp(self._log_scale[tracks].max(axis=1))
+            factor = factor * self._scale[tracks].max(axis=1)
         moved = weights > 0
         positions[rows] = np.where(moved[..., None], model + weights[..., None] * (classical[rows] - model), model)
         std[rows] *= factor
