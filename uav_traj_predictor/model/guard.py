@@ -72,9 +72,10 @@ CALIBRATION_LEVELS = ((1.0, COVERAGE_1SIGMA), (2.0, 0.93))
 # how far a scale may shrink: to CALIBRATION_FLOORS[0][1] times the network's std at leads up to
 # CALIBRATION_FLOORS[0][0] seconds, to [1][1] beyond (and grow to 10x at any lead, LOG_SCALE_LIMIT). Down to 0.1 at
 # every lead, a hover's tiny errors shrank the near leads' std and the first predictions after it were
-# over-confident (EuRoC MH_01_easy, 1 s default: NLL -2.03 -> -1.70, NEES 4.9 -> 6.3); 0.7 there keeps its NLL
-# (-2.03) while the calibration still lifts the coverage. Beyond 1 s the 3 s checkpoint's std is up to several times
-# too wide on slow flights and has to shrink (docs/model.md, "Per-lead calibration"; chosen on ../shared/flights)
+# over-confident (EuRoC MH_01_easy, the simulation-only 1 s checkpoint: NLL -2.03 -> -1.70, NEES 4.9 -> 6.3); 0.7
+# there keeps its NLL (-2.03) while the calibration still lifts the coverage. Beyond 1 s the 3 s checkpoint's std is
+# up to several times too wide on slow flights and has to shrink (docs/model.md, "Per-lead calibration of the 1 s
+# default"; chosen on ../shared/flights: `bench/coverage_axes.py --floors`)
 CALIBRATION_FLOORS = ((1.0, 0.7), (float("inf"), 0.1))
 DEFAULT_RATE = RECOMMENDED_RATE   # the product's default: StreamingPredictor, so predictor_node, evaluate, bag eval
 
