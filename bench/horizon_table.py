@@ -12,10 +12,12 @@ steps meet both targets.
 
     cd /tmp && /work/main/.venv/bin/python /work/main/bench/horizon_table.py /work/shared/flights \
         [--checkpoint CKPT] [--vector /work/shared/anchors/vector] [--perturb SPEC ...] [--guard RATE]
-        [--lead-calibration RATE] [--json OUT]
+        [--lead-calibration RATE] [--floors NEAR,FAR] [--json OUT]
 
 Default perturbations: the clean flights and the flights thinned to 20 Hz with 1 cm white noise (seed 0).
 Without --checkpoint the model is the shipped checkpoint that covers the horizon (models/horizon3s.pt).
+`--floors NEAR,FAR` replaces the values of the guard's CALIBRATION_FLOORS (the lowest per-lead scale within the
+first second and beyond) for this run, to compare them.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from uav_traj_predictor.evaluate.methods import BASELINES, VECTOR_PREFIX, build_
 from uav_traj_predictor.evaluate.protocol import Protocol
 from uav_traj_predictor.evaluate.report import lead_name
 from uav_traj_predictor.evaluate.runner import evaluate_flights
+from uav_traj_predictor.model import guard
 
 DEFAULT_PERTURBATIONS = ("none", "rate=20,noise=0.01")
 TARGET_1SIGMA, TARGET_2SIGMA = (0.61, 0.75), 0.90     # per step: 1-sigma 68 +- 7 %, 2-sigma >= 90 %
@@ -71,8 +74,12 @@ def main(argv=None) -> int:
                         help="the model's guard rate (default: the product default)")
     parser.add_argument("--lead-calibration", type=float, default=None, metavar="RATE",
                         help="the guard's per-lead std calibration rate (default: the product default; 0 = off)")
+    parser.add_argument("--floors", metavar="NEAR,FAR", help="the guard's CALIBRATION_FLOORS values for this run")
     parser.add_argument("--json", help="write every report here")
     args = parser.parse_args(argv)
+    if args.floors:
+        near, far = (float(value) for value in args.floors.split(","))
+        guard.CALIBRATION_FLOORS = ((guard.CALIBRATION_FLOORS[0][0], near), (guard.CALIBRATION_FLOORS[1][0], far))
     protocol = Protocol(horizon=args.horizon)
     names = ["model", *BASELINES] + (["vector:*"] if args.vector else [])
     options = {} if args.guard is None else {"guard": args.guard}
@@ -80,7 +87,8 @@ def main(argv=None) -> int:
         options["lead_calibration"] = args.lead_calibration
     methods = build_methods(names, protocol, checkpoint=args.checkpoint, vector_dir=args.vector,
                             model_options=options)
-    print(f"# {methods['model'].describe()}; horizon {protocol.horizon} steps; seed {args.seed}")
+    print(f"# {methods['model'].describe()}; horizon {protocol.horizon} steps; seed {args.seed}; "
+          f"calibration floors {guard.CALIBRATION_FLOORS}")
     heads = ["measurement", "folder", "lead", "model ADE / FDE", *(name.upper() if len(name) == 2 else name
                                                                    for name in BASELINES),
              "best VECTOR", "model / best classical", "model cov. 1σ / 2σ at that step"]
