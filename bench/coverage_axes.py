@@ -30,6 +30,8 @@ from uav_traj_predictor.evaluate.metrics import score_windows
 from uav_traj_predictor.evaluate.protocol import Protocol, truth_windows, window_indices
 from uav_traj_predictor.evaluate.runner import flight_group
 
+from horizon_table import apply_floors    # bench/, the script's own folder (as horizon_cost imports release_compare)
+
 
 def standardised_errors(flights: str, method, protocol: Protocol, perturbation: Perturbation, seed: int):
     """{folder: [(flight name, |error| / std (n, H, 3) in window order, WindowScores)]} of the model's
@@ -76,8 +78,7 @@ def main(argv=None) -> int:
         parser.error(f"--steps must lie in 1..{protocol.horizon}")
     splits = [int(value) for value in args.splits.split(",")] + [None]
     if args.floors:
-        near, far = (float(value) for value in args.floors.split(","))
-        guard.CALIBRATION_FLOORS = ((guard.CALIBRATION_FLOORS[0][0], near), (guard.CALIBRATION_FLOORS[1][0], far))
+        apply_floors(args.floors)
     options = {} if args.lead_calibration is None else {"lead_calibration": args.lead_calibration}
     method = build_methods(["model"], protocol, checkpoint=args.checkpoint, model_options=options)["model"]
     perturbation = Perturbation.parse(args.perturb)

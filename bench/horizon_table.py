@@ -33,6 +33,12 @@ from uav_traj_predictor.evaluate.runner import evaluate_flights
 from uav_traj_predictor.model import guard
 
 DEFAULT_PERTURBATIONS = ("none", "rate=20,noise=0.01")
+
+
+def apply_floors(spec: str) -> None:
+    """`--floors NEAR,FAR`: the values of the guard's CALIBRATION_FLOORS for this process (its lead split kept)."""
+    near, far = (float(value) for value in spec.split(","))
+    guard.CALIBRATION_FLOORS = ((guard.CALIBRATION_FLOORS[0][0], near), (guard.CALIBRATION_FLOORS[1][0], far))
 TARGET_1SIGMA, TARGET_2SIGMA = (0.61, 0.75), 0.90     # per step: 1-sigma 68 +- 7 %, 2-sigma >= 90 %
 
 
@@ -78,8 +84,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", help="write every report here")
     args = parser.parse_args(argv)
     if args.floors:
-        near, far = (float(value) for value in args.floors.split(","))
-        guard.CALIBRATION_FLOORS = ((guard.CALIBRATION_FLOORS[0][0], near), (guard.CALIBRATION_FLOORS[1][0], far))
+        apply_floors(args.floors)
     protocol = Protocol(horizon=args.horizon)
     names = ["model", *BASELINES] + (["vector:*"] if args.vector else [])
     options = {} if args.guard is None else {"guard": args.guard}

@@ -197,8 +197,8 @@ class Guard:
                 self._weight, self._pair_std, self._pair_weight, self._scale,
                 (cfg.init_velocity_std ** 2, cfg.init_accel_std ** 2),
                 self.rate, self.min_evidence, cfg.sigma_floor, partner.dt,
-                (self.calibration, *(float(value[level].item()) for level in range(2)
-                                     for value in (self._level_multiple, self._level_up, self._level_down)),
+                (self.calibration,   # per level: multiple, up, down (the C twin's order)
+                 *np.stack([self._level_multiple, self._level_up, self._level_down], axis=1).ravel().tolist(),
                  float(self._near_leads), float(self._floor[0]), float(self._floor[-1]), self._ceiling))
         return self._c_state
 
