@@ -7,7 +7,11 @@ flights were used to choose candidates).
 
     cd /tmp && /work/main/.venv/bin/python /work/main/bench/hindsight_anchors.py /work/shared/flights/euroc \
         --perturb rate=20,noise=0.01,dropout=0.05,gaps=0.5,gap_len=15 [--seed 0] [--checkpoint CKPT] \
-        [--guard RATE] [--quick]
+        [--guard RATE] [--quick] [--slow K]
+
+`--slow K` replays every flight K times slower (stamps x K, velocities / K) before the measurement model: the
+same paths flown slower (K > 1: the sealed total-station set averages ~0.6 m/s, EuRoC 0.54 m/s by
+bench/flight_stats.py) or faster (K < 1: racing beyond the recorded 8.4 m/s).
 
 Prints one line per configuration tried (ADE, pooled over the windows) and a summary: CV, the default
 adaptive filters, the best hindsight CV-KF / CA-KF / IMM with their settings, the model, and the ratio.
@@ -19,17 +23,19 @@ import itertools
 import time
 
 
+from uav_traj_predictor.data.flight import Flight
 from uav_traj_predictor.data.perturb import Perturbation
+from uav_traj_predictor.data.readers import flight_paths, read_flight
 from uav_traj_predictor.evaluate.methods import build_methods
 from uav_traj_predictor.evaluate.imm import IMMPredictor
 from uav_traj_predictor.evaluate.runner import evaluate_flights, in_sample_warnings
 
 GRIDS = {
-    "cv-kf": dict(modes=[("cv",)], q_accel=[0.01, 0.1, 1.0, 10.0, 100.0], q_jerk=[1.0], p_stay=[0.9],
+    "cv-kf": dict(modes=[("cv",)], q_accel=[0.001, 0.01, 0.1, 1.0, 10.0, 100.0], q_jerk=[1.0], p_stay=[0.9],
                   sigma=[0.002, 0.005, 0.01, 0.02, 0.05]),
     "ca-kf": dict(modes=[("ca",)], q_accel=[1.0], q_jerk=[0.1, 1.0, 10.0, 100.0, 1000.0], p_stay=[0.9],
                   sigma=[0.002, 0.005, 0.01, 0.02, 0.05]),
-    "imm": dict(modes=[("cv", "ca")], q_accel=[0.03, 0.3, 3.0, 30.0], q_jerk=[1.0, 10.0, 300.0, 3000.0],
+    "imm": dict(modes=[("cv", "ca")], q_accel=[0.003, 0.03, 0.3, 3.0, 30.0], q_jerk=[1.0, 10.0, 300.0, 3000.0],
                 p_stay=[0.8, 0.9, 0.99], sigma=[0.005, 0.01, 0.02]),
 }
 QUICK = {
@@ -44,6 +50,17 @@ def pooled_ade(report: dict, name: str) -> float:
     return float(report["pooled"][name]["ade"])
 
 
+def slowed(paths, factor: float) -> list:
+    """The flights under `paths`, replayed `factor` times slower (same paths and names)."""
+    flights = []
+    for path in paths:
+        for file in flight_paths(path):
+            flight = read_flight(file)
+            flights.append(Flight(flight.name, flight.source, flight.t * factor, flight.p,
+                                  None if flight.v is None else flight.v / factor, flight.q, flight.report))
+    return flights
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("flights", nargs="+")
@@ -52,16 +69,21 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint")
     parser.add_argument("--guard", type=float, help="the model's guard rate (default: the product's)")
     parser.add_argument("--quick", action="store_true", help="a small grid (a few minutes)")
+    parser.add_argument("--slow", type=float, default=1.0, help="replay the flights this many times slower")
     args = parser.parse_args(argv)
+    if not args.slow > 0:
+        parser.error(f"--slow must be > 0, got {args.slow}")
+    flights = args.flights if args.slow == 1.0 else slowed(args.flights, args.slow)
     perturbation = Perturbation.parse(args.perturb) if args.perturb else None
     options = {} if args.guard is None else {"guard": args.guard}
     methods = build_methods(["model", "cv", "akf", "imm"], checkpoint=args.checkpoint, model_options=options)
     started = time.perf_counter()
-    base = evaluate_flights(args.flights, methods, perturbation=perturbation, seed=args.seed)
+    base = evaluate_flights(flights, methods, perturbation=perturbation, seed=args.seed)
     for line in in_sample_warnings(base):                # the shipped default was fine-tuned on ../shared/flights
         print(f"warning: {line}")
     results = {name: pooled_ade(base, name) for name in methods}
-    print(f"# {args.perturb or 'clean'} seed {args.seed}: model {results['model']:.4f}, cv {results['cv']:.4f}, "
+    label = (args.perturb or "clean") + (f" slowed {args.slow:g}x" if args.slow != 1.0 else "")
+    print(f"# {label} seed {args.seed}: model {results['model']:.4f}, cv {results['cv']:.4f}, "
           f"akf {results['akf']:.4f}, imm {results['imm']:.4f} ({time.perf_counter() - started:.0f} s)", flush=True)
     best = {}
     for family, grid in (QUICK if args.quick else GRIDS).items():
@@ -69,7 +91,7 @@ def main(argv=None) -> int:
         configs = [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
         candidates = {f"{family}-{i}": IMMPredictor(adaptive=False, name=f"{family}-{i}", **config)
                       for i, config in enumerate(configs)}
-        report = evaluate_flights(args.flights, candidates, perturbation=perturbation, seed=args.seed)
+        report = evaluate_flights(flights, candidates, perturbation=perturbation, seed=args.seed)
         for name, config in zip(candidates, configs):
             ade = pooled_ade(report, name)
             print(f"{family} {config} ade {ade:.4f}", flush=True)
