@@ -21,37 +21,39 @@ from collections import defaultdict
 
 import numpy as np
 
-from uav_traj_predictor.data import read_flight, segments_from_flight
 from uav_traj_predictor.model import guard
-from uav_traj_predictor.data.perturb import Perturbation, perturb_flight
+from uav_traj_predictor.data.perturb import Perturbation
 from uav_traj_predictor.data.readers import flight_paths
 from uav_traj_predictor.evaluate.methods import build_methods
-from uav_traj_predictor.evaluate.metrics import score_windows
-from uav_traj_predictor.evaluate.protocol import Protocol, truth_windows, window_indices
-from uav_traj_predictor.evaluate.runner import flight_group
+from uav_traj_predictor.evaluate.protocol import Protocol, truth_windows
+from uav_traj_predictor.evaluate.runner import evaluate_flights
 
 from horizon_table import apply_floors    # bench/, the script's own folder (as horizon_cost imports release_compare)
 
 
+class StandardisedErrors:
+    """`evaluate_flights`' export hook: the model's |error| / std (n, H, 3) of each segment's windows, in order."""
+
+    def __init__(self, horizon: int):
+        self.horizon, self.parts, self.flight = horizon, [], None
+
+    def add(self, flight, segment, indices, predictions, std=None) -> None:
+        self.flight = flight
+        truth = truth_windows(segment.positions, indices, self.horizon)
+        self.parts.append(np.abs(predictions["model"] - truth) / std["model"])
+
+
 def standardised_errors(flights: str, method, protocol: Protocol, perturbation: Perturbation, seed: int):
-    """{folder: [(flight name, |error| / std (n, H, 3) in window order, WindowScores)]} of the model's
-    predictions."""
+    """{folder: [(flight name, |error| / std (n, H, 3) in window order, the flight's report summary)]} of the
+    model's predictions, through `uav-traj evaluate`'s own walk (evaluate_flights, one flight at a time)."""
     out = defaultdict(list)
     for path in flight_paths(flights):
-        flight = perturb_flight(read_flight(path), perturbation, seed)
-        parts, scores = [], []
-        for segment in segments_from_flight(flight, protocol.preprocess_config()):
-            indices = window_indices(len(segment), protocol)
-            if len(indices) == 0:
-                continue
-            prediction = method.predict_segment(segment)
-            positions = np.asarray(prediction.positions)[indices, :protocol.horizon]
-            std = np.asarray(prediction.std)[indices, :protocol.horizon]
-            truth = truth_windows(segment.positions, indices, protocol.horizon)
-            parts.append(np.abs(positions - truth) / std)
-            scores.append(score_windows(positions, truth, std))
-        if parts:
-            out[flight_group(flight)].append((flight.name, np.concatenate(parts), scores))
+        collected = StandardisedErrors(protocol.horizon)
+        report = evaluate_flights([path], {"model": method}, protocol, perturbation=perturbation, seed=seed,
+                                  export=collected)
+        if collected.parts:
+            out[path.parent.name].append((collected.flight, np.concatenate(collected.parts),
+                                          report["pooled"]["model"]))
     return out
 
 
@@ -94,9 +96,8 @@ def main(argv=None) -> int:
     print(f"\n| folder | flight | windows | NLL | NEES | 1σ / 2σ % over steps {args.steps}, by window range |\n"
           "|---|---|---:|---:|---:|---|")
     for folder, flights in folders.items():
-        for name, errors, scores in flights:
-            nll = np.concatenate([part.nll for part in scores]).mean()
-            nees = np.concatenate([part.nees for part in scores]).mean()
+        for name, errors, summary in flights:
+            nll, nees = summary["nll"], summary["nees"]
             chosen = errors[:, [step - 1 for step in steps]]
             ranges = [f"[{start}:{min(stop or len(errors), len(errors))}] {coverage(chosen[start:stop])}"
                       for start, stop in zip(splits[:-1], splits[1:]) if start < len(errors)]

@@ -35,8 +35,9 @@ class TumExport:
     def wants(self, method: str) -> bool:
         return self.methods is None or method in self.methods
 
-    def add(self, flight: str, segment, indices: np.ndarray, predictions: dict) -> None:
-        """One segment's windows: `predictions` {method: positions (n, H, 3) at `indices`}."""
+    def add(self, flight: str, segment, indices: np.ndarray, predictions: dict, std: dict | None = None) -> None:
+        """One segment's windows: `predictions` {method: positions (n, H, 3) at `indices`} (`std`, the
+        evaluation hook's per-method std, is not exported)."""
         times = segment.t0 + np.asarray(indices) * segment.dt
         for j in self.horizons:
             stamps = times + j * segment.dt

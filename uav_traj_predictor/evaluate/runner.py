@@ -40,8 +40,10 @@ def evaluate_flights(paths_or_flights, methods=None, protocol: Protocol = Protoc
     list, receives one line per flight that gave no window (`no_window_reason`). `perturbation`: every
     flight is first passed through this measurement model (`data.perturb`, seeded per flight by `seed`
     and its name); the truth is then the perturbed flight too, as it is for a user's own sensor. Both
-    are recorded in the report ("perturbation"). `export` (evaluate.export.TumExport) collects the
-    k-step-ahead predictions and truth of every window for TUM files (written by the caller).
+    are recorded in the report ("perturbation"). `export` receives every segment's scored windows:
+    export.add(flight name, segment, window indices (n,), {method: positions (n, H, 3)}, std={method: std (n, H,
+    3) or None}); evaluate.export.TumExport collects the k-step-ahead predictions and truth for TUM files
+    (written by the caller), bench/coverage_axes.py the standardised errors.
     """
     perturbation = perturbation or Perturbation()
     if not isinstance(methods, Mapping):
@@ -120,7 +122,8 @@ def evaluate_flight(flight: Flight, methods: Mapping, protocol: Protocol = Proto
         if examples is not None and not examples:
             examples.extend(_pick_examples(segment, indices, truth, predictions, protocol))
         if export is not None:
-            export.add(flight.name, segment, indices, {name: pos for name, (pos, _) in predictions.items()})
+            export.add(flight.name, segment, indices, {name: pos for name, (pos, _) in predictions.items()},
+                       std={name: std for name, (_, std) in predictions.items()})
     return {name: WindowScores.concat(chunks) if chunks else _no_windows(method_horizon(methods[name], protocol))
             for name, chunks in parts.items()}
 

@@ -56,3 +56,36 @@ def test_export_horizon_beyond_the_protocol_is_an_error(tmp_path, capsys):
     assert "beyond the protocol" in capsys.readouterr().err
     assert not (tmp_path / "x").exists() or not any((tmp_path / "x").iterdir())
     shutil.rmtree(tmp_path / "x", ignore_errors=True)
+
+
+def test_the_export_hook_gets_each_scored_window_with_its_std_and_reproduces_the_report(tmp_path, random_checkpoint):
+    """evaluate_flights hands `export.add` the very windows it scores (bench/coverage_axes.py builds its per-axis
+    coverage on it): positions and std per method, None for a method without std."""
+    from uav_traj_predictor.evaluate.metrics import score_windows
+    from uav_traj_predictor.evaluate.methods import build_methods
+    from uav_traj_predictor.evaluate.protocol import truth_windows
+    from uav_traj_predictor.evaluate.runner import evaluate_flights
+
+    class Collect:
+        def __init__(self):
+            self.calls = []
+
+        def add(self, flight, segment, indices, predictions, std=None):
+            self.calls.append((flight, segment, np.asarray(indices), predictions, std))
+
+    flight = write_tum(tmp_path / "loop.txt")
+    collected = Collect()
+    methods = build_methods(["model", "cv"], checkpoint=random_checkpoint)
+    report = evaluate_flights([flight], methods, export=collected)
+    assert collected.calls and all(name == "loop" for name, *_ in collected.calls)
+    windows = sum(len(indices) for _, _, indices, _, _ in collected.calls)
+    assert windows == report["pooled"]["model"]["windows"] > 0
+    assert all(std["cv"] is None for *_, std in collected.calls)
+    parts = []
+    for _, segment, indices, predictions, std in collected.calls:
+        assert predictions["model"].shape == std["model"].shape == (len(indices), 10, 3)
+        assert np.all(std["model"] > 0)
+        parts.append(score_windows(predictions["model"], truth_windows(segment.positions, indices, 10), std["model"]))
+    summary = report["pooled"]["model"]
+    assert np.concatenate([p.nll for p in parts]).mean() == pytest.approx(summary["nll"], rel=1e-12)
+    assert np.concatenate([p.nees for p in parts]).mean() == pytest.approx(summary["nees"], rel=1e-12)
