@@ -16,8 +16,9 @@ bench/flight_stats.py) or faster (K < 1: racing beyond the recorded 8.4 m/s).
 `--vector DIR` adds the 8 VECTOR checkpoints (the sealed check's other anchors; the racing set's best one was
 VECTOR's model trained on real racing flights) to the summary and to the ratio.
 
-Prints one line per configuration tried (ADE, pooled over the windows) and a summary: CV, the default
-adaptive filters, the best hindsight CV-KF / CA-KF / IMM with their settings, the model, and the ratio.
+Prints a first line with the model's ADE and 1σ / 2σ coverage and the default filters' ADEs, one line per
+configuration tried (ADE, pooled over the windows) and a summary: CV, the default adaptive filters, the best
+hindsight CV-KF / CA-KF / IMM with their settings, the model, and the ratio.
 """
 from __future__ import annotations
 
@@ -89,7 +90,10 @@ def main(argv=None) -> int:
         print(f"warning: {line}")
     results = {name: pooled_ade(base, name) for name in methods}
     label = (args.perturb or "clean") + (f" slowed {args.slow:g}x" if args.slow != 1.0 else "")
-    print(f"# {label} seed {args.seed}: model {results['model']:.4f}, cv {results['cv']:.4f}, "
+    pooled = base["pooled"]["model"]
+    coverage = (f" (1σ / 2σ {100 * pooled['coverage_1sigma']:.1f} / {100 * pooled['coverage_2sigma']:.1f} %)"
+                if "coverage_1sigma" in pooled else "")
+    print(f"# {label} seed {args.seed}: model {results['model']:.4f}{coverage}, cv {results['cv']:.4f}, "
           f"akf {results['akf']:.4f}, imm {results['imm']:.4f} ({time.perf_counter() - started:.0f} s)", flush=True)
     best = {}
     for family, grid in (QUICK if args.quick else GRIDS).items():
