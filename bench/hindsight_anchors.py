@@ -25,14 +25,15 @@ from __future__ import annotations
 import argparse
 import itertools
 import time
+from dataclasses import replace
 
 
-from uav_traj_predictor.data.flight import Flight
+from uav_traj_predictor.data.flight import fingerprint
 from uav_traj_predictor.data.perturb import Perturbation
 from uav_traj_predictor.data.readers import flight_paths, read_flight
 from uav_traj_predictor.evaluate.methods import build_methods
 from uav_traj_predictor.evaluate.imm import IMMPredictor
-from uav_traj_predictor.evaluate.runner import evaluate_flights, in_sample_warnings
+from uav_traj_predictor.evaluate.runner import evaluate_flights, in_sample_warnings, trained_fingerprints
 
 GRIDS = {
     "cv-kf": dict(modes=[("cv",)], q_accel=[0.001, 0.01, 0.1, 1.0, 10.0, 100.0], q_jerk=[1.0], p_stay=[0.9],
@@ -54,15 +55,16 @@ def pooled_ade(report: dict, name: str) -> float:
     return float(report["pooled"][name]["ade"])
 
 
-def slowed(paths, factor: float) -> list:
-    """The flights under `paths`, replayed `factor` times slower (same paths and names)."""
-    flights = []
+def slowed(paths, factor: float) -> tuple[list, set]:
+    """The flights under `paths` replayed `factor` times slower (same paths, names, noise levels), and the
+    fingerprints of the flights as recorded (a checkpoint trained on them is in-sample on the replays too)."""
+    flights, recorded = [], set()
     for path in paths:
         for file in flight_paths(path):
             flight = read_flight(file)
-            flights.append(Flight(flight.name, flight.source, flight.t * factor, flight.p,
-                                  None if flight.v is None else flight.v / factor, flight.q, flight.report))
-    return flights
+            recorded.add(fingerprint(flight))
+            flights.append(replace(flight, t=flight.t * factor, v=None if flight.v is None else flight.v / factor))
+    return flights, recorded
 
 
 def main(argv=None) -> int:
@@ -78,7 +80,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not args.slow > 0:
         parser.error(f"--slow must be > 0, got {args.slow}")
-    flights = args.flights if args.slow == 1.0 else slowed(args.flights, args.slow)
+    flights, recorded = (args.flights, set()) if args.slow == 1.0 else slowed(args.flights, args.slow)
     perturbation = Perturbation.parse(args.perturb) if args.perturb else None
     options = {} if args.guard is None else {"guard": args.guard}
     names = ["model", "cv", "akf", "imm"] + (["vector:*"] if args.vector else [])
@@ -88,6 +90,9 @@ def main(argv=None) -> int:
     base = evaluate_flights(flights, methods, perturbation=perturbation, seed=args.seed)
     for line in in_sample_warnings(base):                # the shipped default was fine-tuned on ../shared/flights
         print(f"warning: {line}")
+    if recorded & trained_fingerprints(methods["model"]):
+        print(f"warning: model: trained on {len(recorded & trained_fingerprints(methods['model']))} of these flights "
+              "as recorded: its figures on their replays are not held out")
     results = {name: pooled_ade(base, name) for name in methods}
     label = (args.perturb or "clean") + (f" slowed {args.slow:g}x" if args.slow != 1.0 else "")
     pooled = base["pooled"]["model"]
