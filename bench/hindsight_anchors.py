@@ -90,9 +90,9 @@ def main(argv=None) -> int:
     base = evaluate_flights(flights, methods, perturbation=perturbation, seed=args.seed)
     for line in in_sample_warnings(base):                # the shipped default was fine-tuned on ../shared/flights
         print(f"warning: {line}")
-    if recorded & trained_fingerprints(methods["model"]):
-        print(f"warning: model: trained on {len(recorded & trained_fingerprints(methods['model']))} of these flights "
-              "as recorded: its figures on their replays are not held out")
+    if seen := recorded & trained_fingerprints(methods["model"]):
+        print(f"warning: model: trained on {len(seen)} of these flights as recorded: its figures on their replays "
+              "are not held out")
     results = {name: pooled_ade(base, name) for name in methods}
     label = (args.perturb or "clean") + (f" slowed {args.slow:g}x" if args.slow != 1.0 else "")
     pooled = base["pooled"]["model"]
