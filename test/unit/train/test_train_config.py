@@ -43,3 +43,15 @@ def test_missing_optim_key_is_named():
     del cfg["optim"]["lr"]
     with pytest.raises(ConfigError, match="optim.lr: missing"):
         validate(cfg)
+
+
+@pytest.mark.parametrize("checkpoint, name", [("sim_only.pt", "train_default.yaml"),
+                                              ("default.pt", "train_finetune_mixed.yaml"),
+                                              ("horizon3s.pt", "train_horizon3s.yaml")])
+def test_each_shipped_checkpoint_was_trained_by_its_shipped_config(checkpoint, name):
+    """The README's reproduce commands name these configs: a config edited without retraining (run e22 changed
+    train_default.yaml's epochs from 20 to 60) would make them produce another model than the one shipped."""
+    from uav_traj_predictor.model import load_checkpoint
+
+    meta = load_checkpoint(REPO / "models" / checkpoint)[1]
+    assert meta["training"]["config"] == yaml.safe_load((CONFIG / name).read_text())
