@@ -2,13 +2,14 @@
 
     cd /tmp && /work/main/.venv/bin/python /work/main/bench/finetune_lofo.py ../shared/flights \
         [--checkpoint models/default.pt] [--config config/train_finetune.yaml] [--json out.json] \
-        [--perturb rate=20,noise=0.01 ...]
+        [--perturb rate=20,noise=0.01 ...] [--slow 0.5 ...]
 
 Each fold runs the project's own commands (`uav-traj train --config CONFIG --init CHECKPOINT --data
 <the other flights>`, then `uav-traj evaluate <held-out flight> --methods model` for the shipped and
 the fine-tuned checkpoint), so a flight is never scored by a model tuned on it; with `--perturb` also under
-those measurement models (evaluate's `--perturb`, seed 0). Prints one row per held-out flight and
-measurement, and the window-weighted ADE per folder; ~1 min per fold on one core.
+those measurement models (evaluate's `--perturb`, seed 0); with `--slow K` also on the held-out flight
+replayed K times slower (stamps x K, the same path; K < 1: faster; written as a TUM file). Prints one row
+per held-out flight and measurement, and the window-weighted ADE per folder; ~1 min per fold on one core.
 """
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+import numpy as np
+
+from uav_traj_predictor.data.readers import read_flight
+from uav_traj_predictor.sim.generate import write_tum
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,16 +43,35 @@ def model_score(flight: Path, checkpoint: Path, folder: Path, perturb: str) -> d
     return json.loads(out.read_text())["pooled"]["model"]
 
 
-def fold(flight: Path, others: list[Path], checkpoint: Path, config: Path, work: Path, perturbs) -> list[dict]:
+def replayed(flight: Path, factor: float, work: Path) -> Path:
+    """The flight replayed `factor` times slower, as a TUM file in `work` (named after the flight)."""
+    if factor == 1.0:
+        return flight
+    recorded = read_flight(flight)
+    q = recorded.q if recorded.q is not None else np.tile([0.0, 0.0, 0.0, 1.0], (len(recorded), 1))
+    out = work / f"slow{factor:g}" / f"{flight.stem}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_tum(out, recorded.t * factor, recorded.p, q)
+    return out
+
+
+def measurement_label(perturb: str, factor: float) -> str:
+    return (perturb or "clean") + (f" slowed {factor:g}x" if factor != 1.0 else "")
+
+
+def fold(flight: Path, others: list[Path], checkpoint: Path, config: Path, work: Path, perturbs,
+         factors=(1.0,)) -> list[dict]:
     tuned_dir = work / flight.stem
     uav_traj("train", "--config", str(config), "--init", str(checkpoint), "--data", *map(str, others),
              "--out", str(tuned_dir), "--name", "tuned")
     (tuned,) = tuned_dir.rglob("tuned.pt")
     rows = []
-    for perturb in perturbs:
-        shipped_score = model_score(flight, checkpoint, work, perturb)
-        tuned_score = model_score(flight, tuned, work, perturb)
-        rows.append({"folder": flight.parent.name, "flight": flight.stem, "measurement": perturb or "clean",
+    for factor, perturb in ((factor, perturb) for factor in factors for perturb in perturbs):
+        scored = replayed(flight, factor, work)
+        shipped_score = model_score(scored, checkpoint, scored.parent if factor != 1.0 else work, perturb)
+        tuned_score = model_score(scored, tuned, scored.parent if factor != 1.0 else work, perturb)
+        rows.append({"folder": flight.parent.name, "flight": flight.stem,
+                     "measurement": measurement_label(perturb, factor),
                      "windows": shipped_score["windows"], "shipped_ade": shipped_score["ade"],
                      "tuned_ade": tuned_score["ade"],
                      "tuned_coverage": [tuned_score.get("coverage_1sigma"), tuned_score.get("coverage_2sigma")]})
@@ -61,19 +86,24 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument("--perturb", action="append", default=[], metavar="SPEC",
                         help="also score under this measurement model (repeatable)")
+    parser.add_argument("--slow", action="append", type=float, default=[], metavar="K",
+                        help="also score the held-out flight replayed K times slower (repeatable; K < 1: faster)")
     args = parser.parse_args(argv)
     flights = sorted(path for path in args.flights.rglob("*") if path.is_file() and path.suffix in (".txt", ".csv"))
+    if any(not factor > 0 for factor in args.slow):
+        parser.error(f"--slow must be > 0, got {args.slow}")
+    factors = [1.0, *(factor for factor in args.slow if factor != 1.0)]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for flight in flights:
             for row in fold(flight, [other for other in flights if other != flight], args.checkpoint.resolve(),
-                            args.config.resolve(), Path(tmp), ["", *args.perturb]):
+                            args.config.resolve(), Path(tmp), ["", *args.perturb], factors):
                 rows.append(row)
                 change = 100 * (row["tuned_ade"] / row["shipped_ade"] - 1)
                 print(f"{row['folder']:>10} {row['flight']:<28} {row['measurement']:<24} {row['windows']:>5}  "
                       f"shipped {row['shipped_ade']:.3f}  fine-tuned {row['tuned_ade']:.3f}  {change:+.1f} %",
                       flush=True)
-    for measurement in ["clean", *args.perturb]:
+    for measurement in [measurement_label(perturb, factor) for factor in factors for perturb in ["", *args.perturb]]:
         for folder in sorted({row["folder"] for row in rows}) + ["pooled"]:
             chosen = [row for row in rows if folder in ("pooled", row["folder"]) and row["measurement"] == measurement]
             windows = sum(row["windows"] for row in chosen)
