@@ -66,15 +66,17 @@ def fold(flight: Path, others: list[Path], checkpoint: Path, config: Path, work:
              "--out", str(tuned_dir), "--name", "tuned")
     (tuned,) = tuned_dir.rglob("tuned.pt")
     rows = []
-    for factor, perturb in ((factor, perturb) for factor in factors for perturb in perturbs):
-        scored = replayed(flight, factor, work)
-        shipped_score = model_score(scored, checkpoint, scored.parent if factor != 1.0 else work, perturb)
-        tuned_score = model_score(scored, tuned, scored.parent if factor != 1.0 else work, perturb)
-        rows.append({"folder": flight.parent.name, "flight": flight.stem,
-                     "measurement": measurement_label(perturb, factor),
-                     "windows": shipped_score["windows"], "shipped_ade": shipped_score["ade"],
-                     "tuned_ade": tuned_score["ade"],
-                     "tuned_coverage": [tuned_score.get("coverage_1sigma"), tuned_score.get("coverage_2sigma")]})
+    for factor in factors:
+        scored = replayed(flight, factor, work)                  # written once per factor, scored per measurement
+        folder = scored.parent if factor != 1.0 else work
+        for perturb in perturbs:
+            shipped_score = model_score(scored, checkpoint, folder, perturb)
+            tuned_score = model_score(scored, tuned, folder, perturb)
+            rows.append({"folder": flight.parent.name, "flight": flight.stem,
+                         "measurement": measurement_label(perturb, factor),
+                         "windows": shipped_score["windows"], "shipped_ade": shipped_score["ade"],
+                         "tuned_ade": tuned_score["ade"],
+                         "tuned_coverage": [tuned_score.get("coverage_1sigma"), tuned_score.get("coverage_2sigma")]})
     return rows
 
 
