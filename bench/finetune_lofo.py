@@ -8,8 +8,8 @@ Each fold runs the project's own commands (`uav-traj train --config CONFIG --ini
 <the other flights>`, then `uav-traj evaluate <held-out flight> --methods model` for the shipped and
 the fine-tuned checkpoint), so a flight is never scored by a model tuned on it; with `--perturb` also under
 those measurement models (evaluate's `--perturb`, seed 0); with `--slow K` also on the held-out flight
-replayed K times slower (stamps x K, the same path; K < 1: faster; written as a TUM file). Prints one row
-per held-out flight and measurement, and the window-weighted ADE per folder; ~1 min per fold on one core.
+replayed K times slower (the same path; K < 1: faster): evaluate's perturbation `speed=1/K`, before the others.
+Prints one row per held-out flight and measurement, and the window-weighted ADE per folder; ~1 min per fold on one core.
 """
 from __future__ import annotations
 
@@ -19,11 +19,6 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-
-import numpy as np
-
-from uav_traj_predictor.data.readers import read_flight
-from uav_traj_predictor.sim.generate import write_tum
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,16 +38,10 @@ def model_score(flight: Path, checkpoint: Path, folder: Path, perturb: str) -> d
     return json.loads(out.read_text())["pooled"]["model"]
 
 
-def replayed(flight: Path, factor: float, work: Path) -> Path:
-    """The flight replayed `factor` times slower, as a TUM file in `work` (named after the flight)."""
-    if factor == 1.0:
-        return flight
-    recorded = read_flight(flight)
-    q = recorded.q if recorded.q is not None else np.tile([0.0, 0.0, 0.0, 1.0], (len(recorded), 1))
-    out = work / f"slow{factor:g}" / f"{flight.stem}.txt"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_tum(out, recorded.t * factor, recorded.p, q)
-    return out
+def replay_spec(perturb: str, factor: float) -> str:
+    """evaluate's --perturb text for `perturb` on the flight replayed `factor` times slower ("" for neither)."""
+    speed = [] if factor == 1.0 else [f"speed={1.0 / factor!r}"]
+    return ",".join(speed + ([perturb] if perturb else []))
 
 
 def measurement_label(perturb: str, factor: float) -> str:
@@ -67,11 +56,10 @@ def fold(flight: Path, others: list[Path], checkpoint: Path, config: Path, work:
     (tuned,) = tuned_dir.rglob("tuned.pt")
     rows = []
     for factor in factors:
-        scored = replayed(flight, factor, work)                  # written once per factor, scored per measurement
-        folder = scored.parent if factor != 1.0 else work
         for perturb in perturbs:
-            shipped_score = model_score(scored, checkpoint, folder, perturb)
-            tuned_score = model_score(scored, tuned, folder, perturb)
+            spec = replay_spec(perturb, factor)
+            shipped_score = model_score(flight, checkpoint, work, spec)
+            tuned_score = model_score(flight, tuned, work, spec)
             rows.append({"folder": flight.parent.name, "flight": flight.stem,
                          "measurement": measurement_label(perturb, factor),
                          "windows": shipped_score["windows"], "shipped_ade": shipped_score["ade"],

@@ -9,9 +9,10 @@ flights were used to choose candidates).
         --perturb rate=20,noise=0.01,dropout=0.05,gaps=0.5,gap_len=15 [--seed 0] [--checkpoint CKPT] \
         [--guard RATE] [--quick] [--slow K] [--vector ../shared/anchors/vector]
 
-`--slow K` replays every flight K times slower (stamps x K, velocities / K) before the measurement model: the
-same paths flown slower (K > 1: the sealed total-station set averages ~0.6 m/s, EuRoC 0.54 m/s by
-bench/flight_stats.py) or faster (K < 1: racing beyond the recorded 8.4 m/s).
+`--slow K` replays every flight K times slower before the measurement model (the perturbation `speed=1/K`
+of data/perturb.py, which `uav-traj evaluate --perturb` takes too): the same paths flown slower (K > 1: the
+sealed total-station set averages ~0.6 m/s, EuRoC 0.54 m/s by bench/flight_stats.py) or faster (K < 1: racing
+beyond the recorded 8.4 m/s).
 
 `--vector DIR` adds the 8 VECTOR checkpoints (the sealed check's other anchors; the racing set's best one was
 VECTOR's model trained on real racing flights) to the summary and to the ratio.
@@ -27,13 +28,10 @@ import itertools
 import time
 from dataclasses import replace
 
-
-from uav_traj_predictor.data.flight import fingerprint
 from uav_traj_predictor.data.perturb import Perturbation
-from uav_traj_predictor.data.readers import flight_paths, read_flight
 from uav_traj_predictor.evaluate.methods import build_methods
 from uav_traj_predictor.evaluate.imm import IMMPredictor
-from uav_traj_predictor.evaluate.runner import evaluate_flights, in_sample_warnings, trained_fingerprints
+from uav_traj_predictor.evaluate.runner import evaluate_flights, in_sample_warnings
 
 GRIDS = {
     "cv-kf": dict(modes=[("cv",)], q_accel=[0.001, 0.01, 0.1, 1.0, 10.0, 100.0], q_jerk=[1.0], p_stay=[0.9],
@@ -55,18 +53,6 @@ def pooled_ade(report: dict, name: str) -> float:
     return float(report["pooled"][name]["ade"])
 
 
-def slowed(paths, factor: float) -> tuple[list, set]:
-    """The flights under `paths` replayed `factor` times slower (same paths, names, noise levels), and the
-    fingerprints of the flights as recorded (a checkpoint trained on them is in-sample on the replays too)."""
-    flights, recorded = [], set()
-    for path in paths:
-        for file in flight_paths(path):
-            flight = read_flight(file)
-            recorded.add(fingerprint(flight))
-            flights.append(replace(flight, t=flight.t * factor, v=None if flight.v is None else flight.v / factor))
-    return flights, recorded
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("flights", nargs="+")
@@ -80,19 +66,16 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not args.slow > 0:
         parser.error(f"--slow must be > 0, got {args.slow}")
-    flights, recorded = (args.flights, set()) if args.slow == 1.0 else slowed(args.flights, args.slow)
-    perturbation = Perturbation.parse(args.perturb) if args.perturb else None
+    perturbation = replace(Perturbation.parse(args.perturb), speed=1.0 / args.slow)
+    flights = args.flights
     options = {} if args.guard is None else {"guard": args.guard}
     names = ["model", "cv", "akf", "imm"] + (["vector:*"] if args.vector else [])
     methods = build_methods(names, checkpoint=args.checkpoint, vector_dir=args.vector, model_options=options)
     vectors = [name for name in methods if name.startswith("vector:")]
     started = time.perf_counter()
     base = evaluate_flights(flights, methods, perturbation=perturbation, seed=args.seed)
-    for line in in_sample_warnings(base):                # the shipped default was fine-tuned on ../shared/flights
+    for line in in_sample_warnings(base):    # the shipped default was fine-tuned on ../shared/flights (replays too)
         print(f"warning: {line}")
-    if seen := recorded & trained_fingerprints(methods["model"]):
-        print(f"warning: model: trained on {len(seen)} of these flights as recorded: its figures on their replays "
-              "are not held out")
     results = {name: pooled_ade(base, name) for name in methods}
     label = (args.perturb or "clean") + (f" slowed {args.slow:g}x" if args.slow != 1.0 else "")
     pooled = base["pooled"]["model"]

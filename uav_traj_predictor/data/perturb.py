@@ -10,6 +10,7 @@ A `Perturbation` is written `key=value,...` (`Perturbation.parse`), applied in t
 
 | key | unit | what |
 |---|---|---|
+| speed | x | replay this many times faster (< 1: slower): stamps / speed, the same path, velocities x speed |
 | rate | Hz | thin to this raw rate: the nearest raw sample to each t0 + m / rate (kept once; no upsampling) |
 | gaps | per minute | mean number of outages (Poisson in time); each removes every sample in an interval |
 | gap_len | s | outage length, uniform in [gap_len / 10, gap_len] (default 2 s) |
@@ -20,7 +21,13 @@ A `Perturbation` is written `key=value,...` (`Perturbation.parse`), applied in t
 | outlier_size | m | outlier displacement std per axis (default 0.2 m) |
 | jitter | s | white stamp noise (samples keep their order) |
 
-Velocities (Flight.v) and orientations follow the kept rows unchanged.
+Velocities (Flight.v) and orientations follow the kept rows (velocities scaled by `speed`). A supplied
+measurement covariance (Flight.noise) follows its rows while the model only removes samples or changes the
+speed; one that adds error (noise, drift, outliers, jitter) drops it, since it no longer describes the stream.
+
+`speed` scales every stamp about t = 0 (time itself runs faster, so the flights of one bag keep their relative
+timing) and answers "what will I get when my drone flies faster (or slower) than the flights I have": the
+benches' `--slow K` replays (bench/hindsight_anchors.py, bench/finetune_lofo.py) are `speed=1/K`.
 """
 from __future__ import annotations
 
@@ -36,6 +43,7 @@ from .flight import Flight, ReadReport
 @dataclass(frozen=True)
 class Perturbation:
     """One measurement model (see the module table); the defaults change nothing."""
+    speed: float = 1.0
     rate: float | None = None
     gaps: float = 0.0
     gap_len: float = 2.0
@@ -59,6 +67,8 @@ class Perturbation:
             raise ValueError(f"perturbation rate must be > 0 Hz, got {self.rate!r}")
         if self.gap_len <= 0 or self.outlier_size <= 0:
             raise ValueError("perturbation gap_len and outlier_size must be > 0")
+        if self.speed <= 0:
+            raise ValueError(f"perturbation speed must be > 0 (a replay-speed factor), got {self.speed!r}")
         for name in ("dropout", "outliers"):
             if getattr(self, name) >= 1:
                 raise ValueError(f"perturbation {name} is a probability in [0, 1), got {getattr(self, name)!r}")
@@ -89,6 +99,11 @@ class Perturbation:
     def is_identity(self) -> bool:
         return self == Perturbation()
 
+    @property
+    def adds_error(self) -> bool:
+        """Whether the model changes the measured positions or stamps (not only which samples, or the speed)."""
+        return self.noise > 0 or self.drift > 0 or self.outliers > 0 or self.jitter > 0
+
     def label(self) -> str:
         """`key=value,...` of the settings that differ from the defaults ("clean" for none)."""
         default = Perturbation()
@@ -117,6 +132,8 @@ def perturb_flight(flight: Flight, perturbation: Perturbation, seed: int = 0,
     finite = np.isfinite(t[order])
     rows = order[finite]
     t = t[rows]
+    if perturbation.speed != 1.0:
+        t = t / perturbation.speed
     keep = np.ones(len(t), bool)
     if perturbation.rate is not None:
         keep &= _thin(t, perturbation.rate)
@@ -139,12 +156,15 @@ def perturb_flight(flight: Flight, perturbation: Perturbation, seed: int = 0,
     if perturbation.jitter > 0 and len(t):
         t = np.maximum.accumulate(t + perturbation.jitter * rng.standard_normal(len(t)))
     take = lambda a: None if a is None else np.asarray(a)[rows]      # noqa: E731
+    v = take(flight.v)
+    if v is not None and perturbation.speed != 1.0:
+        v = v * perturbation.speed
     report = ReadReport(kept=len(t), dropped=dict(flight.report.dropped), notes=list(flight.report.notes))
     report.notes.append(f"perturbed ({perturbation.label()}, seed {seed}): kept {len(t)} of "
                         f"{len(flight.t)} samples, {outliers} outliers")
-    # a supplied covariance (flight.noise) describes the original sensor, not this measurement model: dropped
-    return replace(flight, t=t, p=p, v=take(flight.v), q=take(flight.q), extra=take(flight.extra), report=report,
-                   noise=None)
+    # a supplied covariance (flight.noise) describes the original sensor: kept with its rows unless error is added
+    return replace(flight, t=t, p=p, v=v, q=take(flight.q), extra=take(flight.extra), report=report,
+                   noise=None if perturbation.adds_error else take(flight.noise))
 
 
 def _thin(t: np.ndarray, rate: float) -> np.ndarray:

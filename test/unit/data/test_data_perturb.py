@@ -17,7 +17,8 @@ def test_parse_round_trips_and_refuses_bad_text():
     assert (spec.rate, spec.noise, spec.dropout) == (20.0, 0.01, 0.05)
     assert Perturbation.parse(spec.label()) == spec and spec.label() == "rate=20,dropout=0.05,noise=0.01"
     assert Perturbation.parse("none").is_identity and Perturbation.parse("").label() == "clean"
-    for bad, match in [("noise", "key=value"), ("speed=3", "key one of"), ("noise=abc", "not a number"),
+    for bad, match in [("noise", "key=value"), ("sped=3", "key one of"), ("speed=0", "speed must be > 0"),
+                       ("noise=abc", "not a number"),
                        ("noise=-1", ">= 0"), ("dropout=1", "probability"), ("rate=0", "> 0"),
                        ("noise=1,noise=2", "twice"), ("noise=nan", "finite")]:
         with pytest.raises(ValueError, match=match):
@@ -60,6 +61,28 @@ def test_each_setting_does_what_it_says():
     assert np.abs(offset[-1]).max() > np.abs(offset[10]).max()                     # a random walk grows
     jittered = perturb_flight(base, Perturbation(jitter=0.001), seed=1)
     assert (np.diff(jittered.t) >= 0).all() and not np.array_equal(jittered.t, base.t)
+
+
+def test_speed_replays_the_same_path_faster_or_slower_before_the_sensor():
+    base = flight(rate=200.0, seconds=20.0)
+    faster = perturb_flight(base, Perturbation(speed=2.0))
+    np.testing.assert_array_equal(faster.t, base.t / 2.0)                              # time runs twice as fast
+    np.testing.assert_array_equal(faster.p, base.p)                                    # along the same path
+    np.testing.assert_array_equal(faster.v, 2.0 * base.v)
+    slower = perturb_flight(base, Perturbation(speed=0.5, rate=20.0))                  # then thinned in replay time
+    assert np.allclose(np.diff(slower.t), 0.05) and abs(len(slower.t) - 800) <= 1
+    np.testing.assert_array_equal(slower.p, base.p[::5][:len(slower.t)])
+    assert Perturbation.parse("speed=2,rate=20").label() == "speed=2,rate=20"
+
+
+def test_a_supplied_covariance_follows_its_rows_unless_the_model_adds_error():
+    base = flight(rate=200.0, seconds=20.0)
+    base.noise = np.linspace(0.01, 0.02, len(base.t))
+    thinned = perturb_flight(base, Perturbation(speed=2.0, rate=20.0, dropout=0.1), seed=1)
+    kept = np.searchsorted(base.t / 2.0, thinned.t)
+    np.testing.assert_array_equal(thinned.noise, base.noise[kept])                     # the same sensor, fewer rows
+    for spec in ("noise=0.01", "drift=0.001", "outliers=0.01", "jitter=0.001"):
+        assert perturb_flight(base, Perturbation.parse(spec), seed=1).noise is None, spec
 
 
 def test_evaluate_records_the_perturbation_and_the_sweep_prints_one_table(tmp_path, capsys):
