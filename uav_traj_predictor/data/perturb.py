@@ -11,6 +11,7 @@ A `Perturbation` is written `key=value,...` (`Perturbation.parse`), applied in t
 | key | unit | what |
 |---|---|---|
 | speed | x | replay this many times faster (< 1: slower): stamps / speed, the same path, velocities x speed |
+| scale | x | the same timing on a path this many times larger: positions scaled about the first, velocities x scale |
 | rate | Hz | thin to this raw rate: the nearest raw sample to each t0 + m / rate (kept once; no upsampling) |
 | gaps | per minute | mean number of outages (Poisson in time); each removes every sample in an interval |
 | gap_len | s | outage length, uniform in [gap_len / 10, gap_len] (default 2 s) |
@@ -21,13 +22,16 @@ A `Perturbation` is written `key=value,...` (`Perturbation.parse`), applied in t
 | outlier_size | m | outlier displacement std per axis (default 0.2 m) |
 | jitter | s | white stamp noise (samples keep their order) |
 
-Velocities (Flight.v) and orientations follow the kept rows (velocities scaled by `speed`). A supplied
-measurement covariance (Flight.noise) follows its rows while the model only removes samples or changes the
-speed; one that adds error (noise, drift, outliers, jitter) drops it, since it no longer describes the stream.
+Velocities (Flight.v) and orientations follow the kept rows (velocities scaled by `speed` and `scale`). A
+supplied measurement covariance (Flight.noise, scaled with the positions) follows its rows while the model only
+removes samples or changes the speed or scale; one that adds error (noise, drift, outliers, jitter) drops it,
+since it no longer describes the stream.
 
 `speed` scales every stamp about t = 0 (time itself runs faster, so the flights of one bag keep their relative
 timing) and answers "what will I get when my drone flies faster (or slower) than the flights I have": the
-benches' `--slow K` replays (bench/hindsight_anchors.py, bench/finetune_lofo.py) are `speed=1/K`.
+benches' `--slow K` replays (bench/hindsight_anchors.py, bench/finetune_lofo.py) are `speed=1/K`. `scale`
+keeps the timing and stretches the path (speeds and accelerations x scale, the training's spatial augmentation
+applied to a recorded flight).
 """
 from __future__ import annotations
 
@@ -44,6 +48,7 @@ from .flight import Flight, ReadReport
 class Perturbation:
     """One measurement model (see the module table); the defaults change nothing."""
     speed: float = 1.0
+    scale: float = 1.0
     rate: float | None = None
     gaps: float = 0.0
     gap_len: float = 2.0
@@ -67,8 +72,9 @@ class Perturbation:
             raise ValueError(f"perturbation rate must be > 0 Hz, got {self.rate!r}")
         if self.gap_len <= 0 or self.outlier_size <= 0:
             raise ValueError("perturbation gap_len and outlier_size must be > 0")
-        if self.speed <= 0:
-            raise ValueError(f"perturbation speed must be > 0 (a replay-speed factor), got {self.speed!r}")
+        for name in ("speed", "scale"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"perturbation {name} must be > 0 (a factor), got {getattr(self, name)!r}")
         for name in ("dropout", "outliers"):
             if getattr(self, name) >= 1:
                 raise ValueError(f"perturbation {name} is a probability in [0, 1), got {getattr(self, name)!r}")
@@ -143,6 +149,8 @@ def perturb_flight(flight: Flight, perturbation: Perturbation, seed: int = 0,
         keep &= rng.random(len(t)) >= perturbation.dropout
     rows, t = rows[keep], t[keep]
     p = np.array(flight.p, np.float64)[rows]
+    if perturbation.scale != 1.0 and len(p):
+        p = p[0] + perturbation.scale * (p - p[0])
     if perturbation.drift > 0 and len(t):
         steps = np.sqrt(np.diff(t, prepend=t[0]))[:, None] * rng.standard_normal((len(t), 3))
         p += perturbation.drift * np.cumsum(steps, axis=0)
@@ -157,14 +165,16 @@ def perturb_flight(flight: Flight, perturbation: Perturbation, seed: int = 0,
         t = np.maximum.accumulate(t + perturbation.jitter * rng.standard_normal(len(t)))
     take = lambda a: None if a is None else np.asarray(a)[rows]      # noqa: E731
     v = take(flight.v)
-    if v is not None and perturbation.speed != 1.0:
-        v = v * perturbation.speed
+    if v is not None and (perturbation.speed != 1.0 or perturbation.scale != 1.0):
+        v = v * (perturbation.speed * perturbation.scale)
+    noise = None if perturbation.adds_error else take(flight.noise)
+    if noise is not None and perturbation.scale != 1.0:
+        noise = noise * perturbation.scale
     report = ReadReport(kept=len(t), dropped=dict(flight.report.dropped), notes=list(flight.report.notes))
     report.notes.append(f"perturbed ({perturbation.label()}, seed {seed}): kept {len(t)} of "
                         f"{len(flight.t)} samples, {outliers} outliers")
     # a supplied covariance (flight.noise) describes the original sensor: kept with its rows unless error is added
-    return replace(flight, t=t, p=p, v=v, q=take(flight.q), extra=take(flight.extra), report=report,
-                   noise=None if perturbation.adds_error else take(flight.noise))
+    return replace(flight, t=t, p=p, v=v, q=take(flight.q), extra=take(flight.extra), report=report, noise=noise)
 
 
 def _thin(t: np.ndarray, rate: float) -> np.ndarray:

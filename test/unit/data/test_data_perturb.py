@@ -18,7 +18,7 @@ def test_parse_round_trips_and_refuses_bad_text():
     assert Perturbation.parse(spec.label()) == spec and spec.label() == "rate=20,dropout=0.05,noise=0.01"
     assert Perturbation.parse("none").is_identity and Perturbation.parse("").label() == "clean"
     for bad, match in [("noise", "key=value"), ("sped=3", "key one of"), ("speed=0", "speed must be > 0"),
-                       ("noise=abc", "not a number"),
+                       ("scale=-2", ">= 0"), ("scale=0", "scale must be > 0"), ("noise=abc", "not a number"),
                        ("noise=-1", ">= 0"), ("dropout=1", "probability"), ("rate=0", "> 0"),
                        ("noise=1,noise=2", "twice"), ("noise=nan", "finite")]:
         with pytest.raises(ValueError, match=match):
@@ -73,6 +73,11 @@ def test_speed_replays_the_same_path_faster_or_slower_before_the_sensor():
     assert np.allclose(np.diff(slower.t), 0.05) and abs(len(slower.t) - 800) <= 1
     np.testing.assert_array_equal(slower.p, base.p[::5][:len(slower.t)])
     assert Perturbation.parse("speed=2,rate=20").label() == "speed=2,rate=20"
+    larger = perturb_flight(base, Perturbation(scale=3.0))                            # the same timing, 3x the path
+    np.testing.assert_array_equal(larger.t, base.t)
+    np.testing.assert_allclose(larger.p - larger.p[0], 3.0 * (base.p - base.p[0]))
+    np.testing.assert_allclose(larger.p[0], base.p[0])
+    np.testing.assert_allclose(larger.v, 3.0 * base.v)
 
 
 def test_a_supplied_covariance_follows_its_rows_unless_the_model_adds_error():
@@ -81,6 +86,7 @@ def test_a_supplied_covariance_follows_its_rows_unless_the_model_adds_error():
     thinned = perturb_flight(base, Perturbation(speed=2.0, rate=20.0, dropout=0.1), seed=1)
     kept = np.searchsorted(base.t / 2.0, thinned.t)
     np.testing.assert_array_equal(thinned.noise, base.noise[kept])                     # the same sensor, fewer rows
+    np.testing.assert_allclose(perturb_flight(base, Perturbation(scale=2.0)).noise, 2.0 * base.noise)
     for spec in ("noise=0.01", "drift=0.001", "outliers=0.01", "jitter=0.001"):
         assert perturb_flight(base, Perturbation.parse(spec), seed=1).noise is None, spec
 
