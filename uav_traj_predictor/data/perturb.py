@@ -31,7 +31,8 @@ since it no longer describes the stream.
 timing) and answers "what will I get when my drone flies faster (or slower) than the flights I have": the
 benches' `--slow K` replays (bench/hindsight_anchors.py, bench/finetune_lofo.py) are `speed=1/K`. `scale`
 keeps the timing and stretches the path (speeds and accelerations x scale, the training's spatial augmentation
-applied to a recorded flight).
+applied to a recorded flight). Both leave the orientations as recorded: a vehicle flying the replay would tilt
+further (its accelerations grow by speed^2 or scale), so a replay's attitude no longer matches its motion.
 """
 from __future__ import annotations
 
