@@ -20,6 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from uav_traj_predictor.data.perturb import Perturbation
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -83,6 +85,8 @@ def main(argv=None) -> int:
     if any(not factor > 0 for factor in args.slow):
         parser.error(f"--slow must be > 0, got {args.slow}")
     factors = [1.0, *(factor for factor in args.slow if factor != 1.0)]
+    if args.slow and any(Perturbation.parse(spec).speed != 1.0 for spec in args.perturb):
+        parser.error("give replay speeds with --slow K only, not as --perturb speed=...")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for flight in flights:

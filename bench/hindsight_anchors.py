@@ -66,7 +66,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not args.slow > 0:
         parser.error(f"--slow must be > 0, got {args.slow}")
-    perturbation = replace(Perturbation.parse(args.perturb), speed=1.0 / args.slow)
+    perturbation = Perturbation.parse(args.perturb)
+    if perturbation.speed != 1.0 and args.slow != 1.0:
+        parser.error("give the replay speed once: --slow K or --perturb speed=1/K")
+    perturbation = replace(perturbation, speed=perturbation.speed / args.slow)
     flights = args.flights
     options = {} if args.guard is None else {"guard": args.guard}
     names = ["model", "cv", "akf", "imm"] + (["vector:*"] if args.vector else [])

@@ -139,6 +139,7 @@ def perturb_flight(flight: Flight, perturbation: Perturbation, seed: int = 0,
     finite = np.isfinite(t[order])
     rows = order[finite]
     t = t[rows]
+    origin = np.array(flight.p, np.float64)[rows[0]] if len(rows) else np.zeros(3)   # scale's centre: the first sample
     if perturbation.speed != 1.0:
         t = t / perturbation.speed
     keep = np.ones(len(t), bool)
@@ -150,8 +151,8 @@ def perturb_flight(flight: Flight, perturbation: Perturbation, seed: int = 0,
         keep &= rng.random(len(t)) >= perturbation.dropout
     rows, t = rows[keep], t[keep]
     p = np.array(flight.p, np.float64)[rows]
-    if perturbation.scale != 1.0 and len(p):
-        p = p[0] + perturbation.scale * (p - p[0])
+    if perturbation.scale != 1.0:
+        p = origin + perturbation.scale * (p - origin)
     if perturbation.drift > 0 and len(t):
         steps = np.sqrt(np.diff(t, prepend=t[0]))[:, None] * rng.standard_normal((len(t), 3))
         p += perturbation.drift * np.cumsum(steps, axis=0)

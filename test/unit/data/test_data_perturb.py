@@ -77,6 +77,10 @@ def test_speed_replays_the_same_path_faster_or_slower_before_the_sensor():
     np.testing.assert_array_equal(larger.t, base.t)
     np.testing.assert_allclose(larger.p - larger.p[0], 3.0 * (base.p - base.p[0]))
     np.testing.assert_allclose(larger.p[0], base.p[0])
+    both = perturb_flight(base, Perturbation(scale=3.0, dropout=0.5), seed=0)
+    assert both.t[0] > base.t[0]                                                    # the first sample dropped,
+    kept = np.searchsorted(base.t, both.t)                                          # the centre is still it
+    np.testing.assert_allclose(both.p, base.p[0] + 3.0 * (base.p[kept] - base.p[0]))
     np.testing.assert_allclose(larger.v, 3.0 * base.v)
 
 
