@@ -70,13 +70,12 @@ def main(argv=None) -> int:
     if perturbation.speed != 1.0 and args.slow != 1.0:
         parser.error("give the replay speed once: --slow K or --perturb speed=1/K")
     perturbation = replace(perturbation, speed=perturbation.speed / args.slow)
-    flights = args.flights
     options = {} if args.guard is None else {"guard": args.guard}
     names = ["model", "cv", "akf", "imm"] + (["vector:*"] if args.vector else [])
     methods = build_methods(names, checkpoint=args.checkpoint, vector_dir=args.vector, model_options=options)
     vectors = [name for name in methods if name.startswith("vector:")]
     started = time.perf_counter()
-    base = evaluate_flights(flights, methods, perturbation=perturbation, seed=args.seed)
+    base = evaluate_flights(args.flights, methods, perturbation=perturbation, seed=args.seed)
     for line in in_sample_warnings(base):    # the shipped default was fine-tuned on ../shared/flights (replays too)
         print(f"warning: {line}")
     results = {name: pooled_ade(base, name) for name in methods}
@@ -92,7 +91,7 @@ def main(argv=None) -> int:
         configs = [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
         candidates = {f"{family}-{i}": IMMPredictor(adaptive=False, name=f"{family}-{i}", **config)
                       for i, config in enumerate(configs)}
-        report = evaluate_flights(flights, candidates, perturbation=perturbation, seed=args.seed)
+        report = evaluate_flights(args.flights, candidates, perturbation=perturbation, seed=args.seed)
         for name, config in zip(candidates, configs):
             ade = pooled_ade(report, name)
             print(f"{family} {config} ade {ade:.4f}", flush=True)

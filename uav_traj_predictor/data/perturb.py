@@ -139,7 +139,8 @@ def perturb_flight(flight: Flight, perturbation: Perturbation, seed: int = 0,
     finite = np.isfinite(t[order])
     rows = order[finite]
     t = t[rows]
-    origin = np.array(flight.p, np.float64)[rows[0]] if len(rows) else np.zeros(3)   # scale's centre: the first sample
+    positions = np.asarray(flight.p, np.float64)
+    origin = positions[rows[0]] if len(rows) else np.zeros(3)       # scale's centre: the flight's first sample
     if perturbation.speed != 1.0:
         t = t / perturbation.speed
     keep = np.ones(len(t), bool)
@@ -150,7 +151,7 @@ def perturb_flight(flight: Flight, perturbation: Perturbation, seed: int = 0,
     if perturbation.dropout > 0:
         keep &= rng.random(len(t)) >= perturbation.dropout
     rows, t = rows[keep], t[keep]
-    p = np.array(flight.p, np.float64)[rows]
+    p = positions[rows]                                             # a copy (fancy indexing)
     if perturbation.scale != 1.0:
         p = origin + perturbation.scale * (p - origin)
     if perturbation.drift > 0 and len(t):
@@ -167,7 +168,7 @@ def perturb_flight(flight: Flight, perturbation: Perturbation, seed: int = 0,
         t = np.maximum.accumulate(t + perturbation.jitter * rng.standard_normal(len(t)))
     take = lambda a: None if a is None else np.asarray(a)[rows]      # noqa: E731
     v = take(flight.v)
-    if v is not None and (perturbation.speed != 1.0 or perturbation.scale != 1.0):
+    if v is not None and perturbation.speed * perturbation.scale != 1.0:
         v = v * (perturbation.speed * perturbation.scale)
     noise = None if perturbation.adds_error else take(flight.noise)
     if noise is not None and perturbation.scale != 1.0:

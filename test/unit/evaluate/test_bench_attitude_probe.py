@@ -44,6 +44,6 @@ def test_the_thrust_axis_is_found_through_any_mount():
 def test_the_attitude_helps_the_probe_where_it_carries_the_manoeuvre():
     mount = Rotation.from_euler("xyz", [0, 90, 90], degrees=True)
     data = [probe.gridded(weaving(f"f{i}", mount, seed=i)[0], 0.0, np.random.default_rng(i)) for i in range(3)]
-    velocity_only, cv = probe.lofo(data, False)
-    with_attitude, _ = probe.lofo(data, True)
+    velocity_only, cv, _ = probe.lofo(data, False)
+    with_attitude, _, _ = probe.lofo(data, True)
     assert with_attitude < 0.8 * velocity_only < 0.8 * cv
