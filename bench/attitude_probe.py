@@ -9,9 +9,9 @@ reads positions only). Per folder, leave one flight out: two ridge regressions p
 (1 s at 10 Hz) as constant velocity plus a learned correction, in the frame of the current horizontal
 velocity, from (a) the last 6 grid velocities and (b) those plus the attitude-implied horizontal
 acceleration at the last two grid stamps. The thrust axis in the body frame is not assumed (EuRoC's pose is
-its IMU's, Blackbird's is FRD): it is estimated causally per flight as the running mean of R_k^T (a_k + g) /
-|a_k + g| over the grid accelerations seen so far (the positions' second differences), and the implied
-acceleration is g * t_xy / t_z with t = R_k u. `--perturb` is evaluate's measurement model (data/perturb.py:
+its IMU's, Blackbird's is FRD): it is the product's causal estimate (data/attitude.py: the running mean of
+R_k^T (a_k + g) / |a_k + g| over the grid accelerations seen so far), and the implied acceleration is
+g * t_xy / t_z with t = R_k u. `--perturb` is evaluate's measurement model (data/perturb.py:
 orientations follow their rows, untouched); `--attitude-noise DEG` rotates each orientation by white noise of
 that many degrees per axis. The grid interpolates across outages: measure without `gaps` / `dropout`. Prints
 CV, probe (a), probe (b) and (b) / (a) per folder: (b) / (a) is what the attitude adds to the same learner; the
@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from uav_traj_predictor.data.attitude import grid_orientations, segment_attitude
 from uav_traj_predictor.data.perturb import Perturbation, perturb_flight
 from uav_traj_predictor.data.readers import read_flight
 
-G = 9.81
 DT = 0.1
 HORIZON = 10
 HISTORY = 6
@@ -36,26 +36,18 @@ RIDGE = 1e-2
 
 
 def gridded(flight, attitude_noise_deg: float, rng: np.random.Generator):
-    """Measured positions and attitude-implied horizontal accelerations on a 10 Hz grid (1 s trimmed each end)."""
+    """Measured positions and attitude-implied horizontal accelerations on a 10 Hz grid (1 s trimmed each end): the
+    product's own estimate (data/attitude.py; its availability check is not applied: the probe reads the value)."""
     t = flight.t
     grid = np.arange(t[0] + 1.0, t[-1] - 1.0, DT)
     p = np.stack([np.interp(grid, t, flight.p[:, i]) for i in range(3)], axis=1)
-    rows = np.clip(np.searchsorted(t, grid), 0, len(t) - 1)
-    attitude = Rotation.from_quat(flight.q[rows])
+    orientations = grid_orientations(t, flight.q, grid)
     if attitude_noise_deg > 0:
-        attitude = attitude * Rotation.from_rotvec(np.radians(attitude_noise_deg) * rng.standard_normal((len(grid), 3)))
-    accel = np.zeros_like(p)
-    accel[1:-1] = (p[2:] - 2 * p[1:-1] + p[:-2]) / DT ** 2       # a_k needs p_{k+1}: used from k + 1 on below
-    thrust = accel + [0.0, 0.0, G]
-    thrust /= np.linalg.norm(thrust, axis=1, keepdims=True)
-    in_body = attitude.inv().apply(thrust)
-    implied = np.zeros((len(grid), 2))
-    total = np.zeros(3)
-    for k in range(2, len(grid)):
-        total += in_body[k - 1]                                 # causal: accelerations known at k
-        axis = attitude[k].apply(total / np.linalg.norm(total))
-        implied[k] = G * axis[:2] / max(axis[2], 0.3)
-    return p, implied
+        noisy = Rotation.from_quat(orientations) * Rotation.from_rotvec(
+            np.radians(attitude_noise_deg) * rng.standard_normal((len(grid), 3)))
+        orientations = [tuple(row) for row in noisy.as_quat().tolist()]
+    attitude = segment_attitude(np.diff(p, axis=0) / DT, orientations, DT)   # row r: grid sample r + 1
+    return p, np.vstack([np.zeros((1, 2)), attitude[:, :2]])
 
 
 def samples(p, implied, use_attitude: bool):

@@ -71,16 +71,28 @@ def make_bank(checkpoint, capacity=8, fused=True, guard=None):
                      track_timeout=1e9)
 
 
-def core_one_track(checkpoint, updates=3000, fused=True, guard=None):
+def circling(t: float, phase: float = 0.0):
+    """(position, orientation) of a multirotor circling 3 m at 0.5 rad/s (0.75 m/s^2 toward the centre) at t:
+    its body tilted along that acceleration (x, y, z, w), so a checkpoint with the attitude input uses it."""
+    angle = 0.5 * t + phase
+    c, s = math.cos(angle), math.sin(angle)
+    tilt = 0.5 * math.atan2(0.75, 9.81)              # half the tilt angle, about the axis (s, -c, 0) of the turn
+    return (3 * c, 3 * s, 2.0), (s * math.sin(tilt), -c * math.sin(tilt), 0.0, math.cos(tilt))
+
+
+def core_one_track(checkpoint, updates=3000, fused=True, guard=None, orientations=False):
     """push of one 10 Hz sample (one new grid sample) + tick (step + predict) for a single track
-    (`fused` False: without the C one-track path, the numpy calls; `guard` 0: without the guard)."""
+    (`fused` False: without the C one-track path, the numpy calls; `guard` 0: without the guard; `orientations`:
+    each sample with the vehicle's orientation, as an Odometry carries it)."""
     bank = make_bank(checkpoint, fused=fused, guard=guard)
     times = []
     for k in range(updates):
         t = k * 0.1
-        position = (3 * math.cos(0.5 * t), 3 * math.sin(0.5 * t), 2.0)
+        position, orientation = circling(t)
+        if not orientations:
+            orientation = None
         started = time.perf_counter()
-        bank.push("uav", t, position)
+        bank.push("uav", t, position, orientation=orientation)
         predictions = bank.tick().predictions    # built on first use: timed, as the node's per-track output uses it
         times.append(time.perf_counter() - started)
         assert len(predictions) == 1 or k == 0
@@ -132,10 +144,10 @@ class FullCollections:
         gc.callbacks.remove(self)
 
 
-def core_many_tracks(checkpoint, tracks=1000, ticks=210, freeze=False, guard=None):
+def core_many_tracks(checkpoint, tracks=1000, ticks=210, freeze=False, guard=None, orientations=False):
     """All tracks get one new grid sample, then one tick: push total and tick time per round (the result
     kept until the next tick, as the node keeps its latest predictions). `freeze`: gc frozen after set-up;
-    `guard` 0: without the guard."""
+    `guard` 0: without the guard; `orientations`: each sample with the vehicle's orientation."""
     from uav_traj_predictor.core import freeze_startup_heap
     bank = make_bank(checkpoint, capacity=tracks, guard=guard)
     if freeze:
@@ -148,9 +160,10 @@ def core_many_tracks(checkpoint, tracks=1000, ticks=210, freeze=False, guard=Non
             t = k * 0.1
             positions = np.column_stack([3 * np.cos(0.5 * t + phase), 3 * np.sin(0.5 * t + phase),
                                          np.full(tracks, 2.0)])
+            poses = [circling(t, angle)[1] for angle in phase.tolist()] if orientations else [None] * tracks
             started = time.perf_counter()
-            for name, position in zip(names, positions):
-                bank.push(name, t, position)
+            for name, position, orientation in zip(names, positions, poses):
+                bank.push(name, t, position, orientation=orientation)
             pushed = time.perf_counter()
             result = bank.tick()
             predictions = result.predictions     # built on first use: timed with the tick, as releases that

@@ -6,7 +6,8 @@
 Each round runs, one after the other, a process of the other release (`--other-tree`: a checkout of it,
 whose `bench/node_latency.py` and `models/default.pt` are used; `--other-path`: a directory to put first
 on PYTHONPATH holding that release's built package, e.g. a copy of its installed one), one of this tree
-with the product's defaults and one of this tree with the guard off. Each process times
+with the product's defaults and one of this tree with the guard off (`--orientations`: and one with each sample's
+orientation pushed, as an Odometry carries it). Each process times
 `node_latency.core_one_track(updates=6000)` (push + tick of one track, p50 us) and
 `core_many_tracks(freeze=True)` (1000 tracks: the tick and the 1000 pushes before it, p50 ms), torch on
 one thread. Prints every process's figures, then the range over the rounds and the ratio of the medians.
@@ -78,12 +79,19 @@ def main(argv=None) -> int:
     parser.add_argument("--other-path", help="PYTHONPATH for the other release's package")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--cpu", type=int, default=1)
+    parser.add_argument("--orientations", action="store_true",
+                        help="also this tree with every sample's orientation pushed (a checkpoint with the attitude "
+                             "input then runs its thrust-axis estimate per grid sample)")
     args = parser.parse_args(argv)
     sources = {"previous": (args.other_tree / "bench", args.other_tree / "models" / "default.pt", args.other_path, {}),
                "this": (HERE, HERE.parent / "models" / "default.pt", None, {}),
                "this, guard 0": (HERE, HERE.parent / "models" / "default.pt", None, {"guard": 0.0})}
-    compare(sources, args.rounds, args.cpu, {"ratio this / previous": ("this", "previous"),
-                                             "ratio guard 0 / previous": ("this, guard 0", "previous")})
+    ratios = {"ratio this / previous": ("this", "previous"),
+              "ratio guard 0 / previous": ("this, guard 0", "previous")}
+    if args.orientations:
+        sources["this, orientations"] = (HERE, HERE.parent / "models" / "default.pt", None, {"orientations": True})
+        ratios["ratio orientations / previous"] = ("this, orientations", "previous")
+    compare(sources, args.rounds, args.cpu, ratios)
     return 0
 
 

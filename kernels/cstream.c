@@ -9,7 +9,8 @@
  *
  *   advance(tracks, slots, step_lists, last_positions, min_history, max_speed, out, ready, noise_prior)
  *       n tracks in one call: each stepped with its list of new grid samples ((vx, vy, vz),
- *       (vx, vy, vz, noise m) or (vx, vy, vz, noise m, ux, uy, uz)), then (count >= min_history) predicted into out[i]; validates
+ *       (vx, vy, vz, noise m), (vx, vy, vz, noise m, ux, uy, uz) or (vx, vy, vz, noise m, ux, uy, uz,
+ *       ax, ay, available)), then (count >= min_history) predicted into out[i]; validates
  *       everything before changing any state (see plan_advance). `tracks` is the predictor's one state
  *       object (model/slots.py TrackSlots: arrays gru (L, N, H) float32, top (N, H) float32,
  *       last_velocity (N, 3) float64, count (N,) int64, active (N,) bool, advanced in place).
@@ -33,6 +34,8 @@
 #include "trackcore.h"
 
 #define MAX_LAYERS 16
+#define MAX_FEATURES 13          /* velocity 3 | acceleration 3 | noise 1 | interval 3 | attitude 3 */
+#define SAMPLE_VALUES 10         /* a parsed grid sample: vx, vy, vz, noise, ux, uy, uz, ax, ay, available */
 #define BLOCK 6                  /* tracks whose products share one pass over the weights (advance) */
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -51,12 +54,13 @@
 
 typedef struct {
     PyObject_HEAD
-    int layers, hidden, features, scaled, accel, noise, interval, head_hidden, steps, edges;
+    int layers, hidden, features, scaled, accel, noise, interval, attitude, head_hidden, steps, edges;
     int out_cols;                                     /* 6 * steps rounded up to 16: w2's stored columns */
     double noise_floor, noise_log_center, noise_width;   /* the measured-noise input (noise = 1) */
     int layer_inputs[MAX_LAYERS];
     float *w_step[MAX_LAYERS], *b_step[MAX_LAYERS];   /* (I + H, 4H), (4H,) per layer */
     float *inv_scale;                                 /* (scaled,): velocity | acceleration scales */
+    float inv_attitude[2];                            /* 1 / accel_scale_xy of the attitude input (attitude = 1) */
     float *w1, *b1, *w2, *b2;                         /* (H, M), (M,), (M, out_cols) zero-padded, (6S,) */
     double *low, *high, *log_residual_scale, *head_scale, *edge_values, *speed_factor;
     double dt;
@@ -114,21 +118,32 @@ static void plan_free(Plan *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* Plan(layers, inv_scale, noise, interval, head, post, dt): layers a sequence of (w_step (I+H, 4H),
- * b_step (4H,)) float32; inv_scale (3 or 6,) float32; noise None or (floor m, log center, width) of the
- * measured-noise input; interval true when the interval-mean velocity is an input (after the noise); head (w1 (H, M), b1 (M,), w2 (M, 6S), b2 (6S,)) float32; post (low (6S,), high (6S,),
- * log_residual_scale (3S,), head_scale (6S,), edges (E,), speed_factor (E+1, 3S)) float64. */
+/* Plan(layers, inv_scale, noise, interval, head, post, dt, attitude=None): layers a sequence of (w_step
+ * (I+H, 4H), b_step (4H,)) float32; inv_scale (3 or 6,) float32; noise None or (floor m, log center, width) of
+ * the measured-noise input; interval true when the interval-mean velocity is an input (after the noise); head
+ * (w1 (H, M), b1 (M,), w2 (M, 6S), b2 (6S,)) float32; post (low (6S,), high (6S,), log_residual_scale (3S,),
+ * head_scale (6S,), edges (E,), speed_factor (E+1, 3S)) float64; attitude None or the (2,) float32 inverse
+ * scales of the attitude input (after the interval one: ax b, ay b scaled, then b). */
 static int plan_init(Plan *self, PyObject *args, PyObject *kwds)
 {
-    PyObject *layers, *inv_scale, *noise, *head, *post;
+    PyObject *layers, *inv_scale, *noise, *head, *post, *attitude = Py_None;
     int interval;
     double dt;
-    static char *names[] = {"layers", "inv_scale", "noise", "interval", "head", "post", "dt", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOpOOd", names, &layers, &inv_scale, &noise, &interval, &head,
-                                     &post, &dt))
+    static char *names[] = {"layers", "inv_scale", "noise", "interval", "head", "post", "dt", "attitude", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOpOOd|O", names, &layers, &inv_scale, &noise, &interval, &head,
+                                     &post, &dt, &attitude))
         return -1;
     self->interval = interval;
     self->noise = noise != Py_None;
+    self->attitude = attitude != Py_None;
+    if (self->attitude) {                                /* two floats: kept in the struct, nothing to free */
+        const Py_ssize_t shape[1] = {2};
+        float *scales = copy_buffer(attitude, 'f', 1, shape, "attitude");
+        if (scales == NULL)
+            return -1;
+        memcpy(self->inv_attitude, scales, sizeof self->inv_attitude);
+        free(scales);
+    }
     if (self->noise && !PyArg_ParseTuple(noise, "ddd", &self->noise_floor, &self->noise_log_center,
                                          &self->noise_width)) {
         PyErr_SetString(PyExc_TypeError, "cstream.Plan: noise must be None or (floor, log_center, width)");
@@ -136,7 +151,8 @@ static int plan_init(Plan *self, PyObject *args, PyObject *kwds)
     }
     if (!PySequence_Check(layers) || !PySequence_Check(head) || PySequence_Size(head) != 4 ||
         !PySequence_Check(post) || PySequence_Size(post) != 6) {
-        PyErr_SetString(PyExc_TypeError, "cstream.Plan(layers, inv_scale, head[4], post[6], dt)");
+        PyErr_SetString(PyExc_TypeError, "cstream.Plan(layers, inv_scale, noise, interval, head[4], post[6], dt"
+                        "[, attitude])");
         return -1;
     }
     Py_ssize_t count = PySequence_Size(layers);
@@ -158,7 +174,7 @@ static int plan_init(Plan *self, PyObject *args, PyObject *kwds)
     Py_ssize_t scaled = buffer_dim(inv_scale, 0);
     if (m < 0 || o < 0 || e < 0 || scaled < 0)
         goto done;
-    const Py_ssize_t f = scaled + self->noise + 3 * self->interval;
+    const Py_ssize_t f = scaled + self->noise + 3 * self->interval + 3 * self->attitude;   /* <= MAX_FEATURES */
     self->layers = (int)count;
     for (Py_ssize_t k = 0; k < count; k++) {
         PyObject *pair = PySequence_GetItem(layers, k);
@@ -192,9 +208,10 @@ static int plan_init(Plan *self, PyObject *args, PyObject *kwds)
             goto done;
     }
     if (o % 6 != 0 || (scaled != 3 && scaled != 6) || (self->noise && scaled != 6) ||
-        (self->interval && !self->noise)) {
+        (self->interval && !self->noise) || (self->attitude && !self->interval)) {
         PyErr_SetString(PyExc_ValueError, "cstream.Plan: head output must be 6 * steps, scaled features 3 or 6 "
-                        "(6 with the noise input; the interval input only after it)");
+                        "(6 with the noise input; the interval input only after it, the attitude input only "
+                        "after the interval one)");
         goto done;
     }
     self->hidden = (int)h;
@@ -478,7 +495,7 @@ VECTOR_CLONES static void head_dense_block(Plan *self, const float *tops)
 
 /* ---- one track ------------------------------------------------------------------------------- */
 /* One GRU step of track `slot` of state (L, N, H): features of the grid sample
- * v = (vx, vy, vz, noise, ux, uy, uz) given the previous velocity lv (the arithmetic of
+ * v = (vx, vy, vz, noise, ux, uy, uz, ax, ay, available) given the previous velocity lv (the arithmetic of
  * ModelSpec.features, float32), then every layer in place. Returns the top layer's row. */
 static void features_row(Plan *self, const double *v, const double *lv, int fresh, float *x)
 {
@@ -495,12 +512,21 @@ static void features_row(Plan *self, const double *v, const double *lv, int fres
     if (self->interval)
         for (int i = 0; i < 3; i++)
             x[7 + i] = (float)v[4 + i] * self->inv_scale[i];
+    if (self->attitude) {                                /* numpy's order: float32(a), * float32(b), * scale */
+        const float available = (float)v[9];
+        for (int i = 0; i < 2; i++) {
+            float implied = (float)v[7 + i];
+            implied = implied * available;
+            x[10 + i] = implied * self->inv_attitude[i];
+        }
+        x[12] = available;
+    }
 }
 
 static float *step_row(Plan *self, float *state, Py_ssize_t n_rows, Py_ssize_t slot, const double *v,
                        const double *lv, int fresh)
 {
-    float x[10];
+    float x[MAX_FEATURES];
     features_row(self, v, lv, fresh, x);
     const Py_ssize_t hid = self->hidden, layer_stride = n_rows * hid;
     const float *input = x;
@@ -517,7 +543,7 @@ static float *step_row(Plan *self, float *state, Py_ssize_t n_rows, Py_ssize_t s
 static void step_rows_block(Plan *self, float *state, Py_ssize_t n_rows, const Py_ssize_t *slot,
                             const double *const *v, const double *const *lv, const int *fresh)
 {
-    float x[BLOCK][10];
+    float x[BLOCK][MAX_FEATURES];
     const float *input[BLOCK];
     float *h[BLOCK];
     for (int t = 0; t < BLOCK; t++) {
@@ -1070,8 +1096,9 @@ static PyTypeObject GuardStateType = {
 };
 
 /* ---- methods -------------------------------------------------------------------------------- */
-/* A position (3 floats) or, with `sample`, a grid sample of 3, 4 or 7 floats (vx, vy, vz[, noise[, ux, uy,
- * uz]]) into dst[0..6]: a missing noise is `fill`, a missing interval velocity the velocity. */
+/* A position (3 floats) or, with `sample`, a grid sample of 3, 4, 7 or 10 floats (vx, vy, vz[, noise[, ux, uy,
+ * uz[, ax, ay, available]]]) into dst[0..SAMPLE_VALUES-1]: a missing noise is `fill`, a missing interval velocity
+ * the velocity, a missing attitude (0, 0, 0) (not available). */
 static int parse_values(PyObject *obj, double *dst, const char *name, int sample, double fill)
 {
     PyObject *fast = PySequence_Fast(obj, name);
@@ -1079,9 +1106,9 @@ static int parse_values(PyObject *obj, double *dst, const char *name, int sample
         return -1;
     const Py_ssize_t size = PySequence_Fast_GET_SIZE(fast);
     int status = 0;
-    if (!(size == 3 || (sample && (size == 4 || size == 7)))) {
+    if (!(size == 3 || (sample && (size == 4 || size == 7 || size == SAMPLE_VALUES)))) {
         PyErr_Format(PyExc_ValueError, "cstream.advance: each %s must have %s values", name,
-                     sample ? "3, 4 or 7" : "3");
+                     sample ? "3, 4 or 7 (or 10: with the attitude)" : "3");
         status = -1;
     }
     for (Py_ssize_t i = 0; status == 0 && i < size; i++) {
@@ -1094,6 +1121,9 @@ static int parse_values(PyObject *obj, double *dst, const char *name, int sample
     if (status == 0 && sample && size < 7)
         for (int i = 0; i < 3; i++)
             dst[4 + i] = dst[i];
+    if (status == 0 && sample && size < SAMPLE_VALUES)
+        for (int i = 7; i < SAMPLE_VALUES; i++)
+            dst[i] = 0.0;
     Py_DECREF(fast);
     return status;
 }
@@ -1131,16 +1161,16 @@ static int get_buffers(PyObject *tracks, PyObject *out, PyObject *ready, Advance
 }
 
 /* advance(tracks, slots, step_lists, last_positions, min_history, max_speed, out, ready, noise_prior[, guard]):
- * for each track i of `slots` step its grid samples (a list of (vx, vy, vz) or (vx, vy, vz, noise m), in
- * order; a sample without a noise level gets `noise_prior`), then, when its count reaches min_history,
- * write its prediction into out[i] (3, S, 3) and set ready[i]; ready[i] False: no prediction here (warming
- * up or a non-finite output; the caller's general path makes it). With `guard` (a GuardState over the same
- * slots, horizon S) each ready row also gets its guard step (guard_track) at the track's new grid index,
- * from its last position and the noise level of its newest sample (noise_prior without one): returns None,
- * or the tuple of ready rows whose filter would skip grid steps, left unguarded for the caller. Everything
- * is validated before any state changes (slots active and unique, each velocity finite and within
- * max_speed, each noise finite and >= 0, positions 3 floats, the guard's size): an error leaves the state
- * untouched. */
+ * for each track i of `slots` step its grid samples (a list of 3, 4, 7 or 10 values, parse_values, in order;
+ * a sample without a noise level gets `noise_prior`, one without an attitude none), then, when its count
+ * reaches min_history, write its prediction into out[i] (3, S, 3) and set ready[i]; ready[i] False: no
+ * prediction here (warming up or a non-finite output; the caller's general path makes it). With `guard` (a
+ * GuardState over the same slots, horizon S) each ready row also gets its guard step (guard_track) at the
+ * track's new grid index, from its last position and the noise level of its newest sample (noise_prior
+ * without one): returns None, or the tuple of ready rows whose filter would skip grid steps, left unguarded
+ * for the caller. Everything is validated before any state changes (slots active and unique, each velocity
+ * finite and within max_speed, each noise finite and >= 0, with the attitude input each attitude finite with
+ * an availability of 0 or 1, positions 3 floats, the guard's size): an error leaves the state untouched. */
 static PyObject *plan_advance(Plan *self, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 9 && nargs != 10) {
@@ -1219,21 +1249,21 @@ static PyObject *plan_advance(Plan *self, PyObject *const *args, Py_ssize_t narg
         total += count;
     }
     first[n] = total;
-    values = PyMem_Malloc(sizeof(double) * (size_t)(7 * total + 3 * n + 1));
+    values = PyMem_Malloc(sizeof(double) * (size_t)(SAMPLE_VALUES * total + 3 * n + 1));
     if (values == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    double *positions = values + 7 * total;
+    double *positions = values + SAMPLE_VALUES * total;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *list = PySequence_Fast(PySequence_Fast_GET_ITEM(lists, i), "step lists must be sequences");
         if (list == NULL)
             goto done;
         int bad = PySequence_Fast_GET_SIZE(list) != first[i + 1] - first[i];
         for (Py_ssize_t j = 0; !bad && j < first[i + 1] - first[i]; j++) {
-            double *v = values + 7 * (first[i] + j);
+            double *v = values + SAMPLE_VALUES * (first[i] + j);
             bad = parse_values(PySequence_Fast_GET_ITEM(list, j), v, "grid sample", 1, noise_prior) < 0;
-            for (int a = 0; !bad && a < 7; a++)
+            for (int a = 0; !bad && a < 7; a++)                  /* velocity and interval velocity */
                 if (a != 3 && !(v[a] >= -max_speed && v[a] <= max_speed)) {   /* NaN fails too */
                     PyErr_Format(PyExc_ValueError, "step(): velocity non-finite or above MAX_SPEED = %g m/s; "
                                  "reset the track instead of feeding it", max_speed);
@@ -1241,6 +1271,11 @@ static PyObject *plan_advance(Plan *self, PyObject *const *args, Py_ssize_t narg
                 }
             if (!bad && !(v[3] >= 0.0 && isfinite(v[3]))) {
                 PyErr_SetString(PyExc_ValueError, "step(): noise levels must be finite and >= 0 m");
+                bad = 1;
+            }
+            /* the attitude only where the model reads it (StreamingPredictor.step's check; others ignore it) */
+            if (!bad && self->attitude && !(isfinite(v[7]) && isfinite(v[8]) && (v[9] == 0.0 || v[9] == 1.0))) {
+                PyErr_SetString(PyExc_ValueError, "step(): attitudes must be finite with an availability of 0 or 1");
                 bad = 1;
             }
         }
@@ -1273,7 +1308,7 @@ static PyObject *plan_advance(Plan *self, PyObject *const *args, Py_ssize_t narg
                 const double *v[BLOCK], *lv[BLOCK];
                 int fresh[BLOCK];
                 for (int t = 0; t < BLOCK; t++) {
-                    v[t] = values + 7 * (first[i0 + t] + j);
+                    v[t] = values + SAMPLE_VALUES * (first[i0 + t] + j);
                     lv[t] = last_velocity + 3 * slot[i0 + t];
                     fresh[t] = counts[slot[i0 + t]] == 0;
                 }
@@ -1282,7 +1317,7 @@ static PyObject *plan_advance(Plan *self, PyObject *const *args, Py_ssize_t narg
             for (Py_ssize_t i = i0; i < i0 + nb; i++) {
                 if (first[i + 1] - first[i] <= j)
                     continue;
-                const double *v = values + 7 * (first[i] + j);
+                const double *v = values + SAMPLE_VALUES * (first[i] + j);
                 double *lv = last_velocity + 3 * slot[i];
                 if (stepping != BLOCK)
                     step_row(self, state, rows, slot[i], v, lv, counts[slot[i]] == 0);
@@ -1319,7 +1354,7 @@ static PyObject *plan_advance(Plan *self, PyObject *const *args, Py_ssize_t narg
             left[unguarded++] = i;
             continue;
         }
-        const double noise = first[i + 1] > first[i] ? values[7 * (first[i + 1] - 1) + 3] : noise_prior;
+        const double noise = first[i + 1] > first[i] ? values[SAMPLE_VALUES * (first[i + 1] - 1) + 3] : noise_prior;
         guard_track(guard, slot[i], counts[slot[i]], positions + 3 * i, noise, out + (size_t)i * 9 * s, 1);
     }
     if (unguarded) {

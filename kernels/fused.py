@@ -1,7 +1,8 @@
 """The fused CPU path (any number of tracks): the C extension `_cstream` (kernels/cstream.c), when it was built.
 
-`plan(spec)` packs a model's exported semantics (`model.spec.ModelSpec`: features, the GRU in the numpy
-step layouts of kernels/cpu.py, a two-layer tanh MLP head and its post-processing constants) into a
+`plan(spec)` packs a model's exported semantics (`model.spec.ModelSpec`: features, the attitude input's
+scales included, the GRU in the numpy step layouts of kernels/cpu.py, a two-layer tanh MLP head and its
+post-processing constants) into a
 `_cstream.Plan`, whose `advance` steps and predicts n tracks in one call on the predictor's state object
 (a one-track tick: 8.7 us vs 39 us through
 numpy, `bench/node_latency.py --crossover`). None when the extension is missing (no C compiler at build
@@ -35,5 +36,6 @@ def plan(spec):
     post = (spec.head_low, spec.head_high, spec.log_residual_scale, spec.head_scale, spec.speed_edges,
             spec.speed_factor)
     interval = "interval" in getattr(spec, "feature_groups", ())
+    attitude = getattr(spec, "inv_attitude_scale", None)       # None: no attitude input
     return Plan(layers, f32(spec.inv_feature_scale), spec.noise_norm, interval, [f32(a) for a in head],
-                [f64(a) for a in post], float(spec.dt))
+                [f64(a) for a in post], float(spec.dt), attitude=None if attitude is None else f32(attitude))

@@ -14,7 +14,8 @@
  *   push(stamp, position, noise, queue) -> n or (reset, ignored, teleport, unusable, n)
  *       one raw sample (stamp a float, noise None or the supplied level): the grid samples it completes are
  *       appended to `queue` as TrackBank queues them ((vx, vy, vz, noise level, ux, uy, uz) for each one with a
- *       velocity), n is their count; an int when nothing else happened, else the tuple with reason codes
+ *       velocity; TrackBank appends the attitude in Python where it reads one), n is their count; an int when
+ *       nothing else happened, else the tuple with reason codes
  *       (reset: 0 none, 1 gap, 2 time_backwards, 3 manual; ignored: 0 none, 1 non_finite, 2 duplicate,
  *       3 out_of_order) for TrackBank to report (unusable: grid samples outside speed_limit or not finite,
  *       none queued, the core reset as the reference does; n still counts them, as the reference returns).

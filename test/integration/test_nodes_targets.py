@@ -276,3 +276,49 @@ def test_a_large_batch_goes_out_in_messages_below_batch_max_kib(context, checkpo
                      "-p", "batch_max_kib:=0")
     feed(node, ids, 0.3, topic="/targets2")
     assert all(len(b.track_ids) == 100 for b in batches(node)[2:])   # one message per tick
+
+
+@pytest.fixture(scope="module")
+def attitude_checkpoint(tmp_path_factory):
+    from helpers.checkpoints import random_checkpoint
+    return str(random_checkpoint(tmp_path_factory.mktemp("att") / "att.pt", features=13, min_history=5))
+
+
+def test_the_pose_orientation_feeds_a_checkpoint_with_the_attitude_input(context, checkpoint, attitude_checkpoint):
+    """Odometry orientations reach the core's thrust-axis estimate (diagnostics: attitude in_use) for a checkpoint
+    with the attitude input; `use_orientation: false`, a checkpoint without the input and PointStamped inputs do
+    not read them."""
+    from nav_msgs.msg import Odometry
+    from rclpy.serialization import serialize_message
+    from scipy.spatial.transform import Rotation
+
+    from helpers.attitude import weaving
+    t, p, q, _ = weaving(Rotation.from_euler("y", 90, degrees=True), seconds=30.0, dt=0.05)
+    cases = ((attitude_checkpoint, [], True), (attitude_checkpoint, ["-p", "use_orientation:=false"], False),
+             (checkpoint, [], False))
+    for ckpt, args, reads in cases:
+        node = make_node(context, ckpt, "-p", "odom_topics:=['/uav1/odom']", *args)
+        assert node.read_orientation == reads
+        entry = node.inputs["/uav1/odom"]
+        entry.trajectory_pub = entry.path_pub = Recorder()
+        for k in range(len(t)):
+            msg = Odometry()
+            stamp = 1000.0 + t[k]
+            msg.header.frame_id, msg.header.stamp.sec = "map", int(stamp)
+            msg.header.stamp.nanosec = int(round((stamp - int(stamp)) * 1e9)) % 1_000_000_000
+            msg.pose.pose.position.x, msg.pose.pose.position.y, msg.pose.pose.position.z = p[k].tolist()
+            o = msg.pose.pose.orientation
+            o.x, o.y, o.z, o.w = q[k].tolist()
+            node._on_message(entry, serialize_message(msg))
+            node._tick()
+        track = node.bank.tracks["uav1"]
+        values = diagnostics(node)["predictor_node: uav1"][2]
+        if reads:
+            assert values["attitude"] == "in_use" and track.attitude_state == "in_use"
+        else:
+            assert "attitude" not in values and track.attitude is None
+        assert entry.trajectory_pub.sent
+        BUILT.remove(node)
+        node.destroy_node()
+    node = make_node(context, attitude_checkpoint, "-p", "odom_topics:=['/radar/track7']", "-p", "input_type:=point")
+    assert not node.read_orientation

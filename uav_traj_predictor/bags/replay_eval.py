@@ -124,9 +124,9 @@ def stream_through_trackbank(flights: dict, predictor, cfg) -> dict:
     rows = {topic: [] for topic in topics}
     for stamp, order, i in heapq.merge(*streams):
         topic = topics[order]
-        noise = flights[topic].noise
+        noise, q = flights[topic].noise, flights[topic].q
         bank.push(topic, stamp, flights[topic].p[i], velocity=flights[topic].v[i] if twist else None,
-                  noise=None if noise is None else float(noise[i]))
+                  noise=None if noise is None else float(noise[i]), orientation=None if q is None else q[i])
         for prediction in bank.tick().predictions:
             rows[prediction.track_id].append((prediction.t0, prediction.positions, prediction.position_std))
     return {topic: PredictionTable.build(found) for topic, found in rows.items()}

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data import noise as _noise
+from ..data.attitude import ThrustAxis, orientation_at, unit_quaternion
 from ..data.preprocess import (GAP_HISTORY, LOW_RATE_GAP_CAP, LOW_RATE_GAP_FACTOR, MIN_INTERVAL_SAMPLES,
                                PreprocessConfig)
 from .prediction import (EVENT_DROPPED, EVENT_IGNORED, EVENT_NEW, EVENT_RESET, REASON_TELEPORT,
@@ -73,7 +74,8 @@ class Track:
     last_seen: float                         # `now` of the newest push (node clock), for the timeout
     history: int = 0                         # velocities stepped into the predictor since the reset
     needs_reset: bool = False                # predictor state must be zeroed before the next step
-    queued_velocities: list = field(default_factory=list)   # (vx, vy, vz, noise m, ux, uy, uz) per grid sample
+    queued_velocities: list = field(default_factory=list)   # (vx, vy, vz, noise m, ux, uy, uz[, ax, ay,
+    #                                          available]) per grid sample (the attitude: `_attitude`)
     queued_samples: int = 0                  # grid samples queued (the first of a segment has no velocity)
     last_grid_stamp: float | None = None
     last_grid_position: tuple | None = None    # (x, y, z) of the newest grid sample
@@ -87,11 +89,23 @@ class Track:
     supplied: float | None = None            # noise level (m) supplied with the samples of this segment, if any
     core: object = None                      # the C twin holding resampler, estimate and level (`resampler` and
     #                                          `jitter` are then this object too), or None: the Python path
+    attitude: ThrustAxis | None = None       # the vehicle's thrust-axis estimate (data/attitude.py), from its first
+    #                                          orientation on, kept across resets; None: no orientation seen
+    raw_stamp: float = -math.inf             # stamp and unit orientation of the newest accepted raw sample (the
+    raw_orientation: tuple | None = None     # orientation of the grid samples it precedes is interpolated from it)
 
     @property
     def supplied_noise(self) -> float | None:
         """The noise level (m) supplied with the samples of this segment, if any."""
         return self.supplied if self.core is None else self.core.supplied_noise
+
+    @property
+    def attitude_state(self) -> str:
+        """Whether the attitude input is in use: "in_use" (its check passes), "checking" (orientations seen, the
+        check not (or no longer) passed: data/attitude.py) or "none" (no orientation seen)."""
+        if self.attitude is None:
+            return "none"
+        return "in_use" if self.attitude.available else "checking"
 
     @property
     def noise_level(self) -> float:
@@ -173,13 +187,15 @@ class TrackBank:
         # it is built and covers the preprocessing: velocities from positions, no smoothing
         self.c_core = bool(c_core and StreamCore is not None and self.cfg.velocity_source == "pose"
                            and self.cfg.smoothing is None)
+        # orientations pushed with the samples are only read for a model with the attitude input
+        self.uses_attitude = bool(getattr(predictor, "uses_attitude", False))
         self.tracks: dict[str, Track] = {}
         self._events: list[TrackEvent] = []
         self._latest_now = -np.inf
 
     # ---- input -------------------------------------------------------------------------------
     def push(self, track_id: str, stamp: float, position, now: float | None = None, velocity=None,
-             noise: float | None = None) -> int:
+             noise: float | None = None, orientation=None) -> int:
         """Queue one raw sample of `track_id` (created on first use); returns the grid samples it completed.
 
         `now` is the receive time on the caller's clock for the track timeout (default: the stamp).
@@ -187,6 +203,10 @@ class TrackBank:
         preprocessing has velocity_source "twist" (a non-finite one is ignored as "non_finite").
         `noise`: the sample's measurement-noise level (m) when the source supplies one (see the module
         doc); None, NaN, inf or <= 0: not supplied.
+        `orientation`: the vehicle's orientation at the stamp (x, y, z, w; body to world, any body frame), read
+        by a model with the attitude input (data/attitude.py: the grid samples then carry the attitude-implied
+        acceleration and its availability); None, or a quaternion that is no rotation: not known (the grid
+        samples around it carry none; the sample itself is used as usual).
         """
         stamp = float(stamp)
         now = stamp if now is None else float(now)
@@ -202,14 +222,20 @@ class TrackBank:
             self._latest_now = max(self._latest_now, now)
         core = track.core
         if core is not None:                     # the same steps in C (kernels/trackcore.c)
-            result = core.push(stamp, position, noise, track.queued_velocities)
+            queue = track.queued_velocities
+            before = len(queue)
+            result = core.push(stamp, position, noise, queue)
             if result.__class__ is int:
                 count = queued = result
+                ignored = False
             else:
                 count, queued = self._core_events(track, stamp, result)
+                ignored = bool(result[1])
             if queued:
                 track.queued_samples += queued
                 track.last_grid_stamp, track.last_grid_position = core.last_grid
+            if self.uses_attitude and not ignored:
+                self._attitude(track, stamp, orientation, before)
             return count
         xyz = as_xyz(position)
         resampler = track.resampler
@@ -231,12 +257,35 @@ class TrackBank:
             resampler.reset()
         elif samples:
             noise, queue = (track.noise_level,), track.queued_velocities
+            before = len(queue)
             for _, _, velocity, interval in samples:
                 if velocity is not None:
                     queue.append(velocity + noise + interval)
             track.queued_samples += len(samples)
             track.last_grid_stamp, track.last_grid_position, _, _ = samples[-1]
+            if self.uses_attitude:
+                self._attitude(track, stamp, orientation, before)
+        elif self.uses_attitude and not ignored:
+            self._attitude(track, stamp, orientation, len(track.queued_velocities))
         return len(samples)
+
+    def _attitude(self, track: Track, stamp: float, orientation, first: int) -> None:
+        """The attitude of the grid samples queued from index `first` on (completed by the accepted raw sample
+        at `stamp` with `orientation`): each gets (implied x, implied y, available) appended, from the
+        orientation interpolated at its grid stamp between the previous raw sample's and this one's."""
+        q = unit_quaternion(orientation)
+        queue = track.queued_velocities
+        if q is not None and track.attitude is None:
+            track.attitude = ThrustAxis()
+        axis = track.attitude
+        if axis is not None and len(queue) > first:
+            dt, last = self.dt, track.last_grid_stamp
+            newest, t_a, q_a = len(queue) - 1, track.raw_stamp, track.raw_orientation
+            for i in range(first, len(queue)):
+                sample = queue[i]
+                grid_stamp = last - (newest - i) * dt
+                queue[i] = sample + axis.step(sample[:3], orientation_at(grid_stamp, t_a, q_a, stamp, q), dt)
+        track.raw_stamp, track.raw_orientation = stamp, q
 
     def _core_events(self, track: Track, stamp: float, result: tuple) -> tuple[int, int]:
         """What the C twin's push reported beside its grid samples (reset, ignored, teleport, unusable, count),
@@ -313,6 +362,8 @@ class TrackBank:
         return math.sqrt(dx * dx + dy * dy + dz * dz) > self.max_speed * step   # np.linalg.norm's arithmetic
 
     def _reset(self, track: Track, reason: str, stamp: float | None) -> None:
+        if track.attitude is not None:           # a new segment: the estimate stays, its last grid sample goes
+            track.attitude.restart()
         track.needs_reset = True
         track.history = 0
         track.queued_velocities.clear()

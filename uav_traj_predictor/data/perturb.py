@@ -21,6 +21,7 @@ A `Perturbation` is written `key=value,...` (`Perturbation.parse`), applied in t
 | outliers | 0-1 | each sample is an outlier with this probability: displaced by N(0, outlier_size^2) per axis |
 | outlier_size | m | outlier displacement std per axis (default 0.2 m) |
 | jitter | s | white stamp noise (samples keep their order) |
+| attitude | deg | white orientation noise: each orientation turned by a random rotation vector of this std per axis |
 
 Velocities (Flight.v) and orientations follow the kept rows (velocities scaled by `speed` and `scale`). A
 supplied measurement covariance (Flight.noise, scaled with the positions) follows its rows while the model only
@@ -32,7 +33,9 @@ timing) and answers "what will I get when my drone flies faster (or slower) than
 benches' `--slow K` replays (bench/hindsight_anchors.py, bench/finetune_lofo.py) are `speed=1/K`. `scale`
 keeps the timing and stretches the path (speeds and accelerations x scale, the training's spatial augmentation
 applied to a recorded flight). Both leave the orientations as recorded: a vehicle flying the replay would tilt
-further (its accelerations grow by speed^2 or scale), so a replay's attitude no longer matches its motion.
+further (its accelerations grow by speed^2 or scale), so a replay's attitude no longer matches its motion (the
+attitude input's consistency check then turns it off: data/attitude.py). `attitude` models an attitude estimate's
+error (an onboard filter's is ~1 deg), drawn last (the other keys' samples are those without it).
 """
 from __future__ import annotations
 
@@ -41,7 +44,9 @@ import zlib
 from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
+from ..frames import valid_quaternions
 from .flight import Flight, ReadReport
 
 
@@ -59,6 +64,7 @@ class Perturbation:
     outliers: float = 0.0
     outlier_size: float = 0.2
     jitter: float = 0.0
+    attitude: float = 0.0
 
     def __post_init__(self):
         for item in fields(self):
@@ -167,6 +173,12 @@ def perturb_flight(flight: Flight, perturbation: Perturbation, seed: int = 0,
     if perturbation.jitter > 0 and len(t):
         t = np.maximum.accumulate(t + perturbation.jitter * rng.standard_normal(len(t)))
     take = lambda a: None if a is None else np.asarray(a)[rows]      # noqa: E731
+    q = take(flight.q)
+    if perturbation.attitude > 0 and q is not None and len(q):
+        turn = Rotation.from_rotvec(np.radians(perturbation.attitude) * rng.standard_normal((len(q), 3)))
+        valid = valid_quaternions(q)
+        q = q.copy()
+        q[valid] = (Rotation.from_quat(q[valid]) * turn[valid]).as_quat()
     v = take(flight.v)
     if v is not None and perturbation.speed * perturbation.scale != 1.0:
         v = v * (perturbation.speed * perturbation.scale)
@@ -177,7 +189,7 @@ def perturb_flight(flight: Flight, perturbation: Perturbation, seed: int = 0,
     report.notes.append(f"perturbed ({perturbation.label()}, seed {seed}): kept {len(t)} of "
                         f"{len(flight.t)} samples, {outliers} outliers")
     # a supplied covariance (flight.noise) describes the original sensor: kept with its rows unless error is added
-    return replace(flight, t=t, p=p, v=v, q=take(flight.q), extra=take(flight.extra), report=report, noise=noise)
+    return replace(flight, t=t, p=p, v=v, q=q, extra=take(flight.extra), report=report, noise=noise)
 
 
 def _thin(t: np.ndarray, rate: float) -> np.ndarray:

@@ -21,6 +21,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.signal import savgol_coeffs
 
+from .attitude import ThrustAxis, grid_orientations, segment_attitude
 from .noise import noise_series
 
 SMOOTHINGS = (None, "savgol")
@@ -70,6 +71,8 @@ class Segment:
     measured_velocities: np.ndarray | None = None   # (M-1, 3) interval means of measured velocities
     noise: np.ndarray | None = None    # (M,) raw-position noise estimate (m) when grid sample k was completed
     interval_velocities: np.ndarray | None = None   # (M-1, 3) velocities between raw-sample interval means
+    attitude: np.ndarray | None = None   # (M-1, 3) [implied x, implied y, available] at grid samples 1..M-1
+    #                                      (core/attitude.py) when the flight has orientations
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -183,11 +186,13 @@ def causal_smooth(positions: np.ndarray, window: int, order: int) -> np.ndarray:
     return smoothed
 
 
-def clean_samples(t, p, v=None):
+def clean_samples(t, p, v=None, q=None):
     """Finite rows only, sorted by time (stable), repeated stamps dropped (the first one kept).
 
     Returns (t, p), or (t, p, v) when measured velocities v (N, 3) are given (rows with a non-finite
-    velocity are dropped too, as the online resampler ignores such samples).
+    velocity are dropped too, as the online resampler ignores such samples); orientations q (N, 4), when
+    given, follow the kept rows and are returned last (a row that is no rotation is kept: its sample is still a
+    position).
     """
     t = np.asarray(t, dtype=np.float64).reshape(-1)
     p = np.asarray(p, dtype=np.float64)
@@ -199,12 +204,13 @@ def clean_samples(t, p, v=None):
         if v.shape != p.shape:
             raise ValueError(f"preprocess expects velocities v (N, 3) like p, got {v.shape}")
         finite &= np.isfinite(v).all(axis=1)
+    if q is not None:
+        q = np.asarray(q, dtype=np.float64).reshape(len(t), 4)
     order = np.argsort(t[finite], kind="stable")
     t, p = t[finite][order], p[finite][order]
     first = np.diff(t, prepend=-np.inf) > 0
-    if v is None:
-        return t[first], p[first]
-    return t[first], p[first], v[finite][order][first]
+    out = (t[first], p[first]) + (() if v is None else (v[finite][order][first],))
+    return out + (() if q is None else (q[finite][order][first],))
 
 
 def gap_limits(steps: np.ndarray, max_gap: float) -> np.ndarray:
@@ -241,9 +247,12 @@ def split_at_gaps(t: np.ndarray, max_gap: float) -> list[slice]:
 
 
 def resample_segment(t: np.ndarray, p: np.ndarray, cfg: PreprocessConfig, name: str = "",
-                     v: np.ndarray | None = None) -> Segment | None:
+                     v: np.ndarray | None = None, q: np.ndarray | None = None,
+                     attitude_state: ThrustAxis | None = None) -> Segment | None:
     """Grid one gap-free stretch of clean samples; None when it spans fewer than two grid stamps.
-    With measured velocities `v`, the segment's grid velocities are their interval means."""
+    With measured velocities `v`, the segment's grid velocities are their interval means; with orientations
+    `q` (N, 4), the segment carries the attitude input (core/attitude.py; `attitude_state`: the vehicle's
+    estimate, carried across its segments)."""
     count = grid_count(t[0], t[-1], cfg.dt)
     if count < 2:
         return None
@@ -253,8 +262,12 @@ def resample_segment(t: np.ndarray, p: np.ndarray, cfg: PreprocessConfig, name: 
     if cfg.smoothing == "savgol":
         positions = causal_smooth(positions, cfg.savgol_window, cfg.savgol_order)
     measured = None if v is None else mean_velocities(t, v, times)
-    return Segment(t0=float(t[0]), dt=cfg.dt, positions=positions, name=name, measured_velocities=measured,
-                   noise=grid_noise(t, p, times), interval_velocities=interval_velocities(t, p, times, interpolated))
+    segment = Segment(t0=float(t[0]), dt=cfg.dt, positions=positions, name=name, measured_velocities=measured,
+                      noise=grid_noise(t, p, times), interval_velocities=interval_velocities(t, p, times, interpolated))
+    if q is not None:
+        segment.attitude = segment_attitude(segment.velocities, grid_orientations(t, q, times), cfg.dt,
+                                            ThrustAxis() if attitude_state is None else attitude_state)
+    return segment
 
 
 def interval_velocities(t: np.ndarray, p: np.ndarray, times: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -295,27 +308,33 @@ def grid_noise(t: np.ndarray, p: np.ndarray, times: np.ndarray) -> np.ndarray:
     return noise_series(t, p)[completing]
 
 
-def preprocess(t, p, cfg: PreprocessConfig = PreprocessConfig(), name: str = "", v=None) -> list[Segment]:
+def preprocess(t, p, cfg: PreprocessConfig = PreprocessConfig(), name: str = "", v=None, q=None) -> list[Segment]:
     """Raw stamps (N,) and positions (N, 3), in any order and with bad rows -> uniform `Segment`s.
 
     `v` (N, 3): measured world-frame velocities, required when cfg.velocity_source is "twist".
+    `q` (N, 4): the vehicle's orientations (x, y, z, w; body to world): the segments then carry the attitude
+    input (`Segment.attitude`), with one thrust-axis estimate carried across them as a track keeps it.
     """
     if cfg.velocity_source == "twist":
         if v is None:
             raise ValueError(f"{name or 'flight'}: velocity_source 'twist' needs measured velocities, "
                              "and this data has none (use velocity_source 'pose')")
-        t, p, v = clean_samples(t, p, v)
     else:
-        t, p = clean_samples(t, p)
         v = None
+    t, p, *rest = clean_samples(t, p, v, q)
+    v = rest.pop(0) if v is not None else None
+    q = rest.pop(0) if q is not None else None
+    state = None if q is None else ThrustAxis()
     parts = split_at_gaps(t, cfg.max_gap)
-    segments = (resample_segment(t[part], p[part], cfg, name, None if v is None else v[part]) for part in parts)
+    segments = (resample_segment(t[part], p[part], cfg, name, None if v is None else v[part],
+                                 None if q is None else q[part], state) for part in parts)
     return [segment for segment in segments if segment is not None]
 
 
 def segments_from_flight(flight, cfg: PreprocessConfig = PreprocessConfig()) -> list[Segment]:
-    """`preprocess` of one `Flight` (its velocities too, for velocity_source "twist"), named after it."""
-    return preprocess(flight.t, flight.p, cfg, name=flight.name, v=flight.v)
+    """`preprocess` of one `Flight` (its velocities too, for velocity_source "twist", and its orientations),
+    named after it."""
+    return preprocess(flight.t, flight.p, cfg, name=flight.name, v=flight.v, q=flight.q)
 
 
 def load_segments(paths, cfg: PreprocessConfig = PreprocessConfig(), **read_options) -> list[Segment]:

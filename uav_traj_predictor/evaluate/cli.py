@@ -121,6 +121,9 @@ def run(args) -> int:
     for line in unusable + in_sample_warnings(report):
         print(f"warning: {line}", file=sys.stderr)
     print(format_report(report))
+    if "attitude_in_use" in report:
+        shares = ", ".join(f"{group} {share:.0%}" for group, share in report["attitude_in_use"].items())
+        print(f"\nattitude input in use (windows; for a checkpoint that reads it): {shares}")
     print(f"\n{len(report['files'])} files, {_pooled_windows(report)} windows, {len(methods)} methods "
           f"in {elapsed:.1f} s")
     save_report(report, examples, args.json, args.plots)

@@ -52,6 +52,7 @@ def evaluate_flights(paths_or_flights, methods=None, protocol: Protocol = Protoc
     seconds = {name: 0.0 for name in methods}
     trained_on = {name: prints for name, method in methods.items() if (prints := trained_fingerprints(method))}
     in_sample: dict[str, list[str]] = {}
+    attitude: dict[str, list[int]] = {}   # group -> [scored windows, of them with orientations, with the input in use]
     for flight in _iter_flights(paths_or_flights, progress, protocol.velocity_source == "twist"):
         seen = fingerprint(flight) if trained_on else None
         for name, prints in trained_on.items():
@@ -61,7 +62,8 @@ def evaluate_flights(paths_or_flights, methods=None, protocol: Protocol = Protoc
         key, group = _unique_key(flight, file_scores), flight_group(flight)
         group_examples = None if examples is None else examples.setdefault(group, [])
         file_groups[key] = group
-        file_scores[key] = evaluate_flight(flight, methods, protocol, seconds, group_examples, export)
+        file_scores[key] = evaluate_flight(flight, methods, protocol, seconds, group_examples, export,
+                                           attitude.setdefault(group, [0, 0, 0]))
         if unusable is not None and not any(len(scores) for scores in file_scores[key].values()):
             unusable.append(no_window_reason(key, flight, protocol))
     report = build_report(file_scores, file_groups, protocol, {name: describe(m) for name, m in methods.items()})
@@ -69,6 +71,12 @@ def evaluate_flights(paths_or_flights, methods=None, protocol: Protocol = Protoc
         report["pooled"][name]["seconds"] = round(spent, 3)
     report["perturbation"] = {"label": perturbation.label(), "seed": int(seed), **perturbation.to_dict()}
     report["in_sample"] = in_sample
+    # per group, the share of scored windows whose newest grid sample had the attitude input in use (its
+    # consistency check passed: data/attitude.py), what a checkpoint with that input read; absent when no flight
+    # had orientations
+    if any(oriented for _, oriented, _ in attitude.values()):
+        report["attitude_in_use"] = {group: round(on / windows, 4) for group, (windows, _, on) in attitude.items()
+                                     if windows}
     return report
 
 
@@ -101,13 +109,21 @@ def in_sample_warnings(report: dict) -> list[str]:
 
 
 def evaluate_flight(flight: Flight, methods: Mapping, protocol: Protocol = Protocol(),
-                    seconds: dict | None = None, examples: list | None = None, export=None) -> dict[str, WindowScores]:
-    """WindowScores per method for one flight (all its segments' windows)."""
+                    seconds: dict | None = None, examples: list | None = None, export=None,
+                    attitude: list | None = None) -> dict[str, WindowScores]:
+    """WindowScores per method for one flight (all its segments' windows); `attitude` [windows, with orientations,
+    in use] is incremented by the scored windows, those of segments with orientations and those whose newest grid
+    sample had the attitude input in use."""
     parts = {name: [] for name in methods}
     for segment in segments_from_flight(flight, protocol.preprocess_config()):
         indices = window_indices(len(segment), protocol)
         if len(indices) == 0:
             continue
+        if attitude is not None:
+            attitude[0] += len(indices)
+            if segment.attitude is not None:         # row k - 1: grid sample k (the window's newest)
+                attitude[1] += len(indices)
+                attitude[2] += int(np.count_nonzero(segment.attitude[np.asarray(indices) - 1, 2]))
         truth = truth_windows(segment.positions, indices, protocol.horizon)
         predictions = {}
         for name, method in methods.items():

@@ -21,16 +21,18 @@ SPEED_EDGES = (0.5, 1.0, 2.0, 5.0)   # m/s: bins of the speed-dependent std cali
 # track's raw-position noise estimate (data/noise.py) in metres; 0.1 mm -> -2.3, 3 mm -> 0, 5 cm -> +1.9
 NOISE_FLOOR_M, NOISE_CENTER_M, NOISE_WIDTH = 1e-4, 3e-3, 1.5
 # input groups by input_features; "interval": velocities between raw-sample interval means
-# (data.preprocess.interval_velocities), scaled like the velocity
+# (data.preprocess.interval_velocities), scaled like the velocity; "attitude": the attitude-implied horizontal
+# acceleration (data/attitude.py) times its availability (1 / 0), scaled like the acceleration, and the availability
 FEATURE_SETS = {3: ("velocity",), 6: ("velocity", "accel"), 7: ("velocity", "accel", "noise"),
-                10: ("velocity", "accel", "noise", "interval")}
+                10: ("velocity", "accel", "noise", "interval"),
+                13: ("velocity", "accel", "noise", "interval", "attitude")}
 
 
 @dataclass(frozen=True)
 class Architecture:
     """Shape of the network; stored in every checkpoint."""
     input_features: int = 10         # 3: velocity; 6: + its last difference (accel.); 7: + noise level;
-                                     # 10: + interval-mean velocity (FEATURE_SETS)
+                                     # 10: + interval-mean velocity; 13: + attitude (FEATURE_SETS)
     hidden: int = 96
     layers: int = 1
     head_hidden: int = 128
@@ -90,11 +92,17 @@ class VelocityGRU(nn.Module):
         """Whether the network reads the interval-mean velocities (input_features 10)."""
         return "interval" in self.arch.features
 
+    @property
+    def uses_attitude(self) -> bool:
+        """Whether the network reads the attitude-implied acceleration (input_features 13)."""
+        return "attitude" in self.arch.features
+
     def features(self, velocities: torch.Tensor, dt: float, noise: torch.Tensor | None = None,
-                 interval: torch.Tensor | None = None) -> torch.Tensor:
+                 interval: torch.Tensor | None = None, attitude: torch.Tensor | None = None) -> torch.Tensor:
         """Network inputs for raw velocities (B, T, 3) m/s seen from a track's start (the streaming view) and,
-        for the groups the architecture has, the noise estimate (B, T) m at each of those grid samples and
-        the interval-mean velocities (B, T, 3) m/s (None: the velocities themselves)."""
+        for the groups the architecture has, the noise estimate (B, T) m at each of those grid samples,
+        the interval-mean velocities (B, T, 3) m/s (None: the velocities themselves) and the attitude
+        (B, T, 3) [implied x, implied y m/s^2, available 1 / 0] (None: not available)."""
         scaled = velocities * (1.0 / self.velocity_scale)
         if self.arch.input_features == 3:
             return scaled
@@ -108,13 +116,20 @@ class VelocityGRU(nn.Module):
             parts.append(level.to(velocities.dtype)[..., None])
         if self.uses_interval:
             parts.append((velocities if interval is None else interval) * (1.0 / self.velocity_scale))
+        if self.uses_attitude:
+            if attitude is None:
+                attitude = velocities.new_zeros(velocities.shape)
+            attitude = attitude.to(velocities.dtype)
+            parts.append(attitude[..., :2] * attitude[..., 2:] * (1.0 / self.accel_scale[:2]))
+            parts.append(attitude[..., 2:])
         return torch.cat(parts, dim=-1)
 
     def encode(self, velocities: torch.Tensor, dt: float, h0: torch.Tensor | None = None,
-               noise: torch.Tensor | None = None, interval: torch.Tensor | None = None):
-        """Run the GRU over raw velocities (B, T, 3) m/s [noise (B, T) m, interval velocities (B, T, 3)]
-        -> (hidden (B, T, hidden), h_n)."""
-        return self.gru(self.features(velocities, dt, noise, interval), h0)
+               noise: torch.Tensor | None = None, interval: torch.Tensor | None = None,
+               attitude: torch.Tensor | None = None):
+        """Run the GRU over raw velocities (B, T, 3) m/s [noise (B, T) m, interval velocities (B, T, 3),
+        attitude (B, T, 3)] -> (hidden (B, T, hidden), h_n)."""
+        return self.gru(self.features(velocities, dt, noise, interval, attitude), h0)
 
     def decode(self, hidden: torch.Tensor):
         """Head on top-layer hidden states (..., hidden) -> (residual m (..., H, 3), log_std (..., H, 3)).
@@ -132,8 +147,9 @@ class VelocityGRU(nn.Module):
         return self.speed_calibration[torch.bucketize(speed, self.speed_edges)] * self.std_calibration
 
     def forward(self, velocities: torch.Tensor, dt: float, h0: torch.Tensor | None = None,
-                noise: torch.Tensor | None = None, interval: torch.Tensor | None = None):
-        hidden, _ = self.encode(velocities, dt, h0, noise, interval)
+                noise: torch.Tensor | None = None, interval: torch.Tensor | None = None,
+                attitude: torch.Tensor | None = None):
+        hidden, _ = self.encode(velocities, dt, h0, noise, interval, attitude)
         return self.decode(hidden)
 
 

@@ -12,7 +12,10 @@ Features of one grid step (`features`), float32, from the velocity v_k (m/s), th
 noise estimate sigma_k (m, data/noise.py) at grid sample k and the interval-mean velocity u_k (m/s,
 data.preprocess.interval_velocities):
     [v_k / velocity_scale | (v_k - v_{k-1}) / (dt accel_scale) (0 for a track's first) |
-     (log max(sigma_k, floor) - log center) / width | u_k / velocity_scale]   (the groups it has)
+     (log max(sigma_k, floor) - log center) / width | u_k / velocity_scale |
+     a_k,xy b_k / accel_scale_xy, b_k]   (the groups it has)
+with a_k the attitude-implied horizontal acceleration (m/s^2) and b_k its availability (1 / 0;
+data/attitude.py; 0 for a track without orientations).
 Head (`head`): MLP(top hidden) -> [residual (H, 3) | log std (H, 3)]; the log-std clipped to
 [LOG_STD_MIN, LOG_STD_MAX]; residual * residual_scale_j; std = exp(log std + log residual_scale_j) *
 std_calibration_j * speed_calibration[bin(|v_k|), j]; float64 after the MLP.
@@ -40,6 +43,7 @@ class ModelSpec:
     feature_groups: tuple[str, ...]       # ("velocity", "accel", "noise") prefix
     inv_feature_scale: np.ndarray         # (3 or 6,) float32: 1 / velocity_scale | 1 / (dt accel_scale)
     noise_norm: tuple[float, float, float] | None   # (floor m, log(center m), width) when "noise" is read
+    inv_attitude_scale: np.ndarray | None  # (2,) float32: 1 / accel_scale_xy when "attitude" is read
     gru: GRUWeights
     w1: np.ndarray                        # (hidden, head_hidden) float32
     b1: np.ndarray
@@ -69,9 +73,13 @@ class ModelSpec:
         per_column = lambda a: np.repeat(a.numpy().astype(np.float64), 3, axis=-1)    # noqa: E731  (.., H) -> (.., 3H)
         residual_scale, calibration = per_column(model.residual_scale), per_column(model.std_calibration)
         no_bound = np.full_like(residual_scale, np.inf)
+        inv_attitude = None
+        if model.uses_attitude:
+            inv_attitude = (1.0 / model.accel_scale[:2]).numpy().astype(np.float32)
+            inv_attitude.setflags(write=False)
         spec = cls(
             dt=dt, horizon=arch.horizon_steps, feature_groups=arch.features,
-            inv_feature_scale=np.concatenate(scales), noise_norm=noise_norm,
+            inv_feature_scale=np.concatenate(scales), noise_norm=noise_norm, inv_attitude_scale=inv_attitude,
             gru=GRUWeights.from_module(model.gru),
             w1=f32(first.weight.T), b1=f32(first.bias), w2=f32(last.weight.T), b2=f32(last.bias),
             head_low=np.concatenate([-no_bound, np.full_like(residual_scale, LOG_STD_MIN)]),
@@ -89,7 +97,12 @@ class ModelSpec:
     # ---- what the arrays mean -------------------------------------------------------------------
     @property
     def input_size(self) -> int:
-        return len(self.inv_feature_scale) + (self.noise_norm is not None) + 3 * self.uses_interval
+        return (len(self.inv_feature_scale) + (self.noise_norm is not None) + 3 * self.uses_interval
+                + 3 * self.uses_attitude)
+
+    @property
+    def uses_attitude(self) -> bool:
+        return "attitude" in self.feature_groups
 
     @property
     def uses_interval(self) -> bool:
@@ -117,10 +130,11 @@ class ModelSpec:
         return ((np.log(np.maximum(np.asarray(noise, np.float64), floor)) - log_center) / width).astype(np.float32)
 
     def features(self, velocities: np.ndarray, previous: np.ndarray, fresh, noise=None,
-                 interval=None) -> np.ndarray:
+                 interval=None, attitude=None) -> np.ndarray:
         """float32 inputs (n, input_size) of velocities (n, 3) given the previous ones (n, 3) (ignored
-        where `fresh` (n,) bool: a track's first velocity), noise estimates (n,) m and interval-mean
-        velocities (n, 3) (None: the velocities)."""
+        where `fresh` (n,) bool: a track's first velocity), noise estimates (n,) m, interval-mean
+        velocities (n, 3) (None: the velocities) and attitudes (n, 3) [implied x, y m/s^2, available]
+        (None: not available)."""
         n = len(velocities)
         features = np.empty((n, self.input_size), np.float32)
         features[:, :3] = velocities
@@ -135,8 +149,16 @@ class ModelSpec:
         if self.uses_noise:
             features[:, scaled] = self.noise_feature(noise)
         if self.uses_interval:
-            features[:, scaled + 1:] = velocities if interval is None else interval
-            features[:, scaled + 1:] *= self.inv_feature_scale[:3]
+            features[:, scaled + 1:scaled + 4] = velocities if interval is None else interval
+            features[:, scaled + 1:scaled + 4] *= self.inv_feature_scale[:3]
+        if self.uses_attitude:
+            at = scaled + 4
+            if attitude is None:
+                features[:, at:] = 0.0
+            else:
+                features[:, at:] = attitude
+                features[:, at:at + 2] *= features[:, at + 2:at + 3]
+                features[:, at:at + 2] *= self.inv_attitude_scale
         return features
 
     def head(self, top: np.ndarray, velocity: np.ndarray) -> np.ndarray:

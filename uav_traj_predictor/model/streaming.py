@@ -83,6 +83,11 @@ class StreamingPredictor:
         """Whether the network reads each grid sample's measured noise level (else it is ignored)."""
         return self.spec.uses_noise
 
+    @property
+    def uses_attitude(self) -> bool:
+        """Whether the network reads each grid sample's attitude-implied acceleration (else it is ignored)."""
+        return self.spec.uses_attitude
+
     # ---- track management -------------------------------------------------------------------
     @property
     def capacity(self) -> int:
@@ -133,11 +138,12 @@ class StreamingPredictor:
         return list(self.slots.status[self.slots.checked(indices)])
 
     # ---- hot path --------------------------------------------------------------------------
-    def step(self, indices, velocities, noise=None, interval=None) -> None:
+    def step(self, indices, velocities, noise=None, interval=None, attitude=None) -> None:
         """Advance each track by one grid sample, in place: velocities (n, 3) m/s (world frame), the
         measured noise level (n,) m at that grid sample (data/noise.py; None: unknown, the estimate's
-        prior) and the interval-mean velocities (n, 3) m/s (data.preprocess.interval_velocities; None:
-        the velocities). Models without those inputs ignore them."""
+        prior), the interval-mean velocities (n, 3) m/s (data.preprocess.interval_velocities; None:
+        the velocities) and the attitude (n, 3) [implied x, implied y m/s^2, available 1 / 0]
+        (data/attitude.py; None: not available). Models without those inputs ignore them."""
         slots = self.slots
         indices = slots.checked(indices)
         velocities = np.asarray(velocities, np.float64).reshape(len(indices), 3)
@@ -146,9 +152,10 @@ class StreamingPredictor:
                 and (interval is None or bool((np.abs(interval) <= MAX_SPEED).all()))):
             raise ValueError(f"step(): velocity non-finite or above MAX_SPEED = {MAX_SPEED:g} m/s; "
                              "reset the track instead of feeding it")
+        attitude = _attitudes(attitude, len(indices)) if self.spec.uses_attitude else None
         noise = _noise_levels(noise, len(indices))
         features = self.spec.features(velocities, slots.last_velocity[indices], slots.count[indices] == 0, noise,
-                                      interval)
+                                      interval, attitude)
         if not (self._features_always_finite or np.isfinite(features).all()):  # absurdly small scales only
             raise ValueError("step(): velocity features overflow float32; reset the track instead of feeding it")
         slots.top[indices] = self._stepper.step(features, indices)
@@ -157,8 +164,9 @@ class StreamingPredictor:
 
     def advance(self, indices, step_lists, last_positions):
         """The streaming tick for n tracks in one batched call: track i is stepped with each grid sample of
-        step_lists[i] (a list of (vx, vy, vz), (vx, vy, vz, noise m) or (vx, vy, vz, noise m, ux, uy, uz):
-        velocity, noise level, interval-mean velocity; in order, possibly empty), then
+        step_lists[i] (a list of (vx, vy, vz), (vx, vy, vz, noise m), (vx, vy, vz, noise m, ux, uy, uz) or
+        (vx, vy, vz, noise m, ux, uy, uz, ax, ay, available): velocity, noise level, interval-mean velocity,
+        attitude; in order, possibly empty), then
         predicted from last_positions[i]. Returns (positions, velocities, std) (n, H, 3) and the statuses,
         what rounds of `step` then `predict` return. Where `fused` (and kernels' `fused_update(n)`) all of it
         runs in one call of the C path (kernels/cstream.c; the same to float32 rounding, tests), which leaves
@@ -172,12 +180,15 @@ class StreamingPredictor:
             else:
                 rows = [i for i, samples in enumerate(step_lists) if len(samples) > round_index]
                 samples = [step_lists[i][round_index] for i in rows]
-            if set(map(len, samples)) == {7}:                   # TrackBank's grid samples: one array
-                block = np.fromiter(chain.from_iterable(samples), np.float64, 7 * len(samples)).reshape(-1, 7)
-                self.step(indices[rows], block[:, :3], block[:, 3], block[:, 4:])
+            widths = set(map(len, samples))
+            if widths == {7} or widths == {10}:                # TrackBank's grid samples: one array
+                width = widths.pop()
+                block = np.fromiter(chain.from_iterable(samples), np.float64, width * len(samples)).reshape(-1, width)
+                self.step(indices[rows], block[:, :3], block[:, 3], block[:, 4:7],
+                          block[:, 7:] if width == 10 else None)
             else:
                 self.step(indices[rows], [sample[:3] for sample in samples], _sample_noise(samples),
-                          _sample_interval(samples))
+                          _sample_interval(samples), _sample_attitude(samples))
         noise = _last_noise(step_lists) if self._guard.enabled else None
         positions, velocities, std = self.predict(indices, last_positions, noise)
         return positions, velocities, std, list(self.slots.status[indices])
@@ -293,8 +304,9 @@ class StreamingPredictor:
 
         Same math as stepping a fresh track through the segment, but one GRU sequence pass; the
         segment's velocities (position differences, or measured ones for velocity_source "twist"), noise
-        estimates (`segment.noise`, the estimate's prior where absent) and interval-mean velocities
-        (`segment.interval_velocities`, the velocities where absent) are what a track is stepped with,
+        estimates (`segment.noise`, the estimate's prior where absent), interval-mean velocities
+        (`segment.interval_velocities`, the velocities where absent) and attitudes (`segment.attitude`, not
+        available where absent) are what a track is stepped with,
         and the online std calibration runs over the rows in order.
         """
         dt = getattr(segment, "dt", self.dt)
@@ -313,11 +325,14 @@ class StreamingPredictor:
             noise = _noise_levels(None if noise is None else np.asarray(noise)[1:], len(velocities))
             interval = getattr(segment, "interval_velocities", None)
             interval = velocities if interval is None else np.asarray(interval, np.float64)
+            attitude = getattr(segment, "attitude", None)
             as_input = lambda a: torch.from_numpy(np.asarray(a, np.float32))[None]    # noqa: E731
             with torch.no_grad():
                 top, _ = self.model.encode(as_input(velocities), self.dt,
                                            noise=torch.from_numpy(noise)[None] if self.uses_noise else None,
-                                           interval=as_input(interval) if self.spec.uses_interval else None)
+                                           interval=as_input(interval) if self.spec.uses_interval else None,
+                                           attitude=as_input(attitude) if self.spec.uses_attitude
+                                           and attitude is not None else None)
             rows = np.arange(self.min_history, count)          # grid index k uses velocities[:k]
             head = self.spec.head(top[0].numpy()[rows - 1], velocities[rows - 1])
             residual, model_std = self._split(head)
@@ -373,6 +388,25 @@ def _sample_noise(samples) -> list[float] | None:
     if all(len(sample) == 3 for sample in samples):
         return None
     return [sample[3] if len(sample) > 3 else PRIOR_M for sample in samples]
+
+
+def _attitudes(attitude, n: int) -> np.ndarray | None:
+    """Attitudes (n, 3) [implied x, y m/s^2, available 0 / 1] (None stays None: not available); ValueError
+    unless finite with an availability of 0 or 1."""
+    if attitude is None:
+        return None
+    attitude = np.asarray(attitude, np.float64).reshape(n, 3)
+    if not bool(np.isfinite(attitude).all() and np.isin(attitude[:, 2], (0.0, 1.0)).all()):
+        raise ValueError("step(): attitudes must be finite with an availability of 0 or 1")
+    return attitude
+
+
+def _sample_attitude(samples) -> list | None:
+    """The attitude of each grid sample ((0, 0, 0), not available, for samples shorter than 10 values), None
+    when none carries one."""
+    if all(len(sample) < 10 for sample in samples):
+        return None
+    return [sample[7:10] if len(sample) >= 10 else (0.0, 0.0, 0.0) for sample in samples]
 
 
 def _sample_interval(samples) -> list | None:

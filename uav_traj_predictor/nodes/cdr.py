@@ -102,6 +102,17 @@ def _read_header_and_position(data: bytes, has_child_frame: bool):
     return sec + nanosec * 1e-9, frame_id, (x, y, z), offset
 
 
+def read_orientation(data: bytes, has_child_frame: bool) -> tuple[float, float, float, float]:
+    """The pose's orientation (x, y, z, w), as sent (not normalised), from serialised nav_msgs/Odometry
+    (has_child_frame), geometry_msgs/PoseStamped or PoseWithCovarianceStamped: the quaternion follows the
+    position. Raises ValueError when the bytes are not such a message."""
+    _, _, _, offset = _read_header_and_position(data, has_child_frame)
+    try:
+        return struct.unpack_from("<4d", data, offset + 24)
+    except struct.error as error:
+        raise ValueError(f"truncated message ({error})") from None
+
+
 def read_odometry_twist(data: bytes):
     """(stamp seconds, frame_id, (x, y, z), world-frame (vx, vy, vz)) from serialised nav_msgs/Odometry.
 

@@ -117,6 +117,9 @@ class PredictorParameters(NodeParameters):
     target_topics: tuple[str, ...] = setting((), "uav_traj_predictor/TargetArray topics: many targets per message, "
                                              "one track per target id; their predictions are published in the "
                                              "batched output only (publish_batch must be true).")
+    use_orientation: bool = setting(True, "Read the pose's orientation (odometry, pose, pose_covariance inputs) for a "
+                                    "checkpoint with the attitude input (docs/nodes.md, \"The vehicle's attitude\"); "
+                                    "false: positions only.")
     use_covariance: bool = setting(True, "Use a supplied position covariance (pose_covariance inputs, TargetArray "
                                    "covariances) as the track's measurement-noise level, sqrt of the mean position "
                                    "variance, instead of the online estimate (docs/nodes.md).")
@@ -216,6 +219,9 @@ class PredictorNode(Node):
         self.topic_pattern = re.compile(self.config.odom_topic_regex) if self.config.odom_topic_regex else None
         self.use_twist = self.config.velocity_source == "twist"
         self.bank = self._make_bank(self.config)
+        # the pose's orientation is read only where the checkpoint has the attitude input (else no cost)
+        self.read_orientation = bool(self.config.use_orientation and self.bank.uses_attitude
+                                     and self.message_type is not PointStamped)
         self.inputs: dict[str, Input] = {}
         self.by_track: dict[str, Input] = {}
         self.latest = {}                     # track id -> latest Prediction (for the markers)
@@ -347,8 +353,10 @@ class PredictorNode(Node):
         cheaper than deserializing the whole Odometry in Python)."""
         arrived = time.perf_counter()
         entry.received += 1
-        velocity = noise = None
+        velocity = noise = orientation = None
         try:
+            if self.read_orientation:
+                orientation = cdr.read_orientation(data, self.message_type is Odometry)
             if self.use_twist:
                 stamp, frame_id, position, velocity = cdr.read_odometry_twist(data)
             elif self.message_type is PoseWithCovarianceStamped:
@@ -376,7 +384,8 @@ class PredictorNode(Node):
             self.bank.reset(entry.track_id, RESET_FRAME_CHANGED)
         entry.frame_id = frame_id
         now = self.get_clock().now().nanoseconds * 1e-9
-        if self.bank.push(entry.track_id, stamp, position, now=now, velocity=velocity, noise=noise):
+        if self.bank.push(entry.track_id, stamp, position, now=now, velocity=velocity, noise=noise,
+                          orientation=orientation):
             entry.arrivals.append(arrived)
             if not self.tick_due:               # one tick after this burst of callbacks (see module doc)
                 self.tick_due = True
@@ -617,6 +626,7 @@ class PredictorNode(Node):
                   "noise_level_mm": f"{track.noise_level * 1e3:.2f}",
                   "noise_source": "estimate" if track.supplied_noise is None else "covariance",
                   **({COVARIANCE_INVALID: entry.covariance_invalid} if entry.covariance_invalid else {}),
+                  **({"attitude": track.attitude_state} if self.read_orientation else {}),
                   "last_reset": track.last_reset or "", **self._guard_values(track),
                   **{f"resets.{k}": v for k, v in track.resets.items()},
                   **{f"ignored.{k}": v for k, v in track.ignored.items()}}

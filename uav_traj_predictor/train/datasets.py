@@ -31,6 +31,8 @@ class TrainTrack:
     noise: np.ndarray         # (M,) metres
     sensor: str = "none"
     interval: np.ndarray | None = None   # (M-1, 3) interval-mean velocities (None: the grid velocities)
+    attitude: np.ndarray | None = None   # (M-1, 3) the attitude input from recorded orientations
+    #                                      (data/attitude.py; None: synthesised from the truth, `sample_chunks`)
 
     def __len__(self) -> int:
         return len(self.measured)
@@ -61,15 +63,17 @@ def _plain_track(positions) -> TrainTrack:
 
 
 def measured_tracks(t, p, perturbation: Perturbation, rng: np.random.Generator, rate: float,
-                    sensor: str = "none", name: str = "") -> list[TrainTrack]:
-    """The grid tracks a sensor `perturbation` would give of exact raw samples (t, p) (sorted, finite)."""
+                    sensor: str = "none", name: str = "", q=None) -> list[TrainTrack]:
+    """The grid tracks a sensor `perturbation` would give of exact raw samples (t, p) (sorted, finite), with
+    the attitude input of their orientations q (N, 4) when given (the orientations follow the kept samples)."""
     from ..data import Flight
-    seen = perturb_flight(Flight(name, "", np.asarray(t, np.float64), np.asarray(p, np.float64)),
+    seen = perturb_flight(Flight(name, "", np.asarray(t, np.float64), np.asarray(p, np.float64), q=q),
                           perturbation, rng=rng)
     tracks = []
-    for segment in preprocess(seen.t, seen.p, PreprocessConfig(rate=rate), name=name):
+    for segment in preprocess(seen.t, seen.p, PreprocessConfig(rate=rate), name=name, q=seen.q):
         truth = resample(t, p, segment.times)
-        tracks.append(TrainTrack(segment.positions, truth, segment.noise, sensor, segment.interval_velocities))
+        tracks.append(TrainTrack(segment.positions, truth, segment.noise, sensor, segment.interval_velocities,
+                                 segment.attitude))
     return tracks
 
 
@@ -81,16 +85,16 @@ def _draw(rng, sensors, source_rate: float):
 
 
 def _measure_all(paths, seed: int, rate: float, source_rate: float, sensors, copies: int):
-    """Tracks of every (t, p) path through `copies` random measurement models each: `sensors` "mixture"
-    (SENSOR_MIXTURE), a sensor's name, "none", or a list of those, one per copy."""
+    """Tracks of every (t, p) or (t, p, q) path through `copies` random measurement models each: `sensors`
+    "mixture" (SENSOR_MIXTURE), a sensor's name, "none", or a list of those, one per copy."""
     rng = np.random.default_rng([seed, 7])
     per_copy = list(sensors) if isinstance(sensors, (list, tuple)) else [sensors] * copies
     tracks, groups, counts = [], [], {}
-    for index, (t, p) in enumerate(paths):
+    for index, (t, p, *q) in enumerate(paths):
         for kind in per_copy:
             sensor, perturbation = _draw(rng, kind, source_rate)
             counts[sensor] = counts.get(sensor, 0) + 1
-            new = measured_tracks(t, p, perturbation, rng, rate, sensor)
+            new = measured_tracks(t, p, perturbation, rng, rate, sensor, q=q[0] if q else None)
             tracks += new
             groups += [index] * len(new)
     return tracks, groups, counts
@@ -135,8 +139,8 @@ def from_files(paths, rate: float, sensors="none", copies: int = 1, seed: int = 
         tracks, groups, counts = [], [], {}
         for index, flight in enumerate(flights):
             raw_rate = 1.0 / float(np.median(np.diff(flight.t)))
-            new, _, drawn = _measure_all([(flight.t, flight.p)], seed * 1000 + index, rate, raw_rate, sensors,
-                                         copies)
+            new, _, drawn = _measure_all([(flight.t, flight.p, flight.q)], seed * 1000 + index, rate, raw_rate,
+                                         sensors, copies)
             tracks += new
             groups += [index] * len(new)
             for sensor, count in drawn.items():
@@ -147,7 +151,7 @@ def from_files(paths, rate: float, sensors="none", copies: int = 1, seed: int = 
     for index, flight in enumerate(flights):
         for segment in segments_from_flight(flight, PreprocessConfig(rate=rate)):
             tracks.append(TrainTrack(segment.positions, segment.positions, segment.noise, "recorded",
-                                     segment.interval_velocities))
+                                     segment.interval_velocities, segment.attitude))
             groups.append(index)
     return FlightSet(tracks, description, groups)
 
@@ -215,19 +219,43 @@ class Augment:
 @dataclass
 class Chunks:
     """A batch of training chunks (offset so measured[:, 0] = 0): measured and exact positions (B, T, 3),
-    noise estimate (B, T), interval-mean velocities (B, T - 1, 3) (NaN rows: use the grid velocities)."""
+    noise estimate (B, T), interval-mean velocities (B, T - 1, 3) (NaN rows: use the grid velocities),
+    the attitude input (B, T - 1, 3) when asked for (`sample_chunks`' dt)."""
     measured: torch.Tensor
     truth: torch.Tensor
     noise: torch.Tensor
     interval: torch.Tensor | None = None
+    attitude: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.measured)
 
 
+# the attitude input in training (docs/model.md, "The attitude"): a chunk has it with ATTITUDE_SHARE; a track
+# without recorded orientations gets it from its exact positions' acceleration through an error model of a
+# real attitude (per chunk: gain 1 +- ATTITUDE_GAIN, bias ATTITUDE_BIAS m/s^2 per axis, white noise of
+# ATTITUDE_WHITE m/s^2); a recorded one from its orientations (data/attitude.py), availability as its check says
+ATTITUDE_SHARE = 0.7
+ATTITUDE_GAIN, ATTITUDE_BIAS, ATTITUDE_WHITE = 0.1, 0.15, (0.1, 0.8)
+
+
+def synthetic_attitude(truth: np.ndarray, dt: float, rng: np.random.Generator) -> np.ndarray:
+    """(B, T - 1, 3) [implied x, y m/s^2, available = 1] at grid samples 1..T-1 of exact positions (B, T, 3):
+    the central second difference (the last row repeats the one before), through the error model."""
+    acc = (truth[:, 2:, :2] - 2 * truth[:, 1:-1, :2] + truth[:, :-2, :2]) / dt ** 2
+    acc = np.concatenate([acc, acc[:, -1:]], axis=1)
+    count = len(acc)
+    gain = 1.0 + ATTITUDE_GAIN * rng.standard_normal((count, 1, 1))
+    bias = ATTITUDE_BIAS * rng.standard_normal((count, 1, 2))
+    sigma = rng.uniform(*ATTITUDE_WHITE, (count, 1, 1))
+    acc = gain * acc + bias + sigma * rng.standard_normal(acc.shape)
+    return np.concatenate([acc, np.ones(acc.shape[:2] + (1,))], axis=-1)
+
+
 def sample_chunks(flights, count: int, length: int, rng: np.random.Generator,
-                  augment: Augment | None) -> Chunks:
-    """`count` random chunks of `length` grid samples, augmented."""
+                  augment: Augment | None, dt: float | None = None) -> Chunks:
+    """`count` random chunks of `length` grid samples, augmented; with `dt` (s), the attitude input too
+    (see ATTITUDE_SHARE)."""
     flights = [f if isinstance(f, TrainTrack) else _plain_track(f) for f in flights]
     usable = [f for f in flights if len(f) >= length]
     if not usable:
@@ -236,6 +264,7 @@ def sample_chunks(flights, count: int, length: int, rng: np.random.Generator,
     picks = rng.choice(len(usable), size=count, p=weights / weights.sum())
     measured, truth = np.empty((count, length, 3)), np.empty((count, length, 3))
     noise, interval = np.empty((count, length)), np.full((count, length - 1, 3), np.nan)
+    recorded = np.full((count, length - 1, 3), np.nan)
     for row, pick in enumerate(picks):
         track = usable[pick]
         start = rng.integers(len(track) - length + 1)
@@ -245,17 +274,33 @@ def sample_chunks(flights, count: int, length: int, rng: np.random.Generator,
         noise[row] = track.noise[start:start + length]
         if track.interval is not None:
             interval[row] = track.interval[start:start + length - 1]
+        if track.attitude is not None:
+            recorded[row] = track.attitude[start:start + length - 1]
     if augment is not None:
-        measured, truth, noise, interval = _augment(measured, truth, noise, interval, rng, augment)
+        measured, truth, noise, interval, recorded = _augment(measured, truth, noise, interval, rng, augment,
+                                                              recorded)
     as_tensor = lambda a: torch.from_numpy(a.astype(np.float32))    # noqa: E731
-    return Chunks(as_tensor(measured), as_tensor(truth), as_tensor(noise), as_tensor(interval))
+    attitude = None
+    if dt is not None:
+        attitude = synthetic_attitude(truth, dt, rng)
+        has = np.isfinite(recorded).all(axis=(1, 2))
+        attitude[has] = recorded[has]
+        attitude *= (rng.random(count) < ATTITUDE_SHARE)[:, None, None]
+        attitude = as_tensor(attitude)
+    return Chunks(as_tensor(measured), as_tensor(truth), as_tensor(noise), as_tensor(interval), attitude)
 
 
-def _augment(measured, truth, noise, interval, rng: np.random.Generator, augment: Augment):
+def _augment(measured, truth, noise, interval, rng: np.random.Generator, augment: Augment, attitude=None):
+    """The augmentation of a batch; the recorded attitude input (B, T - 1, 3) follows the positions' horizontal
+    rotation, mirror and scale (its availability column as it is)."""
     count = len(measured)
     length = measured.shape[1]
     padded = np.concatenate([interval, np.zeros((count, 1, 3))], axis=1)   # velocities transform like positions
-    both = np.stack([measured, truth, padded])               # (3, B, T, 3): one transform for all
+    if attitude is None:
+        attitude = np.full((count, length - 1, 3), np.nan)
+    tilt = np.concatenate([attitude[..., :2], np.zeros((count, length - 1, 1))], axis=-1)
+    tilt = np.concatenate([tilt, np.zeros((count, 1, 3))], axis=1)
+    both = np.stack([measured, truth, padded, tilt])         # (4, B, T, 3): one transform for all
     if augment.yaw:
         angle = rng.uniform(0, 2 * np.pi, count)
         c, s = np.cos(angle)[:, None], np.sin(angle)[:, None]
@@ -274,8 +319,9 @@ def _augment(measured, truth, noise, interval, rng: np.random.Generator, augment
         both[..., 2] *= vertical[:, None]
         noise = noise * np.cbrt(vertical)[:, None]           # the estimate: geometric mean over the axes
     measured, truth, interval = both[0], both[1], both[2][:, :length - 1]
+    attitude = np.concatenate([both[3][:, :length - 1, :2], attitude[..., 2:]], axis=-1)
     low, high = augment.noise
     if high > 0:
         sigma = rng.uniform(low, high, count)[:, None, None]
         measured = measured + rng.normal(size=measured.shape) * sigma
-    return measured, truth, noise, interval
+    return measured, truth, noise, interval, attitude

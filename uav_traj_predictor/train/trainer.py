@@ -20,7 +20,7 @@ from ..data.windows import window_indices
 from ..evaluate.metrics import score_windows
 from ..evaluate.metrics import summarise as summarise_windows
 from ..model.network import Architecture, VelocityGRU, residual_targets, training_targets
-from .datasets import Augment, Chunks, TrainTrack, sample_chunks
+from .datasets import ATTITUDE_SHARE, Augment, Chunks, TrainTrack, sample_chunks, synthetic_attitude
 
 COVERAGE_1SIGMA = 0.6827
 COVERAGE_2SIGMA = 0.9545
@@ -77,7 +77,8 @@ def chunk_loss(model, chunk, dt: float, loss_from: int, nll_weight: float, relat
     interval = None
     if core.uses_interval and chunk.interval is not None:
         interval = torch.where(torch.isnan(chunk.interval), velocities, chunk.interval)
-    residual, log_std = model(velocities, dt, noise=noise, interval=interval)
+    attitude = chunk.attitude if core.uses_attitude else None
+    residual, log_std = model(velocities, dt, noise=noise, interval=interval, attitude=attitude)
     count = target.shape[1]
     residual, log_std = residual[:, loss_from - 1:count], log_std[:, loss_from - 1:count]
     target, measured_target = target[:, loss_from - 1:], measured_target[:, loss_from - 1:]
@@ -114,7 +115,13 @@ def predict_flights(model: VelocityGRU, flights: list, dt: float, min_history: i
         noise = torch.from_numpy(track.noise[None, 1:]) if model.uses_noise else None
         interval = torch.from_numpy(track.interval[None]).float() \
             if model.uses_interval and track.interval is not None else None
-        residual, log_std = model(velocities, dt, noise=noise, interval=interval)
+        attitude = None
+        if model.uses_attitude:     # recorded, else synthesised (deterministic per track), as in training
+            rng = np.random.default_rng(len(track))
+            attitude = track.attitude if track.attitude is not None else \
+                synthetic_attitude(track.truth[None] - track.truth[0], dt, rng)[0]
+            attitude = torch.from_numpy(attitude[None] * float(rng.random() < ATTITUDE_SHARE)).float()
+        residual, log_std = model(velocities, dt, noise=noise, interval=interval, attitude=attitude)
         rows = slice(int(windows[0]) - 1, int(windows[-1]))      # row r: the prediction made at grid index r + 1
         errors.append((residual[0, rows] - target[0, rows]).numpy())
         speed = velocities[0, rows].norm(dim=-1)
@@ -208,7 +215,7 @@ def fit(cfg: dict, train_flights, val_flights, init: VelocityGRU | None = None, 
     for epoch in range(epochs):
         start, running = time.perf_counter(), []
         for _ in range(steps):
-            chunk = sample_chunks(train_flights, batch, length, rng, augment)
+            chunk = sample_chunks(train_flights, batch, length, rng, augment, dt if model.uses_attitude else None)
             loss, ade = chunk_loss(net, chunk, dt, opt_cfg["loss_from"], opt_cfg["nll_weight"],
                                    opt_cfg.get("relative_floor") or 0.0, opt_cfg.get("nll") or "gaussian",
                                    opt_cfg.get("student_dof") or 4.0)

@@ -63,6 +63,22 @@ def test_each_setting_does_what_it_says():
     assert (np.diff(jittered.t) >= 0).all() and not np.array_equal(jittered.t, base.t)
 
 
+def test_attitude_noise_turns_the_orientations_only_and_draws_last():
+    from scipy.spatial.transform import Rotation
+    base = flight(rate=100.0, seconds=20.0)
+    base.q = Rotation.from_euler("z", base.t[:, None]).as_quat()
+    base.q[7] = (0.0, 0.0, 0.0, 0.0)                                  # no rotation: left as it is
+    spec = Perturbation.parse("rate=20,noise=0.01")
+    plain = perturb_flight(base, spec, seed=2)
+    turned = perturb_flight(base, Perturbation.parse("rate=20,noise=0.01,attitude=2"), seed=2)
+    np.testing.assert_array_equal(turned.p, plain.p)                  # the positions' stream is the same
+    angles = (Rotation.from_quat(plain.q[1:]).inv() * Rotation.from_quat(turned.q[1:])).magnitude()
+    assert np.degrees(np.sqrt(np.mean(angles ** 2))) == pytest.approx(2.0 * np.sqrt(3), rel=0.1)
+    assert perturb_flight(base, Perturbation(attitude=2.0), seed=1).q[7].tolist() == [0.0, 0.0, 0.0, 0.0]
+    assert perturb_flight(flight(), Perturbation(attitude=2.0)).q is None
+    assert Perturbation.parse("attitude=1").label() == "attitude=1" and not Perturbation(attitude=1).adds_error
+
+
 def test_speed_replays_the_same_path_faster_or_slower_before_the_sensor():
     base = flight(rate=200.0, seconds=20.0)
     faster = perturb_flight(base, Perturbation(speed=2.0))

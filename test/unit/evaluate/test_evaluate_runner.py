@@ -189,3 +189,17 @@ def test_cli_twist_velocities_and_online_calibration(tmp_path, capsys, random_ch
     assert evaluate_main([str(with_velocity), "--methods", "model", "--checkpoint", random_checkpoint,
                           "--online-calibration", "1.5", "--quiet"]) == 2
     assert "online calibration rate" in capsys.readouterr().err
+
+
+def test_the_report_says_where_the_attitude_input_was_in_use():
+    """Flights with orientations: the share of scored windows whose newest grid sample had the attitude input in
+    use per group (identity orientations: 0); without orientations no such key."""
+    from scipy.spatial.transform import Rotation
+
+    from helpers.attitude import weaving
+    t, p, q, _ = weaving(Rotation.identity(), seconds=40.0, dt=0.02)
+    flights = [Flight("fly", "att/fly.txt", t, p, q=q), Flight("still", "flat/still.txt", t, p, q=np.tile(
+        [0.0, 0.0, 0.0, 1.0], (len(t), 1)))]
+    report = evaluate_flights(flights, ["cv"])
+    assert report["attitude_in_use"]["flat"] == 0.0 and 0.7 < report["attitude_in_use"]["att"] < 1.0
+    assert "attitude_in_use" not in evaluate_flights([Flight("fly", "att/fly.txt", t, p)], ["cv"])

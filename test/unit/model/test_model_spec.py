@@ -19,10 +19,10 @@ def spec_of(model):
     return ModelSpec.from_model(model, meta)
 
 
-@pytest.mark.parametrize("features", [3, 6, 7, 10])
+@pytest.mark.parametrize("features", [3, 6, 7, 10, 13])
 def test_features_equal_the_torch_modules(features):
     """A velocity sequence seen from a track's start: torch's features (training) == the spec's, one grid step
-    at a time with the previous velocity (streaming), noise and interval inputs included."""
+    at a time with the previous velocity (streaming), noise, interval and attitude inputs included."""
     model = random_model(hidden=8, features=features, scales=True, seed=features)
     spec = spec_of(model)
     rng = np.random.default_rng(features)
@@ -30,17 +30,26 @@ def test_features_equal_the_torch_modules(features):
     noise = rng.uniform(0, 0.05, (1, 12))
     noise[0, 3] = 0.0                                        # below the floor: clamped the same way
     interval = velocities + rng.normal(0, 0.2, velocities.shape)
+    attitude = np.concatenate([rng.normal(0, 4, (1, 12, 2)), rng.random((1, 12, 1)) < 0.6], axis=-1)
     with torch.no_grad():
         expected = model.features(torch.tensor(velocities, dtype=torch.float32), DT,
                                   torch.tensor(noise) if model.uses_noise else None,
-                                  torch.tensor(interval, dtype=torch.float32) if model.uses_interval else None)
-    assert spec.input_size == expected.shape[-1]
+                                  torch.tensor(interval, dtype=torch.float32) if model.uses_interval else None,
+                                  torch.tensor(attitude, dtype=torch.float32) if model.uses_attitude else None)
+    assert spec.input_size == expected.shape[-1] == features
     previous = np.zeros(3)
     for k in range(12):
         row = spec.features(velocities[0, k:k + 1], previous[None], [k == 0], noise[0, k:k + 1],
-                            interval[0, k:k + 1] if model.uses_interval else None)
+                            interval[0, k:k + 1] if model.uses_interval else None,
+                            attitude[0, k:k + 1] if model.uses_attitude else None)
         np.testing.assert_allclose(row[0], expected[0, k].numpy(), rtol=2e-6, atol=2e-6)
         previous = velocities[0, k]
+    if model.uses_attitude:                   # an unavailable attitude is zeros, as no attitude at all
+        assert attitude[0, :, 2].any() and not attitude[0, :, 2].all()
+        np.testing.assert_array_equal(spec.features(velocities[0], velocities[0], [True] * 12, noise[0], interval[0],
+                                                    attitude[0] * [1, 1, 0])[:, 10:], 0.0)
+        np.testing.assert_array_equal(spec.features(velocities[0], velocities[0], [True] * 12, noise[0], interval[0],
+                                                    None)[:, 10:], 0.0)
 
 
 @pytest.mark.parametrize("horizon", [10, 30])

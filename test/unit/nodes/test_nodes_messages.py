@@ -142,3 +142,24 @@ def test_odometry_twist_refuses_a_quaternion_that_is_no_rotation():
             cdr.read_odometry_twist(serialize_message(odom))
     with pytest.raises(ValueError):
         cdr.read_odometry_twist(serialize_message(Odometry())[:60])
+
+
+@pytest.mark.parametrize("frame, child", [("map", "base_link"), ("", ""), ("odom", "x" * 13)])
+def test_the_orientation_is_read_raw_from_odometry_and_poses(frame, child):
+    from geometry_msgs.msg import PoseWithCovarianceStamped
+    rng = np.random.default_rng(len(frame) + len(child))
+    odom = Odometry()
+    odom.header.frame_id, odom.child_frame_id = frame, child
+    q = (rng.normal(size=4) * 0.7).tolist()                      # as sent: not normalised here (the core checks)
+    o = odom.pose.pose.orientation
+    o.x, o.y, o.z, o.w = q
+    odom.pose.pose.position.x = 1.5
+    odom.pose.covariance = rng.normal(size=36).tolist()
+    pose = PoseStamped(header=odom.header, pose=odom.pose.pose)
+    covariance = PoseWithCovarianceStamped(header=odom.header)
+    covariance.pose.pose = odom.pose.pose
+    assert cdr.read_orientation(serialize_message(odom), True) == tuple(q)
+    assert cdr.read_orientation(serialize_message(pose), False) == tuple(q)
+    assert cdr.read_orientation(serialize_message(covariance), False) == tuple(q)
+    with pytest.raises(ValueError):
+        cdr.read_orientation(serialize_message(pose)[:-10], False)

@@ -119,6 +119,35 @@ def test_augmentation_moves_measured_truth_and_interval_velocities_together():
     assert scale.min() < 0.8 and scale.max() > 1.2                  # the noise level follows the scale
 
 
+def test_the_attitude_input_of_chunks_is_the_flown_acceleration_and_follows_the_augmentation():
+    """sample_chunks with dt: the attitude input (B, T - 1, 3) of a track without orientations is its exact
+    acceleration through the error model, of a recorded one its own values turned with the positions; a share of
+    chunks has none (zeros); without dt the chunks are the old ones (the same random stream)."""
+    from uav_traj_predictor.train.datasets import ATTITUDE_SHARE
+    t = np.arange(400) * 0.1
+    exact = np.column_stack([3 * np.cos(0.5 * t), 3 * np.sin(0.5 * t), 0.1 * t])
+    flown = np.column_stack([-0.75 * np.cos(0.5 * t), -0.75 * np.sin(0.5 * t)])[1:]   # the second derivative
+    plain = TrainTrack(exact, exact, np.zeros(400))
+    recorded = TrainTrack(exact, exact, np.zeros(400), attitude=np.column_stack([flown, np.ones(399)]))
+    augment = Augment(yaw=True, mirror=True, scale=(0.5, 2.0))
+    old = sample_chunks([plain], 64, 60, np.random.default_rng(5), augment)
+    for track in (plain, recorded):
+        chunks = sample_chunks([track], 64, 60, np.random.default_rng(5), augment, dt=0.1)
+        torch.testing.assert_close(chunks.measured, old.measured)
+        assert old.attitude is None and chunks.attitude.shape == (64, 59, 3)
+        on = chunks.attitude[:, 0, 2] == 1
+        assert set(chunks.attitude[:, :, 2].unique().tolist()) == {0.0, 1.0}
+        assert abs(on.float().mean().item() - ATTITUDE_SHARE) < 0.15
+        assert not chunks.attitude[~on].any()
+        truth = chunks.truth[on].double()
+        acc = (truth[:, 2:, :2] - 2 * truth[:, 1:-1, :2] + truth[:, :-2, :2]) / 0.01
+        error = (chunks.attitude[on][:, :-1, :2].double() - acc).pow(2).mean().sqrt() / acc.pow(2).mean().sqrt()
+        if track is recorded:
+            assert error < 0.01                     # the recorded values, turned, mirrored and scaled as the path
+        else:
+            assert 0.05 < error < 1.5               # the flown acceleration through the error model
+
+
 def test_student_t_likelihood_trains_the_log_std_less_toward_outliers():
     """optim.nll student_t: the log-std term is the Student-t NLL (dof 4) of the detached mean; on errors with a
     few outliers its gradient pulls the log-std up less than the Gaussian's, and the mean term is the same."""
