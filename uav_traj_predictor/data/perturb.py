@@ -22,6 +22,7 @@ A `Perturbation` is written `key=value,...` (`Perturbation.parse`), applied in t
 | outlier_size | m | outlier displacement std per axis (default 0.2 m) |
 | jitter | s | white stamp noise (samples keep their order) |
 | attitude | deg | white orientation noise: each orientation turned by a random rotation vector of this std per axis |
+| positions_only | 0 / 1 | 1: drop the orientations (a sensor that measures positions only: total station, tracker) |
 
 Velocities (Flight.v) and orientations follow the kept rows (velocities scaled by `speed` and `scale`). A
 supplied measurement covariance (Flight.noise, scaled with the positions) follows its rows while the model only
@@ -65,6 +66,7 @@ class Perturbation:
     outlier_size: float = 0.2
     jitter: float = 0.0
     attitude: float = 0.0
+    positions_only: float = 0.0
 
     def __post_init__(self):
         for item in fields(self):
@@ -82,6 +84,8 @@ class Perturbation:
         for name in ("speed", "scale"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"perturbation {name} must be > 0 (a factor), got {getattr(self, name)!r}")
+        if self.positions_only not in (0.0, 1.0):
+            raise ValueError(f"perturbation positions_only is 0 or 1, got {self.positions_only!r}")
         for name in ("dropout", "outliers"):
             if getattr(self, name) >= 1:
                 raise ValueError(f"perturbation {name} is a probability in [0, 1), got {getattr(self, name)!r}")
@@ -173,7 +177,7 @@ def perturb_flight(flight: Flight, perturbation: Perturbation, seed: int = 0,
     if perturbation.jitter > 0 and len(t):
         t = np.maximum.accumulate(t + perturbation.jitter * rng.standard_normal(len(t)))
     take = lambda a: None if a is None else np.asarray(a)[rows]      # noqa: E731
-    q = take(flight.q)
+    q = None if perturbation.positions_only else take(flight.q)
     if perturbation.attitude > 0 and q is not None and len(q):
         turn = Rotation.from_rotvec(np.radians(perturbation.attitude) * rng.standard_normal((len(q), 3)))
         valid = valid_quaternions(q)

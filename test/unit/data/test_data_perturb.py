@@ -77,6 +77,9 @@ def test_attitude_noise_turns_the_orientations_only_and_draws_last():
     assert perturb_flight(base, Perturbation(attitude=2.0), seed=1).q[7].tolist() == [0.0, 0.0, 0.0, 0.0]
     assert perturb_flight(flight(), Perturbation(attitude=2.0)).q is None
     assert Perturbation.parse("attitude=1").label() == "attitude=1" and not Perturbation(attitude=1).adds_error
+    assert perturb_flight(base, Perturbation(positions_only=1)).q is None
+    with pytest.raises(ValueError, match="0 or 1"):
+        Perturbation(positions_only=0.5)
 
 
 def test_speed_replays_the_same_path_faster_or_slower_before_the_sensor():
