@@ -234,7 +234,7 @@ class TrackBank:
             if queued:
                 track.queued_samples += queued
                 track.last_grid_stamp, track.last_grid_position = core.last_grid
-            if self.uses_attitude and not ignored:
+            if self.uses_attitude and not ignored and (orientation is not None or track.attitude is not None):
                 self._attitude(track, stamp, orientation, before)
             return count
         xyz = as_xyz(position)
@@ -263,9 +263,9 @@ class TrackBank:
                     queue.append(velocity + noise + interval)
             track.queued_samples += len(samples)
             track.last_grid_stamp, track.last_grid_position, _, _ = samples[-1]
-            if self.uses_attitude:
+            if self.uses_attitude and (orientation is not None or track.attitude is not None):
                 self._attitude(track, stamp, orientation, before)
-        elif self.uses_attitude and not ignored:
+        elif self.uses_attitude and not ignored and (orientation is not None or track.attitude is not None):
             self._attitude(track, stamp, orientation, len(track.queued_velocities))
         return len(samples)
 
