@@ -3,7 +3,7 @@ streaming track (`core.tracks.TrackBank`) and the offline segments (`data.prepro
 
 A multirotor accelerates along its thrust axis t (world frame): a + g e_z = f t, so in level-ish flight the
 horizontal acceleration is g t_xy / t_z, and the tilt that makes it is visible in the pose before the positions
-show the manoeuvre (docs/model.md, "The attitude"). The pose users publish is some body frame's (FLU, FRD, an
+show the manoeuvre (docs/model.md, "The vehicle's attitude"). The pose users publish is some body frame's (FLU, FRD, an
 IMU's), so the thrust axis in that frame, u (t = R u), is estimated per vehicle: the mean of
 R_k^T (a_k + g e_z) / |a_k + g e_z| over the measured grid accelerations a_k (differences of consecutive grid
 velocities, known one step late). Whether the orientations describe the motion at all (a positions-only file

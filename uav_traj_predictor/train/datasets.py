@@ -231,7 +231,7 @@ class Chunks:
         return len(self.measured)
 
 
-# the attitude input in training (docs/model.md, "The attitude"): a chunk has it with ATTITUDE_SHARE; a track
+# the attitude input in training (docs/model.md, "The vehicle's attitude"): a chunk has it with ATTITUDE_SHARE; a track
 # without recorded orientations gets it from its exact positions' acceleration through an error model of a
 # real attitude (per chunk: gain 1 +- ATTITUDE_GAIN, bias ATTITUDE_BIAS m/s^2 per axis, white noise of
 # ATTITUDE_WHITE m/s^2); a recorded one from its orientations (data/attitude.py), availability as its check says
