@@ -1420,13 +1420,14 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__cstream(void)
 {
-    if (PyType_Ready(&PlanType) < 0 || PyType_Ready(&GuardStateType) < 0 || PyType_Ready(&StreamCoreType) < 0)
+    if (PyType_Ready(&PlanType) < 0 || PyType_Ready(&GuardStateType) < 0 || PyType_Ready(&StreamCoreType) < 0
+        || PyType_Ready(&AttitudeCoreType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;
     if (PyModule_AddType(m, &PlanType) < 0 || PyModule_AddType(m, &GuardStateType) < 0 ||
-        PyModule_AddType(m, &StreamCoreType) < 0 ||
+        PyModule_AddType(m, &StreamCoreType) < 0 || PyModule_AddType(m, &AttitudeCoreType) < 0 ||
         PyModule_AddIntConstant(m, "GUARD_MAX_H", GUARD_MAX_H) < 0) {
         Py_DECREF(m);
         return NULL;

@@ -557,3 +557,474 @@ PyTypeObject StreamCoreType = {
     .tp_methods = core_methods,
     .tp_getset = core_getset,
 };
+
+/* ==== AttitudeCore: the C twin of TrackBank._attitude (core/tracks.py) and data/attitude.py's ThrustAxis =========
+ *
+ * Through the Python reference the attitude of a grid sample costs ~6 us (unit_quaternion, orientation_at,
+ * ThrustAxis.step, the tuple); AttitudeCore holds one vehicle's ThrustAxis state and the previous accepted raw
+ * sample's (stamp, unit orientation) and does the same steps in the same order with the same float arithmetic
+ * (frames.rotate's formula, the exponentially weighted updates, _moments, _check; `axis` squares with pow as
+ * Python's ** does), so the queued samples are equal bit for bit (test/unit/core/test_core_attitude_c.py):
+ *
+ *   AttitudeCore(constants) (registered by kernels/cstream.c with the module's other types): (G, MIN_SAMPLES, RATE, SLOPE_RANGE, MIN_SPREAD, MAX_TILT_COS, MIN_WEIGHT,
+ *       MIN_TILT_SPREAD) of data/attitude.py and frames.QUATERNION_TOLERANCE, passed in by core/tracks.py.
+ *   push(queue, first, last, stamp, orientation, dt) -> whether the estimate exists (a valid orientation seen)
+ *       the whole of TrackBank._attitude for one accepted raw sample: `orientation` read as unit_quaternion
+ *       reads it, queue[first:] (the grid samples it completed, tuples whose first three items are the grid
+ *       velocity) replaced by the tuples with (implied x, implied y, available) appended, from the orientation
+ *       interpolated (orientation_at) at each grid stamp last - (newest - i) * dt.
+ *   step(velocity, orientation, dt) -> (ix, iy, available): ThrustAxis.step (orientation a unit quaternion or
+ *       None), for the tests. restart(): ThrustAxis.restart.
+ *   Attributes as the reference's: available, slope, count, axis, reference, weight, seen. */
+
+typedef struct {
+    PyObject_HEAD
+    int ready;
+    double g, rate, slope_lo, slope_hi, min_spread, max_tilt_cos, min_weight, min_tilt_spread, q_tol;
+    long min_samples;
+    double sum_x, sum_y, sum_z;
+    long count;
+    int has_reference;
+    double reference[3];
+    double s_ii, s_mi, m_ix, m_iy, m_mx, m_my, m_size, weight;
+    int available;
+    int has_velocity, has_orientation;
+    double velocity[3], orientation[4];
+    int seen, has_raw;
+    double raw_stamp, raw_q[4];
+} AttitudeCore;
+
+
+/* frames.rotate: v + 2w (q x v) + 2 q x (q x v), in its operation order */
+static void att_rotate(const double *q, const double *v, double *out)
+{
+    double qx = q[0], qy = q[1], qz = q[2], qw = q[3], vx = v[0], vy = v[1], vz = v[2];
+    double tx = 2.0 * (qy * vz - qz * vy), ty = 2.0 * (qz * vx - qx * vz), tz = 2.0 * (qx * vy - qy * vx);
+    out[0] = vx + qw * tx + qy * tz - qz * ty;
+    out[1] = vy + qw * ty + qz * tx - qx * tz;
+    out[2] = vz + qw * tz + qx * ty - qy * tx;
+}
+
+static void att_implied(const AttitudeCore *a, const double *q, const double *axis, double *ix, double *iy)
+{
+    double t[3];
+    att_rotate(q, axis, t);
+    double tz = a->max_tilt_cos > t[2] ? a->max_tilt_cos : t[2];     /* Python's max(tz, MAX_TILT_COS) */
+    double scale = a->g / tz;
+    *ix = t[0] * scale;
+    *iy = t[1] * scale;
+}
+
+static double att_square(double x)    /* Python's x ** 2: libm's pow (float_pow), never folded into x * x */
+{
+    volatile double two = 2.0;
+    return pow(fabs(x), two);
+}
+
+/* ThrustAxis.axis: 1 and the unit axis, 0 when None */
+static int att_axis(const AttitudeCore *a, double *axis)
+{
+    double norm = sqrt(att_square(a->sum_x) + att_square(a->sum_y) + att_square(a->sum_z));
+    if (norm == 0.0)
+        return 0;
+    axis[0] = a->sum_x / norm;
+    axis[1] = a->sum_y / norm;
+    axis[2] = a->sum_z / norm;
+    return 1;
+}
+
+static void att_moments(const AttitudeCore *a, double *variance, double *covariance, double *size)
+{
+    double w = a->weight;
+    if (w <= 0.0) {
+        *variance = *covariance = *size = 0.0;
+        return;
+    }
+    double ix = a->m_ix / w, iy = a->m_iy / w, mx = a->m_mx / w, my = a->m_my / w, s = a->m_size / w;
+    *variance = a->s_ii / w - (ix * ix + iy * iy);
+    *covariance = a->s_mi / w - (mx * ix + my * iy);
+    *size = a->s_ii / w - s * s;
+}
+
+static int att_check(const AttitudeCore *a)
+{
+    double variance, covariance, size;
+    att_moments(a, &variance, &covariance, &size);
+    return a->weight >= a->min_weight && variance >= a->min_spread && size >= a->min_tilt_spread
+           && a->slope_lo * variance <= covariance && covariance <= a->slope_hi * variance;
+}
+
+/* ThrustAxis.step: q NULL when the orientation is None */
+static void att_step(AttitudeCore *a, const double *v, const double *q, double dt, double *out)
+{
+    if (a->has_velocity && a->has_orientation) {
+        const double *p = a->velocity, *lq = a->orientation;
+        double m[3] = {(v[0] - p[0]) / dt, (v[1] - p[1]) / dt, (v[2] - p[2]) / dt + a->g};
+        double mx = m[0], my = m[1];
+        double norm = sqrt(mx * mx + my * my + m[2] * m[2]);
+        if (norm > 0.0) {
+            double inverse[4] = {-lq[0], -lq[1], -lq[2], lq[3]}, b[3];
+            att_rotate(inverse, m, b);
+            a->sum_x += b[0] / norm;
+            a->sum_y += b[1] / norm;
+            a->sum_z += b[2] / norm;
+            a->count += 1;
+            if (a->has_reference) {
+                double ix, iy, r = a->rate;
+                att_implied(a, lq, a->reference, &ix, &iy);
+                a->s_ii += r * (ix * ix + iy * iy - a->s_ii);
+                a->s_mi += r * (mx * ix + my * iy - a->s_mi);
+                a->m_size += r * (sqrt(ix * ix + iy * iy) - a->m_size);
+                a->m_ix += r * (ix - a->m_ix);
+                a->m_iy += r * (iy - a->m_iy);
+                a->m_mx += r * (mx - a->m_mx);
+                a->m_my += r * (my - a->m_my);
+                a->weight += r * (1.0 - a->weight);
+                a->available = att_check(a);
+            }
+            if (a->count == a->min_samples)
+                a->has_reference = att_axis(a, a->reference);
+        }
+    }
+    a->has_velocity = 1;
+    memcpy(a->velocity, v, sizeof a->velocity);
+    a->has_orientation = q != NULL;
+    if (q == NULL) {
+        out[0] = out[1] = out[2] = 0.0;
+        return;
+    }
+    memcpy(a->orientation, q, sizeof a->orientation);
+    double sx = a->sum_x, sy = a->sum_y, sz = a->sum_z;
+    double norm = sqrt(sx * sx + sy * sy + sz * sz);
+    if (norm == 0.0) {
+        out[0] = out[1] = out[2] = 0.0;
+        return;
+    }
+    double axis[3] = {sx / norm, sy / norm, sz / norm};
+    att_implied(a, q, axis, &out[0], &out[1]);
+    out[2] = a->available ? 1.0 : 0.0;
+}
+
+/* float(item) into *out: 1, 0 when TypeError / ValueError (cleared: no rotation), -1 on another error */
+static int att_float(PyObject *item, double *out)
+{
+    PyObject *f = PyNumber_Float(item);
+    if (f == NULL)
+        return -1;
+    *out = PyFloat_AS_DOUBLE(f);
+    Py_DECREF(f);
+    return 1;
+}
+
+static int att_caught(void)
+{
+    if (PyErr_ExceptionMatches(PyExc_TypeError) || PyErr_ExceptionMatches(PyExc_ValueError)
+        || PyErr_ExceptionMatches(PyExc_OverflowError)) {
+        PyErr_Clear();
+        return 0;
+    }
+    return -1;
+}
+
+/* data/attitude.py unit_quaternion: 1 and q, 0 when None, -1 on an error the reference raises too */
+static int att_unit(const AttitudeCore *a, PyObject *o, double *q)
+{
+    double v[4];
+    if (o == Py_None)
+        return 0;
+    if (PyTuple_CheckExact(o) && PyTuple_GET_SIZE(o) == 4 && PyFloat_CheckExact(PyTuple_GET_ITEM(o, 0))
+        && PyFloat_CheckExact(PyTuple_GET_ITEM(o, 1)) && PyFloat_CheckExact(PyTuple_GET_ITEM(o, 2))
+        && PyFloat_CheckExact(PyTuple_GET_ITEM(o, 3))) {
+        for (int k = 0; k < 4; k++)
+            v[k] = PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(o, k));
+    } else {      /* x, y, z, w = (float(c) for c in q): exactly four items, each float() */
+        PyObject *it = PyObject_GetIter(o);
+        if (it == NULL)
+            return att_caught();
+        for (int k = 0; k < 5; k++) {
+            PyObject *item = PyIter_Next(it);
+            if (item == NULL) {
+                Py_DECREF(it);
+                if (PyErr_Occurred())
+                    return att_caught();
+                if (k < 4)
+                    return 0;     /* too few: ValueError */
+                break;
+            }
+            double value;
+            int ok = att_float(item, &value);
+            Py_DECREF(item);
+            if (ok < 0) {
+                Py_DECREF(it);
+                return att_caught();
+            }
+            if (k == 4) {        /* too many: ValueError */
+                Py_DECREF(it);
+                return 0;
+            }
+            v[k] = value;
+        }
+    }
+    double x = v[0], y = v[1], z = v[2], w = v[3];
+    double norm = sqrt(x * x + y * y + z * z + w * w);
+    if (!(fabs(norm - 1.0) < a->q_tol))
+        return 0;
+    q[0] = x / norm;
+    q[1] = y / norm;
+    q[2] = z / norm;
+    q[3] = w / norm;
+    return 1;
+}
+
+/* data/attitude.py orientation_at: the returned pointer is NULL (None), qb, or out */
+static const double *att_orientation_at(double stamp, double t_a, const double *qa, double t_b, const double *qb,
+                                        double *out)
+{
+    if (qa == NULL || qb == NULL)
+        return NULL;
+    if (!(t_b > t_a))
+        return qb;
+    double g = (stamp - t_a) / (t_b - t_a);
+    double ax = qa[0], ay = qa[1], az = qa[2], aw = qa[3], bx = qb[0], by = qb[1], bz = qb[2], bw = qb[3];
+    if (ax * bx + ay * by + az * bz + aw * bw < 0.0) {
+        bx = -bx;
+        by = -by;
+        bz = -bz;
+        bw = -bw;
+    }
+    double x = ax + g * (bx - ax), y = ay + g * (by - ay), z = az + g * (bz - az), w = aw + g * (bw - aw);
+    double norm = sqrt(x * x + y * y + z * z + w * w);
+    out[0] = x / norm;
+    out[1] = y / norm;
+    out[2] = z / norm;
+    out[3] = w / norm;
+    return out;
+}
+
+static int att_ready(AttitudeCore *a)
+{
+    if (!a->ready)
+        PyErr_SetString(PyExc_ValueError, "AttitudeCore was not initialised");
+    return a->ready;
+}
+
+static int att_velocity(PyObject *sample, double *v)
+{
+    if (PyTuple_CheckExact(sample) && PyTuple_GET_SIZE(sample) >= 3) {
+        for (int k = 0; k < 3; k++) {
+            v[k] = PyFloat_AsDouble(PyTuple_GET_ITEM(sample, k));
+            if (v[k] == -1.0 && PyErr_Occurred())
+                return -1;
+        }
+        return 0;
+    }
+    PyErr_SetString(PyExc_TypeError, "AttitudeCore.push: the queued grid samples must be tuples");
+    return -1;
+}
+
+static PyObject *att_push(AttitudeCore *a, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "AttitudeCore.push(queue: list, first, last, stamp, orientation, dt)");
+        return NULL;
+    }
+    if (!att_ready(a))
+        return NULL;
+    PyObject *queue = args[0];
+    Py_ssize_t first = PyLong_AsSsize_t(args[1]);
+    if (first == -1 && PyErr_Occurred())
+        return NULL;
+    double stamp = PyFloat_AsDouble(args[3]);
+    if (stamp == -1.0 && PyErr_Occurred())
+        return NULL;
+    double dt = PyFloat_AsDouble(args[5]);
+    if (dt == -1.0 && PyErr_Occurred())
+        return NULL;
+    double q[4];
+    int valid = att_unit(a, args[4], q);
+    if (valid < 0)
+        return NULL;
+    if (valid)
+        a->seen = 1;
+    Py_ssize_t n = PyList_GET_SIZE(queue);
+    if (a->seen && n > first) {
+        double last = PyFloat_AsDouble(args[2]);
+        if (last == -1.0 && PyErr_Occurred())
+            return NULL;
+        Py_ssize_t newest = n - 1;
+        const double *qa = a->has_raw ? a->raw_q : NULL, *qb = valid ? q : NULL;
+        for (Py_ssize_t i = first < 0 ? 0 : first; i < n; i++) {
+            PyObject *sample = PyList_GET_ITEM(queue, i);
+            double v[3], at[4], out[3];
+            if (att_velocity(sample, v) < 0)
+                return NULL;
+            double grid_stamp = last - (double)(newest - i) * dt;
+            att_step(a, v, att_orientation_at(grid_stamp, a->raw_stamp, qa, stamp, qb, at), dt, out);
+            Py_ssize_t size = PyTuple_GET_SIZE(sample);
+            PyObject *joined = PyTuple_New(size + 3);
+            if (joined == NULL)
+                return NULL;
+            for (Py_ssize_t k = 0; k < size; k++)
+                PyTuple_SET_ITEM(joined, k, Py_NewRef(PyTuple_GET_ITEM(sample, k)));
+            for (int k = 0; k < 3; k++) {
+                PyObject *f = PyFloat_FromDouble(out[k]);
+                if (f == NULL) {
+                    Py_DECREF(joined);
+                    return NULL;
+                }
+                PyTuple_SET_ITEM(joined, size + k, f);
+            }
+            PyList_SetItem(queue, i, joined);    /* steals joined, releases the old sample */
+        }
+    }
+    a->raw_stamp = stamp;
+    a->has_raw = valid;
+    if (valid)
+        memcpy(a->raw_q, q, sizeof a->raw_q);
+    return PyBool_FromLong(a->seen);
+}
+
+/* step(velocity, orientation, dt): ThrustAxis.step with velocity a sequence of 3 floats and orientation a unit
+ * quaternion (4 floats) or None */
+static PyObject *att_step_method(AttitudeCore *a, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "AttitudeCore.step(velocity, orientation, dt)");
+        return NULL;
+    }
+    if (!att_ready(a))
+        return NULL;
+    double v[3], q[4], out[3];
+    PyObject *velocity = PySequence_Tuple(args[0]);
+    if (velocity == NULL)
+        return NULL;
+    int parsed = PyArg_ParseTuple(velocity, "ddd", &v[0], &v[1], &v[2]);
+    Py_DECREF(velocity);
+    if (!parsed)
+        return NULL;
+    int has_q = args[1] != Py_None;
+    if (has_q) {
+        PyObject *t = PySequence_Tuple(args[1]);
+        if (t == NULL)
+            return NULL;
+        int ok = PyArg_ParseTuple(t, "dddd", &q[0], &q[1], &q[2], &q[3]);
+        Py_DECREF(t);
+        if (!ok)
+            return NULL;
+    }
+    double dt = PyFloat_AsDouble(args[2]);
+    if (dt == -1.0 && PyErr_Occurred())
+        return NULL;
+    att_step(a, v, has_q ? q : NULL, dt, out);
+    return Py_BuildValue("(ddd)", out[0], out[1], out[2]);
+}
+
+static PyObject *att_restart(AttitudeCore *a, PyObject *unused)
+{
+    (void)unused;
+    a->has_velocity = a->has_orientation = 0;
+    Py_RETURN_NONE;
+}
+
+static int att_init(AttitudeCore *a, PyObject *args, PyObject *kwds)
+{
+    static char *names[] = {"constants", NULL};
+    PyObject *constants;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O", names, &constants))
+        return -1;
+    if (!PyArg_ParseTuple(constants, "dld(dd)ddddd", &a->g, &a->min_samples, &a->rate, &a->slope_lo, &a->slope_hi,
+                          &a->min_spread, &a->max_tilt_cos, &a->min_weight, &a->min_tilt_spread, &a->q_tol))
+        return -1;
+    a->sum_x = a->sum_y = a->sum_z = 0.0;
+    a->count = 0;
+    a->has_reference = 0;
+    a->s_ii = a->s_mi = a->m_ix = a->m_iy = a->m_mx = a->m_my = a->m_size = a->weight = 0.0;
+    a->available = 0;
+    a->has_velocity = a->has_orientation = 0;
+    a->seen = a->has_raw = 0;
+    a->raw_stamp = -INFINITY;
+    a->ready = 1;
+    return 0;
+}
+
+static PyObject *att_get_available(AttitudeCore *a, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(a->available);
+}
+
+static PyObject *att_get_seen(AttitudeCore *a, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(a->seen);
+}
+
+static PyObject *att_get_count(AttitudeCore *a, void *closure)
+{
+    (void)closure;
+    return PyLong_FromLong(a->count);
+}
+
+static PyObject *att_get_weight(AttitudeCore *a, void *closure)
+{
+    (void)closure;
+    return PyFloat_FromDouble(a->weight);
+}
+
+static PyObject *att_get_slope(AttitudeCore *a, void *closure)
+{
+    (void)closure;
+    double variance, covariance, size;
+    att_moments(a, &variance, &covariance, &size);
+    return PyFloat_FromDouble(variance > 0 ? covariance / variance : 0.0);
+}
+
+static PyObject *att_get_axis(AttitudeCore *a, void *closure)
+{
+    (void)closure;
+    double axis[3];
+    if (!att_axis(a, axis))
+        Py_RETURN_NONE;
+    return Py_BuildValue("(ddd)", axis[0], axis[1], axis[2]);
+}
+
+static PyObject *att_get_reference(AttitudeCore *a, void *closure)
+{
+    (void)closure;
+    if (!a->has_reference)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(ddd)", a->reference[0], a->reference[1], a->reference[2]);
+}
+
+static PyGetSetDef att_getset[] = {
+    {"available", (getter)att_get_available, NULL, "whether the consistency check passes", NULL},
+    {"slope", (getter)att_get_slope, NULL, "regression slope of measured on implied acceleration", NULL},
+    {"count", (getter)att_get_count, NULL, "grid accelerations in the axis estimate", NULL},
+    {"axis", (getter)att_get_axis, NULL, "the thrust axis in the body frame (unit), or None", NULL},
+    {"reference", (getter)att_get_reference, NULL, "the axis when it settled, or None", NULL},
+    {"weight", (getter)att_get_weight, NULL, "weight of the consistency statistics", NULL},
+    {"seen", (getter)att_get_seen, NULL, "whether a valid orientation was pushed", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef att_methods[] = {
+    {"push", (PyCFunction)(void (*)(void))att_push, METH_FASTCALL,
+     "push(queue, first, last, stamp, orientation, dt) -> seen (TrackBank._attitude; see the source)"},
+    {"step", (PyCFunction)(void (*)(void))att_step_method, METH_FASTCALL,
+     "step(velocity, orientation, dt) -> (ix, iy, available): ThrustAxis.step"},
+    {"restart", (PyCFunction)att_restart, METH_NOARGS, "forget the previous grid sample, keep the estimate"},
+    {NULL, NULL, 0, NULL},
+};
+
+PyTypeObject AttitudeCoreType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "uav_traj_predictor.kernels._cstream.AttitudeCore",
+    .tp_basicsize = sizeof(AttitudeCore),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "One vehicle's thrust-axis estimate and attitude path in C (see kernels/trackcore.c).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)att_init,
+    .tp_methods = att_methods,
+    .tp_getset = att_getset,
+};
+

@@ -41,7 +41,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data import noise as _noise
+from ..data import attitude as _attitude_data
 from ..data.attitude import ThrustAxis, orientation_at, unit_quaternion
+from ..frames import QUATERNION_TOLERANCE
 from ..data.preprocess import (GAP_HISTORY, LOW_RATE_GAP_CAP, LOW_RATE_GAP_FACTOR, MIN_INTERVAL_SAMPLES,
                                PreprocessConfig)
 from .prediction import (EVENT_DROPPED, EVENT_IGNORED, EVENT_NEW, EVENT_RESET, REASON_TELEPORT,
@@ -51,10 +53,14 @@ from ..data.noise import PositionJitter
 from .resampler import (IGNORED_DUPLICATE, IGNORED_NON_FINITE, IGNORED_OUT_OF_ORDER, RESET_GAP, RESET_MANUAL,
                         RESET_TIME_BACKWARDS, OnlineResampler, as_xyz)
 
-try:                   # the C twin of a raw sample's path (kernels/trackcore.c), when the extension was built
-    from ..kernels._cstream import StreamCore
+try:                   # the C twins (kernels/trackcore.c) of a raw sample's path and of `_attitude`,
+    from ..kernels._cstream import AttitudeCore, StreamCore      # when the extension was built
 except ImportError:
-    StreamCore = None
+    AttitudeCore = StreamCore = None
+# AttitudeCore's constants, from their one source
+ATTITUDE_CONSTANTS = (_attitude_data.G, _attitude_data.MIN_SAMPLES, _attitude_data.RATE, _attitude_data.SLOPE_RANGE,
+                      _attitude_data.MIN_SPREAD, _attitude_data.MAX_TILT_COS, _attitude_data.MIN_WEIGHT,
+                      _attitude_data.MIN_TILT_SPREAD, QUATERNION_TOLERANCE)
 # StreamCore's reason codes, and the constants it takes from their one source (data/preprocess.py, data/noise.py)
 CORE_RESETS = (None, RESET_GAP, RESET_TIME_BACKWARDS, RESET_MANUAL)
 CORE_IGNORED = (None, IGNORED_NON_FINITE, IGNORED_DUPLICATE, IGNORED_OUT_OF_ORDER)
@@ -89,7 +95,8 @@ class Track:
     supplied: float | None = None            # noise level (m) supplied with the samples of this segment, if any
     core: object = None                      # the C twin holding resampler, estimate and level (`resampler` and
     #                                          `jitter` are then this object too), or None: the Python path
-    attitude: ThrustAxis | None = None       # the vehicle's thrust-axis estimate (data/attitude.py), from its first
+    attitude: ThrustAxis | None = None       # the vehicle's thrust-axis estimate (data/attitude.py; its C twin
+    #                                          AttitudeCore where the bank's c_attitude), from its first valid
     #                                          orientation on, kept across resets; None: no orientation seen
     raw_stamp: float = -math.inf             # stamp and unit orientation of the newest accepted raw sample (the
     raw_orientation: tuple | None = None     # orientation of the grid samples it precedes is interpolated from it)
@@ -189,6 +196,10 @@ class TrackBank:
                            and self.cfg.smoothing is None)
         # orientations pushed with the samples are only read for a model with the attitude input
         self.uses_attitude = bool(getattr(predictor, "uses_attitude", False))
+        # the attitude of the grid samples through its C twin (kernels/trackcore.c AttitudeCore: the same samples
+        # bit for bit, test_core_attitude_c.py) where built and c_core; False (settable before the first push):
+        # the Python reference
+        self.c_attitude = bool(c_core and AttitudeCore is not None)
         self.tracks: dict[str, Track] = {}
         self._events: list[TrackEvent] = []
         self._latest_now = -np.inf
@@ -272,7 +283,17 @@ class TrackBank:
     def _attitude(self, track: Track, stamp: float, orientation, first: int) -> None:
         """The attitude of the grid samples queued from index `first` on (completed by the accepted raw sample
         at `stamp` with `orientation`): each gets (implied x, implied y, available) appended, from the
-        orientation interpolated at its grid stamp between the previous raw sample's and this one's."""
+        orientation interpolated at its grid stamp between the previous raw sample's and this one's. Through
+        AttitudeCore (which then holds the previous raw stamp and orientation) where `c_attitude`."""
+        if self.c_attitude:
+            core = track.attitude
+            if core is None:                     # kept from the first valid orientation on (one before: no state)
+                core = AttitudeCore(ATTITUDE_CONSTANTS)
+                if core.push(track.queued_velocities, first, track.last_grid_stamp, stamp, orientation, self.dt):
+                    track.attitude = core
+            else:
+                core.push(track.queued_velocities, first, track.last_grid_stamp, stamp, orientation, self.dt)
+            return
         q = unit_quaternion(orientation)
         queue = track.queued_velocities
         if q is not None and track.attitude is None:

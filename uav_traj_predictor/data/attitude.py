@@ -49,7 +49,7 @@ def unit_quaternion(q) -> tuple[float, float, float, float] | None:
         return None
     try:
         x, y, z, w = (float(c) for c in q)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     norm = math.sqrt(x * x + y * y + z * z + w * w)
     if not (abs(norm - 1.0) < QUATERNION_TOLERANCE):      # NaN fails too

@@ -60,6 +60,7 @@ def test_the_estimate_survives_a_restart_and_a_missing_orientation_is_no_input()
 def test_quaternion_helpers():
     assert unit_quaternion((0, 0, 0, 2)) is None and unit_quaternion((np.nan, 0, 0, 1)) is None
     assert unit_quaternion(None) is None and unit_quaternion("abcd") is None
+    assert unit_quaternion((10 ** 400, 0, 0, 1)) is None                    # float() overflows
     assert unit_quaternion((0, 0, 0, 1.05)) == pytest.approx((0, 0, 0, 1))
     a, b = Rotation.from_euler("z", 10, degrees=True).as_quat(), Rotation.from_euler("z", 30, degrees=True).as_quat()
     middle = orientation_at(0.5, 0.0, tuple(a), 1.0, tuple(-b))     # the shorter way whatever the sign
