@@ -39,7 +39,7 @@ MAX_TILT_COS = 0.3          # t_z floor (tilt <= ~72 deg)
 MIN_WEIGHT = 1.0 - (1.0 - RATE) ** 20   # the consistency statistics hold >= 20 samples
 # (m/s^2)^2: the implied acceleration's magnitude must vary: orientations with a heading only (a detector's, a
 # planar estimator's) tilt the estimated axis by a constant angle, a vector of constant size turning with the
-# heading, which the slope check alone passes by chance (~6 % of the time in test_data_attitude.py's flights)
+# heading, which the slope check alone passes by chance (test_data_attitude.py's heading-only flight)
 MIN_TILT_SPREAD = 0.1 ** 2
 NONE = (0.0, 0.0, 0.0)      # (implied x, implied y, available) of a grid sample without a usable attitude
 
