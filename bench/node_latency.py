@@ -73,7 +73,9 @@ def make_bank(checkpoint, capacity=8, fused=True, guard=None):
 
 def circling(t: float, phase: float = 0.0):
     """(position, orientation) of a multirotor circling 3 m at 0.5 rad/s (0.75 m/s^2 toward the centre) at t:
-    its body tilted along that acceleration (x, y, z, w), so a checkpoint with the attitude input uses it."""
+    its body tilted along that acceleration (x, y, z, w): a checkpoint with the attitude input runs its thrust-axis
+    estimate on every grid sample (on a steady circle the implied acceleration does not vary, so the consistency check
+    keeps the input off; the estimate costs the same either way)."""
     angle = 0.5 * t + phase
     c, s = math.cos(angle), math.sin(angle)
     tilt = 0.5 * math.atan2(0.75, 9.81)              # half the tilt angle, about the axis (s, -c, 0) of the turn

@@ -232,6 +232,8 @@ class TrackBank:
             track.last_seen = max(track.last_seen, now)
             self._latest_now = max(self._latest_now, now)
         core = track.core
+        # the attitude of the grid samples it completes: for a model that reads it, from the first orientation on
+        attitude = self.uses_attitude and (orientation is not None or track.attitude is not None)
         if core is not None:                     # the same steps in C (kernels/trackcore.c)
             queue = track.queued_velocities
             before = len(queue)
@@ -245,7 +247,7 @@ class TrackBank:
             if queued:
                 track.queued_samples += queued
                 track.last_grid_stamp, track.last_grid_position = core.last_grid
-            if self.uses_attitude and not ignored and (orientation is not None or track.attitude is not None):
+            if attitude and not ignored:
                 self._attitude(track, stamp, orientation, before)
             return count
         xyz = as_xyz(position)
@@ -274,9 +276,9 @@ class TrackBank:
                     queue.append(velocity + noise + interval)
             track.queued_samples += len(samples)
             track.last_grid_stamp, track.last_grid_position, _, _ = samples[-1]
-            if self.uses_attitude and (orientation is not None or track.attitude is not None):
+            if attitude:
                 self._attitude(track, stamp, orientation, before)
-        elif self.uses_attitude and not ignored and (orientation is not None or track.attitude is not None):
+        elif attitude and not ignored:
             self._attitude(track, stamp, orientation, len(track.queued_velocities))
         return len(samples)
 

@@ -14,8 +14,8 @@ weighted; white position noise on the measured side does not bias the slope. The
 while that slope is within SLOPE_RANGE over a spread of implied accelerations of at least MIN_SPREAD whose
 magnitude varies (MIN_TILT_SPREAD: a heading alone turns a constant vector).
 
-`ThrustAxis.step` is the one step (one grid sample at a time, plain floats: ~3 us; scipy's Rotation per call
-would cost ~14 us each, frames.py); `segment_attitude` runs it over a segment's grid, `orientation_at` is the
+`ThrustAxis.step` is the one step (one grid sample at a time, plain floats: scipy's Rotation per call would cost
+~14 us each, frames.py); `segment_attitude` runs it over a segment's grid, `orientation_at` is the
 orientation at a grid stamp between two raw samples (normalised linear interpolation, the shorter way). This is the
 reference: the streaming track runs its C twin (kernels/trackcore.c `AttitudeCore`, the whole of
 `TrackBank._attitude` in one call, equal bit for bit: test_core_attitude_c.py) where the extension is built.
