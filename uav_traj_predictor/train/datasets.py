@@ -101,14 +101,19 @@ def _measure_all(paths, seed: int, rate: float, source_rate: float, sensors, cop
 
 
 def simulated(n: int, duration_s: float, seed: int, rate: float, families=None, sim_rate: float = 100.0,
-              sensors="mixture", copies: int = 1) -> FlightSet:
-    """Flights from the dynamic simulator (exact positions at `sim_rate`), seen through measurement models."""
+              sensors="mixture", copies: int = 1, orientations: bool = False) -> FlightSet:
+    """Flights from the dynamic simulator (exact positions at `sim_rate`), seen through measurement models;
+    with `orientations` their attitude input comes from the simulator's own orientations (tilts of the flown
+    thrust, drag, wind and attitude lag included) through the product's estimate and check (data/attitude.py),
+    as a recorded flight's does; without, `sample_chunks` synthesises it from the truth (the error model)."""
     from ..sim import generate_flights
     flights = generate_flights(n, duration_s, seed=seed, families=families, rate=sim_rate, noise="none")
-    tracks, groups, counts = _measure_all([(f.t, f.p) for f in flights], seed, rate, sim_rate, sensors, copies)
+    paths = [(f.t, f.p, f.q) if orientations else (f.t, f.p) for f in flights]
+    tracks, groups, counts = _measure_all(paths, seed, rate, sim_rate, sensors, copies)
+    extra = {"orientations": True} if orientations else {}
     return FlightSet(tracks, {"source": "sim", "flights": n, "duration_s": duration_s, "seed": seed,
                               "families": list(families) if families else "all", "sim_rate": sim_rate,
-                              "sensors": sensors, "copies": copies, "sensor_draws": counts}, groups)
+                              "sensors": sensors, "copies": copies, **extra, "sensor_draws": counts}, groups)
 
 
 def kinematic(n: int, duration_s: float, seed: int, rate: float, families=None, sensors="mixture",
@@ -167,7 +172,7 @@ def mixture(spec: dict, seed: int, rate: float, scale: float = 1.0) -> FlightSet
         copies = len(sensors) if isinstance(sensors, list) else int(part.get("copies", 1))
         if part["source"] == "sim":
             sets.append(simulated(n, part["duration_s"], part_seed, rate, part.get("families"),
-                                  part.get("sim_rate", 100.0), sensors, copies))
+                                  part.get("sim_rate", 100.0), sensors, copies, bool(part.get("orientations", False))))
         elif part["source"] == "kinematic":
             sets.append(kinematic(n, part["duration_s"], part_seed, rate, part.get("families"), sensors, copies))
         else:

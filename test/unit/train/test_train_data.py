@@ -167,3 +167,32 @@ def test_student_t_likelihood_trains_the_log_std_less_toward_outliers():
     assert losses["gaussian"][1] == losses["student_t"][1]                # the same mean fit
     assert losses["gaussian"][0] != losses["student_t"][0]
     assert grads["student_t"] > grads["gaussian"]                        # less push toward a wider std
+
+
+def test_simulated_flights_can_give_their_own_orientations_as_the_attitude_input():
+    """A sim source with `orientations: true`: each track's attitude input comes from the simulator's own
+    orientations through the product's estimate and check (data/attitude.py), so it is off at first and on
+    later, and where on it follows the flown horizontal acceleration (correlated as on the recorded racing
+    flights); without the key the tracks carry none (sample_chunks synthesises it), the set otherwise the same."""
+    from uav_traj_predictor.train.datasets import mixture
+    spec = {"source": "sim", "flights": 3, "duration_s": 40.0, "sim_rate": 100.0, "sensors": "mocap",
+            "families": ["racing"]}
+    plain = mixture({"sources": [spec]}, 4, 10.0)
+    tilted = mixture({"sources": [{**spec, "orientations": True}]}, 4, 10.0)
+    assert all(track.attitude is None for track in plain.flights)
+    assert tilted.description["parts"][0]["orientations"] is True
+    assert len(plain.flights) == len(tilted.flights)
+    for a, b in zip(plain.flights, tilted.flights):
+        np.testing.assert_array_equal(a.measured, b.measured)      # the same flights, the same sensor draws
+    on_share = []
+    for track in tilted.flights:
+        attitude = track.attitude
+        assert attitude.shape == (len(track) - 1, 3) and np.isfinite(attitude).all()
+        assert not attitude[:20, 2].any()                            # the estimate settles first
+        on = attitude[:, 2] == 1
+        on_share.append(on.mean())
+        truth = track.truth
+        flown = (truth[2:, :2] - 2 * truth[1:-1, :2] + truth[:-2, :2]) / 0.01   # grid sample k + 1 of row k
+        rows = np.flatnonzero(on[:-1])
+        assert np.corrcoef(attitude[rows, :2].ravel(), flown[rows].ravel())[0, 1] > 0.8   # real racing: 0.88-0.96
+    assert max(on_share) > 0.5
