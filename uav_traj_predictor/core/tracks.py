@@ -200,6 +200,7 @@ class TrackBank:
         # bit for bit, test_core_attitude_c.py) where built and c_core; False (settable before the first push):
         # the Python reference
         self.c_attitude = bool(c_core and AttitudeCore is not None)
+        self._spare_attitude = None              # see _attitude
         self.tracks: dict[str, Track] = {}
         self._events: list[TrackEvent] = []
         self._latest_now = -np.inf
@@ -289,10 +290,15 @@ class TrackBank:
         AttitudeCore (which then holds the previous raw stamp and orientation) where `c_attitude`."""
         if self.c_attitude:
             core = track.attitude
-            if core is None:                     # kept from the first valid orientation on (one before: no state)
-                core = AttitudeCore(ATTITUDE_CONSTANTS)
+            if core is None:                     # kept from the first valid orientation on; until then the trial
+                #                                  core is the bank's spare (one that saw only invalid
+                #                                  orientations holds no state: no allocation per such push)
+                core = self._spare_attitude or AttitudeCore(ATTITUDE_CONSTANTS)
+                self._spare_attitude = None
                 if core.push(track.queued_velocities, first, track.last_grid_stamp, stamp, orientation, self.dt):
                     track.attitude = core
+                else:
+                    self._spare_attitude = core
             else:
                 core.push(track.queued_velocities, first, track.last_grid_stamp, stamp, orientation, self.dt)
             return

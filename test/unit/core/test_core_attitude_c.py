@@ -168,3 +168,29 @@ def test_the_c_twin_streams_equal_the_python_reference(attitude_checkpoint, seed
     for key, track in twin.tracks.items():
         if track.attitude is not None:
             assert attributes(track.attitude) == attributes(reference.tracks[key].attitude)
+
+
+def test_tracks_with_only_invalid_orientations_share_one_trial_core(attitude_checkpoint):
+    """Before a track's first valid orientation the C path tries its pushes on the bank's one spare AttitudeCore
+    (no allocation per push); a track that starts with invalid orientations and then sends valid ones, and one
+    that never does, stream as the Python reference does."""
+    rng = np.random.default_rng(11)
+    t, p, q, _ = weaving(Rotation.identity(), seconds=20.0, seed=3, dt=0.02)
+    banks = []
+    for c_attitude in (True, False):
+        bank = TrackBank(StreamingPredictor(attitude_checkpoint, guard=0.0), PreprocessConfig(rate=RATE))
+        bank.c_attitude = c_attitude
+        banks.append(bank)
+    twin, reference = banks
+    spares = set()
+    for k in range(len(t)):
+        late = q[k] if k >= 300 else (0.0, 0.0, 0.0, 0.0)          # valid from 6 s on
+        for name, orientation in (("never", (0.0, 0.0, 0.0, 0.0)), ("late", late), ("nan", (math.nan,) * 4)):
+            position = (p[k] + rng.normal(scale=0.002, size=3)).tolist()
+            assert twin.push(name, float(t[k]), position, orientation=orientation) == \
+                reference.push(name, float(t[k]), position, orientation=orientation)
+            assert_same(twin, reference)
+            spares.add(id(twin._spare_attitude))
+    assert twin.tracks["never"].attitude_state == "none" and twin.tracks["late"].attitude_state != "none"
+    assert isinstance(twin.tracks["late"].attitude, _tracks.AttitudeCore)
+    assert len(spares - {id(None)}) <= 2          # the first spare, and the one after "late" kept the first
