@@ -59,6 +59,8 @@ class SourceConfig(Settings):
     source: str = setting(description="flight source", choices=("sim", "kinematic"))
     flights: int = setting(description="number of flights", low=1)
     duration_s: float = setting(description="seconds per flight", positive=True)
+    orientations: bool | None = setting(None, "sim sources: the attitude input from the simulator's own orientations "
+                                        "(default false: synthesised from the exact positions, train/datasets.py)")
 
 
 @dataclass(frozen=True)

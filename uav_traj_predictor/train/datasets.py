@@ -172,7 +172,10 @@ def mixture(spec: dict, seed: int, rate: float, scale: float = 1.0) -> FlightSet
         copies = len(sensors) if isinstance(sensors, list) else int(part.get("copies", 1))
         if part["source"] == "sim":
             sets.append(simulated(n, part["duration_s"], part_seed, rate, part.get("families"),
-                                  part.get("sim_rate", 100.0), sensors, copies, bool(part.get("orientations", False))))
+                                  part.get("sim_rate", 100.0), sensors, copies, part.get("orientations") is True))
+        elif part.get("orientations"):
+            raise ValueError(f"data.sources[{index}]: orientations: only a 'sim' source has orientations "
+                             f"(a {part['source']!r} one gets the attitude input from its exact positions)")
         elif part["source"] == "kinematic":
             sets.append(kinematic(n, part["duration_s"], part_seed, rate, part.get("families"), sensors, copies))
         else:

@@ -30,6 +30,8 @@ def test_shipped_configs_are_valid(name):
     ("data", "val_fraction", 1.5, "data.val_fraction: must be <= 1.0"),
     ("data", "sources", [{"source": "sim", "flights": "many", "duration_s": 10}],
      "data.sources[0].flights: must be an integer"),
+    ("data", "sources", [{"source": "sim", "flights": 2, "duration_s": 10, "orientations": "yes"}],
+     "data.sources[0].orientations: must be true or false"),
 ])
 def test_bad_values_name_the_key(section, key, value, needle):
     cfg = yaml.safe_load((CONFIG / "train_tiny.yaml").read_text())

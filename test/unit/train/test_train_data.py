@@ -196,3 +196,5 @@ def test_simulated_flights_can_give_their_own_orientations_as_the_attitude_input
         rows = np.flatnonzero(on[:-1])
         assert np.corrcoef(attitude[rows, :2].ravel(), flown[rows].ravel())[0, 1] > 0.8   # real racing: 0.88-0.96
     assert max(on_share) > 0.5
+    with pytest.raises(ValueError, match=r"data.sources\[0\]: orientations: only a 'sim' source"):
+        mixture({"sources": [{"source": "kinematic", "flights": 1, "duration_s": 20.0, "orientations": True}]}, 0, 10.0)
