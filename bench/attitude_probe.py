@@ -38,6 +38,13 @@ RIDGE = 1e-2
 def gridded(flight, attitude_noise_deg: float, rng: np.random.Generator):
     """Measured positions and attitude-implied horizontal accelerations on a 10 Hz grid (1 s trimmed each end): the
     product's own estimate (data/attitude.py; its availability check is not applied: the probe reads the value)."""
+    p, attitude = attitude_grid(flight, attitude_noise_deg, rng)
+    return p, attitude[:, :2]
+
+
+def attitude_grid(flight, attitude_noise_deg: float = 0.0, rng: np.random.Generator | None = None):
+    """The grid positions (M, 3) of `gridded` and the estimate's (implied x, implied y, available) (M, 3) at each grid
+    sample (row 0: none); also bench/attitude_residuals.py's grid."""
     t = flight.t
     grid = np.arange(t[0] + 1.0, t[-1] - 1.0, DT)
     p = np.stack([np.interp(grid, t, flight.p[:, i]) for i in range(3)], axis=1)
@@ -47,7 +54,7 @@ def gridded(flight, attitude_noise_deg: float, rng: np.random.Generator):
             np.radians(attitude_noise_deg) * rng.standard_normal((len(grid), 3)))
         orientations = [tuple(row) for row in noisy.as_quat().tolist()]
     attitude = segment_attitude(np.diff(p, axis=0) / DT, orientations, DT)   # row r: grid sample r + 1
-    return p, np.vstack([np.zeros((1, 2)), attitude[:, :2]])
+    return p, np.vstack([np.zeros((1, 3)), attitude])
 
 
 def samples(p, implied, use_attitude: bool):

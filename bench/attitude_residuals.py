@@ -20,20 +20,15 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from attitude_probe import DT, attitude_grid          # the probe's grid and estimate (bench/ is the script's path)
 
-from uav_traj_predictor.data.attitude import G, grid_orientations, segment_attitude
+from uav_traj_predictor.data.attitude import G
 from uav_traj_predictor.data.readers import read_flight
-
-DT = 0.1
 
 
 def residuals(flight) -> dict | None:
-    t = flight.t
-    grid = np.arange(t[0] + 1.0, t[-1] - 1.0, DT)
-    p = np.stack([np.interp(grid, t, flight.p[:, i]) for i in range(3)], axis=1)
-    attitude = segment_attitude(np.diff(p, axis=0) / DT, grid_orientations(t, flight.q, grid), DT)
-    implied = np.vstack([np.zeros((1, 2)), attitude[:, :2]])            # row k: grid sample k
-    on = np.concatenate([[False], attitude[:, 2] == 1])
+    p, attitude = attitude_grid(flight)                                 # row k: grid sample k
+    implied, on = attitude[:, :2], attitude[:, 2] == 1
     v = np.zeros_like(p)
     v[1:-1] = (p[2:] - p[:-2]) / (2 * DT)
     a = np.zeros_like(p)

@@ -240,9 +240,10 @@ class Chunks:
 
 
 # the attitude input in training (docs/model.md, "The vehicle's attitude"): a chunk has it with ATTITUDE_SHARE; a track
-# without recorded orientations gets it from its exact positions' acceleration through an error model of a
-# real attitude (per chunk: gain 1 +- ATTITUDE_GAIN, bias ATTITUDE_BIAS m/s^2 per axis, white noise of
-# ATTITUDE_WHITE m/s^2); a recorded one from its orientations (data/attitude.py), availability as its check says
+# without orientations (a kinematic one; a simulated one without `orientations`) gets it from its exact positions'
+# acceleration through an error model of a real attitude (per chunk: gain 1 +- ATTITUDE_GAIN, bias ATTITUDE_BIAS m/s^2
+# per axis, white noise of ATTITUDE_WHITE m/s^2); one with orientations (a recorded flight, a simulated one with
+# `orientations`) from them (data/attitude.py), availability as its check says
 ATTITUDE_SHARE = 0.7
 ATTITUDE_GAIN, ATTITUDE_BIAS, ATTITUDE_WHITE = 0.1, 0.15, (0.1, 0.8)
 
